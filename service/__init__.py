@@ -1,0 +1,40 @@
+"""Chipao (ชี้เป้า): geospatial poverty targeting service.
+
+No app and no configuration exist at import time: call :func:`create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None):
+    """Build the Flask application.
+
+    ``overrides`` maps setting names (see :mod:`service.settings`) to values and wins over
+    ``CHIPAO_*`` environment variables.
+    """
+    from flask import Flask
+
+    from service.settings import load_settings
+
+    settings = load_settings(overrides)
+    app = Flask(__name__, static_folder=None)
+    app.config["CHIPAO"] = settings
+    app.config["SECRET_KEY"] = settings["secret_key"] or secrets.token_hex(32)
+    app.config["TESTING"] = settings["testing"]
+    app.config["MAX_CONTENT_LENGTH"] = settings["max_upload_mb"] * 1024 * 1024
+    app.json.ensure_ascii = False  # Thai names stay readable in JSON
+    Path(settings["data_dir"]).mkdir(parents=True, exist_ok=True)
+    logging.getLogger("service").setLevel(settings["log_level"].upper())
+
+    from service.api import init_app
+
+    init_app(app)
+    return app

@@ -1,0 +1,59 @@
+"""HTTP layer: blueprints, error handling. Only this package, cli.py and create_app import flask.
+
+Each blueprint lives in its own module and exposes ``bp``; modules are listed once here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from service.errors import ChipaoError, status_for
+
+log = logging.getLogger(__name__)
+
+#: blueprint modules, registered in this order. A module that does not exist yet is skipped.
+BLUEPRINT_MODULES = (
+    "service.api.core",       # /, /healthz, security headers
+    "service.api.auth",       # login, tokens, roles
+    "service.api.datasets",   # /api/v1/datasets, rounds, upload
+    "service.api.areas",      # /api/v1/areas, measures, coverage, kpi
+    "service.api.cells",      # /api/v1/cells (H3)
+    "service.api.rankings",   # /api/v1/rankings, selection, target lists
+    "service.api.exports",    # /api/v1/exports
+    "service.api.maps",       # /maps/...
+    "service.api.embed",      # /embed/...
+    "service.api.openapi",    # /api/v1/openapi.json, /api/v1/docs
+)
+
+
+def _problem(status: int, title: str, detail: str):
+    resp = jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    resp.status_code = status
+    resp.content_type = "application/problem+json"
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    for name in BLUEPRINT_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+        else:
+            app.register_blueprint(module.bp)
+
+    @app.errorhandler(ChipaoError)
+    def _domain_error(exc: ChipaoError):
+        return _problem(status_for(exc), exc.title, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return _problem(exc.code or 500, exc.name, exc.description or exc.name)
