@@ -30,7 +30,7 @@ def create_app(overrides: Mapping[str, Any] | None = None):
     app.config["SECRET_KEY"] = settings["secret_key"] or secrets.token_hex(32)
     app.config["TESTING"] = settings["testing"]
     app.config["MAX_CONTENT_LENGTH"] = settings["max_upload_mb"] * 1024 * 1024
-    app.json.ensure_ascii = False  # Thai names stay readable in JSON
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Thai stays readable
     Path(settings["data_dir"]).mkdir(parents=True, exist_ok=True)
     logging.getLogger("service").setLevel(settings["log_level"].upper())
 
