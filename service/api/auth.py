@@ -1,0 +1,306 @@
+"""Who is asking: roles, API tokens, session login, CSRF and the household-level audit log.
+
+Roles (docs/CONTRACT.md §5):
+
+* ``national``   sees every province in detail and household lists everywhere;
+* ``provincial`` sees its own province in detail (household lists included); other provinces
+  only as the public sees them (suppressed aggregates);
+* ``public``     anonymous: suppressed aggregates of precomputed geographies only.
+
+A request authenticates with ``Authorization: Bearer chp_...`` (API token, hashed at rest,
+revocable) or with the session cookie set by the bilingual ``/login`` page. A bad or revoked
+token is a 401, never a silent downgrade to public. State-changing requests that ride on the
+session cookie must carry the CSRF token (form field ``csrf_token`` or header
+``X-CSRF-Token``); token-authenticated and anonymous requests carry no ambient authority and
+need none.
+
+Helpers for other blueprints: :func:`current_principal`, :func:`require_role`,
+:func:`can_see_province`, :func:`require_province`, :func:`needs_suppression`,
+:func:`audit`, :func:`no_store`, :func:`csrf_token` (also a Jinja global).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    session,
+)
+from werkzeug.exceptions import BadRequest
+
+from service.errors import Forbidden, Unauthorized
+from service.store.users import ROLES, User, UserStore
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+EXTENSION_KEY = "chipao_users"
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    province: str | None = None
+    username: str | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.role != "public"
+
+
+PUBLIC = Principal("public")
+
+
+def principal_for(user: User) -> Principal:
+    return Principal(user.role, user.province, user.username)
+
+
+def user_store(app: Flask | None = None) -> UserStore:
+    """The app's :class:`UserStore` (created once per app on first use)."""
+    app = app or current_app
+    store = app.extensions.get(EXTENSION_KEY)
+    if store is None:
+        store = UserStore(app.config["CHIPAO"]["database_url"])
+        app.extensions[EXTENSION_KEY] = store
+    return store
+
+
+# -- who is asking -------------------------------------------------------------------------
+def _resolve_principal() -> Principal:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>' / ใช้ Bearer token")
+        user = user_store().user_for_token(secret.strip())
+        if user is None:
+            raise Unauthorized(
+                "the API token is unknown or revoked / โทเคนไม่ถูกต้องหรือถูกเพิกถอนแล้ว")
+        return principal_for(user)
+    uid = session.get("uid")
+    if uid is not None:
+        user = user_store().get_user_by_id(int(uid))
+        if user is not None and user.active:
+            return principal_for(user)
+        session.pop("uid", None)  # user disabled since login: the session is void
+    return PUBLIC
+
+
+def current_principal() -> Principal:
+    """The :class:`Principal` of this request (anonymous = ``public``), cached per request."""
+    if "chipao_principal" not in g:
+        g.chipao_principal = _resolve_principal()
+    return g.chipao_principal
+
+
+def via_token() -> bool:
+    return request.headers.get("Authorization") is not None
+
+
+def can_see_province(principal: Principal, code: str | None) -> bool:
+    """True when ``principal`` may see unsuppressed detail of the area ``code``.
+
+    ``code`` is any admin code (TH50, TH5001, TH500101, TH50010101) or a province code taken
+    from an area's ``province_code`` column (H3 cells).
+    """
+    if principal.role == "national":
+        return True
+    if principal.role == "provincial" and principal.province and isinstance(code, str):
+        return code[:4] == principal.province
+    return False
+
+
+def needs_suppression(principal: Principal, code: str | None) -> bool:
+    """Aggregates of ``code`` must pass disclosure control for this principal."""
+    return not can_see_province(principal, code)
+
+
+def visible_provinces(principal: Principal) -> set[str] | None:
+    """Provinces whose detail ``principal`` may see: None = all, empty set = none."""
+    if principal.role == "national":
+        return None
+    if principal.role == "provincial" and principal.province:
+        return {principal.province}
+    return set()
+
+
+def require_province(code: str | None, principal: Principal | None = None) -> Principal:
+    """Raise 401/403 unless the principal may see detail (household level) of ``code``."""
+    principal = principal or current_principal()
+    if not principal.is_authenticated:
+        raise Unauthorized("sign in to see household-level data / "
+                           "ต้องเข้าสู่ระบบเพื่อดูข้อมูลระดับครัวเรือน")
+    if not can_see_province(principal, code):
+        raise Forbidden(f"your account may not see detail of {code} / "
+                        f"บัญชีของคุณไม่มีสิทธิ์ดูข้อมูลละเอียดของ {code}")
+    return principal
+
+
+def require_role(*roles: str) -> Callable[[F], F]:
+    """View decorator: 401 for anonymous callers, 403 for signed-in callers of another role."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s): {sorted(unknown)}")
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if principal.role not in roles:
+                if not principal.is_authenticated:
+                    raise Unauthorized("sign in first / กรุณาเข้าสู่ระบบ")
+                raise Forbidden(f"role {principal.role} may not do this / "
+                                f"บทบาท {principal.role} ไม่มีสิทธิ์")
+            return view(*args, **kwargs)
+
+        wrapper.chipao_roles = tuple(roles)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def audit(action: str, obj: str, detail: str = "") -> None:
+    """Append an audit row for a household-level read or export (who, what, when).
+
+    ``obj`` names the object (dataset/version/area code), never a person: no names or IDs.
+    """
+    p = current_principal()
+    user_store().audit(username=p.username, role=p.role, province=p.province, action=action,
+                       object=obj, detail=detail, remote_addr=request.remote_addr)
+    g.chipao_no_store = True
+
+
+def no_store() -> None:
+    """Mark this response as personal data: sent with Cache-Control: no-store."""
+    g.chipao_no_store = True
+
+
+# -- CSRF ------------------------------------------------------------------------------------
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise BadRequest("CSRF token missing or wrong: reload the page and try again / "
+                         "โทเคน CSRF ไม่ถูกต้อง กรุณาโหลดหน้าใหม่แล้วลองอีกครั้ง")
+
+
+def _csrf_guard() -> None:
+    if request.method not in UNSAFE_METHODS or via_token():
+        return
+    if session.get("uid") is not None or request.endpoint in {"auth.login", "auth.logout"}:
+        _check_csrf()
+
+
+# -- pages -----------------------------------------------------------------------------------
+LOGIN_PAGE = """<!doctype html>
+<html lang="th"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>เข้าสู่ระบบ · Sign in — Chipao</title>
+<style>body{font-family:sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem}
+label{display:block;margin-top:1rem}input{width:100%;padding:.4rem;font-size:1rem}
+button{margin-top:1.2rem;padding:.5rem 1.2rem;font-size:1rem}.err{color:#a00}</style>
+</head><body>
+<h1>เข้าสู่ระบบ <small>Sign in</small></h1>
+{% if error %}<p class="err" role="alert">ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง<br>
+Wrong username or password.</p>{% endif %}
+{% if principal.is_authenticated %}<p>เข้าสู่ระบบแล้วในชื่อ / Signed in as
+<b>{{ principal.username }}</b> ({{ principal.role }}{% if principal.province %},
+{{ principal.province }}{% endif %})</p>{% endif %}
+<form method="post" action="{{ url_for('auth.login') }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+<input type="hidden" name="next" value="{{ next }}">
+<label>ชื่อผู้ใช้ · Username <input name="username" autocomplete="username" required></label>
+<label>รหัสผ่าน · Password <input name="password" type="password"
+ autocomplete="current-password" required></label>
+<button type="submit">เข้าสู่ระบบ · Sign in</button>
+</form>
+</body></html>"""
+
+
+def _safe_next(value: str | None) -> str:
+    # only same-site relative paths: no open redirect to //evil.example or https://...
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+@bp.get("/login")
+def login_form():
+    return render_template_string(LOGIN_PAGE, error=False, next=_safe_next(request.args.get("next")),
+                                  principal=current_principal())
+
+
+@bp.post("/login")
+def login():
+    limiter = current_app.extensions.get("chipao_limiter")
+    if limiter is not None:
+        with limiter.limit("10 per minute", scope="login"):
+            return _do_login()
+    return _do_login()
+
+
+def _do_login():
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    user = user_store().authenticate(username, password) if username and password else None
+    if user is None:
+        log.info("failed sign-in from %s", request.remote_addr)
+        body = render_template_string(LOGIN_PAGE, error=True,
+                                      next=_safe_next(request.form.get("next")),
+                                      principal=PUBLIC)
+        return body, 401
+    session.clear()  # no session fixation: a fresh session and CSRF token
+    session["uid"] = user.id
+    session["csrf"] = secrets.token_urlsafe(32)
+    g.chipao_principal = principal_for(user)
+    log.info("user id=%s signed in", user.id)
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect("/", code=303)
+
+
+@bp.get("/api/v1/me")
+def me():
+    """Who the API thinks you are (role, province, username)."""
+    p = current_principal()
+    return jsonify({"role": p.role, "province": p.province, "username": p.username})
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    user_store(app)
+    app.register_blueprint(bp)
+    app.before_request(_csrf_guard)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["current_principal"] = current_principal
