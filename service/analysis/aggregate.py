@@ -1,0 +1,333 @@
+"""Sum scored persons into area statistics (docs/CONTRACT.md §3).
+
+Counts are summed first and ratios computed from the sums afterwards (a mean of ratios would
+weigh a 12-household village like a 3,000-household tambon). The work is split in two so a
+whole country fits in memory:
+
+1. :meth:`Aggregator.add` takes one batch of scored persons (one province), groups it by the
+   finest keys (village, located tambon, H3 r9 cell) and keeps only small per-level partial
+   count tables;
+2. :meth:`Aggregator.finish` sums the partials of every batch per level (an H3 cell or a
+   tambon may receive households from two province files), attaches identity columns and
+   computes the ratios.
+
+Household counts are additive because each household is counted once, on its first member
+(`is_first_distinct` over ``hh_id``) and all members share one location.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+ADMIN_LEVELS = ("country", "province", "amphoe", "tambon", "village")
+H3_RESOLUTIONS = (6, 7, 8, 9)
+H3_LEVELS = tuple(f"h3_r{r}" for r in H3_RESOLUTIONS)
+LEVELS = ADMIN_LEVELS + H3_LEVELS
+IDENTITY_COLUMNS = ("level", "code", "parent_code", "name_th", "name_en", "province_code")
+COUNTRY_CODE = "TH"
+
+_GROUP_RE = re.compile(r"^grp_(\w+)$")
+_DEP_RE = re.compile(r"^dep_(\w+)$")
+_DIM_RE = re.compile(r"^tpmap_dim_(\w+)$")
+_ELIG_RE = re.compile(r"^elig_(\w+)$")
+
+
+@dataclass(frozen=True)
+class CountSpec:
+    """Which indicator, dimension, group and programme columns a scored frame carries."""
+
+    indicators: tuple[str, ...]
+    dimensions: tuple[str, ...]
+    groups: tuple[str, ...]
+    programmes: tuple[str, ...]
+
+    @classmethod
+    def from_columns(cls, columns: Iterable[str]) -> CountSpec:
+        cols = list(columns)
+        colset = set(cols)
+
+        def found(pattern: re.Pattern[str]) -> tuple[str, ...]:
+            return tuple(m.group(1) for c in cols if (m := pattern.match(c)))
+
+        programmes = tuple(p for p in found(_ELIG_RE) if f"cov_{p}" in colset)
+        return cls(found(_DEP_RE), found(_DIM_RE), found(_GROUP_RE), programmes)
+
+    def count_columns(self) -> list[str]:
+        """Names of the summed count columns, in table order."""
+        names = ["n_households", "n_persons", "n_poor", "sum_c_poor", "n_vulnerable",
+                 "n_severe"]
+        names += [f"n_dep_{i}" for i in self.indicators]
+        names += [f"n_cdep_{i}" for i in self.indicators]
+        names += ["n_deprived_any", "n_target_poor"]
+        names += [f"n_target_poor_{d}" for d in self.dimensions]
+        names += ["n_poor_households", "n_crossgen_households"]
+        for g in self.groups:
+            names += [f"n_{g}", f"n_poor_{g}", f"sum_c_poor_{g}"]
+        for p in self.programmes:
+            names += [f"n_elig_{p}", f"n_cov_{p}", f"n_excl_{p}", f"n_incl_err_{p}"]
+        return names
+
+
+REQUIRED_COLUMNS = ("hh_id", "village_id", "tambon_located", "mpi_c", "mpi_poor",
+                    "mpi_vulnerable", "mpi_severe", "tpmap_deprived_any", "tpmap_target_poor",
+                    "hh_mpi_poor", "hh_crossgen")
+
+
+def _flag(name: str) -> pl.Expr:
+    # null (not applicable / unknown) never counts as deprived or covered
+    return pl.col(name).fill_null(False).cast(pl.Boolean)
+
+
+def _count_exprs(spec: CountSpec) -> list[pl.Expr]:
+    poor = _flag("mpi_poor")
+    first = pl.col("_hh_first")
+    c_poor = pl.when(poor).then(pl.col("mpi_c").cast(pl.Float64)).otherwise(0.0)
+    exprs = [
+        first.sum().alias("n_households"),
+        pl.len().cast(pl.UInt32).alias("n_persons"),
+        poor.sum().alias("n_poor"),
+        c_poor.sum().alias("sum_c_poor"),
+        _flag("mpi_vulnerable").sum().alias("n_vulnerable"),
+        _flag("mpi_severe").sum().alias("n_severe"),
+    ]
+    for i in spec.indicators:
+        dep = (pl.col(f"dep_{i}") == 1).fill_null(False)
+        exprs.append(dep.sum().alias(f"n_dep_{i}"))
+        exprs.append((dep & poor).sum().alias(f"n_cdep_{i}"))
+    target = _flag("tpmap_target_poor")
+    exprs += [_flag("tpmap_deprived_any").sum().alias("n_deprived_any"),
+              target.sum().alias("n_target_poor")]
+    exprs += [(_flag(f"tpmap_dim_{d}") & target).sum().alias(f"n_target_poor_{d}")
+              for d in spec.dimensions]
+    exprs += [(first & _flag("hh_mpi_poor")).sum().alias("n_poor_households"),
+              (first & _flag("hh_crossgen")).sum().alias("n_crossgen_households")]
+    for g in spec.groups:
+        member = _flag(f"grp_{g}")
+        exprs += [member.sum().alias(f"n_{g}"),
+                  (member & poor).sum().alias(f"n_poor_{g}"),
+                  pl.when(member).then(c_poor).otherwise(0.0).sum().alias(f"sum_c_poor_{g}")]
+    for p in spec.programmes:
+        elig, cov = _flag(f"elig_{p}"), _flag(f"cov_{p}")
+        exprs += [elig.sum().alias(f"n_elig_{p}"), cov.sum().alias(f"n_cov_{p}"),
+                  (elig & ~cov).sum().alias(f"n_excl_{p}"),
+                  (cov & ~elig).sum().alias(f"n_incl_err_{p}")]
+    return exprs
+
+
+def _sum_exprs(count_columns: list[str]) -> list[pl.Expr]:
+    return [pl.col(c).sum() for c in count_columns]
+
+
+def ratios(frame: pl.DataFrame, spec: CountSpec) -> pl.DataFrame:
+    """Add h, a, m0, h_<grp>, m0_<grp>, cov_<p> computed from summed counts.
+
+    Delegates to the engine's ``service.analysis.mpi.ratios_from_counts`` when it exists, so
+    the formulas live in one place; otherwise applies the §3 definitions directly.
+    """
+    try:
+        from service.analysis.mpi import ratios_from_counts  # type: ignore[attr-defined]
+    except ImportError:
+        ratios_from_counts = None
+    if ratios_from_counts is not None:
+        return ratios_from_counts(frame)
+
+    def div(num: str, den: str) -> pl.Expr:
+        return (pl.when(pl.col(den) > 0)
+                .then(pl.col(num).cast(pl.Float64) / pl.col(den).cast(pl.Float64))
+                .otherwise(None))
+
+    exprs = [div("n_poor", "n_persons").alias("h"), div("sum_c_poor", "n_poor").alias("a"),
+             div("sum_c_poor", "n_persons").alias("m0")]
+    for g in spec.groups:
+        exprs += [div(f"n_poor_{g}", f"n_{g}").alias(f"h_{g}"),
+                  div(f"sum_c_poor_{g}", f"n_{g}").alias(f"m0_{g}")]
+    for p in spec.programmes:
+        # coverage = eligible and covered / eligible = 1 - excluded / eligible
+        exprs.append(
+            (pl.when(pl.col(f"n_elig_{p}") > 0)
+             .then(1.0 - pl.col(f"n_excl_{p}").cast(pl.Float64)
+                   / pl.col(f"n_elig_{p}").cast(pl.Float64))
+             .otherwise(None)).alias(f"cov_{p}"))
+    return frame.with_columns(exprs)
+
+
+@dataclass
+class Aggregator:
+    """Accumulate scored-person batches into per-level partial count tables.
+
+    Parameters
+    ----------
+    names:
+        admin code -> (name_th, name_en) for provinces, amphoes and tambons (from
+        :func:`service.geo.boundaries.hierarchy`); codes not found get their code as name.
+    """
+
+    names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    spec: CountSpec | None = None
+    _parts: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+    n_rows: int = 0
+    n_without_tambon: int = 0
+    n_without_cell: int = 0
+
+    def add(self, persons: pl.DataFrame | pl.LazyFrame) -> None:
+        """Add one batch of scored persons (columns of CONTRACT §1 + §2).
+
+        A household must not be split across batches (batches are province files).
+        """
+        lazy = persons.lazy()
+        columns = lazy.collect_schema().names()
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise ValueError(f"scored persons lack column(s) {', '.join(missing)} "
+                             "(see docs/CONTRACT.md §2)")
+        spec = CountSpec.from_columns(columns)
+        if self.spec is None:
+            self.spec = spec
+        elif spec != self.spec:
+            raise ValueError("scored person batches carry different indicator/group/programme "
+                             f"columns: {spec} vs {self.spec}")
+        has_cells = "h3_r9" in columns
+        keys = ["tambon_located", "village_id"] + (["h3_r9"] if has_cells else [])
+        fine = (lazy.with_columns(pl.col("hh_id").is_first_distinct().alias("_hh_first"))
+                .group_by(keys).agg(_count_exprs(spec)).collect())
+        count_cols = spec.count_columns()
+        self.n_rows += int(fine["n_persons"].sum() or 0)
+        no_tambon = fine["tambon_located"].is_null()
+        self.n_without_tambon += int(fine.filter(no_tambon)["n_persons"].sum() or 0)
+        fine = fine.filter(~no_tambon)
+
+        tambon = fine.group_by("tambon_located").agg(_sum_exprs(count_cols))
+        self._parts.setdefault("tambon", []).append(tambon)
+        village = (fine.filter(pl.col("village_id").is_not_null())
+                   .group_by("village_id").agg(_sum_exprs(count_cols)))
+        self._parts.setdefault("village", []).append(village)
+        if has_cells:
+            no_cell = fine["h3_r9"].is_null()
+            self.n_without_cell += int(fine.filter(no_cell)["n_persons"].sum() or 0)
+            cells = (fine.filter(~no_cell)
+                     .with_columns(pl.col("tambon_located").str.slice(0, 4).alias("_province"))
+                     .group_by("h3_r9", "_province").agg(_sum_exprs(count_cols)))
+            self._parts.setdefault("h3_r9", []).append(cells)
+
+    def finish(self) -> dict[str, pl.DataFrame]:
+        """Per-level area tables (CONTRACT §3) with identity columns and ratios."""
+        if self.spec is None:
+            raise ValueError("nothing to aggregate: no person batch was added")
+        spec = self.spec
+        count_cols = spec.count_columns()
+        sums = _sum_exprs(count_cols)
+        tables: dict[str, pl.DataFrame] = {}
+
+        tambon = (pl.concat(self._parts["tambon"]).group_by("tambon_located").agg(sums)
+                  .rename({"tambon_located": "code"}))
+        amphoe = (tambon.with_columns(pl.col("code").str.slice(0, 6))
+                  .group_by("code").agg(sums))
+        province = (amphoe.with_columns(pl.col("code").str.slice(0, 4))
+                    .group_by("code").agg(sums))
+        country = province.select(sums).with_columns(pl.lit(COUNTRY_CODE).alias("code"))
+        village = (pl.concat(self._parts["village"]).group_by("village_id").agg(sums)
+                   .rename({"village_id": "code"}))
+        for level, frame, parent_len in (("country", country, None),
+                                         ("province", province, 0),
+                                         ("amphoe", amphoe, 4),
+                                         ("tambon", tambon, 6),
+                                         ("village", village, 8)):
+            tables[level] = self._admin_identity(level, frame, parent_len)
+
+        if "h3_r9" in self._parts:
+            cells = pl.concat(self._parts["h3_r9"]).group_by("h3_r9", "_province").agg(sums)
+            for res in reversed(H3_RESOLUTIONS):
+                col = f"h3_r{res}"
+                if res != 9:
+                    cells = (cells.with_columns(_h3_parent(pl.col(f"h3_r{res + 1}"), res)
+                                                .alias(col))
+                             .group_by(col, "_province").agg(sums))
+                tables[col] = self._cell_identity(res, cells)
+        for level, frame in tables.items():
+            frame = frame.with_columns(
+                [pl.col(c).cast(pl.Float64 if c.startswith("sum_") else pl.Int64)
+                 for c in count_cols])
+            tables[level] = ratios(frame, spec).sort("code")
+        return tables
+
+    def _admin_identity(self, level: str, frame: pl.DataFrame,
+                        parent_len: int | None) -> pl.DataFrame:
+        codes = frame["code"].to_list()
+        if level == "country":
+            th, en = ["ประเทศไทย"], ["Thailand"]
+        elif level == "village":
+            th, en = [], []
+            for code in codes:
+                moo = int(code[-2:]) if code[-2:].isdigit() else code[-2:]
+                t_th, t_en = self.names.get(code[:8], (code[:8], code[:8]))
+                th.append(f"หมู่ {moo} ต.{t_th}")
+                en.append(f"Moo {moo}, {t_en}")
+        else:
+            th = [self.names.get(c, (c, c))[0] for c in codes]
+            en = [self.names.get(c, (c, c))[1] for c in codes]
+        parent = (pl.lit(None, dtype=pl.String) if parent_len is None
+                  else pl.lit(COUNTRY_CODE) if parent_len == 0
+                  else pl.col("code").str.slice(0, parent_len))
+        province = (pl.lit(None, dtype=pl.String) if level == "country"
+                    else pl.col("code").str.slice(0, 4))
+        ident = [pl.lit(level).alias("level"), pl.col("code"), parent.alias("parent_code"),
+                 pl.Series("name_th", th, dtype=pl.String),
+                 pl.Series("name_en", en, dtype=pl.String), province.alias("province_code")]
+        return frame.select(ident + [c for c in frame.columns if c != "code"])
+
+    def _cell_identity(self, res: int, cells: pl.DataFrame) -> pl.DataFrame:
+        """One row per cell; province_code = province with most households in the cell."""
+        col = f"h3_r{res}"
+        count_cols = self.spec.count_columns() if self.spec else []
+        majority = (cells.sort(["n_households", "_province"], descending=[True, False])
+                    .group_by(col, maintain_order=True).first()
+                    .select(col, pl.col("_province").alias("province_code")))
+        summed = cells.group_by(col).agg(_sum_exprs(count_cols)).join(majority, on=col)
+        code = _h3_str(pl.col(col))
+        parent = (pl.lit(None, dtype=pl.String) if res == H3_RESOLUTIONS[0]
+                  else _h3_str(_h3_parent(pl.col(col), res - 1)))
+        return summed.select(
+            [pl.lit(f"h3_r{res}").alias("level"), code.alias("code"),
+             parent.alias("parent_code"), code.alias("name_th"), code.alias("name_en"),
+             pl.col("province_code"), pl.col(col).alias("cell")]
+            + [pl.col(c) for c in count_cols])
+
+
+def _h3_parent(expr: pl.Expr, res: int) -> pl.Expr:
+    import polars_h3 as plh3
+
+    return plh3.cell_to_parent(expr, res).cast(pl.UInt64)
+
+
+def _h3_str(expr: pl.Expr) -> pl.Expr:
+    import polars_h3 as plh3
+
+    return plh3.int_to_str(expr)
+
+
+def aggregate(persons: pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame],
+              *, names: Mapping[str, tuple[str, str]] | None = None) -> dict[str, pl.DataFrame]:
+    """Area tables for every level from scored persons (one frame or an iterable of
+    per-province frames)."""
+    agg = Aggregator(names=dict(names or {}))
+    if isinstance(persons, pl.DataFrame | pl.LazyFrame):
+        persons = [persons]  # type: ignore[list-item]
+    for batch in persons:
+        agg.add(batch)
+    return agg.finish()
+
+
+def admin_names(hierarchy) -> dict[str, tuple[str, str]]:
+    """code -> (name_th, name_en) from a :class:`service.geo.boundaries.Hierarchy`."""
+    out: dict[str, tuple[str, str]] = {}
+    for table in (hierarchy.provinces, hierarchy.amphoes, hierarchy.tambons):
+        for code, th, en in zip(table.index, table["name_th"], table["name_en"], strict=True):
+            out[str(code)] = (str(th), str(en))
+    return out
