@@ -1,8 +1,8 @@
 """Priority ranking of areas (tambons, villages, H3 cells) with an explanation per rank.
 
-The weights are data (``presets/priority.json`` or any file of the same shape), so a committee
-can read, change and defend them. Method, for the areas being compared (e.g. the villages of one
-province):
+The weights are data (``presets/ranking/priority.json`` or a file of the same shape), so a
+committee can read, change and defend them. Method, for the areas being compared (e.g. the
+villages of one province):
 
 1. Each *component* j has a raw value per area, computed from the summed counts of the area
    table (docs/CONTRACT.md section 3): a count (``numerator``), a ratio of counts
@@ -45,7 +45,7 @@ from service.errors import InvalidSpec
 log = logging.getLogger(__name__)
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
-DEFAULT_PRESET = PRESETS_DIR / "priority.json"
+DEFAULT_PRESET = PRESETS_DIR / "ranking" / "priority.json"
 NORMALISATIONS = ("minmax", "percentile")
 TRANSFORMS = ("none", "one_minus")
 #: scores closer than this are a tie (then the tie-break keys decide)
@@ -99,7 +99,7 @@ def _spec_error(msg: str, source: str, where: str | None = None) -> InvalidSpec:
 
 
 def parse_config(spec: Mapping[str, Any], *, source: str = "") -> PriorityConfig:
-    """Validate a weights mapping (the JSON shape of ``presets/priority.json``)."""
+    """Validate a weights mapping (the JSON shape of ``presets/ranking/priority.json``)."""
     if not isinstance(spec, Mapping):
         raise _spec_error("weights specification must be a JSON object", source)
     raw_components = spec.get("components")
@@ -167,7 +167,7 @@ def parse_config(spec: Mapping[str, Any], *, source: str = "") -> PriorityConfig
 
 def load_config(path: str | Path | None = None,
                 overrides: Mapping[str, float] | None = None) -> PriorityConfig:
-    """Read a weights file (default ``presets/priority.json``); ``overrides`` maps component
+    """Read a weights file (default ``presets/ranking/priority.json``); ``overrides`` maps component
     id -> new weight (e.g. from a query string ``w_m0=0.5``)."""
     path = Path(path) if path else DEFAULT_PRESET
     try:
@@ -307,7 +307,7 @@ def rank_areas(areas: pd.DataFrame, config: PriorityConfig | None = None, *,
     Parameters
     ----------
     areas : area table (docs/CONTRACT.md section 3), one row per area, ``code`` unique.
-    config : weights (default: ``presets/priority.json``).
+    config : weights (default: ``presets/ranking/priority.json``).
     previous : the same level's table from the previous round (matched on ``code``), for
         change components.
     explain : add ``explanation_en`` / ``explanation_th`` text columns.
