@@ -75,6 +75,7 @@ class CountSpec:
         return names
 
 
+_XY = ["_sum_lon", "_sum_lat", "_n_xy"]
 REQUIRED_COLUMNS = ("hh_id", "village_id", "tambon_located", "mpi_c", "mpi_poor",
                     "mpi_vulnerable", "mpi_severe", "tpmap_deprived_any", "tpmap_target_poor",
                     "hh_mpi_poor", "hh_crossgen")
@@ -195,8 +196,17 @@ class Aggregator:
                              f"columns: {spec} vs {self.spec}")
         has_cells = "h3_r9" in columns
         keys = ["tambon_located", "village_id"] + (["h3_r9"] if has_cells else [])
+        has_xy = "lon" in columns and "lat" in columns
+        xy = ([pl.col("lon").sum().alias("_sum_lon"), pl.col("lat").sum().alias("_sum_lat"),
+               (pl.col("lon").is_not_null() & pl.col("lat").is_not_null()).sum().alias("_n_xy")]
+              if has_xy else [pl.lit(0.0).alias("_sum_lon"), pl.lit(0.0).alias("_sum_lat"),
+                              pl.lit(0, dtype=pl.UInt32).alias("_n_xy")])
         fine = (lazy.with_columns(pl.col("hh_id").is_first_distinct().alias("_hh_first"))
-                .group_by(keys).agg(_count_exprs(spec)).collect())
+                .with_columns([pl.when(pl.col("lat").is_not_null()).then(pl.col("lon"))
+                               .alias("lon"),
+                               pl.when(pl.col("lon").is_not_null()).then(pl.col("lat"))
+                               .alias("lat")] if has_xy else [])
+                .group_by(keys).agg(_count_exprs(spec) + xy).collect())
         count_cols = spec.count_columns()
         self.n_rows += int(fine["n_persons"].sum() or 0)
         no_tambon = fine["tambon_located"].is_null()
@@ -206,7 +216,7 @@ class Aggregator:
         tambon = fine.group_by("tambon_located").agg(_sum_exprs(count_cols))
         self._parts.setdefault("tambon", []).append(tambon)
         village = (fine.filter(pl.col("village_id").is_not_null())
-                   .group_by("village_id").agg(_sum_exprs(count_cols)))
+                   .group_by("village_id").agg(_sum_exprs(count_cols + _XY)))
         self._parts.setdefault("village", []).append(village)
         if has_cells:
             no_cell = fine["h3_r9"].is_null()
@@ -232,8 +242,14 @@ class Aggregator:
         province = (amphoe.with_columns(pl.col("code").str.slice(0, 4))
                     .group_by("code").agg(sums))
         country = province.select(sums).with_columns(pl.lit(COUNTRY_CODE).alias("code"))
-        village = (pl.concat(self._parts["village"]).group_by("village_id").agg(sums)
-                   .rename({"village_id": "code"}))
+        # village location = mean point of its located persons (a household-weighted mean)
+        village = (pl.concat(self._parts["village"]).group_by("village_id")
+                   .agg(sums + _sum_exprs(_XY))
+                   .with_columns((pl.col("_sum_lon") / pl.col("_n_xy")).alias("lon"),
+                                 (pl.col("_sum_lat") / pl.col("_n_xy")).alias("lat"))
+                   .with_columns(pl.when(pl.col("_n_xy") > 0).then(pl.col(c)).alias(c)
+                                 for c in ("lon", "lat"))
+                   .drop(_XY).rename({"village_id": "code"}))
         for level, frame, parent_len in (("country", country, None),
                                          ("province", province, 0),
                                          ("amphoe", amphoe, 4),

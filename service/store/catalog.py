@@ -1,0 +1,218 @@
+"""The catalog of datasets and their versions (survey rounds), in SQL via SQLAlchemy.
+
+SQLite by default (``<data_dir>/chipao.db``); any SQLAlchemy URL works (PostgreSQL for a
+multi-server install). A version row is inserted as ``building`` before its files are written
+and becomes ``ready`` -- and the dataset's current version -- in one transaction after the
+files have been renamed into place, so readers only ever see complete versions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.errors import InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("building", "ready", "failed")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+metadata = sa.MetaData()
+
+datasets_table = sa.Table(
+    "datasets", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("current_version", sa.String(64), nullable=True),
+)
+
+versions_table = sa.Table(
+    "dataset_versions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("dataset", sa.String(64), sa.ForeignKey("datasets.name"), nullable=False,
+              index=True),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("source_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("path", sa.String(1024), nullable=False),
+    sa.Column("n_persons", sa.BigInteger, nullable=True),
+    sa.Column("n_households", sa.BigInteger, nullable=True),
+    sa.Column("meta", sa.Text, nullable=False, default="{}"),
+    sa.Index("ix_versions_dataset_sha", "dataset", "source_sha256"),
+)
+
+
+def validate_dataset_name(name: str) -> str:
+    """Dataset names become directory names: lower-case letters, digits, '-' and '_'."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidInput(
+            f"dataset name {name!r} is invalid: use 1-64 lower-case letters, digits, '-' or '_' "
+            "/ ชื่อชุดข้อมูลต้องเป็นอักษรอังกฤษตัวเล็ก ตัวเลข '-' หรือ '_'",
+            column="dataset")
+    return name
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version (survey round) of a dataset."""
+
+    id: str
+    dataset: str
+    round: int
+    source_sha256: str
+    created_at: dt.datetime
+    status: str
+    path: str
+    n_persons: int | None = None
+    n_households: int | None = None
+    finished_at: dt.datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    current: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (no file system path: it is an internal detail)."""
+        return {
+            "id": self.id, "dataset": self.dataset, "round": self.round,
+            "source_sha256": self.source_sha256, "status": self.status,
+            "created_at": self.created_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "n_persons": self.n_persons, "n_households": self.n_households,
+            "current": self.current, "levels": self.meta.get("levels", {}),
+        }
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands datetimes back naive; they were stored in UTC
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+class Catalog:
+    """Datasets and versions in the catalog database."""
+
+    def __init__(self, database_url: str, *, engine: sa.Engine | None = None) -> None:
+        self.engine = engine or sa.create_engine(database_url, future=True)
+        metadata.create_all(self.engine)
+
+    # -- reading ---------------------------------------------------------------------------
+    def _version(self, row: Any, current: str | None) -> Version:
+        return Version(
+            id=row.id, dataset=row.dataset, round=row.round, source_sha256=row.source_sha256,
+            created_at=_aware(row.created_at) or _now(), status=row.status, path=row.path,
+            n_persons=row.n_persons, n_households=row.n_households,
+            finished_at=_aware(row.finished_at), meta=json.loads(row.meta or "{}"),
+            current=row.id == current)
+
+    def _current_id(self, conn: sa.Connection, dataset: str) -> str | None:
+        return conn.execute(sa.select(datasets_table.c.current_version)
+                            .where(datasets_table.c.name == dataset)).scalar_one_or_none()
+
+    def datasets(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(datasets_table.c.name)
+                                     .order_by(datasets_table.c.name)).scalars())
+
+    def versions(self, dataset: str, *, status: str | None = "ready") -> list[Version]:
+        """Versions of a dataset, newest first (only ready ones unless ``status=None``)."""
+        query = sa.select(versions_table).where(versions_table.c.dataset == dataset)
+        if status is not None:
+            query = query.where(versions_table.c.status == status)
+        query = query.order_by(versions_table.c.created_at.desc(), versions_table.c.id.desc())
+        with self.engine.connect() as conn:
+            current = self._current_id(conn, dataset)
+            return [self._version(r, current) for r in conn.execute(query)]
+
+    def get(self, dataset: str, version_id: str) -> Version:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(versions_table).where(
+                versions_table.c.dataset == dataset, versions_table.c.id == version_id,
+                versions_table.c.status == "ready")).first()
+            if row is None:
+                raise NotFound(f"dataset {dataset!r} has no version {version_id!r} "
+                               f"/ ไม่พบรุ่นข้อมูล {version_id!r} ของชุดข้อมูล {dataset!r}")
+            return self._version(row, self._current_id(conn, dataset))
+
+    def current(self, dataset: str) -> Version:
+        with self.engine.connect() as conn:
+            current = self._current_id(conn, dataset)
+            row = None if current is None else conn.execute(
+                sa.select(versions_table).where(versions_table.c.id == current)).first()
+        if row is None:
+            raise NotFound(f"dataset {dataset!r} has no ready version "
+                           f"/ ชุดข้อมูล {dataset!r} ยังไม่มีข้อมูลที่พร้อมใช้")
+        return self._version(row, current)
+
+    def find_by_sha256(self, dataset: str, source_sha256: str) -> Version | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(versions_table).where(
+                versions_table.c.dataset == dataset,
+                versions_table.c.source_sha256 == source_sha256,
+                versions_table.c.status == "ready",
+            ).order_by(versions_table.c.created_at.desc())).first()
+            return None if row is None else self._version(row, self._current_id(conn, dataset))
+
+    # -- writing ---------------------------------------------------------------------------
+    def begin_version(self, *, version_id: str, dataset: str, round: int, source_sha256: str,
+                      path: str) -> None:
+        """Record a version as ``building`` (creates the dataset row when new)."""
+        validate_dataset_name(dataset)
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(datasets_table.c.name)
+                                  .where(datasets_table.c.name == dataset)).first()
+            if exists is None:
+                conn.execute(datasets_table.insert().values(name=dataset, created_at=_now()))
+            conn.execute(versions_table.insert().values(
+                id=version_id, dataset=dataset, round=int(round), source_sha256=source_sha256,
+                created_at=_now(), status="building", path=path, meta="{}"))
+
+    def publish_version(self, version_id: str, *, n_persons: int, n_households: int,
+                        meta: dict[str, Any], make_current: bool = True) -> None:
+        """Mark a built version ready and (by default) current, in one transaction."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(versions_table.c.dataset, versions_table.c.status)
+                               .where(versions_table.c.id == version_id)).first()
+            if row is None or row.status != "building":
+                raise RuntimeError(f"version {version_id} is not being built")
+            conn.execute(versions_table.update().where(versions_table.c.id == version_id)
+                         .values(status="ready", finished_at=_now(), n_persons=int(n_persons),
+                                 n_households=int(n_households),
+                                 meta=json.dumps(meta, ensure_ascii=False, default=str)))
+            if make_current:
+                conn.execute(datasets_table.update().where(datasets_table.c.name == row.dataset)
+                             .values(current_version=version_id))
+
+    def fail_version(self, version_id: str, reason: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(versions_table.update().where(
+                versions_table.c.id == version_id, versions_table.c.status == "building",
+            ).values(status="failed", finished_at=_now(),
+                     meta=json.dumps({"error": reason[:1000]}, ensure_ascii=False)))
+
+    def set_current(self, dataset: str, version_id: str) -> None:
+        """Make an earlier ready version current again (roll back)."""
+        self.get(dataset, version_id)
+        with self.engine.begin() as conn:
+            conn.execute(datasets_table.update().where(datasets_table.c.name == dataset)
+                         .values(current_version=version_id))
+
+    def stale_builds(self, dataset: str | None = None) -> list[Version]:
+        """Versions left ``building`` by an interrupted build."""
+        query = sa.select(versions_table).where(versions_table.c.status == "building")
+        if dataset is not None:
+            query = query.where(versions_table.c.dataset == dataset)
+        with self.engine.connect() as conn:
+            return [self._version(r, None) for r in conn.execute(query)]

@@ -1,0 +1,315 @@
+"""Versioned dataset store: Parquet/GeoParquet files + the SQL catalog (docs/CONTRACT.md §4).
+
+Layout: ``<data_dir>/datasets/<dataset>/<version_id>/`` holds ``persons/<province>.parquet``
+(scored persons), ``areas/<level>.parquet`` (area statistics) and ``version.json``.
+
+Writes are atomic: a version is written into ``<dataset>/.building-<version_id>/``, renamed to
+its final name, and only then marked ready and current in the catalog (one transaction). A
+build killed at any point leaves the previous version current; the leftovers are removed by
+the next build of that dataset. Builds of one dataset are serialised by a lock file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+import shapely
+
+from service.analysis.aggregate import H3_LEVELS, LEVELS
+from service.errors import InvalidInput, NotFound
+from service.store.catalog import Catalog, Version, validate_dataset_name
+
+log = logging.getLogger(__name__)
+
+_CACHE_BYTES = 512 * 1024 * 1024
+
+
+def _check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, not {level!r} "
+                           f"/ ระดับพื้นที่ไม่ถูกต้อง", column="level")
+    return level
+
+
+class VersionWriter:
+    """Directory a new version is written into; :meth:`publish` makes it current."""
+
+    def __init__(self, store: Store, version_id: str, dataset: str, tmp_dir: Path,
+                 final_dir: Path) -> None:
+        self.store, self.id, self.dataset = store, version_id, dataset
+        self.dir, self.final_dir = tmp_dir, final_dir
+        self.version: Version | None = None
+
+    def persons_path(self, province: str) -> Path:
+        path = self.dir / "persons" / f"{province}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def areas_path(self, level: str) -> Path:
+        path = self.dir / "areas" / f"{_check_level(level)}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def publish(self, *, n_persons: int, n_households: int, meta: dict[str, Any],
+                make_current: bool = True) -> Version:
+        (self.dir / "version.json").write_text(
+            json.dumps({"id": self.id, "dataset": self.dataset, **meta}, ensure_ascii=False,
+                       indent=1, default=str), encoding="utf-8")
+        _fsync_tree(self.dir)
+        os.replace(self.dir, self.final_dir)
+        _fsync_dir(self.final_dir.parent)
+        self.store.catalog.publish_version(self.id, n_persons=n_persons,
+                                           n_households=n_households, meta=meta,
+                                           make_current=make_current)
+        self.version = self.store.catalog.get(self.dataset, self.id)
+        log.info("dataset %s version %s published", self.dataset, self.id)
+        return self.version
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    # data must be on disk before the rename makes it visible
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+        else:
+            _fsync_dir(path)
+    _fsync_dir(root)
+
+
+class Store:
+    """Read and write dataset versions. Thread-safe for readers (one per app)."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings["data_dir"]).resolve()
+        self.root = self.data_dir / "datasets"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.boundaries_dir = settings["boundaries_dir"]
+        self.catalog = Catalog(settings["database_url"])
+        self._cache: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+        self._cache_bytes = 0
+        self._lock = threading.Lock()
+
+    # -- catalog ---------------------------------------------------------------------------
+    def datasets(self) -> list[str]:
+        return self.catalog.datasets()
+
+    def current(self, dataset: str) -> Version:
+        return self.catalog.current(dataset)
+
+    def versions(self, dataset: str) -> list[Version]:
+        return self.catalog.versions(dataset)
+
+    def version(self, dataset: str, version: str | None = None) -> Version:
+        """The named version, or the current one when ``version`` is None."""
+        return self.current(dataset) if version is None else self.catalog.get(dataset, version)
+
+    # -- writing ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def write_version(self, dataset: str, *, round: int, source_sha256: str
+                      ) -> Iterator[VersionWriter]:
+        """Context for writing a new version; call ``writer.publish(...)`` inside it.
+
+        On an exception (or without publish) the version is marked failed and its files are
+        removed; the previous version stays current.
+        """
+        validate_dataset_name(dataset)
+        base = self.root / dataset
+        base.mkdir(parents=True, exist_ok=True)
+        with self.dataset_lock(dataset):
+            self._clean_stale(dataset)
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+            version_id = f"r{int(round)}-{stamp}-{secrets.token_hex(3)}"
+            tmp_dir = base / f".building-{version_id}"
+            final_dir = base / version_id
+            self.catalog.begin_version(version_id=version_id, dataset=dataset, round=round,
+                                       source_sha256=source_sha256, path=str(final_dir))
+            tmp_dir.mkdir()
+            writer = VersionWriter(self, version_id, dataset, tmp_dir, final_dir)
+            try:
+                yield writer
+                if writer.version is None:
+                    raise RuntimeError(f"version {version_id} was written but not published")
+            except BaseException as exc:
+                self.catalog.fail_version(version_id, f"{type(exc).__name__}: {exc}")
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+                raise
+
+    @contextlib.contextmanager
+    def dataset_lock(self, dataset: str) -> Iterator[None]:
+        lock_path = self.root / validate_dataset_name(dataset) / ".lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _clean_stale(self, dataset: str) -> None:
+        """Remove what an interrupted build left (called under the dataset lock)."""
+        base = self.root / dataset
+        for stale in self.catalog.stale_builds(dataset):
+            log.warning("dataset %s: removing interrupted build %s", dataset, stale.id)
+            self.catalog.fail_version(stale.id, "interrupted")
+            shutil.rmtree(stale.path, ignore_errors=True)
+        for tmp in base.glob(".building-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- reading ---------------------------------------------------------------------------
+    def version_dir(self, dataset: str, version: str | None = None) -> Path:
+        return Path(self.version(dataset, version).path)
+
+    def read_areas(self, dataset: str, level: str, *, version: str | None = None,
+                   province: str | None = None, columns: Sequence[str] | None = None
+                   ) -> pd.DataFrame:
+        """Area statistics of one level (CONTRACT §3), optionally of one province only.
+
+        Unsuppressed: callers serving the public must pass the result through
+        :func:`service.analysis.disclosure.suppress`.
+        """
+        _check_level(level)
+        path = self.version_dir(dataset, version) / "areas" / f"{level}.parquet"
+        if not path.exists():
+            raise NotFound(f"level {level} was not computed for dataset {dataset!r} "
+                           f"/ ไม่มีข้อมูลระดับ {level}")
+        key = (str(path), province, tuple(columns) if columns else None)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key].copy()
+        filters = [("province_code", "=", province)] if province else None
+        frame = pq.read_table(path, filters=filters,
+                              columns=list(columns) if columns else None).to_pandas()
+        size = int(frame.memory_usage(deep=True).sum())
+        if size < _CACHE_BYTES // 4:
+            with self._lock:
+                self._cache[key] = frame
+                self._cache_bytes += size
+                while self._cache_bytes > _CACHE_BYTES and self._cache:
+                    _, old = self._cache.popitem(last=False)
+                    self._cache_bytes -= int(old.memory_usage(deep=True).sum())
+        return frame.copy()
+
+    def read_persons(self, dataset: str, province: str, *, version: str | None = None
+                     ) -> pl.DataFrame:
+        """Scored persons of one province (household-level data: audit every call)."""
+        if not (isinstance(province, str) and len(province) == 4 and province[:2] == "TH"
+                and province[2:].isdigit()):
+            raise InvalidInput(f"not a province code: {province!r} / รหัสจังหวัดไม่ถูกต้อง",
+                               column="province")
+        path = self.version_dir(dataset, version) / "persons" / f"{province}.parquet"
+        if not path.exists():
+            raise NotFound(f"dataset {dataset!r} has no persons in {province} "
+                           f"/ ไม่มีข้อมูลรายบุคคลของจังหวัด {province}")
+        return pl.read_parquet(path)
+
+    def area_geometries(self, level: str, codes: Sequence[str] | None = None, *,
+                        dataset: str | None = None, version: str | None = None
+                        ) -> gpd.GeoDataFrame:
+        """Geometries of areas: admin boundaries, village household-centroid points (needs
+        ``dataset``), H3 cell polygons. Returns code + geometry (EPSG:4326)."""
+        _check_level(level)
+        wanted = None if codes is None else list(dict.fromkeys(codes))
+        if level in ("province", "amphoe", "tambon"):
+            from service.geo.boundaries import load_level
+
+            frame = load_level(self.boundaries_dir, level)[["code", "geometry"]]
+            if wanted is not None:
+                frame = frame[frame["code"].isin(wanted)]
+            return frame.reset_index(drop=True)
+        if level == "country":
+            return gpd.GeoDataFrame({"code": ["TH"]}, geometry=[self._country_geometry()],
+                                    crs="EPSG:4326")
+        if level in H3_LEVELS:
+            if wanted is None:
+                raise InvalidInput("H3 geometries need a list of cell codes", column="codes")
+            return _cell_polygons(wanted)
+        # village: centroid of its surveyed households
+        if dataset is None:
+            raise InvalidInput("village geometries need the dataset", column="dataset")
+        areas = self.read_areas(dataset, "village", version=version,
+                                columns=["code", "lon", "lat"])
+        if wanted is not None:
+            areas = areas[areas["code"].isin(wanted)]
+        areas = areas.dropna(subset=["lon", "lat"])
+        return gpd.GeoDataFrame({"code": areas["code"].to_numpy()},
+                                geometry=shapely.points(areas["lon"].to_numpy(),
+                                                        areas["lat"].to_numpy()),
+                                crs="EPSG:4326")
+
+    def _country_geometry(self):
+        with self._lock:
+            cached = self._cache.get(("country-geometry",))
+        if cached is not None:
+            return cached["geometry"].iloc[0]
+        from service.geo.boundaries import load_level
+
+        geom = shapely.union_all(load_level(self.boundaries_dir, "province").geometry.values)
+        with self._lock:
+            self._cache[("country-geometry",)] = pd.DataFrame({"geometry": [geom]})
+        return geom
+
+
+def _cell_polygons(codes: list[str]) -> gpd.GeoDataFrame:
+    try:
+        from service.geo.hexgrid import cell_polygons, to_int
+    except ImportError:  # spatial module not installed yet: build them with h3 directly
+        import h3
+
+        polys = [shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)])
+                 for c in codes]
+        return gpd.GeoDataFrame({"code": codes}, geometry=polys, crs="EPSG:4326")
+    return cell_polygons(to_int(codes))
+
+
+def open_store(settings: dict[str, Any]) -> Store:
+    """The store of these settings (data_dir, database_url, boundaries_dir)."""
+    return Store(settings)
+
+
+def compare_versions(store: Store, dataset: str, old: str, new: str, level: str, *,
+                     province: str | None = None) -> pd.DataFrame:
+    """Change between two versions (rounds) per area: m0, n_poor, coverage per programme.
+
+    Areas present in only one version are kept (the other side is null).
+    """
+    cols_old = store.read_areas(dataset, level, version=old, province=province)
+    cols_new = store.read_areas(dataset, level, version=new, province=province)
+    measures = ["n_households", "n_persons", "n_poor", "h", "m0", "n_target_poor"]
+    measures += sorted(c for c in cols_new.columns if c.startswith("cov_")
+                       and c in cols_old.columns)
+    measures = [m for m in measures if m in cols_old.columns and m in cols_new.columns]
+    ident = [c for c in ("code", "name_th", "name_en", "province_code") if c in cols_new]
+    merged = cols_old[["code"] + measures].merge(
+        cols_new[ident + measures], on="code", how="outer", suffixes=("_old", "_new"))
+    for m in measures:
+        merged[f"d_{m}"] = merged[f"{m}_new"] - merged[f"{m}_old"]
+    ordered = ident + [f"{m}_{s}" for m in measures for s in ("old", "new")] + \
+        [f"d_{m}" for m in measures]
+    return merged[ordered].sort_values("code").reset_index(drop=True)
