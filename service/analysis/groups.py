@@ -1,0 +1,53 @@
+"""Target groups (children, women, elderly, disabled, chronically ill) and the
+cross-generational poor household flag.
+
+Group definitions are rules (the language of :mod:`service.analysis.spec`), one per
+``grp_<name>`` column of docs/CONTRACT.md §2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from service.analysis.spec import HOUSEHOLD_COLUMN, rule_columns, rule_expr
+
+#: group name -> (rule, label_th, label_en)
+TARGET_GROUPS: dict[str, tuple[Any, str, str]] = {
+    "child": ({"column": "age", "op": "<", "value": 18}, "เด็ก (อายุต่ำกว่า 18 ปี)",
+              "Children (under 18)"),
+    "woman": ({"all": [{"column": "sex", "op": "==", "value": "F"},
+                       {"column": "age", "op": ">=", "value": 18}]},
+              "สตรี (อายุ 18 ปีขึ้นไป)", "Women (18 and over)"),
+    "elderly": ({"column": "age", "op": ">=", "value": 60}, "ผู้สูงอายุ (60 ปีขึ้นไป)",
+                "Elderly (60 and over)"),
+    "disabled": ({"column": "disabled"}, "คนพิการ", "Persons with disabilities"),
+    "chronic": ({"column": "chronic"}, "ผู้ป่วยเรื้อรัง", "Chronically ill"),
+}
+
+#: a cross-generational household has a member aged 0 to this age (inclusive)
+CROSSGEN_CHILD_MAX_AGE = 18
+
+
+def group_columns() -> set[str]:
+    return set().union(*(rule_columns(rule) for rule, _, _ in TARGET_GROUPS.values()))
+
+
+def group_exprs() -> list[pl.Expr]:
+    """``grp_<name>`` booleans (a null input puts the person outside the group)."""
+    return [rule_expr(rule).alias(f"grp_{name}") for name, (rule, _, _) in TARGET_GROUPS.items()]
+
+
+def crossgen_expr(dimensions: Sequence[str]) -> pl.Expr:
+    """``hh_crossgen``: the household has a child aged 0-18 AND some member is deprived in
+    at least one of ``dimensions`` (TPMAP: health, living, education, income). Needs
+    ``age``, ``hh_id`` and the ``tpmap_dim_<dim>`` columns."""
+    child = (pl.col("age") <= CROSSGEN_CHILD_MAX_AGE).fill_null(False)
+    if dimensions:
+        deprived = pl.any_horizontal([pl.col(f"tpmap_dim_{d}") for d in dimensions])
+    else:
+        deprived = pl.lit(False)
+    return (child.any().over(HOUSEHOLD_COLUMN)
+            & deprived.fill_null(False).any().over(HOUSEHOLD_COLUMN)).alias("hh_crossgen")
