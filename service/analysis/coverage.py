@@ -127,8 +127,7 @@ def contingency_exprs(programmes: Programmes) -> list[pl.Expr]:
                     if name in p.contingencies]
         expr = pl.any_horizontal(covering) if covering else pl.lit(False)
         exprs.append(expr.alias(f"cont_{name}"))
-    names = [f"cont_{c[0]}" for c in programmes.contingencies]
-    total = pl.sum_horizontal([pl.col(n).cast(pl.Int8) for n in names]) if names else pl.lit(0)
+    total = pl.sum_horizontal([e.cast(pl.Int8) for e in exprs]) if exprs else pl.lit(0)
     return [*exprs, total.cast(pl.Int8).alias("n_contingencies")]
 
 
