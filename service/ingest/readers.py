@@ -1,0 +1,424 @@
+"""Readers for CSV (UTF-8, UTF-8 with BOM, TIS-620/cp874), XLSX and Parquet files.
+
+Every reader yields batches as polars frames of *strings* with the source headers and a
+``_row`` column holding the spreadsheet row number (header = row 1, first record = row 2),
+so every later message can name the row a person sees in Excel. Nothing is guessed
+silently: a file that is neither valid UTF-8 nor valid cp874 is refused with the line of the
+first bad byte, and hostile files (binary garbage, zip bombs, XML bombs, giant lines or
+fields) are refused before they are parsed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import logging
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_CONTROL = bytes([b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D)])
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards against hostile or broken input. Sizes in bytes."""
+
+    max_line_bytes: int = 1 << 20
+    max_field_chars: int = 65_536
+    max_columns: int = 500
+    max_uncompressed_bytes: int = 1 << 30
+    max_compression_ratio: float = 100.0
+    max_zip_members: int = 5_000
+
+
+@dataclass
+class SourceFile:
+    """An input file after sniffing: format, encoding, digest, headers, record count."""
+
+    path: Path
+    name: str
+    format: str
+    sha256: str
+    size_bytes: int
+    encoding: str | None = None
+    headers: list[str] = field(default_factory=list)
+    n_records: int | None = None
+    #: UTF-8 copy of a cp874 CSV, parsed instead of the original
+    utf8_path: Path | None = None
+
+    def describe(self) -> dict:
+        return {"file": self.name, "format": self.format, "encoding": self.encoding,
+                "sha256": self.sha256, "size_bytes": self.size_bytes,
+                "records": self.n_records}
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sniff(path: str | Path, *, name: str | None = None, limits: Limits = Limits(),
+          work_dir: Path | None = None) -> SourceFile:
+    """Identify the format of ``path`` and check it is safe to parse.
+
+    ``name`` is the file name shown in messages (an upload's original name).
+    """
+    path = Path(path)
+    name = name or path.name
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidInput("ไฟล์ว่าง / the file is empty", file=name)
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PAR1"):
+        src = SourceFile(path, name, "parquet", sha256_of(path), size)
+        _check_parquet(src, limits)
+    elif head.startswith(b"PK\x03\x04"):
+        src = SourceFile(path, name, "xlsx", sha256_of(path), size)
+        _check_xlsx(src, limits)
+    elif head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise UnsupportedMedia(
+            f"file {name}: ไฟล์ Excel รุ่นเก่า (.xls) ไม่รองรับ กรุณาบันทึกเป็น .xlsx หรือ CSV UTF-8 / "
+            "legacy .xls is not supported: save as .xlsx or CSV UTF-8")
+    else:
+        src = _sniff_csv(path, name, size, limits, work_dir)
+    log.info("ingest: %s is %s (%s), %s bytes", name, src.format, src.encoding or "-", size)
+    return src
+
+
+# ---------------------------------------------------------------------------------- CSV
+
+
+def _line_of(newlines_before: int, chunk: bytes, offset: int) -> int:
+    return newlines_before + chunk.count(b"\n", 0, offset) + 1
+
+
+def _sniff_csv(path: Path, name: str, size: int, limits: Limits,
+               work_dir: Path | None) -> SourceFile:
+    digest = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+    utf8_error: int | None = None   # line of the first invalid UTF-8 byte
+    cp874_error: int | None = None
+    newlines = 0
+    run = 0                          # bytes since the last newline
+    utf8_thai = high = 0
+    bom = False
+    with open(path, "rb") as f:
+        first = True
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            if first:
+                bom = chunk.startswith(codecs.BOM_UTF8)
+                first = False
+            if b"\x00" in chunk or _mostly_binary(chunk):
+                raise UnsupportedMedia(
+                    f"file {name}: ไฟล์ไม่ใช่ข้อความ CSV (พบข้อมูลไบนารี) / not a CSV, XLSX or "
+                    f"Parquet file (binary bytes after line {newlines + 1:,})")
+            # line length guard: a giant line is refused before anything buffers it
+            last = chunk.rfind(b"\n")
+            if last == -1:
+                run += len(chunk)
+            else:
+                run += chunk.find(b"\n")
+                if run > limits.max_line_bytes:
+                    break
+                run = len(chunk) - last - 1
+            if run > limits.max_line_bytes:
+                break
+            high += len(chunk) - len(chunk.translate(None, _HIGH_BYTES))
+            utf8_thai += chunk.count(b"\xe0\xb8") + chunk.count(b"\xe0\xb9")
+            if utf8_error is None:
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    utf8_error = _line_of(newlines, chunk, exc.start)
+            if cp874_error is None:
+                try:
+                    chunk.decode("cp874")
+                except UnicodeDecodeError as exc:
+                    cp874_error = _line_of(newlines, chunk, exc.start)
+            newlines += chunk.count(b"\n")
+    if run > limits.max_line_bytes:
+        raise InvalidInput(
+            f"บรรทัดยาวเกิน {limits.max_line_bytes:,} ไบต์ / a line is longer than "
+            f"{limits.max_line_bytes:,} bytes (not a person record)", file=name, row=newlines + 1)
+    if utf8_error is None:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_error = newlines + 1
+    # Thai UTF-8 letters are 3 bytes starting E0 B8/E0 B9; when they make up most of the
+    # high bytes the file is broken UTF-8, not TIS-620 (which would decode to mojibake)
+    looks_utf8 = bom or utf8_thai * 3 * 2 > high
+    if utf8_error is None:
+        encoding = "utf-8-sig" if bom else "utf-8"
+    elif cp874_error is None and not looks_utf8:
+        encoding = "cp874"
+    else:
+        line = utf8_error if looks_utf8 or cp874_error is None else cp874_error
+        raise InvalidInput(
+            "ถอดรหัสอักขระไม่ได้: ไฟล์ไม่ใช่ UTF-8 หรือ TIS-620 ที่ถูกต้อง กรุณาบันทึกใหม่เป็น CSV UTF-8 / "
+            "cannot decode the text: the file is neither valid UTF-8 nor valid TIS-620/cp874 "
+            "(save it again as 'CSV UTF-8')", file=name, row=line)
+    src = SourceFile(path, name, "csv", digest.hexdigest(), size, encoding=encoding)
+    _check_csv_structure(src, limits, work_dir)
+    return src
+
+
+def _mostly_binary(chunk: bytes) -> bool:
+    sample = chunk[:65536]
+    return len(sample) - len(sample.translate(None, _CONTROL)) > max(8, len(sample) // 100)
+
+
+class _Tee:
+    """Iterate lines of a text stream, copying each one to ``out`` (UTF-8 transcoding)."""
+
+    def __init__(self, lines: io.TextIOBase, out: io.TextIOBase | None) -> None:
+        self.lines, self.out = lines, out
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            if self.out is not None:
+                self.out.write(line)
+            yield line
+
+
+def _check_csv_structure(src: SourceFile, limits: Limits, work_dir: Path | None) -> None:
+    """Every record has as many fields as the header, no field is gigantic; count records.
+
+    A cp874 file is transcoded to a UTF-8 copy on the way (polars parses UTF-8 only).
+    """
+    previous_limit = csv.field_size_limit(limits.max_field_chars)
+    out = None
+    if src.encoding == "cp874":
+        fd_dir = work_dir or src.path.parent
+        src.utf8_path = Path(fd_dir) / f".{src.sha256[:16]}.utf8.csv"
+        out = open(src.utf8_path, "w", encoding="utf-8", newline="")
+    try:
+        with open(src.path, encoding=src.encoding, newline="") as text:
+            reader = csv.reader(_Tee(text, out))  # type: ignore[arg-type]
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise InvalidInput("ไฟล์ไม่มีหัวตาราง / the file has no header row",
+                                   file=src.name) from None
+            if len(header) > limits.max_columns:
+                raise InvalidInput(f"มีคอลัมน์มากเกินไป / too many columns ({len(header):,} > "
+                                   f"{limits.max_columns:,})", file=src.name, row=1)
+            n = 0
+            try:
+                for n, rec in enumerate(reader, start=1):  # noqa: B007
+                    if rec and len(rec) != len(header):
+                        raise InvalidInput(
+                            f"จำนวนช่องไม่ตรงกับหัวตาราง / {len(rec)} fields where the header has "
+                            f"{len(header)}", file=src.name, row=n + 1)
+            except csv.Error as exc:
+                raise InvalidInput(f"โครงสร้าง CSV เสียหาย / malformed CSV: {exc}",
+                                   file=src.name, row=n + 2) from None
+    finally:
+        csv.field_size_limit(previous_limit)
+        if out is not None:
+            out.close()
+    src.headers = header
+    src.n_records = n
+
+
+def _csv_batches(src: SourceFile, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    path = src.utf8_path or src.path
+    lf = pl.scan_csv(path, infer_schema=False, row_index_name="_row", row_index_offset=2,
+                     new_columns=[f"c{i}" for i in range(len(src.headers))])
+    seen = 0
+    try:
+        for batch in lf.collect_batches(chunk_size=chunk_rows):
+            seen += batch.height
+            yield batch.rename(dict(zip([f"c{i}" for i in range(len(src.headers))],
+                                        src.headers, strict=True)))
+    except pl.exceptions.PolarsError as exc:
+        # polars messages can quote data: name the class only
+        raise InvalidInput(f"อ่าน CSV ไม่ได้ / CSV parser error ({type(exc).__name__})",
+                           file=src.name, row=seen + 2) from None
+    if seen != src.n_records:
+        raise InvalidInput(
+            f"นับแถวไม่ตรงกัน / record count mismatch ({seen:,} parsed, {src.n_records:,} "
+            "expected): check quoting", file=src.name)
+
+
+# --------------------------------------------------------------------------------- XLSX
+
+
+def _check_xlsx(src: SourceFile, limits: Limits) -> None:
+    """Refuse zip bombs before openpyxl opens anything: member count, total and per-member
+    uncompressed sizes and compression ratios come from the zip directory."""
+    try:
+        with zipfile.ZipFile(src.path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidInput(f"ไฟล์ XLSX เสียหาย / damaged XLSX (zip): {exc}", file=src.name) from None
+    if len(infos) > limits.max_zip_members:
+        raise PayloadTooLarge(
+            f"file {src.name}: XLSX มีไฟล์ภายในมากเกินไป / too many zip members ({len(infos):,})")
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed_bytes:
+        raise PayloadTooLarge(
+            f"file {src.name}: XLSX ขยายแล้วใหญ่เกินไป / XLSX expands to {total / 2**20:,.0f} MiB (limit "
+            f"{limits.max_uncompressed_bytes / 2**20:,.0f} MiB): possible zip bomb")
+    for i in infos:
+        ratio = i.file_size / max(i.compress_size, 1)
+        if i.file_size > 1 << 20 and ratio > limits.max_compression_ratio:
+            raise PayloadTooLarge(
+                f"file {src.name}: XLSX บีบอัดผิดปกติ / member {i.filename!r} compresses {ratio:,.0f}:1 (limit "
+                f"{limits.max_compression_ratio:,.0f}:1): possible zip bomb")
+    names = {i.filename for i in infos}
+    if "[Content_Types].xml" not in names or not any(n.startswith("xl/worksheets/") for n in names):
+        raise UnsupportedMedia(
+            f"file {src.name}: ไฟล์ zip นี้ไม่ใช่ XLSX / this zip file is not an XLSX workbook")
+
+
+def _cell_text(v: object) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    text = str(v).strip()
+    return text or None
+
+
+def _xlsx_batches(src: SourceFile, chunk_rows: int, limits: Limits) -> Iterator[pl.DataFrame]:
+    import openpyxl
+    from defusedxml.common import DefusedXmlException
+    from openpyxl.xml import DEFUSEDXML
+
+    if not DEFUSEDXML:  # pragma: no cover - defusedxml is a dependency
+        raise RuntimeError("defusedxml must be installed to read XLSX safely")
+    try:
+        wb = openpyxl.load_workbook(src.path, read_only=True, data_only=True)
+    except DefusedXmlException as exc:
+        raise InvalidInput(f"XLSX มี XML อันตราย / unsafe XML refused ({type(exc).__name__})",
+                           file=src.name) from None
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise InvalidInput(f"เปิดไฟล์ XLSX ไม่ได้ / cannot open XLSX ({type(exc).__name__})",
+                           file=src.name) from None
+    try:
+        ws = wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True, max_col=limits.max_columns + 1)
+        try:
+            header_row = next(rows)
+        except StopIteration:
+            raise InvalidInput("ไฟล์ไม่มีหัวตาราง / the sheet has no header row",
+                               file=src.name) from None
+        header = [_cell_text(h) or "" for h in header_row]
+        while header and header[-1] == "":
+            header.pop()
+        if len(header) > limits.max_columns:
+            raise InvalidInput(f"มีคอลัมน์มากเกินไป / too many columns (> {limits.max_columns:,})",
+                               file=src.name, row=1)
+        src.headers = header
+        width = len(header)
+        batch: list[list[str | None]] = []
+        rowno = 1
+        n = 0
+        for rec in rows:
+            rowno += 1
+            vals = [_cell_text(v) for v in rec[:width]]
+            if any(v is not None for v in rec[width:]):
+                raise InvalidInput("มีข้อมูลนอกคอลัมน์ที่มีหัวตาราง / values beyond the last "
+                                   "named column", file=src.name, row=rowno)
+            for v in vals:
+                if v is not None and len(v) > limits.max_field_chars:
+                    raise InvalidInput(f"ช่องข้อมูลยาวเกินไป / a cell is longer than "
+                                       f"{limits.max_field_chars:,} characters",
+                                       file=src.name, row=rowno)
+            vals += [None] * (width - len(vals))
+            batch.append([str(rowno), *vals])
+            n += 1
+            if len(batch) >= chunk_rows:
+                yield _rows_frame(batch, header)
+                batch = []
+        if batch:
+            yield _rows_frame(batch, header)
+        src.n_records = n
+    except DefusedXmlException as exc:
+        raise InvalidInput(f"XLSX มี XML อันตราย / unsafe XML refused ({type(exc).__name__})",
+                           file=src.name) from None
+    finally:
+        wb.close()
+
+
+def _rows_frame(batch: list[list[str | None]], header: list[str]) -> pl.DataFrame:
+    cols = ["_row", *[f"c{i}" for i in range(len(header))]]
+    frame = pl.DataFrame(batch, schema={c: pl.String for c in cols}, orient="row")
+    frame = frame.with_columns(pl.col("_row").cast(pl.Int64))
+    return frame.rename({f"c{i}": h for i, h in enumerate(header)})
+
+
+# ------------------------------------------------------------------------------ Parquet
+
+
+def _check_parquet(src: SourceFile, limits: Limits) -> None:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(src.path).metadata
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for damaged files
+        raise InvalidInput(f"ไฟล์ Parquet เสียหาย / damaged Parquet ({type(exc).__name__})",
+                           file=src.name) from None
+    if meta.num_columns > limits.max_columns:
+        raise InvalidInput(f"มีคอลัมน์มากเกินไป / too many columns ({meta.num_columns:,})",
+                           file=src.name)
+    src.n_records = meta.num_rows
+    src.headers = [meta.schema.column(i).name for i in range(meta.num_columns)]
+
+
+def _parquet_batches(src: SourceFile, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    import pyarrow.parquet as pq
+
+    first = 2
+    try:
+        pf = pq.ParquetFile(src.path)
+        for rb in pf.iter_batches(batch_size=chunk_rows):
+            frame = pl.from_arrow(rb)
+            assert isinstance(frame, pl.DataFrame)
+            frame = frame.select(
+                [pl.col(c).cast(pl.String) for c in frame.columns]
+            ).with_row_index("_row", offset=first).with_columns(pl.col("_row").cast(pl.Int64))
+            first += frame.height
+            yield frame
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        raise InvalidInput(f"อ่าน Parquet ไม่ได้ / cannot read Parquet ({type(exc).__name__})",
+                           file=src.name, row=first) from None
+
+
+# ------------------------------------------------------------------------------- public
+
+
+def iter_batches(src: SourceFile, *, chunk_rows: int = 100_000,
+                 limits: Limits = Limits()) -> Iterator[pl.DataFrame]:
+    """Batches of string columns named by the source headers, plus ``_row`` (Int64)."""
+    if src.format == "csv":
+        for b in _csv_batches(src, chunk_rows):
+            yield b.with_columns(pl.col("_row").cast(pl.Int64))
+    elif src.format == "xlsx":
+        yield from _xlsx_batches(src, chunk_rows, limits)
+    elif src.format == "parquet":
+        yield from _parquet_batches(src, chunk_rows)
+    else:  # pragma: no cover
+        raise ValueError(src.format)

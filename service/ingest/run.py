@@ -1,0 +1,327 @@
+"""``ingest_files``: sniff, validate, pseudonymise and hand canonical persons to the pipeline.
+
+Canonical rows are streamed in chunks into ``persons/<province>.parquet`` in a private work
+directory under ``<data_dir>/tmp``; :func:`service.pipeline.build_version` then scores,
+aggregates and publishes the version atomically. Until it publishes, the previous version
+stays current: killing an import at any point changes nothing that is served.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from service.errors import InvalidInput
+from service.ingest.pseudonym import Pseudonymiser
+from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
+from service.ingest.schema import PERSON_SCHEMA
+from service.ingest.validate import REASONS, Validator, map_headers
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("reject", "quarantine")
+#: problems kept in the report object (all of them go to the report file)
+MAX_LISTED = 1_000
+
+
+@dataclass
+class IngestReport:
+    """What an import did: counts, problems (file, row, column, reason), the version."""
+
+    dataset: str
+    round: int
+    policy: str
+    source_sha256: str = ""
+    status: str = "pending"          # created | existing | rejected
+    files: list[dict[str, Any]] = field(default_factory=list)
+    n_records: int = 0
+    n_accepted: int = 0
+    n_quarantined: int = 0
+    n_blank: int = 0
+    problem_counts: Counter = field(default_factory=Counter)   # (column, code) -> n
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    version_id: str | None = None
+    report_file: str | None = None
+    quarantine_files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def n_problems(self) -> int:
+        return sum(self.problem_counts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset, "round": self.round, "policy": self.policy,
+            "status": self.status, "source_sha256": self.source_sha256,
+            "version": self.version_id, "files": self.files,
+            "records": self.n_records, "accepted": self.n_accepted,
+            "quarantined": self.n_quarantined, "empty_rows_skipped": self.n_blank,
+            "problem_counts": [
+                {"column": col, "code": code, "count": n,
+                 "reason_th": REASONS[code][0], "reason_en": REASONS[code][1]}
+                for (col, code), n in sorted(self.problem_counts.items())
+            ],
+            "problems": self.problems,
+            "problems_listed": len(self.problems), "problems_total": self.n_problems,
+            "report_file": self.report_file, "quarantine_files": self.quarantine_files,
+            "seconds": round(self.seconds, 2),
+        }
+
+    def summary(self) -> str:
+        """Human summary in Thai and English (no personal data)."""
+        head = {
+            "created": "นำเข้าสำเร็จ สร้างรุ่นข้อมูลใหม่ / imported: new version",
+            "existing": "ไฟล์นี้เคยนำเข้าแล้ว ไม่สร้างรุ่นใหม่ / already imported (same SHA-256): "
+                        "no new version",
+            "rejected": "ปฏิเสธการนำเข้า รุ่นข้อมูลเดิมยังใช้งานอยู่ / import rejected: the "
+                        "current version is unchanged",
+        }.get(self.status, self.status)
+        lines = [f"{head} {self.version_id or ''}".rstrip(),
+                 f"  แถว/records {self.n_records:,} · รับ/accepted {self.n_accepted:,} · "
+                 f"กักไว้/quarantined {self.n_quarantined:,} · ปัญหา/problems {self.n_problems:,}"]
+        for (col, code), n in self.problem_counts.most_common(15):
+            th, en = REASONS[code]
+            lines.append(f"  {n:>10,}  {col}: {en} / {th}")
+        for p in self.problems[:10]:
+            lines.append(f"    {p['file']} row {p['row']:,} column {p['column']}: {p['reason_en']}"
+                         + (f" ({p['value']})" if p.get("value") else ""))
+        if self.report_file:
+            lines.append(f"  รายงานทั้งหมด / full report: {self.report_file}")
+        for q in self.quarantine_files:
+            lines.append(f"  แถวที่กักไว้ / quarantined rows: {q}")
+        return "\n".join(lines)
+
+
+class _ProvinceWriters:
+    """One streaming Parquet writer per province under ``<dir>/persons/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "persons"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.schema = pl.DataFrame(schema=PERSON_SCHEMA).to_arrow().schema
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def write(self, frame: pl.DataFrame) -> None:
+        for (prov,), part in frame.partition_by("province_code", as_dict=True).items():
+            w = self.writers.get(str(prov))
+            if w is None:
+                w = pq.ParquetWriter(self.dir / f"{prov}.parquet", self.schema,
+                                     compression="zstd")
+                self.writers[str(prov)] = w
+            w.write_table(pa.Table.from_batches(
+                [b.cast(self.schema) for b in part.select(list(PERSON_SCHEMA)).to_arrow()
+                 .to_batches()], schema=self.schema))
+
+    def close(self) -> None:
+        for w in self.writers.values():
+            w.close()
+
+
+def combined_sha256(sources: Sequence[SourceFile]) -> str:
+    """One file: its SHA-256. Several: SHA-256 of their sorted digests (order-free)."""
+    if len(sources) == 1:
+        return sources[0].sha256
+    return hashlib.sha256("\n".join(sorted(s.sha256 for s in sources)).encode()).hexdigest()
+
+
+def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, dataset: str,
+                 round: int, policy: str = "reject", names: Sequence[str] | None = None,
+                 allowed_province: str | None = None, progress: bool = False,
+                 report_path: str | Path | None = None, quarantine_dir: str | Path | None = None,
+                 limits: Limits | None = None, build: Any = None) -> IngestReport:
+    """Import survey/registry files as a new version of ``dataset``.
+
+    ``policy`` is ``reject`` (any problem refuses the whole import) or ``quarantine`` (valid
+    rows are imported; invalid rows are listed in the report and, when ``quarantine_dir`` is
+    given, copied there with their reasons). ``names`` are display names for ``files``
+    (uploads). ``allowed_province`` restricts rows to one province (provincial uploaders).
+    Raises :class:`~service.errors.InvalidInput` (or another ChipaoError) for a file that
+    cannot be read at all; returns a report with ``status == "rejected"`` for bad rows.
+    ``build`` replaces :func:`service.pipeline.build_version` (tests).
+    """
+    from service.store.catalog import validate_dataset_name
+
+    t0 = time.perf_counter()
+    validate_dataset_name(dataset)
+    if policy not in POLICIES:
+        raise InvalidInput(f"policy must be one of {', '.join(POLICIES)} / นโยบายไม่ถูกต้อง",
+                           column="policy")
+    if not files:
+        raise InvalidInput("no input files / ไม่มีไฟล์นำเข้า")
+    limits = limits or Limits(max_uncompressed_bytes=settings.get(
+        "ingest_max_uncompressed_mb", 1024) * 2**20)
+    chunk_rows = int(settings.get("ingest_chunk_rows", 100_000))
+    report = IngestReport(dataset, int(round), policy)
+    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="ingest-", dir=tmp_root))
+    key = settings.get("pseudonym_key", "")
+    pseudonymiser: list[Pseudonymiser] = []
+
+    def get_pseudonymiser() -> Pseudonymiser:
+        if not pseudonymiser:
+            pseudonymiser.append(Pseudonymiser(key))
+        return pseudonymiser[0]
+
+    report_fh = None
+    try:
+        names = list(names) if names is not None else [Path(f).name for f in files]
+        sources = [sniff(f, name=n, limits=limits, work_dir=work) for f, n in zip(files, names,
+                                                                                   strict=True)]
+        report.files = [s.describe() for s in sources]
+        report.source_sha256 = combined_sha256(sources)
+        existing = _existing_version(settings, dataset, report.source_sha256)
+        if existing is not None:
+            report.status, report.version_id = "existing", existing
+            log.info("ingest %s: same SHA-256 as version %s, nothing to do", dataset, existing)
+            return report
+        mappings = [map_headers(s.headers, file=s.name) for s in sources]
+        for s, m in zip(sources, mappings, strict=True):
+            report.files[sources.index(s)].update(
+                {"ignored_columns": m.ignored, "absent_columns": m.absent})
+        if report_path:
+            report_fh = open(report_path, "w", encoding="utf-8-sig", newline="")
+            report_w = csv.writer(report_fh)
+            report_w.writerow(["file", "row", "column", "code", "reason_th", "reason_en",
+                               "value"])
+            report.report_file = str(report_path)
+        writers = _ProvinceWriters(work)
+        seen = pl.DataFrame(schema={"person_id": pl.String, "_file": pl.String,
+                                    "_first_row": pl.Int64})
+        total = sum(s.n_records or 0 for s in sources)
+        from tqdm import tqdm
+
+        bar = tqdm(total=total or None, unit=" rows", disable=not progress, unit_scale=True,
+                   desc="ingest")
+        try:
+            for src, mapping in zip(sources, mappings, strict=True):
+                validator = Validator(mapping, file=src.name,
+                                      boundaries_dir=settings["boundaries_dir"],
+                                      pseudonymiser=get_pseudonymiser,
+                                      allowed_province=allowed_province)
+                qpath = None
+                if quarantine_dir is not None and policy == "quarantine":
+                    qpath = Path(quarantine_dir) / f"{Path(src.name).stem}.quarantine.csv"
+                q_first = True
+                for raw in iter_batches(src, chunk_rows=chunk_rows, limits=limits):
+                    good, problems = validator.process(raw)
+                    good, dup = _duplicates(good, seen, src.name)
+                    seen = pl.concat([seen, good.select(
+                        "person_id", pl.lit(src.name).alias("_file"),
+                        pl.col("_row").alias("_first_row"))])
+                    if dup.height:
+                        problems = pl.concat([problems, dup])
+                    report.n_records += raw.height
+                    bad_rows = problems["_row"].n_unique()
+                    report.n_quarantined += bad_rows
+                    report.n_accepted += good.height
+                    _record_problems(report, problems, src.name,
+                                     report_w if report_fh else None)
+                    if policy == "quarantine" or report.n_problems == 0:
+                        writers.write(good)
+                    if qpath is not None and problems.height:
+                        _write_quarantine(qpath, raw, problems, first=q_first)
+                        q_first = False
+                    bar.update(raw.height)
+                report.n_blank += getattr(validator, "n_blank", 0)
+                if qpath is not None and not q_first:
+                    report.quarantine_files.append(str(qpath))
+        finally:
+            bar.close()
+            writers.close()
+        if report_fh is not None:
+            report_fh.close()
+            report_fh = None
+        if report.n_problems and policy == "reject":
+            report.status = "rejected"
+        elif report.n_accepted == 0:
+            report.status = "rejected"
+        else:
+            if build is None:
+                from service.pipeline import build_version as build
+            version = build(settings, dataset=dataset, round=int(round),
+                                    persons_dir=work, source_sha256=report.source_sha256,
+                                    progress=progress)
+            report.version_id = version.id
+            report.status = "created"
+        log.info("ingest %s: %s, %d records, %d accepted, %d quarantined, %d problems",
+                 dataset, report.status, report.n_records, report.n_accepted,
+                 report.n_quarantined, report.n_problems)
+        return report
+    finally:
+        if report_fh is not None:
+            report_fh.close()
+        report.seconds = time.perf_counter() - t0
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _existing_version(settings: dict[str, Any], dataset: str, sha: str) -> str | None:
+    try:
+        from service.store.catalog import Catalog
+    except ModuleNotFoundError:  # pragma: no cover - the store is part of the package
+        return None
+    found = Catalog(settings["database_url"]).find_by_sha256(dataset, sha)
+    return None if found is None else found.id
+
+
+def _duplicates(good: pl.DataFrame, seen: pl.DataFrame, file: str
+                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split off rows whose person_id was seen before (earlier batch/file or earlier row)."""
+    g = good.with_row_index("_i")
+    firsts = g.filter(pl.col("person_id").is_first_distinct()).select(
+        "person_id", pl.lit(file).alias("_bf"), pl.col("_row").alias("_br"))
+    j = (g.join(seen, on="person_id", how="left")
+         .join(firsts, on="person_id", how="left").sort("_i"))
+    dup = pl.col("_first_row").is_not_null() | (pl.col("_br") != pl.col("_row"))
+    where = pl.when(pl.col("_first_row").is_not_null()).then(
+        pl.format("{} row {}", "_file", "_first_row")).otherwise(
+        pl.format("{} row {}", "_bf", "_br"))
+    dups = j.filter(dup).select(
+        pl.col("_row"), pl.lit("person_id").alias("column"),
+        pl.lit("duplicate_person").alias("code"), where.alias("value"))
+    keep = j.select(~dup).to_series()
+    return good.filter(keep), dups
+
+
+def _record_problems(report: IngestReport, problems: pl.DataFrame, file: str,
+                     writer: Any) -> None:
+    if not problems.height:
+        return
+    problems = problems.sort("_row")
+    for col, code, n in problems.group_by(["column", "code"]).len().iter_rows():
+        report.problem_counts[(col, code)] += n
+    for row, col, code, value in problems.iter_rows():
+        th, en = REASONS[code]
+        if len(report.problems) < MAX_LISTED:
+            report.problems.append({"file": file, "row": row, "column": col, "code": code,
+                                    "reason_th": th, "reason_en": en, "value": value})
+        elif writer is None:
+            break
+        if writer is not None:
+            writer.writerow([file, row, col, code, th, en, value or ""])
+
+
+def _write_quarantine(path: Path, raw: pl.DataFrame, problems: pl.DataFrame, *,
+                      first: bool) -> None:
+    """Copy rejected raw rows with their reasons (held by the province, outside the store)."""
+    reasons = problems.group_by("_row").agg(
+        pl.format("{}: {}", pl.col("column"), pl.col("code")).str.join("; ").alias("_problems"))
+    rows = raw.join(reasons, on="_row", how="inner").sort("_row")
+    rows = rows.select("_row", "_problems", *[c for c in raw.columns if c != "_row"])
+    with open(path, "wb" if first else "ab") as fh:
+        if first:
+            fh.write(b"\xef\xbb\xbf")  # BOM: Excel on Thai Windows opens it as UTF-8
+        rows.write_csv(fh, include_header=first)

@@ -1,0 +1,385 @@
+"""Parse and validate batches of raw text rows into canonical person rows.
+
+Every rule is a vectorised polars expression over one batch; each failure becomes a problem
+``(row, column, code)`` with a Thai and English reason (:data:`REASONS`). Identifier values are
+never echoed in problems: national IDs and names are masked.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import shapely
+
+from service.errors import InvalidInput
+from service.ingest.pseudonym import Pseudonymiser, national_id_check_expr
+from service.ingest.schema import (
+    ALL_COLUMNS,
+    CANONICAL,
+    IDENTIFIERS,
+    MOO,
+    PERSON_SCHEMA,
+    canonical_name,
+    looks_like_mojibake,
+)
+
+log = logging.getLogger(__name__)
+
+#: problem code -> (Thai, English) reason
+REASONS: dict[str, tuple[str, str]] = {
+    "missing": ("ไม่มีค่า (จำเป็นต้องมี)", "value is required"),
+    "bad_code": ("รูปแบบรหัสพื้นที่ไม่ถูกต้อง", "malformed admin code"),
+    "unknown_tambon": ("ไม่พบรหัสตำบลนี้ในทะเบียนเขตการปกครอง", "unknown tambon code"),
+    "code_mismatch": ("รหัสไม่ตรงกับรหัสตำบล", "code does not match the tambon code"),
+    "bad_number": ("ไม่ใช่ตัวเลข", "not a number"),
+    "coords_incomplete": ("มีพิกัดเพียงค่าเดียว (ต้องมีทั้งละติจูดและลองจิจูด)",
+                          "only one of lon/lat is given"),
+    "outside_thailand": ("พิกัดอยู่นอกประเทศไทย", "coordinates are outside Thailand"),
+    "swapped_coords": ("พิกัดอยู่นอกประเทศไทย ละติจูด/ลองจิจูดอาจสลับกัน",
+                       "coordinates are outside Thailand: lat and lon look swapped"),
+    "bad_age": ("อายุเป็นไปไม่ได้ (ต้องเป็นจำนวนเต็ม 0-120)",
+                "impossible age (must be a whole number 0-120)"),
+    "bad_sex": ("เพศต้องเป็น ชาย/หญิง (M/F)", "sex must be M/F (ชาย/หญิง)"),
+    "bad_bool": ("ต้องเป็น ใช่/ไม่ใช่ (1/0)", "must be yes/no (1/0)"),
+    "bad_indicator": ("ผลตัวชี้วัดต้องเป็น 1 (ไม่ผ่าน), 0 (ผ่าน) หรือว่าง",
+                      "indicator must be 1 (fails), 0 (meets) or empty"),
+    "bad_income": ("รายได้ต้องเป็นตัวเลขไม่ติดลบ", "income must be a non-negative number"),
+    "bad_national_id": ("เลขประจำตัวประชาชนต้องมี 13 หลัก", "national ID must have 13 digits"),
+    "bad_check_digit": ("เลขประจำตัวประชาชนหลักตรวจสอบไม่ถูกต้อง",
+                        "national ID check digit is wrong"),
+    "excel_number": ("Excel แปลงเลขประจำตัวประชาชนเป็นตัวเลขทศนิยม (ตัวเลขสูญหาย) "
+                     "ให้จัดรูปแบบคอลัมน์เป็นข้อความ",
+                     "Excel turned the national ID into a rounded number: format the column "
+                     "as text"),
+    "no_person_id": ("ไม่มีเลขประจำตัวประชาชน ชื่อ หรือรหัสบุคคล",
+                     "no national ID, name or person id"),
+    "no_household": ("ไม่มีรหัสครัวเรือนหรือรหัสประจำบ้าน", "no household id or house number"),
+    "duplicate_person": ("บุคคลซ้ำ (เลขประจำตัวเดียวกันปรากฏแล้ว)",
+                         "duplicate person (same identifier seen before)"),
+    "wrong_province": ("แถวนี้อยู่นอกจังหวัดของผู้นำเข้า",
+                       "row belongs to a province outside the uploader's own"),
+    "mojibake": ("ข้อความอ่านไม่ออก (ถอดรหัสอักขระผิด)",
+                 "garbled text (decoded with the wrong encoding)"),
+}
+
+#: columns that must be present (one of each group)
+REQUIRED_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("person_id", "national_id", "first_name"),
+    ("hh_id", "house_id"),
+    ("tambon_code", "village_id"),
+    ("age",),
+    ("sex",),
+)
+
+_TRUE = ("1", "1.0", "true", "t", "yes", "y", "ใช่", "มี", "ได้รับ", "เป็น", "จริง", "✓")
+_FALSE = ("0", "0.0", "false", "f", "no", "n", "ไม่ใช่", "ไม่มี", "ไม่ได้รับ", "ไม่เป็น", "เท็จ")
+_SEX = {"m": "M", "male": "M", "ชาย": "M", "ช": "M", "1": "M",
+        "f": "F", "female": "F", "หญิง": "F", "ญ": "F", "2": "F"}
+_IND = {"1": 1, "1.0": 1, "ไม่ผ่าน": 1, "fail": 1, "0": 0, "0.0": 0, "ผ่าน": 0, "pass": 0}
+_IND_NULL = ("-", "na", "n/a", "ไม่เกี่ยวข้อง")
+_MASKED = {"national_id", "first_name", "last_name", "house_id"}
+
+
+@functools.lru_cache(maxsize=2)
+def admin_codes(boundaries_dir: str) -> tuple[frozenset[str], object]:
+    """Known tambon codes and a prepared outline of Thailand (buffered ~2 km for coasts)."""
+    import geopandas as gpd
+
+    base = Path(boundaries_dir)
+    tambons = pl.read_parquet(base / "tambons.parquet", columns=["code"])["code"]
+    provinces = gpd.read_parquet(base / "provinces.parquet")
+    outline = shapely.union_all(provinces.geometry.values).buffer(0.02).simplify(0.01)
+    shapely.prepare(outline)
+    return frozenset(tambons.to_list()), outline
+
+
+@dataclass
+class FileMapping:
+    """How a file's headers map to canonical columns."""
+
+    columns: dict[str, str]                       # canonical -> source header
+    ignored: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # optional canonical columns not in file
+
+    @property
+    def has_identifiers(self) -> bool:
+        return any(c.name in self.columns for c in IDENTIFIERS)
+
+
+def map_headers(headers: list[str], *, file: str) -> FileMapping:
+    """Map source headers to canonical names; refuse duplicates, mojibake and missing columns."""
+    columns: dict[str, str] = {}
+    ignored: list[str] = []
+    for h in headers:
+        if looks_like_mojibake(h):
+            raise InvalidInput(
+                f"หัวคอลัมน์ {h!r} อ่านไม่ออก (ถอดรหัสอักขระผิด) กรุณาบันทึกไฟล์ใหม่เป็น CSV UTF-8 / "
+                "header is garbled text (wrong encoding upstream): save the file again as "
+                "'CSV UTF-8'", file=file, row=1, column=h)
+        name = canonical_name(h)
+        if name is None:
+            ignored.append(h)
+            continue
+        if name in columns:
+            raise InvalidInput(
+                f"คอลัมน์ {columns[name]!r} และ {h!r} หมายถึง {name} เหมือนกัน / columns "
+                f"{columns[name]!r} and {h!r} both mean {name}", file=file, row=1, column=h)
+        columns[name] = h
+    missing = [g for g in REQUIRED_GROUPS if not any(c in columns for c in g)]
+    if missing:
+        names = "; ".join(" or ".join(f"{c} ({ALL_COLUMNS[c].label_th})" for c in g)
+                          for g in missing)
+        raise InvalidInput(f"ขาดคอลัมน์ที่จำเป็น / required column(s) missing: {names}",
+                           file=file, row=1)
+    absent = [c.name for c in CANONICAL if c.name not in columns
+              and c.name not in ("person_id", "hh_id", "village_id", "amphoe_code",
+                                 "province_code", "tambon_code")]
+    return FileMapping(columns, ignored, absent)
+
+
+def _clean(col: str) -> pl.Expr:
+    s = pl.col(col).str.strip_chars()
+    return pl.when(s == "").then(None).otherwise(s)
+
+
+def _mask(column: str, value: pl.Expr) -> pl.Expr:
+    if column in _MASKED:
+        return pl.when(value.is_null()).then(None).otherwise(pl.lit("***"))
+    return value.str.slice(0, 60)
+
+
+def _code(expr: pl.Expr, digits: int) -> pl.Expr:
+    up = expr.str.to_uppercase().str.replace_all(r"\s", "")
+    return pl.when(up.str.contains(r"^\d+$")).then(pl.lit("TH") + up).otherwise(up).replace(
+        {"TH530407": "TH530306"})
+
+
+class Validator:
+    """Turns raw batches of one file into canonical rows and problems."""
+
+    def __init__(self, mapping: FileMapping, *, file: str, boundaries_dir: str,
+                 pseudonymiser: Callable[[], Pseudonymiser], allowed_province: str | None = None
+                 ) -> None:
+        self.mapping, self.file = mapping, file
+        self.tambons, self.outline = admin_codes(str(boundaries_dir))
+        self._pseudonymiser = pseudonymiser
+        self.allowed_province = allowed_province
+        if mapping.has_identifiers:
+            pseudonymiser()  # refuse at once when the key is missing
+
+    # ------------------------------------------------------------------------------------
+    def process(self, raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Return (canonical rows with ``_row``, problems: _row, column, code, value).
+
+        Rows with at least one problem are not in the first frame.
+        """
+        cols = self.mapping.columns
+        present = {name: _clean(src).alias(name) for name, src in cols.items()}
+        df = raw.select(pl.col("_row"), *present.values())
+        for name in ALL_COLUMNS:
+            if name not in df.columns:
+                df = df.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+        empty = pl.all_horizontal([pl.col(c).is_null() for c in cols])
+        n_blank = df.filter(empty).height
+        df = df.filter(~empty)
+        checks: list[tuple[pl.Expr, str, str, pl.Expr | None]] = []
+        out: dict[str, pl.Expr] = {}
+
+        # -- admin codes ------------------------------------------------------------------
+        village = _code(pl.col("village_id"), 10)
+        tambon = _code(pl.col("tambon_code"), 8)
+        tambon = pl.when(tambon.is_null() & village.str.contains(r"^TH\d{8}$")).then(
+            village.str.slice(0, 8)).otherwise(tambon)
+        df = df.with_columns(_village=village, _tambon=tambon,
+                             _moo=pl.col("moo").str.extract(r"^\s*(?:หมู่(?:ที่)?\s*)?0*(\d{1,2})\s*$"))
+        df = df.with_columns(
+            _village=pl.when(pl.col("_village").is_null() & pl.col("_moo").is_not_null()).then(
+                pl.col("_tambon") + pl.col("_moo").str.zfill(2)).otherwise(pl.col("_village")))
+        t = pl.col("_tambon")
+        bad_tambon_fmt = t.is_not_null() & ~t.str.contains(r"^TH\d{6}$")
+        checks += [
+            (t.is_null(), "tambon_code", "missing", None),
+            (bad_tambon_fmt, "tambon_code", "bad_code", pl.col("tambon_code")),
+            (t.str.contains(r"^TH\d{6}$") & ~t.is_in(list(self.tambons)), "tambon_code",
+             "unknown_tambon", pl.col("tambon_code")),
+            (pl.col("moo").is_not_null() & pl.col("_moo").is_null(), MOO.name, "bad_code",
+             pl.col("moo")),
+            (pl.col("_village").is_not_null() & ~pl.col("_village").str.contains(r"^TH\d{8}$"),
+             "village_id", "bad_code", pl.col("village_id")),
+            (pl.col("_village").str.contains(r"^TH\d{8}$") & t.is_not_null()
+             & (pl.col("_village").str.slice(0, 8) != t), "village_id", "code_mismatch",
+             pl.col("village_id")),
+        ]
+        for name, n in (("amphoe_code", 6), ("province_code", 4)):
+            given = _code(pl.col(name), n)
+            checks.append((given.is_not_null() & t.is_not_null()
+                           & (given != t.str.slice(0, n)), name, "code_mismatch", pl.col(name)))
+        out["village_id"] = pl.col("_village")
+        out["tambon_code"] = t
+        out["amphoe_code"] = t.str.slice(0, 6)
+        out["province_code"] = t.str.slice(0, 4)
+        if self.allowed_province is not None:
+            checks.append((t.is_not_null() & (t.str.slice(0, 4) != self.allowed_province),
+                           "tambon_code", "wrong_province", pl.col("tambon_code")))
+
+        # -- coordinates ------------------------------------------------------------------
+        for c in ("lon", "lat"):
+            parsed = pl.col(c).cast(pl.Float64, strict=False)
+            df = df.with_columns(
+                pl.when(parsed.is_finite()).then(parsed).otherwise(None).alias(f"_{c}"))
+            checks.append((pl.col(c).is_not_null() & pl.col(f"_{c}").is_null(), c,
+                           "bad_number", pl.col(c)))
+        lon, lat = pl.col("_lon"), pl.col("_lat")
+        checks.append((lon.is_null() != lat.is_null(), "lon", "coords_incomplete", None))
+        both = df.select(lon.is_not_null() & lat.is_not_null()).to_series()
+        inside = np.ones(df.height, dtype=bool)
+        swapped = np.zeros(df.height, dtype=bool)
+        if both.any():
+            x = df["_lon"].fill_null(0).to_numpy()
+            y = df["_lat"].fill_null(0).to_numpy()
+            idx = both.to_numpy()
+            inside[idx] = shapely.contains_xy(self.outline, x[idx], y[idx])
+            swapped[idx] = ~inside[idx] & shapely.contains_xy(self.outline, y[idx], x[idx])
+        df = df.with_columns(_inside=pl.Series(inside), _swapped=pl.Series(swapped))
+        checks += [
+            (~pl.col("_inside") & ~pl.col("_swapped"), "lon", "outside_thailand",
+             pl.format("{} {}", pl.col("lon"), pl.col("lat"))),
+            (pl.col("_swapped"), "lon", "swapped_coords",
+             pl.format("{} {}", pl.col("lon"), pl.col("lat"))),
+        ]
+        out["lon"], out["lat"] = lon, lat
+
+        # -- person attributes ------------------------------------------------------------
+        age = pl.col("age").cast(pl.Float64, strict=False)
+        checks += [
+            (pl.col("age").is_null(), "age", "missing", None),
+            (pl.col("age").is_not_null() & (age.is_null() | (age != age.floor()) | (age < 0)
+                                            | (age > 120)), "age", "bad_age", pl.col("age")),
+        ]
+        out["age"] = pl.when((age >= 0) & (age <= 120)).then(age).otherwise(None).cast(pl.Int16)
+        sex = pl.col("sex").str.to_lowercase().replace_strict(_SEX, default=None)
+        checks += [(pl.col("sex").is_null(), "sex", "missing", None),
+                   (pl.col("sex").is_not_null() & sex.is_null(), "sex", "bad_sex", pl.col("sex"))]
+        out["sex"] = sex
+        for col in CANONICAL:
+            if col.kind == "bool":
+                low = pl.col(col.name).str.to_lowercase()
+                val = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+                checks.append((low.is_not_null() & ~low.is_in(_TRUE + _FALSE), col.name,
+                               "bad_bool", pl.col(col.name)))
+                out[col.name] = val.otherwise(None)
+            elif col.kind == "indicator":
+                low = pl.col(col.name).str.to_lowercase()
+                low = pl.when(low.is_in(_IND_NULL)).then(None).otherwise(low)
+                checks.append((low.is_not_null() & ~low.is_in(list(_IND)), col.name,
+                               "bad_indicator", pl.col(col.name)))
+                out[col.name] = low.replace_strict(_IND, default=None, return_dtype=pl.Int8)
+        money = pl.col("income_per_person_thb").str.replace_all(r"[,\s฿]|บาท", "").cast(
+            pl.Float64, strict=False)
+        checks.append((pl.col("income_per_person_thb").is_not_null()
+                       & (money.is_null() | (money < 0) | ~money.is_finite()),
+                       "income_per_person_thb", "bad_income", pl.col("income_per_person_thb")))
+        out["income_per_person_thb"] = pl.when(money >= 0).then(money).otherwise(None)
+
+        # -- identifiers ------------------------------------------------------------------
+        nid = pl.col("national_id").str.replace_all(r"[\s\-]", "")
+        df = df.with_columns(_nid=nid)
+        n = pl.col("_nid")
+        checks += [
+            (n.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$"), "national_id", "excel_number", None),
+            (n.is_not_null() & ~n.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
+             & ~n.str.contains(r"^\d{13}$"), "national_id", "bad_national_id", None),
+            (n.str.contains(r"^\d{13}$") & ~national_id_check_expr("_nid"), "national_id",
+             "bad_check_digit", None),
+        ]
+        for name in ("first_name", "last_name"):
+            v = pl.col(name)
+            checks.append((v.str.contains("\ufffd|à¸|à¹") | (
+                (v.str.count_matches("เ[ธน]") >= 2)
+                & (v.str.count_matches("เ[ธน]") * 4 >= v.str.count_matches("[\u0e00-\u0e7f]"))),
+                name, "mojibake", None))
+
+        # evaluate the checks
+        # parsed values go to "__<name>" so the checks can still quote the raw text
+        df = df.with_columns(**{f"__{k}": e for k, e in out.items()})
+        problems = self._problems(df, checks)
+
+        # pseudonyms (only rows that are otherwise valid need them, but hashing all is simpler)
+        df = self._pseudonymise(df)
+        more = [
+            (pl.col("person_id").is_null(), "person_id", "no_person_id", None),
+            (pl.col("hh_id").is_null(), "hh_id", "no_household", None),
+        ]
+        problems = pl.concat([problems, self._problems(df, more)])
+        bad_rows = problems["_row"].unique()
+        good = df.filter(~pl.col("_row").is_in(bad_rows.implode()))
+        good = good.select(pl.col("_row"), *[
+            pl.col(c if c in ("person_id", "hh_id") else f"__{c}").cast(t, strict=True).alias(c)
+            for c, t in PERSON_SCHEMA.items()])
+        if n_blank:
+            log.debug("%s: %d empty rows skipped", self.file, n_blank)
+        self.n_blank = getattr(self, "n_blank", 0) + n_blank
+        return good, problems
+
+    def _problems(self, df: pl.DataFrame,
+                  checks: list[tuple[pl.Expr, str, str, pl.Expr | None]]) -> pl.DataFrame:
+        frames = []
+        for mask, column, code, value in checks:
+            value_expr = (_mask(column, value) if value is not None
+                          else pl.lit(None, dtype=pl.String))
+            hit = df.filter(mask.fill_null(False)).select(
+                pl.col("_row"), pl.lit(column).alias("column"), pl.lit(code).alias("code"),
+                value_expr.cast(pl.String).alias("value"))
+            if hit.height:
+                frames.append(hit)
+        if not frames:
+            return pl.DataFrame(schema={"_row": pl.Int64, "column": pl.String,
+                                        "code": pl.String, "value": pl.String})
+        return pl.concat(frames).with_columns(pl.col("_row").cast(pl.Int64))
+
+    def _pseudonymise(self, df: pl.DataFrame) -> pl.DataFrame:
+        """person_id / hh_id from identifiers; raw-looking supplied ids are hashed too."""
+        cols = self.mapping.columns
+        ps = self._pseudonymiser
+        pid = pl.col("person_id")
+        hh = pl.col("hh_id")
+        raw_pid = pid.str.replace_all(r"[\s\-]", "").str.contains(r"^\d{13}$")
+        raw_hh = hh.str.replace_all(r"[\s\-]", "").str.contains(r"^\d{11}$|^\d{13}$")
+        need_hash = df.select(raw_pid.any() | raw_hh.any()).item()
+        if not (self.mapping.has_identifiers or need_hash):
+            return df
+        p = ps()
+        valid_nid = df.select(pl.col("_nid").str.contains(r"^\d{13}$")
+                              & national_id_check_expr("_nid")).to_series()
+        nid_hash = p.series("pid", df["_nid"].zip_with(valid_nid.fill_null(False),
+                                                         pl.Series([None] * df.height,
+                                                                   dtype=pl.String)))
+        sup_pid = df.select(pl.when(raw_pid).then(None).otherwise(pid)).to_series()
+        raw_pid_vals = df.select(pl.when(raw_pid).then(pid.str.replace_all(r"[\s\-]", ""))
+                                 ).to_series()
+        house = df.select(pl.when(raw_hh).then(hh.str.replace_all(r"[\s\-]", ""))
+                          .otherwise(pl.col("house_id").str.replace_all(r"[\s\-]", ""))).to_series()
+        hh_hash = p.series("hh", house)
+        hh_final = hh_hash.fill_null(df.select(pl.when(raw_hh).then(None).otherwise(hh))
+                                     .to_series())
+        df = df.with_columns(hh_id=hh_final)
+        person = nid_hash.fill_null(p.series("pid", raw_pid_vals)).fill_null(sup_pid)
+        if "first_name" in cols or "last_name" in cols:
+            names = df.select(
+                pl.when(pl.col("first_name").is_not_null() | pl.col("last_name").is_not_null())
+                .then(pl.concat_str([
+                    pl.col("hh_id").fill_null(""),
+                    pl.col("first_name").fill_null("").str.to_lowercase()
+                    .str.replace_all(r"\s+", " ").str.strip_chars(),
+                    pl.col("last_name").fill_null("").str.to_lowercase()
+                    .str.replace_all(r"\s+", " ").str.strip_chars()], separator="|"))
+            ).to_series()
+            # a name-only person is hashed with the household so namesakes stay distinct
+            person = person.fill_null(p.series("name", names))
+        return df.with_columns(person_id=person)
