@@ -1,0 +1,258 @@
+"""Generate the people and households of one calibration unit, matching its counts exactly.
+
+Vectorised numpy over the people of a unit; a unit is small (median ~4,000 people), so the
+Python work per unit is a few dozen array operations whatever its size.
+
+Construction (see docs/calibration.md):
+
+1. Person pools by welfare card and deprivation, sized from the counts: target poor (validated
+   and deprived), validated not deprived, registered-not-validated deprived / not deprived,
+   not registered deprived / not deprived.
+2. Target poor: dimension memberships, then indicator sets inside each dimension, are laid out
+   cyclically (set j covers the next |S_j| positions of a random order), which gives exact set
+   sizes and an exact union whenever max |S_j| <= union <= sum |S_j|. Age-specific indicators
+   take the first blocks and are given people whose age class fits, so ages stay plausible.
+3. Ages: classes fixed by step 2, then the elderly count is completed exactly.
+4. Households: target poor failing BMN 22 (household income) form their own households, so
+   ``ind22 == 1`` exactly when household income per person < 38,000 THB.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.demo.calibration import DIMS, IND
+
+IND_POS = {ind: k for k, ind in enumerate(IND)}
+#: age classes: (low, high) inclusive
+CLASS_AGES = ((0, 0), (1, 2), (3, 5), (6, 14), (15, 17), (18, 59), (60, 105))
+ELDERLY_CLASS = 6
+#: indicators that apply to one age class (first class preferred)
+IND_CLASSES: dict[int, tuple[int, ...]] = {
+    1: (0,), 15: (2,), 16: (3,), 17: (4,), 19: (5, 4), 20: (5, 4), 21: (6,), 27: (6,),
+}
+#: order in which dimensions are laid out: the most age-specific first
+DIM_ORDER = ("education", "income", "accessibility", "health", "living")
+#: indicators inside each dimension, age-specific first
+DIM_IND_ORDER = {
+    "education": (15, 16, 17, 19), "income": (21, 20, 22), "accessibility": (27, 28),
+    "health": (1, 4, 5, 7), "living": (8, 9, 10, 11),
+}
+#: applicability of indicators by age (None = every age); 28 applies to disabled people
+APPLIES: dict[int, tuple[int, int]] = {
+    1: (0, 0), 15: (3, 5), 16: (6, 14), 17: (15, 17), 19: (15, 59), 20: (15, 59),
+    21: (60, 200), 27: (60, 200),
+}
+#: relative weight of each age 0..59 (Thai age structure, 2018, smoothed)
+_YOUNG_W = np.concatenate([
+    np.full(5, 0.90), np.full(10, 1.00), np.full(10, 1.05), np.full(15, 1.10), np.full(20, 1.25),
+])
+_YOUNG_P = _YOUNG_W / _YOUNG_W.sum()
+#: relative frequency of the general indicators, used for deprived people who are not target
+#: poor (TPMAP publishes indicator counts only for the target poor)
+_NONTARGET_W = {4: 3.0, 5: 2.0, 7: 6.0, 8: 1.0, 9: 1.0, 10: 1.0, 11: 3.0, 16: 2.0, 19: 1.0,
+                20: 2.0, 21: 6.0, 27: 0.5, 28: 0.3, 1: 0.2, 15: 0.3, 17: 0.5}
+
+INCOME_MEDIAN = 80_000.0
+INCOME_SIGMA = 0.75
+BMN22_LINE = 38_000.0
+
+
+def _layout(order: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """Cyclic layout: set j = the next sizes[j] items of ``order`` (wrapping)."""
+    n = len(order)
+    out, pos = [], 0
+    for s in sizes:
+        out.append(order[(pos + np.arange(s)) % n] if s else order[:0])
+        pos += s
+    return out
+
+
+def _top_k(rng: np.random.Generator, weights: np.ndarray, k: int) -> np.ndarray:
+    """k indices drawn without replacement with probability ~ weights (Gumbel top-k)."""
+    n = len(weights)
+    k = max(0, min(k, n))
+    if k == 0:
+        return np.empty(0, dtype=np.int64)
+    if k == n:
+        return np.arange(n)
+    keys = np.log(np.maximum(weights, 1e-12)) + rng.gumbel(size=n)
+    return np.argpartition(-keys, k - 1)[:k]
+
+
+def target_poor(t: dict[str, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indicator matrix (T x 17, bool) and age class (T, -1 = free) of the target poor."""
+    n = t["target"]
+    fails = np.zeros((n, len(IND)), dtype=bool)
+    cls = np.full(n, -1, dtype=np.int8)
+    if n == 0:
+        return fails, cls
+    dims = list(DIMS)
+    order = rng.permutation(len(dims))
+    members = dict(zip([dims[k] for k in order],
+                       _layout(rng.permutation(n), [t[f"target_{dims[k]}"] for k in order]),
+                       strict=True))
+    for dim in DIM_ORDER:
+        m = members[dim]
+        size = len(m)
+        if size == 0:
+            continue
+        inds = DIM_IND_ORDER[dim]
+        remaining = rng.permutation(m)
+        parts, pos = [], 0
+        for ind in inds:
+            if ind not in IND_CLASSES:
+                break
+            if pos >= size:
+                break
+            block = min(t[f"target_ind{ind}"], size - pos)
+            if block == 0:
+                continue
+            have = cls[remaining]
+            pri = np.where(np.isin(have, IND_CLASSES[ind]), 0, np.where(have == -1, 1, 2))
+            pick = np.argsort(pri, kind="stable")[:block]
+            take = remaining[pick]
+            cls[take[cls[take] == -1]] = IND_CLASSES[ind][0]
+            parts.append(take)
+            keep = np.ones(len(remaining), dtype=bool)
+            keep[pick] = False
+            remaining = remaining[keep]
+            pos += block
+        ordered = np.concatenate([*parts, remaining])
+        for ind, people in zip(inds, _layout(ordered, [t[f"target_ind{i}"] for i in inds]),
+                               strict=True):
+            fails[people, IND_POS[ind]] = True
+    return fails, cls
+
+
+def _ages_of_class(rng: np.random.Generator, cls: np.ndarray) -> np.ndarray:
+    ages = np.empty(len(cls), dtype=np.int16)
+    for c, (lo, hi) in enumerate(CLASS_AGES):
+        sel = np.flatnonzero(cls == c)
+        if not len(sel):
+            continue
+        if c == ELDERLY_CLASS:
+            ages[sel] = np.minimum(60 + rng.exponential(10.0, len(sel)).astype(np.int16), 105)
+        else:
+            p = _YOUNG_P[lo:hi + 1] / _YOUNG_P[lo:hi + 1].sum()
+            ages[sel] = lo + rng.choice(hi - lo + 1, size=len(sel), p=p)
+    return ages
+
+
+def _sizes(rng: np.random.Generator, people: int, households: int) -> np.ndarray:
+    """Household sizes >= 1 summing to ``people``."""
+    if households == 0:
+        return np.empty(0, dtype=np.int64)
+    extra = np.bincount(rng.integers(0, households, people - households), minlength=households)
+    return 1 + extra
+
+
+def _fill_households(rng: np.random.Generator, sizes: np.ndarray, adult: np.ndarray,
+                     key: np.ndarray) -> np.ndarray:
+    """Household index of a group of people (sizes sum to the group size): one adult head per
+    household where possible, the other members by ascending ``key`` (groups alike people)."""
+    k = len(sizes)
+    hh = np.empty(len(adult), dtype=np.int64)
+    adults = np.flatnonzero(adult)
+    heads = rng.permutation(adults)[:k]
+    hh[heads] = np.arange(len(heads))
+    rest = np.ones(len(adult), dtype=bool)
+    rest[heads] = False
+    slots = np.repeat(np.arange(k), sizes - (np.arange(k) < len(heads)))
+    idx = np.flatnonzero(rest)
+    hh[idx[np.argsort(key[idx], kind="stable")]] = slots
+    return hh
+
+
+def generate_unit(t: dict[str, int], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """People of one unit as arrays of length ``t['persons']`` (``hh`` = local household index,
+    ``income`` = household income per person)."""
+    n, n_hh = t["persons"], t["households"]
+    n_t, n_val, n_reg = t["target"], t["validated"], t["registered"]
+    n_dep, n_dep_reg = t["deprived"], t["deprived_registered"]
+    # 1. pools, in this order: target | val-only | reg-dep | reg-only | dep | none
+    pool_sizes = [n_t, n_val - n_t, n_dep_reg - n_t, n_reg - n_val - (n_dep_reg - n_t),
+                  n_dep - n_dep_reg, n - n_reg - (n_dep - n_dep_reg)]
+    if min(pool_sizes) < 0:
+        raise ValueError(f"unit {t.get('code')}: inconsistent counts {pool_sizes}")
+    pool = np.repeat(np.arange(6, dtype=np.int8), pool_sizes)
+    validated = pool <= 1
+    registered = pool <= 3
+    deprived = np.isin(pool, (0, 2, 4))
+    # 2. target poor
+    fails = np.zeros((n, len(IND)), dtype=bool)
+    cls = np.full(n, -1, dtype=np.int8)
+    fails[:n_t], cls[:n_t] = target_poor(t, rng)
+    # 3. ages: fixed classes, then exactly t["elderly"] people aged 60+
+    free = np.flatnonzero(cls == -1)
+    need_old = t["elderly"] - int((cls == ELDERLY_CLASS).sum())
+    if need_old < 0 or need_old > len(free):
+        raise ValueError(f"unit {t.get('code')}: elderly count {t['elderly']} not reachable")
+    old = free[_top_k(rng, np.ones(len(free)), need_old)]
+    cls[old] = ELDERLY_CLASS
+    young = np.flatnonzero(cls == -1)
+    ages = _ages_of_class(rng, cls)
+    ages[young] = rng.choice(60, size=len(young), p=_YOUNG_P)
+    # 4. disabled (people failing BMN 28 first) and chronic, weighted towards old age
+    old_w = np.where(ages >= 60, 4.0, np.where(ages >= 40, 1.5, 0.5))
+    disabled = np.zeros(n, dtype=bool)
+    must = np.flatnonzero(fails[:, IND_POS[28]])[: t["disabled"]]
+    disabled[must] = True
+    others = np.flatnonzero(~disabled)
+    disabled[others[_top_k(rng, old_w[others], t["disabled"] - len(must))]] = True
+    chronic = np.zeros(n, dtype=bool)
+    chronic[_top_k(rng, old_w ** 1.5, t["chronic"])] = True
+    # 5. deprived people who are not target poor fail one applicable indicator
+    dep_other = np.flatnonzero(deprived & ~validated)
+    if len(dep_other):
+        w = np.zeros((len(dep_other), len(IND)))
+        a = ages[dep_other][:, None]
+        for ind, weight in _NONTARGET_W.items():
+            col = IND_POS[ind]
+            ok = np.ones((len(dep_other), 1), dtype=bool)
+            if ind in APPLIES:
+                lo, hi = APPLIES[ind]
+                ok = (a >= lo) & (a <= hi)
+            if ind == 28:
+                ok = disabled[dep_other][:, None]
+            w[:, col] = np.where(ok[:, 0], weight, 0.0)
+        choice = np.argmax(np.log(np.maximum(w, 1e-300)) + rng.gumbel(size=w.shape), axis=1)
+        fails[dep_other, choice] = True
+    # 6. households: target poor failing BMN 22 live in households of their own
+    in22 = fails[:, IND_POS[22]]
+    g = int(in22.sum())
+    mean = n / n_hh
+    h22 = 0
+    if g and n_hh == 1 and g < n:
+        raise ValueError(f"unit {t.get('code')}: one household cannot hold people both below "
+                         "and above the BMN 22 income line")
+    if g:
+        h22 = int(np.clip(round(g / mean), 1, g))
+        h22 = max(h22, n_hh - (n - g))
+        h22 = min(h22, n_hh - (1 if n > g else 0))
+    hh = np.empty(n, dtype=np.int64)
+    adult = ages >= 18
+    key = pool + rng.uniform(0.0, 2.5, n)  # card holders tend to share households
+    p22, prest = np.flatnonzero(in22), np.flatnonzero(~in22)
+    if g:
+        hh[p22] = _fill_households(rng, _sizes(rng, g, h22), adult[p22], key[p22])
+    hh[prest] = h22 + _fill_households(rng, _sizes(rng, n - g, n_hh - h22), adult[prest],
+                                       key[prest])
+    # 7. household income per person (log-normal, truncated at the BMN 22 line)
+    from scipy.stats import norm
+
+    z22 = (np.log(BMN22_LINE) - np.log(INCOME_MEDIAN)) / INCOME_SIGMA
+    cut = norm.cdf(z22)
+    u = rng.uniform(size=n_hh)
+    is22 = np.arange(n_hh) < h22
+    q = np.where(is22, u * cut, cut + u * (1 - cut))
+    q = np.clip(q, 1e-9, 1 - 1e-9)
+    income_hh = np.exp(np.log(INCOME_MEDIAN) + INCOME_SIGMA * norm.ppf(q))
+    income_hh = np.where(is22, np.minimum(income_hh, BMN22_LINE - 1),
+                         np.maximum(income_hh, BMN22_LINE))
+    income = income_hh[hh].astype(np.float32)
+    return {
+        "hh": hh, "age": ages, "validated": validated, "registered": registered,
+        "deprived": deprived, "disabled": disabled, "chronic": chronic, "fails": fails,
+        "income": income,
+    }
