@@ -1,0 +1,334 @@
+"""/api/v1/areas: area statistics by level and code (with children), the measures catalogue,
+programme coverage, KPI tracking across rounds and household lists.
+
+Who sees what (docs/CONTRACT.md §5): national callers see every area unsuppressed; a
+provincial caller sees its own province unsuppressed and every other area exactly as the
+public does; the public sees the level table passed through
+``service.analysis.disclosure.suppress`` (computed once per dataset version and level, then
+filtered, so two requests can never be combined into a finer view). Only precomputed
+geographies are addressable: a level name and a code, never a polygon.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, current_app, jsonify, request
+
+from service.analysis.aggregate import H3_LEVELS, LEVELS
+from service.api.auth import Principal, audit, current_principal, require_province
+from service.api.datasets import (
+    dataset_arg,
+    get_store,
+    int_arg,
+    records,
+    resolve_version,
+    version_arg,
+)
+from service.errors import InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("areas", __name__, url_prefix="/api/v1")
+
+CHILD_LEVEL = {"country": "province", "province": "amphoe", "amphoe": "tambon",
+               "tambon": "village", "h3_r6": "h3_r7", "h3_r7": "h3_r8", "h3_r8": "h3_r9"}
+_CODE_RE = {"country": r"^TH$", "province": r"^TH\d{2}$", "amphoe": r"^TH\d{4}$",
+            "tambon": r"^TH\d{6}$", "village": r"^TH\d{8}$"}
+_H3_RE = re.compile(r"^[0-9a-f]{15}$")
+_PROVINCE_RE = re.compile(r"^TH\d{2}$")
+MAX_LIMIT = 5000
+PUBLIC_CACHE_KEY = "chipao_public_views"
+PUBLIC_CACHE_SIZE = 48
+
+#: KPI measures followed across rounds (those present in the area table)
+KPI_MEASURES = ("n_households", "n_persons", "n_poor", "h", "a", "m0", "n_target_poor",
+                "n_poor_households", "n_crossgen_households")
+
+
+# -- parameters ----------------------------------------------------------------------------
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise NotFound(f"no level {level!r}; levels are {', '.join(LEVELS)} "
+                       f"/ ไม่มีระดับพื้นที่ {level!r}")
+    return level
+
+
+def check_code(level: str, code: str) -> str:
+    if level in H3_LEVELS:
+        ok = bool(_H3_RE.match(code))
+        if ok:
+            import h3
+
+            ok = h3.is_valid_cell(code) and h3.get_resolution(code) == int(level[4:])
+    else:
+        ok = bool(re.match(_CODE_RE[level], code))
+    if not ok:
+        raise NotFound(f"{code!r} is not a {level} code / {code!r} ไม่ใช่รหัสระดับ {level}")
+    return code
+
+
+def province_arg() -> str | None:
+    value = request.args.get("province")
+    if value in (None, ""):
+        return None
+    value = value.upper()
+    if not _PROVINCE_RE.match(value):
+        raise InvalidInput(f"province must look like TH50, not {value!r} "
+                           "/ รหัสจังหวัดต้องอยู่ในรูป TH50", column="province")
+    return value
+
+
+# -- views of a level as a principal may see it ----------------------------------------------
+def _public_cache() -> tuple[OrderedDict, threading.Lock]:
+    entry = current_app.extensions.get(PUBLIC_CACHE_KEY)
+    if entry is None:
+        entry = current_app.extensions.setdefault(PUBLIC_CACHE_KEY,
+                                                  (OrderedDict(), threading.Lock()))
+    return entry
+
+
+#: level -> parent level, so a suppressed parent protects its children
+PARENT_LEVEL = {child: parent for parent, child in CHILD_LEVEL.items()}
+
+
+def suppress_frame(frame: pd.DataFrame, level: str,
+                   parents: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The public (disclosure-controlled) version of an area table."""
+    from service.analysis.disclosure import suppress
+
+    k = int(current_app.config["CHIPAO"]["min_cell_households"])
+    return suppress(frame, min_households=k, level=level, parents=parents)
+
+
+def public_frame(dataset: str, version_id: str, level: str) -> pd.DataFrame:
+    """Suppressed level table, computed once per (dataset, version, level) and cached."""
+    cache, lock = _public_cache()
+    key = (dataset, version_id, level)
+    with lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    raw = get_store().read_areas(dataset, level, version=version_id)
+    parents = None
+    parent_level = PARENT_LEVEL.get(level)
+    if parent_level is not None:
+        try:
+            parents = public_frame(dataset, version_id, parent_level)[["code", "suppressed"]]
+        except NotFound:  # parent level not computed for this dataset
+            parents = None
+    public = suppress_frame(raw, level, parents)
+    with lock:
+        cache[key] = public
+        while len(cache) > PUBLIC_CACHE_SIZE:
+            cache.popitem(last=False)
+    return public
+
+
+def level_view(dataset: str, version_id: str, level: str, principal: Principal
+               ) -> pd.DataFrame:
+    """Rows of ``level`` as ``principal`` may see them, with a ``view`` column
+    (``detail`` = unsuppressed, ``public`` = disclosure-controlled)."""
+    if principal.role == "national":
+        raw = get_store().read_areas(dataset, level, version=version_id)
+        return raw.assign(view="detail")
+    public = public_frame(dataset, version_id, level).assign(view="public")
+    if principal.role != "provincial" or not principal.province:
+        return public
+    raw = get_store().read_areas(dataset, level, version=version_id,
+                                 province=principal.province)
+    own = raw[raw["province_code"] == principal.province].assign(view="detail")
+    others = public[public["province_code"] != principal.province]
+    out = pd.concat([own, others], ignore_index=True, sort=False)
+    return out.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def _filter(frame: pd.DataFrame, *, province: str | None, parent: str | None) -> pd.DataFrame:
+    if province:
+        frame = frame[frame["province_code"] == province]
+    if parent:
+        frame = frame[frame["parent_code"] == parent]
+    return frame
+
+
+def _page(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    limit = int_arg("limit", 1000, lo=1, hi=MAX_LIMIT)
+    offset = int_arg("offset", 0, lo=0, hi=10_000_000)
+    return frame.iloc[offset:offset + limit], {"total": len(frame), "limit": limit,
+                                               "offset": offset}
+
+
+def _area_row(frame: pd.DataFrame, code: str, level: str) -> pd.DataFrame:
+    row = frame[frame["code"] == code]
+    if row.empty:
+        raise NotFound(f"no {level} {code} in this dataset / ไม่พบพื้นที่ {code}")
+    return row.iloc[:1]
+
+
+# -- endpoints -------------------------------------------------------------------------------
+@bp.get("/areas/<level>")
+def list_areas(level: str):
+    """Areas of one level, optionally of one province or one parent."""
+    check_level(level)
+    dataset, version = dataset_arg(), version_arg()
+    province = province_arg()
+    parent = request.args.get("parent") or None
+    if parent is not None and len(parent) > 32:
+        raise InvalidInput("parent code too long / รหัสพื้นที่แม่ยาวเกินไป", column="parent")
+    v = resolve_version(dataset, version)
+    frame = _filter(level_view(dataset, v.id, level, current_principal()),
+                    province=province, parent=parent)
+    page, meta = _page(frame)
+    return jsonify({"dataset": dataset, "version": v.id, "round": v.round, "level": level,
+                    **meta, "items": records(page)})
+
+
+@bp.get("/areas/<level>/<code>")
+def get_area(level: str, code: str):
+    """One area and its children one level down."""
+    check_level(level)
+    check_code(level, code)
+    dataset, version = dataset_arg(), version_arg()
+    v = resolve_version(dataset, version)
+    principal = current_principal()
+    area = _area_row(level_view(dataset, v.id, level, principal), code, level)
+    child_level = CHILD_LEVEL.get(level)
+    children: list[dict] = []
+    if child_level is not None:
+        try:
+            kids = level_view(dataset, v.id, child_level, principal)
+        except NotFound:  # that level was not computed for this dataset
+            kids = None
+        if kids is not None:
+            children = records(kids[kids["parent_code"] == code])
+    return jsonify({"dataset": dataset, "version": v.id, "round": v.round, "level": level,
+                    "area": records(area)[0], "children_level": child_level,
+                    "children": children})
+
+
+@bp.get("/measures")
+def measures():
+    """The measure catalogue (Thai/English labels, units, formats, columns used)."""
+    from service.render.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    items = []
+    for m in cat.measures.values():
+        d = m.to_json()
+        d.update({"column": m.column, "num": m.num, "den": m.den})
+        items.append(d)
+    groups = [{"id": k, "th": th, "en": en} for k, (th, en) in cat.groups.items()]
+    return jsonify({"default": cat.default, "items": items, "groups": groups,
+                    "levels": list(LEVELS)})
+
+
+def _programmes(columns: Any) -> list[str]:
+    return sorted(c[len("n_elig_"):] for c in columns if str(c).startswith("n_elig_"))
+
+
+@bp.get("/areas/<level>/<code>/coverage")
+def coverage(level: str, code: str):
+    """Welfare programme coverage and exclusion (ตกหล่น) of one area."""
+    check_level(level)
+    check_code(level, code)
+    dataset, version = dataset_arg(), version_arg()
+    v = resolve_version(dataset, version)
+    row = records(_area_row(level_view(dataset, v.id, level, current_principal()),
+                            code, level))[0]
+    items = []
+    for p in _programmes(row):
+        items.append({
+            "programme": p,
+            "n_eligible": row.get(f"n_elig_{p}"), "n_covered": row.get(f"n_cov_{p}"),
+            "n_excluded": row.get(f"n_excl_{p}"),
+            "n_inclusion_error": row.get(f"n_incl_err_{p}"),
+            "coverage": row.get(f"cov_{p}"),
+        })
+    return jsonify({"dataset": dataset, "version": v.id, "level": level, "code": code,
+                    "name_th": row.get("name_th"), "name_en": row.get("name_en"),
+                    "view": row.get("view"), "programmes": items})
+
+
+@bp.get("/areas/<level>/<code>/kpi")
+def kpi(level: str, code: str):
+    """KPI tracking: the area's headline measures in every round (version), oldest first."""
+    check_level(level)
+    check_code(level, code)
+    dataset = dataset_arg()
+    store = get_store()
+    principal = current_principal()
+    versions = sorted(store.versions(dataset), key=lambda v: (v.round, v.created_at))
+    if not versions:
+        raise NotFound(f"dataset {dataset!r} has no ready version / ไม่พบชุดข้อมูล {dataset!r}")
+    series = []
+    series_rows: list[tuple[int, pd.DataFrame]] = []
+    for v in versions:
+        try:
+            frame = level_view(dataset, v.id, level, principal)
+        except NotFound:
+            continue
+        row = frame[frame["code"] == code]
+        if row.empty:
+            continue
+        series_rows.append((int(v.round), row.iloc[:1]))
+        rec = records(row.iloc[:1])[0]
+        point = {"version": v.id, "round": v.round, "view": rec.get("view")}
+        for m in KPI_MEASURES:
+            if m in rec:
+                point[m] = rec[m]
+        for p in _programmes(rec):
+            point[f"cov_{p}"] = rec.get(f"cov_{p}")
+        series.append(point)
+    if not series:
+        raise NotFound(f"no {level} {code} in dataset {dataset!r} / ไม่พบพื้นที่ {code}")
+    changes = _changes(series)
+    return jsonify({"dataset": dataset, "level": level, "code": code, "series": series,
+                    "change": changes, "kpis": _master_plan_kpis(series_rows)})
+
+
+def _master_plan_kpis(rows: list[tuple[int, pd.DataFrame]]) -> list[dict]:
+    """Master-plan KPIs (MPI -10 %/5 years, coverage milestones) from analysis.kpi."""
+    from service.analysis.kpi import kpi_table
+
+    table = kpi_table(rows)
+    return records(table)
+
+
+def _changes(series: list[dict]) -> dict[str, float | None]:
+    """Change of each measure from the first to the last round (null when unknown)."""
+    first, last = series[0], series[-1]
+    out: dict[str, float | None] = {}
+    for key, value in last.items():
+        if key in ("version", "round", "view"):
+            continue
+        before = first.get(key)
+        out[key] = (value - before) if isinstance(value, int | float) and \
+            isinstance(before, int | float) else None
+    return out
+
+
+@bp.get("/areas/<level>/<code>/households")
+def households(level: str, code: str):
+    """Household list of an admin area (personal data: authorised and audited)."""
+    from service.export.households import household_list
+
+    check_level(level)
+    if level not in ("province", "amphoe", "tambon", "village"):
+        raise NotFound("household lists exist for province, amphoe, tambon and village "
+                       "/ มีรายชื่อครัวเรือนเฉพาะระดับจังหวัด อำเภอ ตำบล หมู่บ้าน")
+    check_code(level, code)
+    require_province(code[:4])
+    dataset, version = dataset_arg(), version_arg()
+    v = resolve_version(dataset, version)
+    persons = get_store().read_persons(dataset, code[:4], version=v.id)
+    frame = household_list(persons, code)
+    page, meta = _page(frame)
+    audit("read_households", f"{dataset}/{v.id}/{code}",
+          f"rows={len(page)} offset={meta['offset']}")
+    return jsonify({"dataset": dataset, "version": v.id, "level": level, "code": code,
+                    **meta, "items": records(page)})

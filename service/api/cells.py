@@ -1,0 +1,79 @@
+"""/api/v1/cells: H3 cells (resolutions 6-9) with the same access rules as areas.
+
+A cell belongs, for access control, to the province of most of its households
+(``province_code``, docs/CONTRACT.md §3). Cells are addressed by their hex id only.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from service.analysis.aggregate import H3_RESOLUTIONS
+from service.api.areas import _page, check_code, level_view, province_arg
+from service.api.auth import current_principal
+from service.api.datasets import dataset_arg, records, resolve_version, version_arg
+from service.errors import InvalidInput, NotFound
+
+bp = Blueprint("cells", __name__, url_prefix="/api/v1")
+
+
+def _resolution() -> int:
+    raw = request.args.get("resolution", "8")
+    if raw not in {str(r) for r in H3_RESOLUTIONS}:
+        raise InvalidInput(f"resolution must be one of {', '.join(map(str, H3_RESOLUTIONS))} "
+                           f"/ ความละเอียด H3 ต้องเป็น 6-9", column="resolution")
+    return int(raw)
+
+
+@bp.get("/cells")
+def list_cells():
+    """H3 cells of one resolution, optionally of one province or inside one parent cell."""
+    res = _resolution()
+    level = f"h3_r{res}"
+    dataset, version = dataset_arg(), version_arg()
+    province = province_arg()
+    parent = request.args.get("parent") or None
+    v = resolve_version(dataset, version)
+    frame = level_view(dataset, v.id, level, current_principal())
+    if province:
+        frame = frame[frame["province_code"] == province]
+    if parent:
+        if res == H3_RESOLUTIONS[0]:
+            raise InvalidInput("resolution 6 cells have no parent here", column="parent")
+        check_code(f"h3_r{res - 1}", parent)
+        frame = frame[frame["parent_code"] == parent]
+    page, meta = _page(frame)
+    return jsonify({"dataset": dataset, "version": v.id, "resolution": res, **meta,
+                    "items": records(page)})
+
+
+@bp.get("/cells/<cell>")
+def get_cell(cell: str):
+    """One H3 cell with its parent id and its children (one resolution finer)."""
+    import h3
+
+    cell = cell.lower()
+    if not (len(cell) == 15 and h3.is_valid_cell(cell)):
+        raise NotFound(f"{cell!r} is not an H3 cell id / ไม่ใช่รหัสเซลล์ H3")
+    res = h3.get_resolution(cell)
+    if res not in H3_RESOLUTIONS:
+        raise NotFound(f"cells are stored at resolutions 6-9, not {res} "
+                       "/ มีเซลล์ H3 ความละเอียด 6-9 เท่านั้น")
+    dataset, version = dataset_arg(), version_arg()
+    v = resolve_version(dataset, version)
+    principal = current_principal()
+    frame = level_view(dataset, v.id, f"h3_r{res}", principal)
+    row = frame[frame["code"] == cell]
+    if row.empty:
+        raise NotFound(f"no households in cell {cell} / ไม่มีครัวเรือนในเซลล์ {cell}")
+    children: list[dict] = []
+    if res < H3_RESOLUTIONS[-1]:
+        try:
+            kids = level_view(dataset, v.id, f"h3_r{res + 1}", principal)
+            children = records(kids[kids["parent_code"] == cell])
+        except NotFound:
+            children = []
+    return jsonify({"dataset": dataset, "version": v.id, "resolution": res,
+                    "parent": h3.cell_to_parent(cell, res - 1) if res > H3_RESOLUTIONS[0]
+                    else None,
+                    "cell": records(row.iloc[:1])[0], "children": children})

@@ -1,0 +1,153 @@
+"""/api/v1/datasets: datasets and their versions (survey rounds); shared request helpers.
+
+The helpers here (:func:`get_store`, :func:`resolve_version`, :func:`int_arg`,
+:func:`records`) are used by the other /api/v1 blueprints so that every endpoint reads the
+dataset/version/paging parameters the same way and answers bad values with the same 422.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from flask import Blueprint, current_app, jsonify, request
+
+from service.errors import InvalidInput, NotFound
+
+bp = Blueprint("datasets", __name__, url_prefix="/api/v1")
+
+_DATASET_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+STORE_KEY = "chipao_store"
+
+
+def get_store():
+    """The app's data store (service.store.open_store), opened once per app."""
+    store = current_app.extensions.get(STORE_KEY)
+    if store is None:
+        from service.store import open_store
+
+        store = open_store(current_app.config["CHIPAO"])
+        current_app.extensions[STORE_KEY] = store
+    return store
+
+
+def dataset_arg() -> str:
+    name = request.args.get("dataset") or current_app.config["CHIPAO"]["default_dataset"]
+    return check_dataset(name)
+
+
+def check_dataset(name: str) -> str:
+    if not _DATASET_RE.match(name):
+        raise InvalidInput(f"dataset name {name!r} is not valid / ชื่อชุดข้อมูลไม่ถูกต้อง",
+                           column="dataset")
+    return name
+
+
+def version_arg() -> str | None:
+    value = request.args.get("version")
+    if value in (None, ""):
+        return None
+    if not _VERSION_RE.match(value):
+        raise InvalidInput(f"version {value!r} is not valid / รุ่นข้อมูลไม่ถูกต้อง",
+                           column="version")
+    return value
+
+
+def resolve_version(dataset: str, version: str | None):
+    """The Version object asked for (current when ``version`` is None); 404 when unknown."""
+    store = get_store()
+    if version is None:
+        return store.current(dataset)
+    for v in store.versions(dataset):
+        if v.id == version:
+            return v
+    raise NotFound(f"dataset {dataset!r} has no version {version!r} "
+                   f"/ ไม่พบรุ่นข้อมูล {version!r} ของชุดข้อมูล {dataset!r}")
+
+
+def int_arg(name: str, default: int, *, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number / {name} ต้องเป็นจำนวนเต็ม",
+                           column=name) from None
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{name} must be between {lo:,} and {hi:,} / "
+                           f"{name} ต้องอยู่ระหว่าง {lo:,} ถึง {hi:,}", column=name)
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    return value
+
+
+def records(frame: pd.DataFrame, *, drop: tuple[str, ...] = ("cell", "geometry")) -> list[dict]:
+    """JSON-ready rows: NaN -> null, numpy scalars -> Python, internal columns dropped."""
+    cols = [c for c in frame.columns if c not in drop]
+    return [{c: _json_value(v) for c, v in zip(cols, row, strict=True)}
+            for row in frame[cols].itertuples(index=False, name=None)]
+
+
+def _version_json(v: Any) -> dict[str, Any]:
+    if hasattr(v, "to_dict"):
+        d = dict(v.to_dict())
+    else:  # pragma: no cover - any object with the contract's attributes
+        d = {"id": v.id, "dataset": v.dataset, "round": v.round}
+    d.pop("path", None)  # file system layout is an internal detail
+    return d
+
+
+def _dataset_names() -> list[str]:
+    store = get_store()
+    if hasattr(store, "datasets"):
+        return list(store.datasets())
+    return list(store.catalog.datasets())
+
+
+@bp.get("/datasets")
+def list_datasets():
+    """Datasets with their current version."""
+    store = get_store()
+    items = []
+    for name in _dataset_names():
+        versions = store.versions(name)
+        current = next((v for v in versions if getattr(v, "current", False)), None)
+        items.append({"name": name, "n_versions": len(versions),
+                      "current_version": _version_json(current) if current else None})
+    return jsonify({"items": items})
+
+
+@bp.get("/datasets/<dataset>")
+def get_dataset(dataset: str):
+    """One dataset with every ready version (survey round), newest first."""
+    check_dataset(dataset)
+    if dataset not in _dataset_names():
+        raise NotFound(f"no dataset {dataset!r} / ไม่พบชุดข้อมูล {dataset!r}")
+    versions = get_store().versions(dataset)
+    return jsonify({"name": dataset, "versions": [_version_json(v) for v in versions]})
+
+
+@bp.get("/datasets/<dataset>/versions")
+def list_versions(dataset: str):
+    """Versions (survey rounds) of a dataset, newest first."""
+    check_dataset(dataset)
+    if dataset not in _dataset_names():
+        raise NotFound(f"no dataset {dataset!r} / ไม่พบชุดข้อมูล {dataset!r}")
+    return jsonify({"items": [_version_json(v) for v in get_store().versions(dataset)]})
