@@ -61,7 +61,7 @@ class CountSpec:
 
     def count_columns(self) -> list[str]:
         """Names of the summed count columns, in table order."""
-        names = ["n_households", "n_persons", "n_poor", "sum_c_poor", "n_vulnerable",
+        names = ["n_households", "n_persons", "n_scored", "n_poor", "sum_c_poor", "n_vulnerable",
                  "n_severe"]
         names += [f"n_dep_{i}" for i in self.indicators]
         names += [f"n_cdep_{i}" for i in self.indicators]
@@ -87,19 +87,23 @@ def _flag(name: str) -> pl.Expr:
 
 
 def _count_exprs(spec: CountSpec) -> list[pl.Expr]:
+    # same semantics as service.analysis.mpi.count_exprs (persons with a null score, under the
+    # "drop" missing rule, count in n_persons only), but household counts additive
     poor = _flag("mpi_poor")
+    scored = pl.col("mpi_c").is_not_null()
     first = pl.col("_hh_first")
     c_poor = pl.when(poor).then(pl.col("mpi_c").cast(pl.Float64)).otherwise(0.0)
     exprs = [
         first.sum().alias("n_households"),
         pl.len().cast(pl.UInt32).alias("n_persons"),
+        scored.sum().alias("n_scored"),
         poor.sum().alias("n_poor"),
         c_poor.sum().alias("sum_c_poor"),
         _flag("mpi_vulnerable").sum().alias("n_vulnerable"),
         _flag("mpi_severe").sum().alias("n_severe"),
     ]
     for i in spec.indicators:
-        dep = (pl.col(f"dep_{i}") == 1).fill_null(False)
+        dep = (pl.col(f"dep_{i}") == 1).fill_null(False) & scored
         exprs.append(dep.sum().alias(f"n_dep_{i}"))
         exprs.append((dep & poor).sum().alias(f"n_cdep_{i}"))
     target = _flag("tpmap_target_poor")
@@ -110,7 +114,7 @@ def _count_exprs(spec: CountSpec) -> list[pl.Expr]:
     exprs += [(first & _flag("hh_mpi_poor")).sum().alias("n_poor_households"),
               (first & _flag("hh_crossgen")).sum().alias("n_crossgen_households")]
     for g in spec.groups:
-        member = _flag(f"grp_{g}")
+        member = _flag(f"grp_{g}") & scored
         exprs += [member.sum().alias(f"n_{g}"),
                   (member & poor).sum().alias(f"n_poor_{g}"),
                   pl.when(member).then(c_poor).otherwise(0.0).sum().alias(f"sum_c_poor_{g}")]
@@ -176,6 +180,8 @@ class Aggregator:
     n_rows: int = 0
     n_without_tambon: int = 0
     n_without_cell: int = 0
+    #: per H3 level: households of each cell per located tambon (for the differencing audit)
+    cell_tambons: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def add(self, persons: pl.DataFrame | pl.LazyFrame) -> None:
         """Add one batch of scored persons (columns of CONTRACT §1 + §2).
@@ -222,8 +228,7 @@ class Aggregator:
             no_cell = fine["h3_r9"].is_null()
             self.n_without_cell += int(fine.filter(no_cell)["n_persons"].sum() or 0)
             cells = (fine.filter(~no_cell)
-                     .with_columns(pl.col("tambon_located").str.slice(0, 4).alias("_province"))
-                     .group_by("h3_r9", "_province").agg(_sum_exprs(count_cols)))
+                     .group_by("h3_r9", "tambon_located").agg(_sum_exprs(count_cols)))
             self._parts.setdefault("h3_r9", []).append(cells)
 
     def finish(self) -> dict[str, pl.DataFrame]:
@@ -258,14 +263,18 @@ class Aggregator:
             tables[level] = self._admin_identity(level, frame, parent_len)
 
         if "h3_r9" in self._parts:
-            cells = pl.concat(self._parts["h3_r9"]).group_by("h3_r9", "_province").agg(sums)
+            cells = (pl.concat(self._parts["h3_r9"]).group_by("h3_r9", "tambon_located")
+                     .agg(sums))
             for res in reversed(H3_RESOLUTIONS):
                 col = f"h3_r{res}"
                 if res != 9:
                     cells = (cells.with_columns(_h3_parent(pl.col(f"h3_r{res + 1}"), res)
                                                 .alias(col))
-                             .group_by(col, "_province").agg(sums))
+                             .group_by(col, "tambon_located").agg(sums))
                 tables[col] = self._cell_identity(res, cells)
+                self.cell_tambons[col] = cells.select(
+                    _h3_str(pl.col(col)).alias("code"), pl.col("tambon_located").alias("tambon"),
+                    "n_households").sort("code", "tambon")
         for level, frame in tables.items():
             frame = frame.with_columns(
                 [pl.col(c).cast(pl.Float64 if c.startswith("sum_") else pl.Int64)
@@ -302,7 +311,10 @@ class Aggregator:
         """One row per cell; province_code = province with most households in the cell."""
         col = f"h3_r{res}"
         count_cols = self.spec.count_columns() if self.spec else []
-        majority = (cells.sort(["n_households", "_province"], descending=[True, False])
+        by_province = (cells.with_columns(pl.col("tambon_located").str.slice(0, 4)
+                                          .alias("_province"))
+                       .group_by(col, "_province").agg(pl.col("n_households").sum()))
+        majority = (by_province.sort(["n_households", "_province"], descending=[True, False])
                     .group_by(col, maintain_order=True).first()
                     .select(col, pl.col("_province").alias("province_code")))
         summed = cells.group_by(col).agg(_sum_exprs(count_cols)).join(majority, on=col)
