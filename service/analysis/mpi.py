@@ -204,15 +204,17 @@ def missing_counts(frame: pl.DataFrame | pl.LazyFrame, spec: Spec) -> dict[str, 
 def count_exprs(spec: Spec, programmes: Programmes | None = None, *, k: float | None = None,
                 weight: str | None = None, columns: Iterable[str] = ()) -> list[pl.Expr]:
     """Aggregations named as docs/CONTRACT.md §3 over scored persons, for cutoff ``k``
-    (default ``spec.k``; poverty is re-derived from ``mpi_c`` so any k works without
-    re-scoring). ``weight`` is a survey weight column (counts become weighted sums);
+    (default ``spec.k``; poverty is re-derived from the ``dep_<ind>`` columns so any k works
+    without re-scoring). ``weight`` is a survey weight column (counts become weighted sums);
     household counts are never weighted. ``columns`` lists the scored frame's columns so
     counts of parts that were skipped are left out."""
     k = spec.k if k is None else k
     have = set(columns)
     # unweighted counts stay integers; a literal weight would not broadcast in group_by
     w = pl.col(weight).cast(pl.Float64) if weight else None
-    c = pl.col("mpi_c").cast(pl.Float64)
+    # c again in float64 from the dep columns: mpi_c is stored as float32, and sums over
+    # millions of persons should not carry its rounding (M0 = Σ_j w_j h_j exactly)
+    c = score_expr(spec)
     scored = c.is_not_null()
     poor = (c >= k - EPS).fill_null(False)
     vul = ((c >= spec.vulnerable_cutoff - EPS) & (c < k - EPS)).fill_null(False)
