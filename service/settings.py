@@ -40,6 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
             "outside the data directory; without it pseudonyms cannot be recomputed."),
     Setting("min_cell_households", 10, int,
             "Disclosure control: public cells with fewer households than this are suppressed."),
+    Setting("population_raster", "", str,
+            "Population GeoTIFF (e.g. WorldPop) summed per tambon and H3 cell when a dataset "
+            "version is built (pop_raster, survey_gap); empty = none."),
     Setting("embed_allowed_origins", "", str,
             "Space-separated portal origins allowed to frame /embed/ pages (CSP frame-ancestors)."),
     Setting("max_upload_mb", 200, int, "Largest accepted upload body, in MiB."),
