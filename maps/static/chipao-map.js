@@ -1,0 +1,364 @@
+/* Chipao map client: styles choropleths in the browser.
+ *
+ * The page (built by folium, service/render/builders.py) calls chipaoMap(map, cfg) once.
+ * Geometry (cacheable, fetched once per level) and values (one small JSON per measure) are
+ * fetched separately and joined on the feature id (area code). Styling is one function over
+ * shared style objects and all paths are drawn on one canvas, which keeps 85,000 H3 cells
+ * interactive. Nothing is loaded from another host.
+ */
+(function () {
+  "use strict";
+
+  var NUMBER_FORMATS = {};
+  function numberFormat(decimals) {
+    if (!NUMBER_FORMATS[decimals]) {
+      NUMBER_FORMATS[decimals] = new Intl.NumberFormat("en-US", {
+        minimumFractionDigits: decimals, maximumFractionDigits: decimals
+      });
+    }
+    return NUMBER_FORMATS[decimals];
+  }
+
+  function fmt(v, format, signed) {
+    if (v === null || v === undefined || isNaN(v)) { return "ไม่มีข้อมูล · no data"; }
+    var sign = signed && v > 0 ? "+" : "";
+    if (format === "percent") { return sign + numberFormat(1).format(v * 100) + "%"; }
+    if (format === "ratio") { return sign + numberFormat(3).format(v); }
+    return sign + numberFormat(0).format(v);
+  }
+
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
+    });
+  }
+
+  function hatchPattern() {
+    var c = document.createElement("canvas");
+    c.width = c.height = 8;
+    var x = c.getContext("2d");
+    x.fillStyle = "#eeeeee";
+    x.fillRect(0, 0, 8, 8);
+    x.strokeStyle = "#8a8a8a";
+    x.lineWidth = 1.5;
+    x.beginPath();
+    x.moveTo(0, 8); x.lineTo(8, 0);
+    x.moveTo(-2, 2); x.lineTo(2, -2);
+    x.moveTo(6, 10); x.lineTo(10, 6);
+    x.stroke();
+    return x.createPattern(c, "repeat");
+  }
+
+  function el(tag, className, parent) {
+    return L.DomUtil.create(tag, className || "", parent);
+  }
+
+  window.chipaoMap = function (map, cfg) {
+    var t0 = performance.now();
+    var timings = {};
+    var state = Object.assign({}, cfg.params);
+    var renderer = L.canvas({padding: 0.2, tolerance: 2});
+    var hatch = hatchPattern();
+    var data = null;        // values payload
+    var layer = null;       // choropleth layer
+    var valueIndex = {};
+    var styles = null;
+    var minHh = cfg.min_households;
+
+    map.fitBounds(cfg.bounds, {animate: false});
+    if (cfg.max_bounds) { map.setMaxBounds(L.latLngBounds(cfg.max_bounds).pad(0.5)); }
+    map.attributionControl.setPrefix(false);
+    map.attributionControl.addAttribution(esc(cfg.attribution));
+
+    var baseLayers = {};
+    var blank = L.layerGroup();
+    baseLayers["ไม่มีแผนที่ฐาน · No base map"] = blank;
+    if (cfg.basemap) {
+      var tiles = L.tileLayer(cfg.basemap, {maxZoom: 18, attribution: esc(cfg.basemap_attribution || "")});
+      baseLayers["แผนที่ฐาน · Base map"] = tiles;
+      tiles.addTo(map);
+    } else {
+      blank.addTo(map);
+    }
+    var layers = L.control.layers(baseLayers, {}, {collapsed: !!cfg.embed, position: "topright"});
+    layers.addTo(map);
+
+    // ---- error box -------------------------------------------------------------------------
+    var errorBox = L.control({position: "topleft"});
+    errorBox.onAdd = function () {
+      var div = el("div", "chipao-error");
+      div.style.display = "none";
+      return div;
+    };
+    errorBox.addTo(map);
+    function showError(message) {
+      var div = errorBox.getContainer();
+      div.innerHTML = "<b>โหลดข้อมูลไม่สำเร็จ · Could not load the data</b><br>" + esc(message);
+      div.style.display = "block";
+      document.documentElement.setAttribute("data-chipao-error", "1");
+    }
+
+    // ---- title, measure and round controls ------------------------------------------------
+    var panel = L.control({position: "topleft"});
+    panel.onAdd = function () {
+      var div = el("div", "chipao-panel");
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      var h = el("div", "chipao-title", div);
+      h.innerHTML = "<b>" + esc(cfg.title_th) + "</b><br><span>" + esc(cfg.title_en) + "</span>";
+      if (cfg.breadcrumbs && cfg.breadcrumbs.length) {
+        var crumbs = el("div", "chipao-crumbs", div);
+        crumbs.innerHTML = cfg.breadcrumbs.map(function (c) {
+          return "<a href=\"" + esc(c.url) + "\">" + esc(c.th) + "</a>";
+        }).join(" › ");
+      }
+      if (cfg.embed) { return div; }
+      var form = el("form", "chipao-form", div);
+      form.addEventListener("submit", function (e) { e.preventDefault(); });
+      function select(name, label, options, value) {
+        var lab = el("label", "", form);
+        lab.appendChild(document.createTextNode(label));
+        var s = el("select", "", lab);
+        s.name = name;
+        options.forEach(function (o) {
+          var opt = el("option", "", s);
+          opt.value = o[0];
+          opt.textContent = o[1];
+          if (String(o[0]) === String(value)) { opt.selected = true; }
+        });
+        return s;
+      }
+      var measureSel = select("measure", "ตัวชี้วัด · Measure",
+        cfg.measures.map(function (m) { return [m.id, m.th + " · " + m.en]; }), state.measure);
+      var groupSel = select("group", "กลุ่มเป้าหมาย · Target group",
+        [["", "ทุกคน · Everyone"]].concat(cfg.groups.map(function (g) {
+          return [g.id, g.th + " · " + g.en];
+        })), state.group || "");
+      var roundSel = null;
+      if (cfg.rounds.length) {
+        roundSel = select("round", "รอบข้อมูล · Round",
+          cfg.rounds.map(function (r) { return [r.id, r.label]; }), state.round || "");
+      }
+      var changeLab = el("label", "chipao-check", form);
+      var changeBox = el("input", "", changeLab);
+      changeBox.type = "checkbox";
+      changeBox.name = "change";
+      changeBox.checked = !!state.change;
+      changeBox.disabled = cfg.rounds.length < 2;
+      changeLab.appendChild(document.createTextNode(" เปลี่ยนแปลงจากรอบก่อน · Change since last round"));
+      var classSel = select("classes", "จำนวนช่วงสี · Classes",
+        [3, 4, 5, 6, 7, 8, 9].map(function (k) { return [k, String(k)]; }), state.classes);
+      var classifierSel = select("classifier", "วิธีแบ่งช่วง · Breaks", [
+        ["quantiles", "ควอนไทล์ · Quantiles"],
+        ["natural_breaks", "ธรรมชาติ (Jenks) · Natural breaks"],
+        ["equal_interval", "ช่วงเท่ากัน · Equal interval"]], state.classifier);
+      if (cfg.levels && cfg.levels.length > 1) {
+        var levelSel = select("level", "ระดับพื้นที่ · Level",
+          cfg.levels.map(function (l) { return [l.id, l.th + " · " + l.en]; }), cfg.level);
+        levelSel.addEventListener("change", function () {
+          var chosen = cfg.levels.filter(function (l) { return l.id === levelSel.value; })[0];
+          window.location.href = chosen.url + "?" + query(["level"]);
+        });
+      }
+      function syncGroup() {
+        var m = cfg.measures.filter(function (x) { return x.id === measureSel.value; })[0];
+        groupSel.disabled = !(m && m.grouped);
+        if (groupSel.disabled) { groupSel.value = ""; }
+      }
+      syncGroup();
+      form.addEventListener("change", function (e) {
+        if (e.target.name === "level") { return; }
+        syncGroup();
+        state.measure = measureSel.value;
+        state.group = groupSel.value || null;
+        state.round = roundSel ? roundSel.value : null;
+        state.change = changeBox.checked ? 1 : null;
+        state.classes = classSel.value;
+        state.classifier = classifierSel.value;
+        window.history.replaceState(null, "", "?" + query());
+        loadValues();
+      });
+      var tools = el("div", "chipao-tools", div);
+      var print = el("button", "", tools);
+      print.type = "button";
+      print.textContent = "พิมพ์ / PDF · Print";
+      print.addEventListener("click", function () { window.print(); });
+      if (cfg.embed_code_url) {
+        var share = el("a", "", tools);
+        share.href = cfg.embed_code_url + "?" + query();
+        share.textContent = "ฝังแผนที่ · Embed";
+      }
+      return div;
+    };
+    panel.addTo(map);
+
+    function query(skip) {
+      var q = new URLSearchParams();
+      ["measure", "group", "round", "change", "classes", "classifier", "dataset"].forEach(function (k) {
+        if ((skip || []).indexOf(k) < 0 && state[k] !== null && state[k] !== undefined && state[k] !== "") {
+          q.set(k, state[k]);
+        }
+      });
+      return q.toString();
+    }
+
+    // ---- legend -----------------------------------------------------------------------------
+    var legendCtl = L.control({position: "bottomright"});
+    legendCtl.onAdd = function () {
+      var div = el("div", "chipao-legend");
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    legendCtl.addTo(map);
+    function drawLegend() {
+      var div = legendCtl.getContainer();
+      var m = data.measure;
+      var grp = data.group ? cfg.groups.filter(function (g) { return g.id === data.group; })[0] : null;
+      var html = "<div class=\"chipao-legend-title\"><b>" + esc(m.th) + "</b><br>" + esc(m.en);
+      if (grp) { html += "<br>" + esc(grp.th) + " · " + esc(grp.en); }
+      if (data.change) { html += "<br>เปลี่ยนแปลงจากรอบก่อน · change since last round"; }
+      html += "</div><div class=\"chipao-legend-unit\">" + esc(m.unit_th) + " · " + esc(m.unit_en) +
+        (data.change && m.format === "percent" ? " (จุด · points)" : "") + "</div>";
+      var lg = data.legend;
+      if (lg) {
+        for (var i = 0; i < lg.colours.length; i++) {
+          html += "<div class=\"chipao-legend-row\"><i style=\"background:" + lg.colours[i] + "\"></i>" +
+            esc(lg.labels[i]) + "</div>";
+        }
+      }
+      html += "<div class=\"chipao-legend-row\"><i class=\"chipao-hatch\"></i>น้อยกว่า " + minHh +
+        " ครัวเรือน · fewer than " + minHh + " households</div>";
+      html += "<div class=\"chipao-legend-row\"><i style=\"background:" +
+        (lg ? lg.no_data : "#d9d9d9") + "\"></i>ไม่มีข้อมูล · no data</div>";
+      div.innerHTML = html;
+    }
+
+    // ---- styling ----------------------------------------------------------------------------
+    function buildStyles() {
+      var base = {renderer: renderer, weight: cfg.line_weight, color: "#ffffff", opacity: 0.8,
+        fillOpacity: 0.85, radius: 5};
+      styles = {
+        nodata: Object.assign({}, base, {fillColor: data.legend ? data.legend.no_data : "#d9d9d9", fillOpacity: 0.5}),
+        suppressed: Object.assign({}, base, {fillColor: hatch, fillOpacity: 1}),
+        cls: (data.legend ? data.legend.colours : []).map(function (c) {
+          return Object.assign({}, base, {fillColor: c});
+        })
+      };
+    }
+    function classOf(v) {
+      var b = data.legend.breaks;
+      for (var i = 0; i < b.length; i++) { if (v <= b[i]) { return i; } }
+      return b.length - 1;
+    }
+    function styleFor(feature) {
+      var r = data.rows[feature.id];
+      if (!r) { return styles.nodata; }
+      if (r[valueIndex.suppressed]) { return styles.suppressed; }
+      if (r[0] === null || !data.legend) { return styles.nodata; }
+      return styles.cls[classOf(r[0])];
+    }
+
+    function tooltip(l) {
+      var code = l.feature.id;
+      var r = data.rows[code];
+      var names = data.names && data.names[code];
+      var html = "<div class=\"chipao-tip-head\">";
+      if (names) {
+        html += "<b>" + esc(names[0]) + "</b><br>" + esc(names[1]);
+      } else {
+        html += "<b>" + esc(cfg.feature_label_th) + "</b> · " + esc(cfg.feature_label_en);
+      }
+      html += " <span class=\"chipao-code\">" + esc(code) + "</span></div>";
+      if (!r) { return html + "<div>ไม่มีข้อมูล · no data</div>"; }
+      if (r[valueIndex.suppressed]) {
+        return html + "<div class=\"chipao-tip-sup\">น้อยกว่า " + minHh + " ครัวเรือน: ไม่เผยแพร่<br>" +
+          "fewer than " + minHh + " households: not shown</div>";
+      }
+      var m = data.measure;
+      html += "<div class=\"chipao-tip-value\">" + esc(m.th) + "<br>" + esc(m.en) + ": <b>" +
+        fmt(r[0], m.format, data.change) + "</b></div><table>";
+      data.figures.forEach(function (f) {
+        html += "<tr><td>" + esc(f.th) + " · " + esc(f.en) + "</td><td>" +
+          fmt(r[valueIndex[f.column]], f.format, false) + "</td></tr>";
+      });
+      return html + "</table>";
+    }
+
+    function applyValues(payload) {
+      data = payload;
+      valueIndex = {};
+      payload.fields.forEach(function (f, i) { valueIndex[f] = i; });
+      buildStyles();
+      if (layer) { layer.setStyle(styleFor); }
+      drawLegend();
+    }
+
+    function fetchJSON(url) {
+      return fetch(url, {credentials: "same-origin"}).then(function (r) {
+        if (!r.ok) {
+          return r.json().catch(function () { return {}; }).then(function (p) {
+            throw new Error((p && p.detail) || ("HTTP " + r.status + " " + url));
+          });
+        }
+        return r.json();
+      });
+    }
+
+    function loadValues() {
+      return fetchJSON(cfg.values_url + "?" + query()).then(applyValues).catch(function (e) {
+        showError(e.message);
+      });
+    }
+
+    function drill(e) {
+      if (!cfg.drill) { return; }
+      var code = e.layer && e.layer.feature && e.layer.feature.id;
+      if (!code) { return; }
+      var q = query();
+      var url = cfg.drill.replace("{code}", encodeURIComponent(code));
+      window.location.href = url + (q ? (url.indexOf("?") >= 0 ? "&" : "?") + q : "");
+    }
+
+    var geometryPromise = fetchJSON(cfg.geometry_url).then(function (g) {
+      timings.geometry_ms = performance.now() - t0;
+      return g;
+    });
+    var valuesPromise = fetchJSON(cfg.values_url + "?" + query()).then(function (v) {
+      timings.values_ms = performance.now() - t0;
+      return v;
+    });
+    var outlinePromise = cfg.outline_url ? fetchJSON(cfg.outline_url) : Promise.resolve(null);
+
+    Promise.all([geometryPromise, valuesPromise, outlinePromise]).then(function (res) {
+      applyValues(res[1]);
+      layer = L.geoJSON(res[0], {
+        renderer: renderer,
+        style: styleFor,
+        pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(f)); }
+      });
+      layer.bindTooltip(tooltip, {sticky: true, direction: "top", className: "chipao-tip", opacity: 0.95});
+      layer.on("click", drill);
+      layer.addTo(map);
+      layers.addOverlay(layer, esc(cfg.layer_name));
+      if (res[2]) {
+        var outline = L.geoJSON(res[2], {
+          renderer: renderer, interactive: false,
+          style: {color: "#424242", weight: 1.2, fill: false, opacity: 0.9}
+        }).addTo(map);
+        layers.addOverlay(outline, esc(cfg.outline_name));
+      }
+      timings.layer_ms = performance.now() - t0;
+      // two frames: Leaflet draws the canvas on the next animation frame
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          timings.ready_ms = performance.now() - t0;
+          timings.features = res[0].features.length;
+          window.chipaoTimings = timings;
+          document.documentElement.setAttribute("data-chipao-ready", "1");
+        });
+      });
+    }).catch(function (e) {
+      showError(e.message);
+    });
+  };
+})();

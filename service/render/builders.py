@@ -1,0 +1,111 @@
+"""folium map builders: a folium.Map whose only head links are local, plus one element that
+hands the page configuration to the browser-side styler (maps/static/chipao-map.js).
+
+The choropleth is not built feature by feature in Python (folium.GeoJson with a
+``style_function`` embeds every polygon and its style in the HTML: 100 MB and 5 s for the
+national tambon map); the page instead names two URLs, geometry and values, and styles the
+features in JavaScript on a canvas renderer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+from markupsafe import escape
+
+from service.render import assets
+
+log = logging.getLogger(__name__)
+
+ATTRIBUTION = (
+    "Boundaries: OCHA / Royal Thai Survey Department (CC BY 3.0 IGO) · Chipao"
+)
+
+
+@dataclass
+class MapPage:
+    """Everything a map page needs; serialised into the page for chipao-map.js."""
+
+    title_th: str
+    title_en: str
+    level: str
+    geometry_url: str
+    values_url: str
+    bounds: list[list[float]]
+    params: dict[str, Any]
+    measures: list[dict]
+    groups: list[dict]
+    max_bounds: list[list[float]] | None = None
+    rounds: list[dict] = field(default_factory=list)
+    levels: list[dict] = field(default_factory=list)
+    breadcrumbs: list[dict] = field(default_factory=list)
+    drill: str | None = None
+    outline_url: str | None = None
+    outline_name: str = "ขอบเขต · Boundaries"
+    layer_name: str = "ข้อมูล · Data"
+    feature_label_th: str = "พื้นที่"
+    feature_label_en: str = "Area"
+    basemap: str | None = None
+    basemap_attribution: str = ""
+    min_households: int = 10
+    embed: bool = False
+    embed_code_url: str | None = None
+    line_weight: float = 0.5
+    attribution: str = ATTRIBUTION
+
+    def config(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+class ChipaoLayer(MacroElement):
+    """Loads chipao-map.js/css and calls ``chipaoMap(map, config)`` after the map exists."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            chipaoMap({{ this._parent.get_name() }}, {{ this.config_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self._name = "ChipaoLayer"
+        # json.dumps, then make it safe inside <script>: no "</script>", no HTML comments
+        self.config_json = (
+            json.dumps(config, ensure_ascii=False)
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        )
+
+
+def build_map(page: MapPage) -> folium.Map:
+    """A folium.Map for ``page`` with every asset served locally."""
+    south_west, north_east = page.bounds
+    centre = [(south_west[0] + north_east[0]) / 2, (south_west[1] + north_east[1]) / 2]
+    m = folium.Map(
+        location=centre, zoom_start=6, tiles=None, prefer_canvas=True, control_scale=True,
+        zoom_snap=0.25, min_zoom=4, max_zoom=16,
+    )
+    js, css = assets.offline_links()
+    # instance attributes shadow folium's class-level CDN lists
+    m.default_css = css + [("chipao_css", assets.url("maps", "chipao-map.css"))]
+    m.default_js = js + [("chipao_js", assets.url("maps", "chipao-map.js"))]
+    root = m.get_root()
+    root.title = str(escape(f"{page.title_th} · {page.title_en}"))
+    root.header.add_child(Element('<meta charset="utf-8">'), name="charset", index=0)
+    m.add_child(ChipaoLayer(page.config()))
+    return m
+
+
+def render_page(page: MapPage) -> str:
+    """HTML of a map page; raises if it would load anything from another host."""
+    html = build_map(page).get_root().render()
+    html = html.replace("<html>", '<html lang="th">', 1)
+    return assets.assert_offline(html)

@@ -1,0 +1,169 @@
+"""Map geometry payloads, simplified once and cached.
+
+Admin polygons are simplified topologically with :func:`shapely.coverage_simplify` (shared
+edges stay shared, so no slivers or gaps appear between neighbours), rounded to 4 decimals
+(~11 m) and written as a bare GeoJSON FeatureCollection whose feature ``id`` is the area code.
+Values and names travel separately (service.render.builders), so the browser downloads the
+geometry once per level and caches it, whatever the measure shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from service.geo import boundaries
+
+log = logging.getLogger(__name__)
+
+#: coverage_simplify tolerance (degrees) per (level, scope): the national view of 7,425
+#: tambons is drawn at ~1 km per pixel, a province view at ~100 m.
+TOLERANCE = {
+    ("province", "all"): 0.01,
+    ("amphoe", "all"): 0.005,
+    ("tambon", "all"): 0.005,
+    ("province", "province"): 0.002,
+    ("amphoe", "province"): 0.001,
+    ("tambon", "province"): 0.0005,
+    ("tambon", "amphoe"): 0.0002,
+}
+DECIMALS = 4
+ADMIN_LEVELS = ("province", "amphoe", "tambon")
+H3_LEVELS = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
+
+
+def tolerance_for(level: str, scope: str | None) -> float:
+    """Simplification tolerance for a level drawn nationally (scope None) or in an area."""
+    kind = "all" if not scope else boundaries.level_of(scope)
+    return TOLERANCE.get((level, kind), 0.0002)
+
+
+def _round(geoms: np.ndarray, decimals: int) -> np.ndarray:
+    return shapely.transform(geoms, lambda c: np.round(c, decimals))
+
+
+@functools.lru_cache(maxsize=8)
+def simplified_level(boundaries_dir: str, level: str, tolerance: float) -> gpd.GeoDataFrame:
+    """Whole-country boundaries of a level, coverage-simplified at ``tolerance`` degrees."""
+    frame = boundaries.load_level(boundaries_dir, level)
+    geoms = frame.geometry.values
+    if tolerance > 0:
+        geoms = shapely.coverage_simplify(np.asarray(geoms), tolerance)
+    geoms = _round(np.asarray(geoms), DECIMALS)
+    out = gpd.GeoDataFrame(
+        {"code": frame["code"].to_numpy()}, geometry=geoms, crs=frame.crs
+    )
+    log.debug("simplified %s at %s: %d vertices", level, tolerance,
+              int(shapely.get_num_coordinates(geoms).sum()))
+    return out
+
+
+def feature_collection(codes: Sequence[str], geojson_geoms: Iterable[str]) -> bytes:
+    """Assemble a FeatureCollection from geometry GeoJSON strings without re-parsing them."""
+    parts = [
+        '{"type":"Feature","id":' + json.dumps(code) + ',"geometry":' + g + "}"
+        for code, g in zip(codes, geojson_geoms, strict=True)
+    ]
+    return ('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}").encode()
+
+
+def admin_geojson(boundaries_dir: str, level: str, scope: str | None = None) -> bytes:
+    """GeoJSON of every ``level`` area inside ``scope`` (a province/amphoe code, or None)."""
+    if level not in ADMIN_LEVELS:
+        raise ValueError(f"level must be one of {ADMIN_LEVELS}, not {level!r}")
+    frame = simplified_level(str(boundaries_dir), level, tolerance_for(level, scope))
+    if scope:
+        frame = frame[frame["code"].str.startswith(scope)]
+    return feature_collection(
+        frame["code"].tolist(), shapely.to_geojson(frame.geometry.values).tolist()
+    )
+
+
+def bounds_of(boundaries_dir: str, code: str | None) -> list[list[float]]:
+    """[[south, west], [north, east]] of an area (or the whole country) for fitBounds."""
+    level = "province" if code is None else boundaries.level_of(code)
+    frame = simplified_level(str(boundaries_dir), level, tolerance_for(level, None))
+    if code is not None:
+        frame = frame[frame["code"] == code]
+        if frame.empty:
+            raise KeyError(code)
+    minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+    return [[miny, minx], [maxy, maxx]]
+
+
+def h3_geojson(cells: Sequence[str]) -> bytes:
+    """Hexagon polygons of H3 cells (hex strings), rounded like the admin polygons."""
+    import h3
+
+    parts = []
+    for cell in cells:
+        ring = h3.cell_to_boundary(cell)  # ((lat, lng), ...)
+        coords = ",".join(f"[{lng:.{DECIMALS + 1}f},{lat:.{DECIMALS + 1}f}]" for lat, lng in ring)
+        first = ring[0]
+        coords += f",[{first[1]:.{DECIMALS + 1}f},{first[0]:.{DECIMALS + 1}f}]"
+        parts.append('{"type":"Polygon","coordinates":[[' + coords + "]]}")
+    return feature_collection(list(cells), parts)
+
+
+def point_geojson(codes: Sequence[str], lons: Sequence[float], lats: Sequence[float]) -> bytes:
+    parts = [
+        f'{{"type":"Point","coordinates":[{x:.{DECIMALS}f},{y:.{DECIMALS}f}]}}'
+        for x, y in zip(lons, lats, strict=True)
+    ]
+    return feature_collection(list(codes), parts)
+
+
+class GeometryCache:
+    """Gzipped geometry payloads kept on disk under ``<data_dir>/cache/maps`` and in memory.
+
+    Keys must identify the content (level, scope, tolerance, source file version); callers
+    build them with :func:`cache_key`.
+    """
+
+    def __init__(self, directory: str | Path, max_items: int = 64):
+        self.directory = Path(directory)
+        self.max_items = max_items
+        self._memory: dict[str, bytes] = {}
+
+    def get_or_build(self, key: str, build) -> bytes:
+        hit = self._memory.get(key)
+        if hit is not None:
+            return hit
+        path = self.directory / f"{key}.geojson.gz"
+        if path.exists():
+            data = path.read_bytes()
+        else:
+            data = gzip.compress(build(), compresslevel=6, mtime=0)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+        if len(self._memory) >= self.max_items:
+            self._memory.pop(next(iter(self._memory)))
+        self._memory[key] = data
+        return data
+
+
+def cache_key(*parts: object) -> str:
+    """Short stable key: readable prefix + hash of every part."""
+    text = "|".join(str(p) for p in parts)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    prefix = "-".join(str(p) for p in parts[:2] if p)
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in prefix)
+    return f"{safe}-{digest}"
+
+
+def source_version(boundaries_dir: str, level: str) -> str:
+    """Changes when the boundary file changes (mtime + size), so caches follow the data."""
+    path = Path(boundaries_dir) / boundaries.FILES[level]
+    st = path.stat()
+    return f"{int(st.st_mtime)}-{st.st_size}"

@@ -1,0 +1,104 @@
+"""Where map pages get area tables, rounds and village/H3 geometry from.
+
+:class:`StoreSource` reads the versioned store (docs/CONTRACT.md §4). :class:`FrameSource`
+serves in-memory frames of the same shape; tests and ``chipao bench maps`` use it so they need
+no ingest run. Both are pure (no Flask).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import geopandas as gpd
+import pandas as pd
+
+from service.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Round:
+    id: str        # version id
+    round: int
+    label: str
+
+
+class AreaSource(Protocol):
+    def rounds(self, dataset: str) -> list[Round]:
+        """Versions of a dataset, oldest first (empty when the dataset does not exist)."""
+
+    def read_areas(self, dataset: str, level: str, *, version: str | None = None,
+                   province: str | None = None) -> pd.DataFrame: ...
+
+    def village_points(self, dataset: str, codes: Sequence[str], *,
+                       version: str | None = None) -> gpd.GeoDataFrame: ...
+
+
+def _label(round_no: int, when: str) -> str:
+    return f"รอบ {round_no} · Round {round_no} ({when})"
+
+
+class StoreSource:
+    def __init__(self, settings: Mapping[str, Any]):
+        from service.store import open_store
+
+        self.store = open_store(dict(settings))
+
+    def rounds(self, dataset: str) -> list[Round]:
+        try:
+            versions = self.store.versions(dataset)
+        except Exception:  # unknown dataset: the catalog raises NotFound
+            return []
+        out = [Round(v.id, int(v.round), _label(int(v.round), v.created_at.strftime("%Y-%m-%d")))
+               for v in versions]
+        return list(reversed(out))  # the catalog lists newest first
+
+    def read_areas(self, dataset: str, level: str, *, version: str | None = None,
+                   province: str | None = None) -> pd.DataFrame:
+        return self.store.read_areas(dataset, level, version=version, province=province)
+
+    def village_points(self, dataset: str, codes: Sequence[str], *,
+                       version: str | None = None) -> gpd.GeoDataFrame:
+        return self.store.area_geometries("village", codes, dataset=dataset, version=version)
+
+
+@dataclass
+class FrameSource:
+    """In-memory source: ``tables[(dataset, version, level)] = frame``; versions in order."""
+
+    tables: dict[tuple[str, str, str], pd.DataFrame] = field(default_factory=dict)
+    versions: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, dataset: str, version: str, level: str, frame: pd.DataFrame) -> None:
+        self.tables[(dataset, version, level)] = frame
+        order = self.versions.setdefault(dataset, [])
+        if version not in order:
+            order.append(version)
+
+    def rounds(self, dataset: str) -> list[Round]:
+        return [Round(v, i + 1, _label(i + 1, v)) for i, v in
+                enumerate(self.versions.get(dataset, []))]
+
+    def read_areas(self, dataset: str, level: str, *, version: str | None = None,
+                   province: str | None = None) -> pd.DataFrame:
+        order = self.versions.get(dataset)
+        if not order:
+            raise NotFound(f"no dataset {dataset!r} / ไม่พบชุดข้อมูล {dataset!r}")
+        version = version or order[-1]
+        frame = self.tables.get((dataset, version, level))
+        if frame is None:
+            raise NotFound(f"level {level} was not computed for dataset {dataset!r} "
+                           f"/ ไม่มีข้อมูลระดับ {level}")
+        if province:
+            frame = frame[frame["province_code"] == province]
+        return frame.copy()
+
+    def village_points(self, dataset: str, codes: Sequence[str], *,
+                       version: str | None = None) -> gpd.GeoDataFrame:
+        frame = self.read_areas(dataset, "village", version=version)
+        frame = frame[frame["code"].isin(list(codes))].dropna(subset=["lon", "lat"])
+        return gpd.GeoDataFrame(
+            {"code": frame["code"].to_numpy()},
+            geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326",
+        )
