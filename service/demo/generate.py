@@ -220,12 +220,17 @@ def _finish(province, person, fails, tambon, gdf, seed, with_identifiers) -> pl.
         hh_no[a:b] = np.arange(1, b - a + 1)
         moo[a:b], lon[a:b], lat[a:b] = _place_tambon(_rng(seed, code, "place"), geoms[code],
                                                      b - a)
-    rng = _rng(seed, province, "people")
+    # per-person draws come from one generator per tambon, so subsets reproduce the rows
+    p_new = np.ones(n, dtype=bool)
+    p_new[1:] = tambon[1:] != tambon[:-1]
+    p_starts = np.append(np.flatnonzero(p_new), n)
+    u = np.empty((7, n))
+    for a, b in zip(p_starts[:-1], p_starts[1:], strict=True):
+        u[:, a:b] = _rng(seed, tambon[a], "people").uniform(size=(7, b - a))
     age = person["age"]
     income = person["income"]
     disabled = person["disabled"]
     validated = person["validated"]
-    u = rng.uniform(size=(7, n))
     old = age >= 60
     sex = np.where(u[0] < np.where(old, 0.56, 0.51), "F", "M")
     poor_child_hh = income < CHILD_GRANT_INCOME
@@ -286,8 +291,10 @@ def _finish(province, person, fails, tambon, gdf, seed, with_identifiers) -> pl.
     if with_identifiers:
         from service.demo.identifiers import synthetic_identities
 
-        ids = synthetic_identities(_rng(seed, province, "identity"), age, sex)
-        frame = frame.with_columns(**{k: pl.Series(k, v) for k, v in ids.items()})
+        parts = [synthetic_identities(_rng(seed, tambon[a], "identity"), age[a:b], sex[a:b])
+                 for a, b in zip(p_starts[:-1], p_starts[1:], strict=True)]
+        frame = frame.with_columns(**{k: pl.Series(k, np.concatenate([q[k] for q in parts]))
+                                      for k in ("national_id", "first_name", "last_name")})
     return frame
 
 

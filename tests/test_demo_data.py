@@ -1,0 +1,254 @@
+"""Calibrated demo-data generator: fit to TPMAP 2561 recomputed from the Parquet output,
+determinism, subset == national rows, places, ages vs indicators, coverage seeds, identifiers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from service.cli import main
+from service.demo.calibration import DIMS, IND, TARGETS, tpmap
+from service.demo.fit import province_fit, read_persons, recount
+from service.demo.generate import (
+    calibration_plan,
+    generate,
+    generate_province,
+)
+from service.demo.households import APPLIES
+from service.demo.identifiers import is_valid_national_id
+from service.geo.boundaries import load_level
+from service.settings import REPO_ROOT
+
+BOUNDARIES = str(REPO_ROOT / "boundaries")
+#: four small provinces from four regions (Samut Songkhram, Ranong, Trat, Sing Buri)
+FIT_PROVINCES = ["TH17", "TH23", "TH75", "TH85"]
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def fit_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo-fit")
+    generate(FIT_PROVINCES, seed=SEED, out=out, boundaries_dir=BOUNDARIES)
+    return out
+
+
+@pytest.fixture(scope="module")
+def persons(fit_dir):
+    return read_persons(fit_dir).collect()
+
+
+def test_province_fit_within_one_percent(fit_dir):
+    table = province_fit(fit_dir)
+    assert sorted(table["code"]) == FIT_PROVINCES
+    # the published TPMAP 2561 province file, not the generator's targets
+    assert table["err_persons_pct"].abs().max() <= 1.0
+    assert table["err_target_pct"].abs().max() <= 1.0
+    # in fact exact: every unit is matched exactly and nothing is lost in the roll-up
+    assert (table["persons"] == table["pub_persons"]).all()
+    assert (table["target"] == table["pub_target"]).all()
+
+
+def test_amphoe_counts_match_published_exactly(persons):
+    got = recount(persons, "amphoe")
+    pub = tpmap("amphoe").filter(pl.col("code").str.slice(0, 4).is_in(FIT_PROVINCES))
+    pub = pub.select("code", *TARGETS).drop("poor_households").sort("code")
+    assert got.select(pub.columns).equals(pub)
+
+
+def test_tambon_counts_exact_where_no_municipal_households_arrive(persons):
+    plan, _ = calibration_plan(BOUNDARIES)
+    plan = plan.filter(pl.col("province_code").is_in(FIT_PROVINCES))
+    tambons = load_level(BOUNDARIES, "tambon")
+    listed = set(plan["tambon_code"].drop_nulls())
+    muni_amphoes = set(plan.filter(pl.col("kind") != "tambon")["amphoe_code"])
+    # municipal households go to unlisted tambons of the amphoe when there are some
+    absent = {a for a in muni_amphoes
+              if set(tambons.loc[tambons.amphoe_code == a, "code"]) - listed}
+    exact = plan.filter((pl.col("kind") == "tambon")
+                        & (~pl.col("amphoe_code").is_in(list(muni_amphoes - absent))))
+    assert exact.height > 50
+    cols = [c for c in TARGETS if c != "poor_households"]
+    got = recount(persons, "tambon").filter(pl.col("code").is_in(exact["code"].to_list()))
+    want = exact.select("code", *cols).sort("code")
+    assert got.select(want.columns).equals(want)
+    # receiving tambons only gain people
+    recv = recount(persons, "tambon").join(plan.select("code", pl.col("persons").alias("pub")),
+                                           on="code", how="inner")
+    assert (recv["persons"] >= recv["pub"]).all()
+
+
+def test_national_plan_reproduces_tpmap_totals_and_reports_moves():
+    plan, report = calibration_plan(BOUNDARIES)
+    nat = plan.filter(pl.col("kind") != "bangkok")
+    assert int(nat["persons"].sum()) == 36_647_817
+    assert int(nat["target"].sum()) == 1_032_987
+    muni = tpmap("tambon").filter(pl.col("tpmap_code").str.slice(4, 2).cast(pl.Int32) >= 51)
+    assert report["moved_people"] == int(muni["persons"].sum()) > 3_000_000
+    assert report["left_out_people"] == 0
+    assert [a["code"] for a in report["adjustments"]] == ["TH700102"]
+
+
+def test_bangkok_is_plausible():
+    plan, _ = calibration_plan(BOUNDARIES)
+    bkk = plan.filter(pl.col("kind") == "bangkok")
+    khwaeng = load_level(BOUNDARIES, "tambon").query("province_code == 'TH10'")
+    assert sorted(bkk["code"]) == sorted(khwaeng["code"])
+    assert (bkk["households"] >= 1).all()
+    donors = plan.filter(pl.col("province_code").is_in(["TH11", "TH12", "TH13"]))
+    # surveyed share of the registered population as in the donor provinces (documented)
+    expected = donors["persons"].sum() / (1_311_000 + 1_255_000 + 1_146_000) * 5_677_000
+    assert abs(bkk["persons"].sum() / expected - 1) < 0.05
+    rates = donors.group_by("province_code").agg(
+        (pl.col("target").sum() / pl.col("persons").sum()).alias("r"))["r"]
+    bkk_rate = bkk["target"].sum() / bkk["persons"].sum()
+    assert rates.min() * 0.8 <= bkk_rate <= rates.max() * 1.2
+
+
+def test_deterministic_and_seed_sensitive():
+    a = generate_province("TH75", seed=SEED, boundaries_dir=BOUNDARIES, amphoes=["TH7502"])
+    b = generate_province("TH75", seed=SEED, boundaries_dir=BOUNDARIES, amphoes=["TH7502"])
+    c = generate_province("TH75", seed=SEED + 1, boundaries_dir=BOUNDARIES, amphoes=["TH7502"])
+    assert a.equals(b)
+    assert not a.equals(c)
+    assert a.height == c.height  # the counts are calibrated, the draws are not
+
+
+def test_subset_rows_equal_national_rows(persons, tmp_path):
+    sub = generate_province("TH75", seed=SEED, boundaries_dir=BOUNDARIES, amphoes=["TH7503"])
+    full = persons.filter(pl.col("amphoe_code") == "TH7503")
+    assert sub.equals(full)
+    generate(["TH23"], seed=SEED, out=tmp_path, boundaries_dir=BOUNDARIES)
+    alone = pl.read_parquet(tmp_path / "persons" / "TH23.parquet")
+    assert alone.equals(persons.filter(pl.col("province_code") == "TH23"))
+
+
+def test_schema_ids_and_households(persons):
+    expected = ["person_id", "hh_id", "village_id", "tambon_code", "amphoe_code",
+                "province_code", "lon", "lat", "age", "sex", "disabled", "chronic",
+                "welfare_card_registered", "welfare_card", "elderly_allowance",
+                "disability_allowance", "child_grant", "social_security", "informal_worker",
+                "income_per_person_thb", *[f"ind{i}" for i in IND]]
+    assert persons.columns == expected
+    assert persons.schema["age"] == pl.Int16 and persons.schema["ind1"] == pl.Int8
+    assert persons.schema["income_per_person_thb"] == pl.Float32
+    assert persons["person_id"].n_unique() == persons.height
+    assert set(persons["sex"].unique()) == {"F", "M"}
+    hh = persons.group_by("hh_id").agg(
+        pl.col("village_id", "lon", "lat", "income_per_person_thb").n_unique(),
+        (pl.col("age") >= 18).any().alias("has_adult"))
+    assert (hh.select(pl.exclude("hh_id", "has_adult")).max_horizontal() == 1).all()
+    assert hh["has_adult"].mean() > 0.97
+    assert (persons["village_id"].str.slice(0, 8) == persons["tambon_code"]).all()
+    # moo numbers 1..n without gaps in each tambon; about 150 households a village
+    v = persons.group_by("tambon_code").agg(
+        pl.col("village_id").str.slice(8, 2).cast(pl.Int32).unique().sort().alias("moo"),
+        pl.col("hh_id").n_unique().alias("hh"))
+    assert all(list(m) == list(range(1, len(m) + 1)) for m in v["moo"])
+    per_village = (v["hh"] / v["moo"].list.len()).median()
+    assert 100 <= per_village <= 200
+
+
+def test_households_placed_inside_their_tambon(persons):
+    tambons = load_level(BOUNDARIES, "tambon").set_index("code")
+    hh = persons.unique("hh_id").select("tambon_code", "lon", "lat")
+    assert hh["lon"].null_count() == 0
+    for (code,), part in hh.group_by("tambon_code"):
+        inside = shapely.contains_xy(tambons.geometry[code], part["lon"].to_numpy(),
+                                     part["lat"].to_numpy())
+        assert inside.all(), code
+    # clustered into villages: households sit much closer to their village centre than to
+    # the tambon centre
+    c = persons.unique("hh_id").group_by("village_id").agg(
+        pl.col("lon").std().alias("sx"), pl.len().alias("n")).filter(pl.col("n") > 20)
+    t = persons.unique("hh_id").group_by("tambon_code").agg(pl.col("lon").std().alias("sx"))
+    assert c["sx"].median() < t["sx"].median()
+
+
+def test_ages_consistent_with_indicators(persons):
+    age = persons["age"].to_numpy()
+    fails = 0
+    conflicts = 0
+    for ind in IND:
+        col = persons[f"ind{ind}"]
+        applies = np.ones(len(age), dtype=bool)
+        if ind in APPLIES:
+            lo, hi = APPLIES[ind]
+            applies = (age >= lo) & (age <= hi)
+        elif ind == 28:
+            applies = persons["disabled"].to_numpy()
+        value = col.fill_null(-1).to_numpy()
+        # null = not applicable; a result wherever it applies
+        assert ((value == -1) == (~applies & (value != 1))).all(), ind
+        fails += int((value == 1).sum())
+        conflicts += int(((value == 1) & ~applies).sum())
+    assert conflicts / fails < 0.01
+    assert persons.filter(pl.col("ind1") == 1)["age"].max() == 0 or conflicts
+    assert (persons["age"] >= 0).all() and persons["age"].max() <= 105
+
+
+def test_income_rule_and_distribution(persons):
+    inc = persons["income_per_person_thb"]
+    assert ((inc < 38_000) == (persons["ind22"] == 1)).all()
+    assert inc.min() > 0 and 50_000 < inc.median() < 120_000
+
+
+def test_coverage_rates_near_seeds(persons):
+    p = persons
+    old = p.filter(pl.col("age") >= 60)
+    assert abs(old["elderly_allowance"].mean() - 0.817) < 0.01
+    dis = p.filter(pl.col("disabled"))
+    assert abs(dis["disability_allowance"].mean() - 0.756) < 0.03
+    kids = p.filter((pl.col("age") < 6) & (pl.col("income_per_person_thb") < 100_000))
+    assert abs(kids["child_grant"].mean() - 0.845) < 0.02
+    informal = p.filter(pl.col("informal_worker"))
+    assert abs(informal["social_security"].mean() - 0.207) < 0.015
+    formal = p.filter(~pl.col("informal_worker") & (pl.col("age").is_between(15, 64))
+                      & pl.col("social_security"))
+    assert formal.height > 0  # formal workers are covered too
+    assert not p.filter(pl.col("age") < 60)["elderly_allowance"].any()
+    assert not p.filter(~pl.col("disabled"))["disability_allowance"].any()
+
+
+def test_target_poor_recomputed_by_tpmap_rule(persons):
+    """The union rule applied to the output gives the published per-dimension counts."""
+    got = recount(persons, "province").sort("code")
+    pub = tpmap("province").filter(pl.col("code").is_in(FIT_PROVINCES)).sort("code")
+    for col in ["target", *[f"target_{d}" for d in DIMS], *[f"target_ind{i}" for i in IND]]:
+        assert got[col].to_list() == pub[col].to_list(), col
+
+
+def test_cli_subset_with_identifiers(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(main, ["demo-data", "--amphoes", "TH7502", "--seed", "3",
+                                       "--out", str(out), "--with-identifiers"])
+    assert result.exit_code == 0, result.output
+    assert "people / คน" in result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["seed"] == 3 and manifest["provinces"] == ["TH75"]
+    assert manifest["amphoes"] == ["TH7502"]
+    frame = pl.read_parquet(out / "persons" / "TH75.parquet")
+    assert manifest["n_persons"] == frame.height
+    assert manifest["per_province"]["TH75"]["n_households"] == frame["hh_id"].n_unique()
+    ids = frame["national_id"]
+    assert ids.str.len_chars().eq(13).all()
+    assert all(is_valid_national_id(x) for x in ids.sample(2000, seed=1))
+    assert ids.n_unique() > 0.99 * frame.height
+    assert frame["first_name"].str.contains(r"^[\u0E00-\u0E7F]+$").all()
+    # the synthetic ids are not derived from the identifiers
+    assert not frame["person_id"].str.contains(r"\d{13}").any()
+
+
+def test_without_identifiers_no_personal_columns(persons):
+    assert not {"national_id", "first_name", "last_name"} & set(persons.columns)
+
+
+def test_cli_rejects_unknown_province(tmp_path):
+    result = CliRunner().invoke(main, ["demo-data", "--provinces", "TH99", "--out",
+                                       str(tmp_path)])
+    assert result.exit_code != 0
+    assert "TH99" in result.output
