@@ -1,0 +1,247 @@
+"""ingest -> locate -> score -> aggregate -> store: build one dataset version.
+
+Memory-bounded: canonical person files (docs/CONTRACT.md §1, one per province) are processed
+one at a time; each province's scored persons are streamed to the new version's directory and
+only small partial count tables stay in memory (:class:`service.analysis.aggregate.Aggregator`).
+The version becomes visible atomically (:meth:`service.store.store.Store.write_version`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from service.analysis.aggregate import H3_LEVELS, Aggregator, admin_names
+from service.errors import InvalidInput
+from service.store.catalog import Version
+from service.store.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+PIPELINE_VERSION = 1
+
+
+def person_files(persons_dir: str | Path) -> list[Path]:
+    """``<dir>/persons/*.parquet`` (or ``<dir>/*.parquet``), sorted by province code."""
+    root = Path(persons_dir)
+    sub = root / "persons"
+    files = sorted((sub if sub.is_dir() else root).glob("*.parquet"))
+    if not files:
+        raise InvalidInput(f"no person Parquet files in {root} (expected persons/<province>"
+                           ".parquet) / ไม่พบไฟล์ข้อมูลรายบุคคล", file=str(root))
+    return files
+
+
+def sha256_of_files(files: Iterable[Path], extra: str = "") -> str:
+    """SHA-256 over the files' names and bytes (streamed), plus ``extra``."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    digest.update(extra.encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, summed over provinces."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, started: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - started
+        return now
+
+
+def locate_frame(frame: pl.DataFrame, locator: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Add ``tambon_located``, ``locate_source`` (service.geo.locate.assign_tambon)."""
+    from service.geo.locate import assign_tambon
+
+    tambon, source = assign = assign_tambon(frame["lon"], frame["lat"], frame["village_id"],
+                                            frame["tambon_code"], locator)
+    return (frame.with_columns(tambon.alias("tambon_located"), source.alias("locate_source")),
+            assign.report.as_dict())
+
+
+def cells_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``h3_r6`` .. ``h3_r9`` (uint64; null unless the tambon came from the point)."""
+    from service.geo import hexgrid
+
+    by_point = (frame["locate_source"] == "point").to_numpy()
+    lon = np.where(by_point, frame["lon"].fill_null(np.nan).to_numpy(), np.nan)
+    lat = np.where(by_point, frame["lat"].fill_null(np.nan).to_numpy(), np.nan)
+    cols = hexgrid.cell_columns(lon, lat)
+    return frame.with_columns(
+        pl.Series(name, values, dtype=pl.UInt64).replace(0, None) for name, values in
+        cols.items())
+
+
+def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
+                    locator: Any) -> None:
+    """Add pop_raster and survey_gap (tambon and above, H3 levels) from a population GeoTIFF."""
+    import rasterio
+
+    from service.geo import hexgrid, zonal
+
+    with rasterio.open(raster_path) as src:
+        values = src.read(1, masked=False)
+        transform, nodata = src.transform, src.nodata
+    zr = zonal.ZoneRaster(tambons.geometry.values, transform, values.shape, locator=locator)
+    pop = pd.Series(zr.sums(values, nodata=nodata), index=tambons["code"].to_numpy())
+    for level, width in (("tambon", 8), ("amphoe", 6), ("province", 4), ("country", 0)):
+        if level not in tables:
+            continue
+        frame = tables[level]
+        rolled = pop.groupby(pop.index.str[:width] if width else np.zeros(len(pop))).sum()
+        key = frame["code"].str[:width] if width else pd.Series(0, index=frame.index)
+        frame["pop_raster"] = key.map(rolled).to_numpy(dtype=np.float64)
+    cells, sums = zonal.h3_sums(values, transform, 9, nodata=nodata)
+    for level in H3_LEVELS:
+        if level not in tables:
+            continue
+        res = int(level[-1])
+        c, s = (cells, sums) if res == 9 else zonal.rollup(cells, sums, res)
+        lookup = pd.Series(s, index=hexgrid.to_str(c))
+        tables[level]["pop_raster"] = tables[level]["code"].map(lookup).to_numpy(
+            dtype=np.float64)
+    for frame in tables.values():
+        if "pop_raster" in frame:
+            frame["survey_gap"] = zonal.survey_gap(frame["n_persons"].to_numpy(),
+                                                   frame["pop_raster"].to_numpy()).gap
+
+
+def build_version(settings: dict[str, Any], *, dataset: str, round: int,
+                  persons_dir: str | Path, source_sha256: str | None = None,
+                  progress: bool = True, spec: str = "tpmap",
+                  programmes: str | Path | None = None,
+                  population_raster: str | Path | None = None,
+                  store: Store | None = None, locator: Any = None,
+                  on_stage: Callable[[str, float], None] | None = None) -> Version:
+    """Locate, score, aggregate and store one dataset version atomically.
+
+    Returns the existing version when one of this dataset already has ``source_sha256``
+    (idempotent re-import); ``source_sha256`` defaults to a hash of the person files.
+    ``population_raster`` (default: setting ``population_raster``) adds ``pop_raster`` and
+    ``survey_gap`` to the area tables. ``locator`` reuses a built
+    :class:`service.geo.locate.TambonLocator` (else one is loaded from the data_dir cache).
+    """
+    from tqdm import tqdm
+
+    from service.analysis.coverage import load_programmes
+    from service.analysis.disclosure import protect_levels
+    from service.analysis.mpi import score_persons
+    from service.analysis.spec import load_spec
+    from service.geo.boundaries import hierarchy, load_level
+    from service.geo.locate import TambonLocator
+
+    store = store or open_store(settings)
+    files = person_files(persons_dir)
+    sha = source_sha256 or sha256_of_files(files, extra=f"{spec}|{programmes}")
+    existing = store.catalog.find_by_sha256(dataset, sha)
+    if existing is not None:
+        log.info("dataset %s: source %s… already stored as version %s; nothing to do",
+                 dataset, sha[:12], existing.id)
+        return existing
+    times = StageTimes()
+    t = time.perf_counter()
+    spec_obj = load_spec(spec)
+    prog = load_programmes(programmes)
+    bdir = settings["boundaries_dir"]
+    tambons = load_level(bdir, "tambon")
+    if locator is None:
+        locator = TambonLocator(tambons, cache_dir=Path(settings["data_dir"]) / "cache")
+    agg = Aggregator(names=admin_names(hierarchy(bdir)))
+    t = times.add("prepare", t)
+    locate_reports: dict[str, Any] = {}
+    min_hh = int(settings["min_cell_households"])
+    raster = population_raster or settings.get("population_raster") or None
+
+    with store.write_version(dataset, round=round, source_sha256=sha) as writer:
+        bar = tqdm(files, desc="provinces / จังหวัด", unit="prov", disable=not progress)
+        for path in bar:
+            bar.set_postfix_str(path.stem)
+            t = time.perf_counter()
+            frame = pl.read_parquet(path)
+            t = times.add("read", t)
+            frame, report = locate_frame(frame, locator)
+            locate_reports[path.stem] = report
+            t = times.add("locate", t)
+            frame = cells_frame(frame)
+            t = times.add("h3", t)
+            scored = score_persons(frame, spec_obj, prog, file=path.name)
+            del frame
+            t = times.add("score", t)
+            scored.write_parquet(writer.persons_path(path.stem), compression="zstd")
+            t = times.add("write_persons", t)
+            agg.add(scored)
+            del scored
+            times.add("aggregate", t)
+        t = time.perf_counter()
+        tables = {level: frame.to_pandas() for level, frame in agg.finish().items()}
+        cell_tambons = {level: frame.to_pandas() for level, frame in agg.cell_tambons.items()}
+        t = times.add("aggregate", t)
+        if raster:
+            _raster_columns(tables, str(raster), tambons, locator)
+            t = times.add("raster", t)
+        geoms = dict(zip(tambons["code"], tambons.geometry.values, strict=True))
+        flags = protect_levels(tables, min_households=min_hh, cell_tambons=cell_tambons,
+                               tambon_geometries=geoms)
+        t = times.add("disclosure", t)
+        levels: dict[str, int] = {}
+        suppressed: dict[str, int] = {}
+        for level, frame in tables.items():
+            f = flags[level].set_index("code").reindex(frame["code"])
+            frame["dc_suppressed"] = f["dc_suppressed"].fillna(True).to_numpy(dtype=bool)
+            frame["dc_reason"] = f["dc_reason"].to_numpy()
+            frame = frame.sort_values(["province_code", "code"], na_position="first")
+            frame.to_parquet(writer.areas_path(level), index=False, row_group_size=50_000)
+            levels[level] = len(frame)
+            suppressed[level] = int(frame["dc_suppressed"].sum())
+        audit_dir = writer.dir / "audit"
+        audit_dir.mkdir(exist_ok=True)
+        for level, frame in cell_tambons.items():
+            frame.to_parquet(audit_dir / f"cell_tambons_{level}.parquet", index=False)
+        times.add("write_areas", t)
+        country = tables["country"].iloc[0]
+        meta = {
+            "pipeline_version": PIPELINE_VERSION, "spec": spec,
+            "programmes": str(programmes) if programmes else "default",
+            "levels": levels, "dc_suppressed": suppressed, "min_cell_households": min_hh,
+            "population_raster": Path(raster).name if raster else None,
+            "locate": _sum_reports(locate_reports),
+            "n_without_tambon": agg.n_without_tambon, "n_without_cell": agg.n_without_cell,
+            "stage_seconds": {k: float(f"{v:.3f}") for k, v in times.seconds.items()},
+            "provinces": [p.stem for p in files],
+        }
+        version = writer.publish(n_persons=int(country["n_persons"]),
+                                 n_households=int(country["n_households"]), meta=meta)
+    if on_stage is not None:
+        for stage, seconds in times.seconds.items():
+            on_stage(stage, seconds)
+    log.info("dataset %s version %s: %s persons, %s households; stages %s", dataset,
+             version.id, f"{version.n_persons:,}", f"{version.n_households:,}",
+             ", ".join(f"{k} {v:.1f}s" for k, v in times.seconds.items()))
+    return version
+
+
+def _sum_reports(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {"n_rows": 0, "by_source": {}, "coords_missing": 0,
+                             "coords_outside": 0, "point_disagrees_with_record": 0}
+    for rep in reports.values():
+        for key in ("n_rows", "coords_missing", "coords_outside", "point_disagrees_with_record"):
+            total[key] += int(rep.get(key, 0))
+        for source, n in rep.get("by_source", {}).items():
+            total["by_source"][source] = total["by_source"].get(source, 0) + int(n)
+    return total
