@@ -1,0 +1,237 @@
+"""REST API v1 against a real store holding a small two-province, two-round dataset."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.parse
+
+import pytest
+from openpyxl import load_workbook
+
+from service import create_app
+from service.api.auth import user_store
+
+PASSWORD = "correct horse battery"
+K = 10
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """(app, tokens by role name, version ids) shared by this module's read-only tests."""
+    import api_dataset
+
+    tmp = tmp_path_factory.mktemp("api")
+    app = create_app({"testing": True, "data_dir": str(tmp / "var"), "secret_key": "t",
+                      "rate_limit": "100000 per minute", "min_cell_households": K})
+    ids = api_dataset.build(app.config["CHIPAO"])
+    users = user_store(app)
+    tokens = {}
+    for name, role, prov in (("nat", "national", None), ("cm", "provincial", "TH50"),
+                             ("bkk", "provincial", "TH10")):
+        users.create_user(name, PASSWORD, role, prov)
+        tokens[name] = users.create_token(name)[0]
+    return app, tokens, ids
+
+
+def get(api, url, who=None):
+    app, tokens, _ = api
+    headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
+    return app.test_client().get(url, headers=headers)
+
+
+def test_datasets_and_rounds(api):
+    _, _, ids = api
+    body = get(api, "/api/v1/datasets").json
+    assert [d["name"] for d in body["items"]] == ["demo"]
+    assert body["items"][0]["current_version"]["id"] == ids[-1]
+    versions = get(api, "/api/v1/datasets/demo/versions").json["items"]
+    assert [v["round"] for v in versions] == [2562, 2561]
+    assert all("path" not in v for v in versions)
+    assert get(api, "/api/v1/datasets/nope").status_code == 404
+    assert get(api, "/api/v1/datasets/Bad%20Name").status_code == 422
+
+
+def test_public_areas_are_suppressed(api):
+    body = get(api, "/api/v1/areas/village?limit=5000").json
+    assert body["total"] == 16 and body["level"] == "village"
+    sizes = [a["n_households"] for a in body["items"]]
+    assert all(s is None or s >= K for s in sizes)
+    small = [a for a in body["items"] if a["code"].endswith("01")]  # 3-household villages
+    assert small and all(a["suppressed"] and a["n_households"] is None for a in small)
+    assert all(a["view"] == "public" for a in body["items"])
+
+
+def test_national_sees_detail_provincial_only_own(api):
+    nat = get(api, "/api/v1/areas/village?limit=5000", "nat").json["items"]
+    assert {a["view"] for a in nat} == {"detail"}
+    assert sorted({a["n_households"] for a in nat}) == [3, 8, 14, 30]
+    pub = {a["code"]: a for a in get(api, "/api/v1/areas/village?limit=5000").json["items"]}
+    cm = get(api, "/api/v1/areas/village?limit=5000", "cm").json["items"]
+    for a in cm:
+        if a["province_code"] == "TH50":
+            assert a["view"] == "detail" and a["n_households"] in (3, 8, 14, 30)
+        else:  # another province: exactly what the public sees
+            assert a == pub[a["code"]]
+
+
+def test_area_detail_children_and_errors(api):
+    body = get(api, "/api/v1/areas/province/TH50").json
+    assert body["area"]["name_th"] == "เชียงใหม่" and body["children_level"] == "amphoe"
+    assert [c["parent_code"] for c in body["children"]] == ["TH50"] * len(body["children"])
+    # counts are conserved: children sum to the parent (national view, no suppression)
+    nat = get(api, "/api/v1/areas/amphoe/TH5001", "nat").json
+    assert sum(c["n_households"] for c in nat["children"]) == nat["area"]["n_households"]
+    for url, status in (("/api/v1/areas/planet", 404), ("/api/v1/areas/province/TH99", 404),
+                        ("/api/v1/areas/province/TH5001", 404),
+                        ("/api/v1/areas/province?limit=0", 422),
+                        ("/api/v1/areas/province?limit=abc", 422),
+                        ("/api/v1/areas/province?province=Bangkok", 422),
+                        ("/api/v1/areas/province?version=r0-none", 404)):
+        r = get(api, url)
+        assert r.status_code == status, url
+        assert r.content_type == "application/problem+json"
+        assert set(r.json) == {"type", "title", "status", "detail"}
+
+
+def test_paging_and_filters(api):
+    all_t = get(api, "/api/v1/areas/tambon").json
+    page = get(api, "/api/v1/areas/tambon?limit=2&offset=1").json
+    assert page["total"] == all_t["total"] == 4
+    assert [a["code"] for a in page["items"]] == [a["code"] for a in all_t["items"][1:3]]
+    only = get(api, "/api/v1/areas/tambon?province=TH50").json["items"]
+    assert {a["province_code"] for a in only} == {"TH50"}
+    parent = only[0]["parent_code"]
+    kids = get(api, f"/api/v1/areas/tambon?parent={parent}").json["items"]
+    assert kids and {a["parent_code"] for a in kids} == {parent}
+
+
+def test_older_round_by_version(api):
+    _, _, ids = api
+    old = get(api, f"/api/v1/areas/country?version={ids[0]}", "nat").json
+    new = get(api, "/api/v1/areas/country", "nat").json
+    assert old["round"] == 2561 and new["round"] == 2562
+    assert old["items"][0]["n_persons"] != new["items"][0]["n_persons"]
+
+
+def test_coverage_and_kpi(api):
+    cov = get(api, "/api/v1/areas/province/TH50/coverage", "nat").json
+    (p,) = cov["programmes"]
+    assert p["programme"] == "elderly_allowance"
+    assert p["n_covered"] + p["n_excluded"] - p["n_inclusion_error"] == p["n_eligible"]
+    assert p["coverage"] == pytest.approx(1 - p["n_excluded"] / p["n_eligible"])
+    kpi = get(api, "/api/v1/areas/province/TH50/kpi", "nat").json
+    assert [s["round"] for s in kpi["series"]] == [2561, 2562]
+    assert kpi["change"]["n_poor"] == kpi["series"][1]["n_poor"] - kpi["series"][0]["n_poor"]
+    m0 = [k for k in kpi["kpis"] if k["kpi"] == "m0"]
+    assert [k["status"] for k in m0][0] == "baseline"
+
+
+def test_measures_catalogue(api):
+    body = get(api, "/api/v1/measures").json
+    ids = {m["id"] for m in body["items"]}
+    assert body["default"] in ids and "m0" in ids
+    assert all(m["th"] and m["en"] for m in body["items"])
+
+
+def test_cells(api):
+    body = get(api, "/api/v1/cells?resolution=8&limit=5000").json
+    assert body["resolution"] == 8 and body["total"] > 0
+    assert all(c["n_households"] is None or c["n_households"] >= K for c in body["items"])
+    nat = get(api, "/api/v1/cells?resolution=7&limit=5000", "nat").json["items"]
+    cell = max(nat, key=lambda c: c["n_households"])["code"]
+    detail = get(api, f"/api/v1/cells/{cell}", "nat").json
+    assert detail["resolution"] == 7 and detail["parent"]
+    assert sum(c["n_households"] for c in detail["children"]) == detail["cell"]["n_households"]
+    assert get(api, "/api/v1/cells/zzz").status_code == 404
+    assert get(api, "/api/v1/cells?resolution=12").status_code == 422
+
+
+def test_household_list_access_and_audit(api):
+    app, _, _ = api
+    url = "/api/v1/areas/tambon/{}/households"
+    cm_tambon = get(api, "/api/v1/areas/tambon?province=TH50").json["items"][0]["code"]
+    assert get(api, url.format(cm_tambon)).status_code == 401
+    assert get(api, url.format(cm_tambon), "bkk").status_code == 403
+    before = len(user_store(app).audit_rows())
+    r = get(api, url.format(cm_tambon), "cm")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    items = r.json["items"]
+    assert r.json["total"] == sum((3, 8, 14, 30)) == len(items)
+    assert all(i["village_id"].startswith(cm_tambon) for i in items)
+    assert all("person_id" not in i and "note" not in i for i in items)
+    rows = user_store(app).audit_rows()
+    assert len(rows) == before + 1
+    assert (rows[0]["username"], rows[0]["action"]) == ("cm", "read_households")
+    assert cm_tambon in rows[0]["object"]
+    assert get(api, url.format(cm_tambon), "nat").status_code == 200
+    assert get(api, "/api/v1/areas/h3_r8/abc/households", "nat").status_code == 404
+
+
+def _disposition_name(header: str) -> str:
+    return urllib.parse.unquote(header.split("filename*=UTF-8''", 1)[1])
+
+
+def test_exports_area_csv_bom_and_thai_name(api):
+    r = get(api, "/api/v1/exports/villages/TH5001.csv")
+    assert r.status_code == 200 and r.data.startswith(b"\xef\xbb\xbf")
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
+    name = _disposition_name(r.headers["Content-Disposition"])
+    assert "เมืองเชียงใหม่" in name and name.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert len(rows) == 8 and all(row["code"].startswith("TH5001") for row in rows)
+    assert all(row["n_households"] == "" or int(row["n_households"]) >= K for row in rows)
+
+
+def test_exports_geojson_gpkg_xlsx(api, tmp_path):
+    import geopandas as gpd
+
+    gj = get(api, "/api/v1/exports/areas/tambon.geojson?province=TH50").json
+    assert len(gj["features"]) == 2 and gj["features"][0]["geometry"]["type"] in (
+        "Polygon", "MultiPolygon")
+    r = get(api, "/api/v1/exports/areas/province.gpkg")
+    (tmp_path / "p.gpkg").write_bytes(r.data)
+    back = gpd.read_file(tmp_path / "p.gpkg")
+    assert sorted(back["code"]) == ["TH10", "TH50"]
+    r = get(api, "/api/v1/exports/households/TH50.xlsx", "cm")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    ws = load_workbook(io.BytesIO(r.data)).active
+    assert ws.max_row - 1 == 2 * sum((3, 8, 14, 30))
+    assert get(api, "/api/v1/exports/households/TH50.csv", "bkk").status_code == 403
+    assert get(api, "/api/v1/exports/households/TH50.csv").status_code == 401
+    assert get(api, "/api/v1/exports/areas/province.exe").status_code == 404
+
+
+def test_openapi_document_and_docs_page(api):
+    doc = get(api, "/api/v1/openapi.json").json
+    assert doc["openapi"].startswith("3.1")
+    assert "/api/v1/areas/{level}/{code}" in doc["paths"]
+    import schemathesis
+
+    schema = schemathesis.openapi.from_dict(json.loads(json.dumps(doc)))
+    ops = [r.ok() for r in schema.get_all_operations()]
+    assert len(ops) >= 15 and all(op.definition.raw["responses"] for op in ops)
+    page = get(api, "/api/v1/docs")
+    assert page.status_code == 200
+    assert "/api/v1/exports/households/{area}.{fmt}" in page.text
+    assert "<script" not in page.text and "http" not in page.text.split("</style>")[0]
+
+
+def test_every_api_route_is_documented(api):
+    app, _, _ = api
+    doc = get(api, "/api/v1/openapi.json").json
+    documented = set(doc["paths"])
+    missing = []
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        if not path.startswith("/api/v1/") or path in ("/api/v1/openapi.json", "/api/v1/docs"):
+            continue
+        oa = path
+        for arg in rule.arguments:
+            for conv in ("<" + arg + ">", "<int:" + arg + ">", "<path:" + arg + ">",
+                         "<string:" + arg + ">"):
+                oa = oa.replace(conv, "{" + arg + "}")
+        if oa not in documented:
+            missing.append(path)
+    assert missing == [], f"add these routes to OPENAPI_PATHS: {missing}"
