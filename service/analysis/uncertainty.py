@@ -96,7 +96,7 @@ def bootstrap_ranking(persons: pl.DataFrame, *, level: str = "village",
                       config: PriorityConfig | None = None,
                       areas: pd.DataFrame | None = None, previous: pd.DataFrame | None = None,
                       n_boot: int = 200, top_n: int = 10, level_ci: float = 0.95,
-                      seed: int = 0, batch: int = 25) -> pd.DataFrame:
+                      seed: int = 0, batch: int = 25, explain: bool = True) -> pd.DataFrame:
     """Point ranking plus bootstrap intervals and P(top ``top_n``) per area.
 
     ``persons``: scored persons (CONTRACT section 2) of the areas compared. ``areas``: the area
@@ -132,7 +132,7 @@ def bootstrap_ranking(persons: pl.DataFrame, *, level: str = "village",
                 point[c] = a[c].to_numpy()
                 if c in needed:
                     fixed[c] = a[c].to_numpy("float64", na_value=np.nan)
-    ranked = rank_areas(point, used, previous=previous, explain=False)
+    ranked = rank_areas(point, used, previous=previous, explain=explain)
     order_pos = dict(zip(ranked["code"], ranked["priority_rank"], strict=True))
     tie_keys = np.array([order_pos[c] for c in codes], dtype="int64")
 

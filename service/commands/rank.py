@@ -1,0 +1,153 @@
+"""`chipao rank`: priority ranking of tambons, villages or H3 cells, with explanations.
+
+Also holds the store helpers shared with ``chipao select`` and the rankings API (no Flask here).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from service.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+RANK_LEVELS = ("province", "amphoe", "tambon", "village", "h3_r6", "h3_r7", "h3_r8", "h3_r9")
+
+
+def previous_version(store: Any, dataset: str, version: Any) -> Any | None:
+    """The newest ready version of an earlier round than ``version`` (None when none)."""
+    earlier = [v for v in store.versions(dataset) if v.round < version.round]
+    if not earlier:
+        return None
+    return max(earlier, key=lambda v: (v.round, v.created_at))
+
+
+def load_areas(store: Any, dataset: str, level: str, *, province: str | None,
+               version: str | None = None, with_previous: bool = True,
+               ) -> tuple[pd.DataFrame, pd.DataFrame | None, Any, Any | None]:
+    """(areas, previous-round areas or None, version, previous version) for ranking."""
+    if level not in RANK_LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(RANK_LEVELS)} "
+                           f"/ ระดับพื้นที่ไม่ถูกต้อง", column="level")
+    v = store.version(dataset, version)
+    areas = store.read_areas(dataset, level, version=v.id, province=province)
+    prev_v = previous_version(store, dataset, v) if with_previous else None
+    previous = None
+    if prev_v is not None:
+        from service.errors import NotFound
+
+        try:
+            previous = store.read_areas(dataset, level, version=prev_v.id, province=province)
+        except NotFound:
+            previous = None
+    return areas, previous, v, prev_v
+
+
+def parse_pairs(values: tuple[str, ...] | list[str], what: str) -> dict[str, float]:
+    """``("ind22=5000", "ind8=80000")`` -> dict; clear error naming the bad item."""
+    out: dict[str, float] = {}
+    for item in values:
+        key, sep, raw = str(item).partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            out[key.strip()] = float(raw.replace(",", ""))
+        except ValueError:
+            raise InvalidInput(f"{what} {item!r} must look like name=number "
+                               f"/ ต้องอยู่ในรูป ชื่อ=ตัวเลข", column=what) from None
+    return out
+
+
+def emit(frame: pd.DataFrame, fmt: str, output: str | None, meta: dict[str, Any]) -> None:
+    if fmt == "csv":
+        text = frame.to_csv(index=False)
+        if output:
+            Path(output).write_text(text, encoding="utf-8-sig")  # Excel reads Thai with a BOM
+        else:
+            click.echo(text, nl=False)
+        return
+    if fmt == "json":
+        payload = {**meta, "items": json.loads(frame.to_json(orient="records",
+                                                            force_ascii=False))}
+        text = json.dumps(payload, ensure_ascii=False, indent=2)
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text)
+        return
+    for key, value in meta.items():
+        click.echo(f"{key}: {value}")
+    if output:
+        raise click.UsageError("--output needs --format csv or json")
+    with pd.option_context("display.max_columns", 12, "display.width", 160):
+        click.echo(frame.to_string(index=False))
+
+
+@click.command("rank")
+@click.option("--dataset", default=None, help="Dataset (default: setting default_dataset).")
+@click.option("--version", "version_id", default=None, help="Version id (default: current).")
+@click.option("--level", default="village", show_default=True, type=click.Choice(RANK_LEVELS))
+@click.option("--province", default=None, help="Rank the areas of one province (TH10).")
+@click.option("--top", default=10, show_default=True, type=int, help="Rows to show.")
+@click.option("--weights", "weights_file", default=None, type=click.Path(dir_okay=False),
+              help="Weights file (JSON, shape of service/analysis/presets/ranking/priority.json).")
+@click.option("--weight", "weight_overrides", multiple=True, metavar="ID=W",
+              help="Override one component's weight, e.g. --weight n_poor=0.5 (repeatable).")
+@click.option("--bootstrap", "n_boot", default=0, show_default=True, type=int,
+              help="Bootstrap replicates for intervals and P(top N) (needs --province).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "csv", "json"]))
+@click.option("--output", default=None, type=click.Path(dir_okay=False),
+              help="Write to this file (csv/json) instead of the terminal.")
+def command(dataset: str | None, version_id: str | None, level: str, province: str | None,
+            top: int, weights_file: str | None, weight_overrides: tuple[str, ...], n_boot: int,
+            seed: int, fmt: str, output: str | None) -> None:
+    """Rank areas by priority (most urgent first), each with its explanation.
+
+    จัดลำดับความสำคัญของพื้นที่ พร้อมคำอธิบายที่มาของคะแนนแต่ละองค์ประกอบ
+    """
+    from service.analysis.rank import load_config, rank_areas
+    from service.settings import settings_from_env
+    from service.store import open_store
+
+    settings = settings_from_env()
+    dataset = dataset or settings["default_dataset"]
+    store = open_store(settings)
+    config = load_config(weights_file, parse_pairs(weight_overrides, "weight") or None)
+    areas, previous, v, prev_v = load_areas(store, dataset, level, province=province,
+                                            version=version_id)
+    if areas.empty:
+        raise click.ClickException(f"no {level} areas found for {province or 'the country'}")
+    if n_boot > 0:
+        if not province:
+            raise click.UsageError("--bootstrap needs --province (household data)")
+        from service.analysis.uncertainty import bootstrap_ranking
+
+        persons = store.read_persons(dataset, province, version=v.id)
+        ranked = bootstrap_ranking(persons, level=level, config=config, areas=areas,
+                                   previous=previous, n_boot=n_boot, top_n=top, seed=seed)
+    else:
+        ranked = rank_areas(areas, config, previous=previous)
+    meta = {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
+            "province": province or "all",
+            "previous_version": prev_v.id if prev_v is not None else None,
+            "areas": len(ranked), "notes": ranked.attrs.get("notes", [])}
+    frame = ranked if fmt != "table" else ranked.head(top)
+    if fmt == "table":
+        show = ["priority_rank", "code", "name_th", "priority_score"]
+        if n_boot > 0:
+            show += ["rank_lo", "rank_hi", "p_top_n"]
+        emit(frame[[c for c in show if c in frame]].round(3), fmt, output, meta)
+        click.echo("")
+        for _, row in frame.iterrows():
+            click.echo(f"{row['priority_rank']:>3}. {row['code']} {row.get('name_th', '')}: "
+                       f"{row['explanation_en']}")
+        return
+    emit(frame, fmt, output, meta)

@@ -1,0 +1,83 @@
+"""`chipao select`: choose villages within a budget (exact MILP, greedy fallback reported)."""
+
+from __future__ import annotations
+
+import click
+
+from service.commands.rank import emit, load_areas, parse_pairs
+
+#: THB per household lifted out of each deprivation when no --cost is given: an
+#: illustrative price list to edit, not an official one (docs/ranking.md)
+DEFAULT_COSTS = {"ind22": 20_000.0, "ind20": 15_000.0, "ind21": 10_000.0, "ind8": 80_000.0,
+                 "ind9": 3_000.0, "ind10": 15_000.0, "ind11": 2_000.0, "ind16": 5_000.0,
+                 "ind15": 5_000.0, "ind17": 8_000.0, "ind19": 3_000.0, "ind27": 6_000.0,
+                 "ind28": 6_000.0, "ind1": 4_000.0, "ind4": 2_000.0, "ind5": 1_000.0,
+                 "ind7": 500.0}
+
+
+def village_table(store, dataset: str, province: str, version: str | None = None):
+    """Village areas of a province joined with poor households per indicator, plus ranking."""
+    from service.analysis.rank import rank_areas
+    from service.analysis.targets import village_needs
+
+    villages, previous, v, _ = load_areas(store, dataset, "village", province=province,
+                                          version=version)
+    needs = village_needs(store.read_persons(dataset, province, version=v.id))
+    table = villages.merge(needs, on="code", how="left")
+    for col in needs.columns:
+        if col != "code":
+            table[col] = table[col].fillna(0)
+    table["amphoe_code"] = table["code"].str[:6]
+    ranking = rank_areas(villages, previous=previous, explain=False)
+    return table, ranking, v
+
+
+@click.command("select")
+@click.option("--dataset", default=None, help="Dataset (default: setting default_dataset).")
+@click.option("--version", "version_id", default=None, help="Version id (default: current).")
+@click.option("--province", required=True, help="Province code, e.g. TH63.")
+@click.option("--budget", required=True, type=float, help="Budget in THB.")
+@click.option("--cost", "costs", multiple=True, metavar="IND=THB",
+              help="THB per household lifted out of one indicator, e.g. --cost ind22=20000 "
+                   "(repeatable; default: an illustrative price list).")
+@click.option("--objective", default="poor", show_default=True,
+              type=click.Choice(["poor", "m0"]),
+              help="Maximise poor people lifted, or the fall in M0.")
+@click.option("--per-amphoe", is_flag=True, help="At least one village in every amphoe.")
+@click.option("--time-limit", default=20.0, show_default=True, type=float,
+              help="Seconds for the exact solver before it keeps its best solution.")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "csv", "json"]))
+@click.option("--output", default=None, type=click.Path(dir_okay=False))
+def command(dataset: str | None, version_id: str | None, province: str, budget: float,
+            costs: tuple[str, ...], objective: str, per_amphoe: bool, time_limit: float,
+            fmt: str, output: str | None) -> None:
+    """Choose villages to lift the most people out of poverty within a budget, and compare
+    with taking the top of the priority ranking.
+
+    เลือกหมู่บ้านภายใต้งบประมาณ ให้จำนวนคนพ้นความยากจนมากที่สุด เทียบกับการเลือกตามลำดับความสำคัญ
+    """
+    from service.analysis.select import select_villages
+    from service.settings import settings_from_env
+    from service.store import open_store
+
+    settings = settings_from_env()
+    dataset = dataset or settings["default_dataset"]
+    store = open_store(settings)
+    table, ranking, v = village_table(store, dataset, province.upper(), version_id)
+    price = parse_pairs(costs, "cost") if costs else DEFAULT_COSTS
+    price = {k: p for k, p in price.items()
+             if f"n_hh_cdep_{k if k.startswith('ind') else 'ind' + k}" in table}
+    sel = select_villages(table, budget=budget, costs=price, objective=objective,
+                          per_amphoe=per_amphoe, ranking=ranking, time_limit=time_limit)
+    summary = sel.summary()
+    base = summary.pop("top_of_ranking")
+    meta = {"dataset": dataset, "version": v.id, "province": province.upper(),
+            **{k: val for k, val in summary.items()},
+            "top_of_ranking_people_lifted": base["people_lifted"],
+            "top_of_ranking_cost_thb": base["total_cost_thb"],
+            "gain_people_lifted": base["people_lifted_difference"],
+            "gain_m0_fall": base["m0_fall_difference"]}
+    cols = [c for c in ("code", "name_th", "amphoe_code", "n_poor", "cost_thb", "benefit",
+                        "priority_rank") if c in sel.selected]
+    emit(sel.selected[cols] if fmt == "table" else sel.selected, fmt, output, meta)
