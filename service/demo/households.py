@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.demo.calibration import DIMS, IND
+from service.demo.calibration import IND
 
 IND_POS = {ind: k for k, ind in enumerate(IND)}
 #: age classes: (low, high) inclusive
@@ -31,7 +31,9 @@ ELDERLY_CLASS = 6
 IND_CLASSES: dict[int, tuple[int, ...]] = {
     1: (0,), 15: (2,), 16: (3,), 17: (4,), 19: (5, 4), 20: (5, 4), 21: (6,), 27: (6,),
 }
-#: order in which dimensions are laid out: the most age-specific first
+#: order of the cyclic layout of dimension memberships
+DIM_LAYOUT = ("living", "health", "accessibility", "education", "income")
+#: order in which indicators are given inside dimensions: the most age-specific first
 DIM_ORDER = ("education", "income", "accessibility", "health", "living")
 #: indicators inside each dimension, age-specific first
 DIM_IND_ORDER = {
@@ -56,6 +58,8 @@ _NONTARGET_W = {4: 3.0, 5: 2.0, 7: 6.0, 8: 1.0, 9: 1.0, 10: 1.0, 11: 3.0, 16: 2.
 INCOME_MEDIAN = 80_000.0
 INCOME_SIGMA = 0.75
 BMN22_LINE = 38_000.0
+CARD_INCOME_LIMIT = 100_000.0  # welfare card: income <= 100,000 THB/person/year
+CARD_INCOME_SHARE = 0.95  # share of card households that meet it (the rest: inclusion error)
 
 
 def _layout(order: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
@@ -87,10 +91,10 @@ def target_poor(t: dict[str, int], rng: np.random.Generator) -> tuple[np.ndarray
     cls = np.full(n, -1, dtype=np.int8)
     if n == 0:
         return fails, cls
-    dims = list(DIMS)
-    order = rng.permutation(len(dims))
-    members = dict(zip([dims[k] for k in order],
-                       _layout(rng.permutation(n), [t[f"target_{dims[k]}"] for k in order]),
+    # people in several dimensions are those where the layout wraps: the last dimensions
+    # (income) wrap onto the first ones (living, health), whose indicators fit every age
+    members = dict(zip(DIM_LAYOUT,
+                       _layout(rng.permutation(n), [t[f"target_{d}"] for d in DIM_LAYOUT]),
                        strict=True))
     for dim in DIM_ORDER:
         m = members[dim]
@@ -243,9 +247,14 @@ def generate_unit(t: dict[str, int], rng: np.random.Generator) -> dict[str, np.n
 
     z22 = (np.log(BMN22_LINE) - np.log(INCOME_MEDIAN)) / INCOME_SIGMA
     cut = norm.cdf(z22)
+    # households with a validated welfare card holder mostly meet the card's income test
+    card_hh = np.zeros(n_hh, dtype=bool)
+    card_hh[hh[validated]] = True
+    cap = norm.cdf((np.log(CARD_INCOME_LIMIT) - np.log(INCOME_MEDIAN)) / INCOME_SIGMA)
+    hi = np.where(card_hh & (rng.uniform(size=n_hh) < CARD_INCOME_SHARE), cap, 1.0)
     u = rng.uniform(size=n_hh)
     is22 = np.arange(n_hh) < h22
-    q = np.where(is22, u * cut, cut + u * (1 - cut))
+    q = np.where(is22, u * cut, cut + u * (hi - cut))
     q = np.clip(q, 1e-9, 1 - 1e-9)
     income_hh = np.exp(np.log(INCOME_MEDIAN) + INCOME_SIGMA * norm.ppf(q))
     income_hh = np.where(is22, np.minimum(income_hh, BMN22_LINE - 1),
