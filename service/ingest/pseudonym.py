@@ -100,3 +100,28 @@ def national_id_check_expr(col: str) -> pl.Expr:
     )
     check = (11 - weighted % 11) % 10
     return c.str.contains(r"^\d{13}$") & (check == c.str.slice(12, 1).cast(pl.Int32, strict=False))
+
+
+def find_pseudonyms(settings: dict, files: list, wanted: set[str]) -> Iterable[dict]:
+    """Rows of the province's own source ``files`` whose person or household pseudonym is in
+    ``wanted``: the re-identification step before a home visit (docs/ingest.md).
+
+    Yields file, row, which pseudonym matched and the identifying columns. Runs where the
+    source files and the key are held; nothing is logged.
+    """
+    from service.ingest.readers import iter_batches, sniff
+    from service.ingest.validate import Validator, map_headers
+
+    for f in files:
+        src = sniff(f)
+        mapping = map_headers(src.headers, file=src.name)
+        p = Pseudonymiser(settings.get("pseudonym_key", ""))
+        validator = Validator(mapping, file=src.name, boundaries_dir=settings["boundaries_dir"],
+                              pseudonymiser=lambda p=p: p)
+        for raw in iter_batches(src):
+            ids = validator.identities(raw)
+            hits = ids.filter(pl.col("person_id").is_in(list(wanted))
+                              | pl.col("hh_id").is_in(list(wanted)))
+            for rec in hits.iter_rows(named=True):
+                rec["matched"] = "person" if rec["person_id"] in wanted else "household"
+                yield {"file": src.name, **rec}

@@ -91,6 +91,8 @@ def sniff(path: str | Path, *, name: str | None = None, limits: Limits = Limits(
     elif head.startswith(b"PK\x03\x04"):
         src = SourceFile(path, name, "xlsx", sha256_of(path), size)
         _check_xlsx(src, limits)
+        wb, _rows, src.headers = _open_xlsx(src, limits)
+        wb.close()
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnsupportedMedia(
             f"file {name}: ไฟล์ Excel รุ่นเก่า (.xls) ไม่รองรับ กรุณาบันทึกเป็น .xlsx หรือ CSV UTF-8 / "
@@ -300,7 +302,8 @@ def _cell_text(v: object) -> str | None:
     return text or None
 
 
-def _xlsx_batches(src: SourceFile, chunk_rows: int, limits: Limits) -> Iterator[pl.DataFrame]:
+def _open_xlsx(src: SourceFile, limits: Limits):
+    """Open the first sheet read-only (defusedxml parses the XML); return wb, rows, header."""
     import openpyxl
     from defusedxml.common import DefusedXmlException
     from openpyxl.xml import DEFUSEDXML
@@ -318,18 +321,34 @@ def _xlsx_batches(src: SourceFile, chunk_rows: int, limits: Limits) -> Iterator[
     try:
         ws = wb.worksheets[0]
         rows = ws.iter_rows(values_only=True, max_col=limits.max_columns + 1)
-        try:
-            header_row = next(rows)
-        except StopIteration:
-            raise InvalidInput("ไฟล์ไม่มีหัวตาราง / the sheet has no header row",
-                               file=src.name) from None
-        header = [_cell_text(h) or "" for h in header_row]
-        while header and header[-1] == "":
-            header.pop()
-        if len(header) > limits.max_columns:
-            raise InvalidInput(f"มีคอลัมน์มากเกินไป / too many columns (> {limits.max_columns:,})",
-                               file=src.name, row=1)
-        src.headers = header
+        header_row = next(rows)
+    except StopIteration:
+        wb.close()
+        raise InvalidInput("ไฟล์ไม่มีหัวตาราง / the sheet has no header row",
+                           file=src.name) from None
+    except DefusedXmlException as exc:
+        wb.close()
+        raise InvalidInput(f"XLSX มี XML อันตราย / unsafe XML refused ({type(exc).__name__})",
+                           file=src.name) from None
+    except Exception as exc:
+        wb.close()
+        raise InvalidInput(f"อ่านไฟล์ XLSX ไม่ได้ / cannot read XLSX ({type(exc).__name__})",
+                           file=src.name) from None
+    header = [_cell_text(h) or "" for h in header_row]
+    while header and header[-1] == "":
+        header.pop()
+    if len(header) > limits.max_columns:
+        wb.close()
+        raise InvalidInput(f"มีคอลัมน์มากเกินไป / too many columns (> {limits.max_columns:,})",
+                           file=src.name, row=1)
+    return wb, rows, header
+
+
+def _xlsx_batches(src: SourceFile, chunk_rows: int, limits: Limits) -> Iterator[pl.DataFrame]:
+    from defusedxml.common import DefusedXmlException
+
+    wb, rows, header = _open_xlsx(src, limits)
+    try:
         width = len(header)
         batch: list[list[str | None]] = []
         rowno = 1

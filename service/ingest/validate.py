@@ -327,6 +327,18 @@ class Validator:
         self.n_blank = getattr(self, "n_blank", 0) + n_blank
         return good, problems
 
+    def identities(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """Pseudonyms next to the identifying columns of every row (re-identification)."""
+        df = raw.select(pl.col("_row"),
+                        *[_clean(src).alias(name) for name, src in self.mapping.columns.items()])
+        for name in ALL_COLUMNS:
+            if name not in df.columns:
+                df = df.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+        df = df.with_columns(_nid=pl.col("national_id").str.replace_all(r"[\s\-]", ""))
+        df = self._pseudonymise(df)
+        return df.select(pl.col("_row").alias("row"), "person_id", "hh_id", "national_id", "first_name",
+                         "last_name", "house_id", "tambon_code", "village_id", "moo")
+
     def _problems(self, df: pl.DataFrame,
                   checks: list[tuple[pl.Expr, str, str, pl.Expr | None]]) -> pl.DataFrame:
         frames = []
@@ -363,16 +375,23 @@ class Validator:
         sup_pid = df.select(pl.when(raw_pid).then(None).otherwise(pid)).to_series()
         raw_pid_vals = df.select(pl.when(raw_pid).then(pid.str.replace_all(r"[\s\-]", ""))
                                  ).to_series()
+        if not raw_pid_vals.null_count() < df.height:
+            raw_pid_vals = None
         house = df.select(pl.when(raw_hh).then(hh.str.replace_all(r"[\s\-]", ""))
                           .otherwise(pl.col("house_id").str.replace_all(r"[\s\-]", ""))).to_series()
         hh_hash = p.series("hh", house)
         hh_final = hh_hash.fill_null(df.select(pl.when(raw_hh).then(None).otherwise(hh))
                                      .to_series())
         df = df.with_columns(hh_id=hh_final)
-        person = nid_hash.fill_null(p.series("pid", raw_pid_vals)).fill_null(sup_pid)
-        if "first_name" in cols or "last_name" in cols:
+        person = nid_hash
+        if raw_pid_vals is not None:
+            person = person.fill_null(p.series("pid", raw_pid_vals))
+        person = person.fill_null(sup_pid)
+        if ("first_name" in cols or "last_name" in cols) and person.null_count():
+            df = df.with_columns(_has_pid=person.is_not_null())
             names = df.select(
-                pl.when(pl.col("first_name").is_not_null() | pl.col("last_name").is_not_null())
+                pl.when(~pl.col("_has_pid") & (pl.col("first_name").is_not_null()
+                                               | pl.col("last_name").is_not_null()))
                 .then(pl.concat_str([
                     pl.col("hh_id").fill_null(""),
                     pl.col("first_name").fill_null("").str.to_lowercase()
