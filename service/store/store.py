@@ -301,7 +301,8 @@ def compare_versions(store: Store, dataset: str, old: str, new: str, level: str,
     """
     cols_old = store.read_areas(dataset, level, version=old, province=province)
     cols_new = store.read_areas(dataset, level, version=new, province=province)
-    measures = ["n_households", "n_persons", "n_poor", "h", "m0", "n_target_poor"]
+    measures = ["n_households", "n_persons", "n_poor", "h", "m0", "n_deprived_any",
+                "n_target_poor"]
     measures += sorted(c for c in cols_new.columns if c.startswith("cov_")
                        and c in cols_old.columns)
     measures = [m for m in measures if m in cols_old.columns and m in cols_new.columns]
