@@ -26,3 +26,35 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+# --- demo data (owned by the demo-data engineer) ---------------------------------------------
+@pytest.fixture(scope="session")
+def make_demo_persons(tmp_path_factory):
+    """Factory: ``make_demo_persons(provinces=None, amphoes=None, seed=2561,
+    with_identifiers=False)`` generates calibrated demo persons (TPMAP 2561) into a session
+    temporary directory and returns it (``<dir>/persons/<province>.parquet`` +
+    ``manifest.json``). Calls with the same arguments share one directory. Give
+    ``amphoes=["TH7502"]`` (about 22 k people, < 1 s) for fast tests."""
+    from service.demo.generate import generate
+
+    cache: dict[tuple, object] = {}
+
+    def make(provinces=None, amphoes=None, seed=2561, with_identifiers=False):
+        key = (tuple(provinces or ()), tuple(amphoes or ()), seed, with_identifiers)
+        if key not in cache:
+            out = tmp_path_factory.mktemp("demo-persons")
+            generate(list(provinces) if provinces else None, seed=seed, out=out,
+                     amphoes=list(amphoes) if amphoes else None,
+                     with_identifiers=with_identifiers)
+            cache[key] = out
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_persons_dir(make_demo_persons):
+    """Samut Songkhram (TH75), the whole province: 43,535 households, 125,464 people, 903
+    target poor, exactly as TPMAP 2561; seed 2561."""
+    return make_demo_persons(provinces=["TH75"])

@@ -252,3 +252,12 @@ def test_cli_rejects_unknown_province(tmp_path):
                                        str(tmp_path)])
     assert result.exit_code != 0
     assert "TH99" in result.output
+
+
+def test_shared_fixtures(demo_persons_dir, make_demo_persons):
+    manifest = json.loads((demo_persons_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["n_persons"] == 125_464 and manifest["n_households"] == 43_535
+    small = make_demo_persons(amphoes=["TH7502"])
+    assert make_demo_persons(amphoes=["TH7502"]) == small
+    frame = pl.read_parquet(small / "persons" / "TH75.parquet")
+    assert set(frame["amphoe_code"]) == {"TH7502"}
