@@ -13,7 +13,7 @@ from service.errors import InvalidSpec
 
 PROGRAMMES = ["welfare_card", "elderly_allowance", "disability_allowance", "child_grant",
               "social_security"]
-NEED_COLUMNS = ["n_poor", "sum_c_poor", "n_severe"] + [f"n_excl_{p}" for p in PROGRAMMES]
+NEED_COLUMNS = ["n_poor", "n_target_poor", "sum_c_poor", "n_severe"] + [f"n_excl_{p}" for p in PROGRAMMES]
 
 
 def make_areas(rng: np.random.Generator, n: int, *, pop: bool = True) -> pd.DataFrame:
@@ -27,6 +27,7 @@ def make_areas(rng: np.random.Generator, n: int, *, pop: bool = True) -> pd.Data
         "n_poor": n_poor,
         "sum_c_poor": n_poor * rng.uniform(0.26, 0.8, n),
         "n_severe": n_poor // 3,
+        "n_target_poor": rng.integers(0, 80, n),
     })
     for p in PROGRAMMES:
         df[f"n_excl_{p}"] = rng.integers(0, 8, n)
@@ -38,7 +39,7 @@ def make_areas(rng: np.random.Generator, n: int, *, pop: bool = True) -> pd.Data
 def test_default_preset_is_valid_and_documented():
     config = load_config()
     ids = [c.id for c in config.components]
-    assert {"m0", "n_poor", "survey_gap", "severity", "m0_change"} <= set(ids)
+    assert {"m0", "n_poor", "n_target_poor", "survey_gap", "severity", "m0_change"} <= set(ids)
     assert {f"excl_{p}" for p in PROGRAMMES} <= set(ids)
     assert all(c.label_th and c.label_en for c in config.components)
     assert config.tie_break[-1] == ("code", True)
@@ -54,8 +55,12 @@ def test_ranking_explained_contributions_add_up():
     assert out["priority_rank"].tolist() == list(range(1, 31))
     assert out["priority_score"].is_monotonic_decreasing
     assert out.attrs["notes"] == []
-    assert out["explanation_en"].str.contains("Poor people").all()
-    assert out["explanation_th"].str.contains("คนจน").all()
+    assert out["explanation_en"].iloc[0].count("+") >= 3
+    assert out["explanation_th"].str.len().gt(0).all()
+    top = out.iloc[0]
+    # components adding points are listed, largest first, with their points
+    best = max((c for c in out.columns if c.startswith("contrib_")), key=lambda c: top[c])
+    assert f"+{top[best]:.1f}" in top["explanation_en"].split(";")[0]
     # M0 is a ratio of sums, not taken from a precomputed column
     np.testing.assert_allclose(
         out.set_index("code")["raw_m0"],

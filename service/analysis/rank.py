@@ -287,16 +287,21 @@ def _fmt(value: float, kind: str) -> str:
     if not np.isfinite(value):
         return "n/a"
     if kind == "ratio":
-        return f"{value:.3f}"
+        return f"{value:.4f}"
     return f"{value:,.0f}"
 
 
 def _explain(row_parts: list[tuple[Component, float, float, bool]], lang: str) -> str:
+    """Components by contribution, largest first; those adding 0 points are left out."""
     items = []
     for comp, raw, contrib, missing in sorted(row_parts, key=lambda t: -t[2]):
+        if contrib <= 0 and not missing:
+            continue
         label = comp.label_th if lang == "th" else comp.label_en
         note = (" (ไม่มีข้อมูล)" if lang == "th" else " (no data)") if missing else ""
         items.append(f"{label} {_fmt(raw, comp.format)}{note}: +{contrib:.1f}")
+    if not items:
+        return "ไม่มีองค์ประกอบใดให้คะแนน" if lang == "th" else "no component adds points"
     return "; ".join(items)
 
 

@@ -217,7 +217,7 @@ def select_villages(villages: pd.DataFrame, *, budget: float, costs: dict[str, f
     rank_order = np.lexsort((frame["code"].to_numpy(), rank_key))
     base = top_of_ranking(frame["cost_thb"].to_numpy(), budget, rank_order)
 
-    def totals(mask: np.ndarray) -> dict[str, float]:
+    def totals(mask: np.ndarray) -> dict[str, Any]:
         sub = frame[mask]
         return {
             "n_selected": int(mask.sum()),
