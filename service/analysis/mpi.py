@@ -137,8 +137,7 @@ def score_persons(frame: FrameT, spec: Spec, programmes: Programmes | None = Non
         later += programme_exprs(programmes)
     if "households" not in missing:
         later += [
-            pl.col("mpi_poor").fill_null(False).any().over(HOUSEHOLD_COLUMN)
-            .alias("hh_mpi_poor"),
+            groups_mod.household_any(pl.col("mpi_poor")).alias("hh_mpi_poor"),
             groups_mod.crossgen_expr(spec.crossgen_dimensions),
         ]
     if later:
@@ -201,22 +200,36 @@ def missing_counts(frame: pl.DataFrame | pl.LazyFrame, spec: Spec) -> dict[str, 
 # --------------------------------------------------------------------------- counts
 
 
+#: helper columns added by :func:`with_count_helpers`, read by :func:`count_exprs`
+_C, _SCORED, _POOR = "__c64", "__scored", "__poor"
+
+
+def with_count_helpers(frame: FrameT, spec: Spec, *, k: float | None = None) -> FrameT:
+    """Add the helper columns :func:`count_exprs` reads: c again in float64 from the dep
+    columns (``mpi_c`` is stored as float32 and sums over millions should not carry its
+    rounding; M0 = Σ_j w_j h_j exactly), scored, and poor at cutoff ``k`` (default
+    ``spec.k``: any k works without re-scoring). Computed once, not once per count."""
+    k = spec.k if k is None else k
+    c = score_expr(spec)
+    return frame.with_columns(c.alias(_C)).with_columns(
+        pl.col(_C).is_not_null().alias(_SCORED),
+        (pl.col(_C) >= k - EPS).fill_null(False).alias(_POOR),
+    )
+
+
 def count_exprs(spec: Spec, programmes: Programmes | None = None, *, k: float | None = None,
                 weight: str | None = None, columns: Iterable[str] = ()) -> list[pl.Expr]:
-    """Aggregations named as docs/CONTRACT.md §3 over scored persons, for cutoff ``k``
-    (default ``spec.k``; poverty is re-derived from the ``dep_<ind>`` columns so any k works
-    without re-scoring). ``weight`` is a survey weight column (counts become weighted sums);
-    household counts are never weighted. ``columns`` lists the scored frame's columns so
-    counts of parts that were skipped are left out."""
+    """Aggregations named as docs/CONTRACT.md §3 over scored persons that went through
+    :func:`with_count_helpers` (same ``k``). ``weight`` is a survey weight column (counts
+    become weighted sums); household counts are never weighted. ``columns`` lists the
+    scored frame's columns so counts of parts that were skipped are left out."""
     k = spec.k if k is None else k
     have = set(columns)
     # unweighted counts stay integers; a literal weight would not broadcast in group_by
     w = pl.col(weight).cast(pl.Float64) if weight else None
-    # c again in float64 from the dep columns: mpi_c is stored as float32, and sums over
-    # millions of persons should not carry its rounding (M0 = Σ_j w_j h_j exactly)
-    c = score_expr(spec)
-    scored = c.is_not_null()
-    poor = (c >= k - EPS).fill_null(False)
+    c = pl.col(_C)
+    scored = pl.col(_SCORED)
+    poor = pl.col(_POOR)
     vul = ((c >= spec.vulnerable_cutoff - EPS) & (c < k - EPS)).fill_null(False)
     severe = (c >= spec.severe_cutoff - EPS).fill_null(False)
     c_poor = pl.when(poor).then(c).otherwise(0.0)
@@ -271,6 +284,7 @@ def area_counts(scored: pl.DataFrame | pl.LazyFrame, spec: Spec,
     lazy = scored.lazy()
     cols = lazy.collect_schema().names()
     exprs = count_exprs(spec, programmes, k=k, weight=weight, columns=cols)
+    lazy = with_count_helpers(lazy, spec, k=k)
     if not by:
         return lazy.select(exprs).collect()
     keys = [by] if isinstance(by, str) else list(by)

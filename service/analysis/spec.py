@@ -129,7 +129,9 @@ def rule_expr(rule: Any) -> pl.Expr:
     if "not" in rule:
         return ~rule_expr(rule["not"])
     if "household_any" in rule:
-        return rule_expr(rule["household_any"]).any().over(HOUSEHOLD_COLUMN)
+        # a windowed count is faster than any().over in polars
+        flag = rule_expr(rule["household_any"]).cast(pl.UInt32)
+        return flag.sum().over(HOUSEHOLD_COLUMN) > 0
     col = pl.col(rule["column"])
     op = rule.get("op")
     if op is None:
