@@ -261,3 +261,11 @@ def test_shared_fixtures(demo_persons_dir, make_demo_persons):
     assert make_demo_persons(amphoes=["TH7502"]) == small
     frame = pl.read_parquet(small / "persons" / "TH75.parquet")
     assert set(frame["amphoe_code"]) == {"TH7502"}
+
+
+def test_bangkok_khet_generates_its_plan():
+    plan, _ = calibration_plan(BOUNDARIES)
+    want = plan.filter(pl.col("amphoe_code") == "TH1001").select(
+        "code", *[c for c in TARGETS if c != "poor_households"]).sort("code")
+    frame = generate_province("TH10", seed=SEED, boundaries_dir=BOUNDARIES, amphoes=["TH1001"])
+    assert recount(frame, "tambon").select(want.columns).equals(want)

@@ -172,16 +172,16 @@ def bangkok_units(tambons: pl.DataFrame, khwaeng: list[tuple[str, float]]) -> pl
         acc = np.zeros(len(TARGETS), dtype=np.int64)
         have = 0
         while True:
-            # of the next 25 donors (cyclic), take the one bringing the total closest to the
+            # of the next 100 donors (cyclic), take the one bringing the total closest to the
             # goal; stop when no donor improves it
-            cand = (j + np.arange(25)) % len(values)
+            cand = (j + np.arange(min(100, len(values)))) % len(values)
             best = cand[np.argmin(np.abs(have + people[cand] - want))]
             if have and abs(have + people[best] - want) >= abs(have - want):
                 break
             acc += values[best]
             have += int(people[best])
+            # move the used donor to the front of the window (people is a view of values)
             values[[best, j % len(values)]] = values[[j % len(values), best]]
-            people[[best, j % len(values)]] = people[[j % len(values), best]]
             j += 1
         rows.append(acc)
     frame = pl.DataFrame(np.vstack(rows), schema=list(TARGETS), orient="row")
