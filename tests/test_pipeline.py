@@ -180,3 +180,24 @@ def test_missing_person_files_error(tmp_path):
     settings = load_settings({"data_dir": str(tmp_path / "var")}, environ={})
     with pytest.raises(InvalidInput, match="no person Parquet"):
         build_version(settings, dataset="demo", round=1, persons_dir=tmp_path, progress=False)
+
+
+def test_cli_datasets_and_unchanged_aggregate(built, demo_src, monkeypatch):
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    settings, version = built
+    monkeypatch.setenv("CHIPAO_DATA_DIR", settings["data_dir"])
+    runner = CliRunner()
+    listed = runner.invoke(main, ["datasets", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert f"* {version.id}" in listed.output
+    same = runner.invoke(main, ["aggregate", "--dataset", "demo", "--persons", str(demo_src),
+                                "--round", "2561", "--no-progress"])
+    assert same.exit_code == 0, same.output
+    assert "unchanged" in same.output
+    one = runner.invoke(main, ["datasets", "compare", "--dataset", "demo"])
+    assert one.exit_code != 0 and "only one version" in one.output
+    missing = runner.invoke(main, ["aggregate", "--dataset", "nothing-here"])
+    assert missing.exit_code != 0 and "no ready version" in missing.output

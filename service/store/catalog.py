@@ -108,6 +108,25 @@ class Catalog:
         self.engine = engine or sa.create_engine(database_url, future=True)
         metadata.create_all(self.engine)
 
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Catalog:
+        return cls(settings["database_url"])
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per dataset: name, current version, its round and counts, number of versions."""
+        out = []
+        for name in self.datasets():
+            versions = self.versions(name)
+            current = next((v for v in versions if v.current), None)
+            out.append({
+                "name": name, "versions": len(versions),
+                "current_version": current.id if current else None,
+                "round": current.round if current else None,
+                "n_persons": current.n_persons if current else None,
+                "n_households": current.n_households if current else None,
+            })
+        return out
+
     # -- reading ---------------------------------------------------------------------------
     def _version(self, row: Any, current: str | None) -> Version:
         return Version(
