@@ -103,6 +103,14 @@ def test_select_villages_reports_baseline_and_amphoe_rule():
     assert set(amph.selected["code"].str[:6]) == {"TH1001", "TH1002"}
     with pytest.raises(InvalidInput, match="amphoe"):
         select_villages(v, budget=10_000, costs=costs, per_amphoe=True)
+    tp = v.assign(n_target_poor=[0, 0, 0, 40, 0], n_hh_tdep_ind22=[1, 1, 1, 30, 1],
+                  n_hh_tdep_ind8=0)
+    sel_tp = select_villages(tp, budget=300_000, costs=costs, objective="target_poor")
+    assert sel_tp.selected["code"].tolist() == ["TH10020101"] and sel_tp.people_lifted == 40
+    assert sel_tp.total_cost == 300_000
+    # money is not spent on villages that lift nobody
+    spare = select_villages(tp, budget=10_000_000, costs=costs, objective="target_poor")
+    assert spare.selected["code"].tolist() == ["TH10020101"]
     m0 = select_villages(v, budget=200_000, costs=costs, objective="m0")
     assert m0.m0_fall == pytest.approx(m0.selected["sum_c_poor"].sum() / 380)
 

@@ -49,6 +49,8 @@ def persons_fixture() -> pl.DataFrame:
         for ind in inds:
             data[f"dep_{ind}"].append(deps.get(ind, 0))
     df = pl.DataFrame(data)
+    # TPMAP target poor: hh C (not MPI poor) and hh D
+    df = df.with_columns(pl.col("hh_id").is_in(["C", "D"]).alias("tpmap_target_poor"))
     return df.with_columns(pl.col("mpi_poor").any().over("hh_id").alias("hh_mpi_poor"),
                            *[pl.col(f"dep_{i}").cast(pl.Int8) for i in inds])
 
@@ -61,6 +63,10 @@ def test_village_needs_counts_poor_households_per_indicator():
     # hh C is not poor: its ind9 deprivation does not count
     assert needs.loc["TH10010102", "n_hh_cdep_ind9"] == 1
     assert needs.loc["TH10010102", "n_hh_cdep_ind27"] == 1
+    # target-poor households: C and D both deprived in ind9; none in village 01
+    assert needs.loc["TH10010102", "n_hh_tdep_ind9"] == 2
+    assert needs.loc["TH10010102", "n_hh_target_poor"] == 2
+    assert needs.loc["TH10010101", "n_hh_target_poor"] == 0
 
 
 def test_household_list_nearest_to_exit_first_with_plans():

@@ -6,7 +6,9 @@ member deprived in indicator j (``n_hh_cdep_<ind>``, from :func:`service.analysi
 village_needs`) and ``cost_j`` the cost (THB) of lifting one household out of deprivation j.
 The benefit is either the people lifted out of poverty (``objective="poor"``: ``n_poor``) or
 the fall in M0 of the whole set (``objective="m0"``: ``sum_c_poor / N`` with N the persons of
-all candidate villages, since M0 = sum c_i(k) / n).
+all candidate villages, since M0 = sum c_i(k) / n), or the TPMAP target poor lifted
+(``objective="target_poor"``: ``n_target_poor``; the cost then counts the target-poor
+households deprived in each indicator, ``n_hh_tdep_<ind>``).
 
 Maximise ``sum_v b_v x_v`` subject to ``sum_v cost_v x_v <= budget``, optionally
 ``sum_{v in amphoe a} x_v >= 1`` for every amphoe, ``x_v in {0, 1}``; solved exactly with
@@ -33,7 +35,10 @@ from service.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
-OBJECTIVES = ("poor", "m0")
+OBJECTIVES = ("poor", "m0", "target_poor")
+#: objective -> (column counted as people lifted, prefix of the household-need columns)
+_PEOPLE = {"poor": ("n_poor", "n_hh_cdep_"), "m0": ("n_poor", "n_hh_cdep_"),
+           "target_poor": ("n_target_poor", "n_hh_tdep_")}
 
 
 @dataclass
@@ -65,7 +70,8 @@ class Selection:
         }
 
 
-def village_costs(villages: pd.DataFrame, costs: dict[str, float]) -> pd.Series:
+def village_costs(villages: pd.DataFrame, costs: dict[str, float], *,
+                  prefix: str = "n_hh_cdep_") -> pd.Series:
     """Cost (THB) of lifting every poor household of each village out of each deprivation.
 
     ``costs`` maps an indicator (``ind22`` or ``22``) to THB per household; indicators not
@@ -74,7 +80,7 @@ def village_costs(villages: pd.DataFrame, costs: dict[str, float]) -> pd.Series:
     total = pd.Series(0.0, index=villages.index)
     for ind, price in costs.items():
         key = ind if str(ind).startswith("ind") else f"ind{ind}"
-        col = f"n_hh_cdep_{key}"
+        col = f"{prefix}{key}"
         if col not in villages:
             raise InvalidInput(f"no household counts for indicator {key}", column=col)
         if not np.isfinite(price) or price < 0:
@@ -84,8 +90,8 @@ def village_costs(villages: pd.DataFrame, costs: dict[str, float]) -> pd.Series:
 
 
 def _benefit(villages: pd.DataFrame, objective: str) -> np.ndarray:
-    if objective == "poor":
-        return villages["n_poor"].fillna(0).to_numpy("float64")
+    if objective in ("poor", "target_poor"):
+        return villages[_PEOPLE[objective][0]].fillna(0).to_numpy("float64")
     n_total = float(villages["n_persons"].fillna(0).sum())
     if n_total <= 0:
         return np.zeros(len(villages))
@@ -128,7 +134,7 @@ def solve_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
         res = None
         log.warning("milp failed (%s): greedy fallback", exc)
     if res is not None and res.x is not None and res.status in (0, 1):
-        chosen = res.x > 0.5
+        chosen = _drop_useless(res.x > 0.5, value, groups)
         if res.status == 0:
             return chosen, "milp", "", float(getattr(res, "mip_gap", 0.0) or 0.0)
         gap = float(getattr(res, "mip_gap", np.nan))
@@ -138,6 +144,18 @@ def solve_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
     reason = "no feasible solution from HiGHS" if res is not None else "solver error"
     chosen = greedy_knapsack(value, cost, budget, groups)
     return chosen, "greedy", f"{reason}: greedy heuristic (benefit per baht) used", None
+
+
+def _drop_useless(chosen: np.ndarray, value: np.ndarray, groups: np.ndarray | None,
+                  ) -> np.ndarray:
+    """Unselect items that add nothing (the solver is indifferent to them) unless one is the
+    only choice of its group: same objective, less money spent."""
+    chosen = chosen.copy()
+    for i in np.flatnonzero(chosen & (value <= 0)):
+        if groups is not None and chosen[groups == groups[i]].sum() <= 1:
+            continue
+        chosen[i] = False
+    return chosen
 
 
 def greedy_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
@@ -189,12 +207,13 @@ def select_villages(villages: pd.DataFrame, *, budget: float, costs: dict[str, f
         raise InvalidInput(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if not np.isfinite(budget) or budget < 0:
         raise InvalidInput(f"budget must be a number >= 0, got {budget}")
-    for col in ("code", "n_persons", "n_poor", "sum_c_poor"):
+    people_col, prefix = _PEOPLE.get(objective, ("n_poor", "n_hh_cdep_"))
+    for col in ("code", "n_persons", "n_poor", "sum_c_poor", people_col):
         if col not in villages:
             raise InvalidInput(f"village table lacks column {col}", column=col)
     t0 = time.perf_counter()
     frame = villages.reset_index(drop=True).copy()
-    frame["cost_thb"] = village_costs(frame, costs)
+    frame["cost_thb"] = village_costs(frame, costs, prefix=prefix)
     frame["benefit"] = _benefit(frame, objective)
     n_total = float(frame["n_persons"].fillna(0).sum())
     groups = None
@@ -223,7 +242,7 @@ def select_villages(villages: pd.DataFrame, *, budget: float, costs: dict[str, f
             "n_selected": int(mask.sum()),
             "total_cost_thb": float(sub["cost_thb"].sum()),
             "total_benefit": float(sub["benefit"].sum()),
-            "people_lifted": int(sub["n_poor"].fillna(0).sum()),
+            "people_lifted": int(sub[people_col].fillna(0).sum()),
             "m0_fall": float(sub["sum_c_poor"].fillna(0).sum() / n_total) if n_total else 0.0,
         }
 

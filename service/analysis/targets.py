@@ -95,6 +95,8 @@ def _households(persons: pl.DataFrame) -> pl.DataFrame:
     ]
     if "hh_crossgen" in cols:
         aggs.append(pl.col("hh_crossgen").first())
+    if "tpmap_target_poor" in cols:
+        aggs.append(pl.col("tpmap_target_poor").fill_null(False).any().alias("hh_target_poor"))
     for g in ("grp_child", "grp_elderly", "grp_disabled"):
         if g in cols:
             aggs.append(pl.col(g).cast(pl.Int32).sum().alias(f"n_{g[4:]}"))
@@ -102,14 +104,21 @@ def _households(persons: pl.DataFrame) -> pl.DataFrame:
 
 
 def village_needs(persons: pl.DataFrame) -> pd.DataFrame:
-    """Per village: poor households and poor households deprived in each indicator
-    (``n_hh_poor``, ``n_hh_cdep_<ind>``)."""
-    hh = _households(persons).filter(pl.col("hh_poor"))
+    """Per village: MPI-poor households and those deprived in each indicator
+    (``n_hh_poor``, ``n_hh_cdep_<ind>``); with the TPMAP flag, the same for households with
+    a target-poor member (``n_hh_target_poor``, ``n_hh_tdep_<ind>``)."""
+    hh = _households(persons)
     inds = _dep_indicators(persons.columns)
-    out = hh.group_by("village_id").agg(
-        pl.len().alias("n_hh_poor"),
-        *[pl.col(f"hh_dep_{i}").cast(pl.Int64).sum().alias(f"n_hh_cdep_{i}") for i in inds],
-    ).sort("village_id")
+    poor = pl.col("hh_poor")
+    aggs = [poor.cast(pl.Int64).sum().alias("n_hh_poor"),
+            *[(poor & pl.col(f"hh_dep_{i}")).cast(pl.Int64).sum().alias(f"n_hh_cdep_{i}")
+              for i in inds]]
+    if "hh_target_poor" in hh.columns:
+        tp = pl.col("hh_target_poor")
+        aggs += [tp.cast(pl.Int64).sum().alias("n_hh_target_poor"),
+                 *[(tp & pl.col(f"hh_dep_{i}")).cast(pl.Int64).sum().alias(f"n_hh_tdep_{i}")
+                   for i in inds]]
+    out = hh.group_by("village_id").agg(aggs).sort("village_id")
     return out.rename({"village_id": "code"}).to_pandas()
 
 

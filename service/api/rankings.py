@@ -151,7 +151,7 @@ def selection():
     """Budget-constrained village selection in one province (MILP, greedy fallback)."""
     from service.analysis.select import select_villages
     from service.commands.rank import parse_pairs
-    from service.commands.select import DEFAULT_COSTS, village_table
+    from service.commands.select import DEFAULT_COSTS, usable_costs, village_table
 
     province = province_arg()
     if not province:
@@ -166,12 +166,12 @@ def selection():
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
     table, ranking, _ = village_table(get_store(), dataset, province, v.id)
-    costs = {k: p for k, p in costs.items()
-             if f"n_hh_cdep_{k if k.startswith('ind') else 'ind' + k}" in table}
+    costs = usable_costs(costs, table)
     sel = select_villages(table, budget=budget, costs=costs, objective=objective,
                           per_amphoe=per_amphoe, ranking=ranking, time_limit=10.0)
     cols = [c for c in ("code", "name_th", "name_en", "amphoe_code", "n_households",
-                        "n_persons", "n_poor", "cost_thb", "benefit", "priority_rank")
+                        "n_persons", "n_poor", "n_target_poor", "cost_thb", "benefit",
+                        "priority_rank")
             if c in sel.selected]
     return jsonify({"dataset": dataset, "version": v.id, "province": province,
                     "costs_thb_per_household": costs, **sel.summary(),
@@ -310,7 +310,7 @@ OPENAPI_PATHS = {
          {"name": "costs", "in": "query", "schema": {"type": "string"},
           "description": "ind22=20000,ind8=80000 (THB per household)"},
          {"name": "objective", "in": "query", "schema": {"type": "string",
-                                                         "enum": ["poor", "m0"]}},
+                                                         "enum": ["poor", "m0", "target_poor"]}},
          {"name": "per_amphoe", "in": "query", "schema": {"type": "boolean"}}],
         ["rankings"], secured=True),
     "/api/v1/targets/villages": _ok(

@@ -32,6 +32,22 @@ def village_table(store, dataset: str, province: str, version: str | None = None
     return table, ranking, v
 
 
+def usable_costs(price: dict[str, float], table) -> dict[str, float]:
+    """Prices of the indicators the dataset has (an unknown indicator is an error)."""
+    known = {c[len("n_hh_cdep_"):] for c in table.columns if c.startswith("n_hh_cdep_")}
+    out = {}
+    for k, p in price.items():
+        key = k if k.startswith("ind") else f"ind{k}"
+        if key in known:
+            out[key] = p
+        elif price is not DEFAULT_COSTS:
+            from service.errors import InvalidInput
+
+            raise InvalidInput(f"indicator {k!r} is not in this dataset; known: "
+                               f"{', '.join(sorted(known))} / ไม่มีตัวชี้วัดนี้", column="cost")
+    return out
+
+
 @click.command("select")
 @click.option("--dataset", default=None, help="Dataset (default: setting default_dataset).")
 @click.option("--version", "version_id", default=None, help="Version id (default: current).")
@@ -41,8 +57,9 @@ def village_table(store, dataset: str, province: str, version: str | None = None
               help="THB per household lifted out of one indicator, e.g. --cost ind22=20000 "
                    "(repeatable; default: an illustrative price list).")
 @click.option("--objective", default="poor", show_default=True,
-              type=click.Choice(["poor", "m0"]),
-              help="Maximise poor people lifted, or the fall in M0.")
+              type=click.Choice(["poor", "m0", "target_poor"]),
+              help="Maximise MPI-poor people lifted, the fall in M0, or TPMAP target poor "
+                   "lifted.")
 @click.option("--per-amphoe", is_flag=True, help="At least one village in every amphoe.")
 @click.option("--time-limit", default=20.0, show_default=True, type=float,
               help="Seconds for the exact solver before it keeps its best solution.")
@@ -66,8 +83,7 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
     store = open_store(settings)
     table, ranking, v = village_table(store, dataset, province.upper(), version_id)
     price = parse_pairs(costs, "cost") if costs else DEFAULT_COSTS
-    price = {k: p for k, p in price.items()
-             if f"n_hh_cdep_{k if k.startswith('ind') else 'ind' + k}" in table}
+    price = usable_costs(price, table)
     sel = select_villages(table, budget=budget, costs=price, objective=objective,
                           per_amphoe=per_amphoe, ranking=ranking, time_limit=time_limit)
     summary = sel.summary()
@@ -78,6 +94,7 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
             "top_of_ranking_cost_thb": base["total_cost_thb"],
             "gain_people_lifted": base["people_lifted_difference"],
             "gain_m0_fall": base["m0_fall_difference"]}
-    cols = [c for c in ("code", "name_th", "amphoe_code", "n_poor", "cost_thb", "benefit",
+    cols = [c for c in ("code", "name_th", "amphoe_code", "n_poor", "n_target_poor",
+                        "cost_thb", "benefit",
                         "priority_rank") if c in sel.selected]
     emit(sel.selected[cols] if fmt == "table" else sel.selected, fmt, output, meta)
