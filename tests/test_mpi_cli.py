@@ -106,3 +106,11 @@ def test_partial_file_scores_what_it_can(tmp_path):
     out = json.loads(res.stdout)
     assert out["results"][0]["q"] == 0 and out["results"][0]["m0"] == 0
     assert "households" in out["skipped"]
+
+
+def test_bench_naive_and_engine_agree_on_small_sample():
+    res = CliRunner().invoke(main, ["bench", "mpi", "--persons", "3000", "--naive-sample",
+                                    "400"])
+    assert res.exit_code == 0, res.output
+    assert "results identical on the sample: yes" in res.output
+    assert "extrapolated" in res.output
