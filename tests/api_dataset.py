@@ -88,3 +88,26 @@ def build(settings, *, rounds=(2561, 2562)) -> list[str]:
             v = w.publish(n_persons=n_p, n_households=n_h, meta={"levels": list(tables)})
         ids.append(v.id)
     return ids
+
+
+PASSWORD = "correct horse battery"
+#: test accounts: name -> (role, province)
+ACCOUNTS = {"nat": ("national", None), "cm": ("provincial", "TH50"),
+            "bkk": ("provincial", "TH10")}
+
+
+def build_app(tmp, **overrides):
+    """(app, {account: bearer token}, version ids) over a freshly built store in ``tmp``."""
+    from service import create_app
+    from service.api.auth import user_store
+
+    app = create_app({"testing": True, "data_dir": str(tmp / "var"), "secret_key": "t",
+                      "rate_limit": "1000000 per minute", "min_cell_households": 10,
+                      **overrides})
+    ids = build(app.config["CHIPAO"])
+    users = user_store(app)
+    tokens = {}
+    for name, (role, prov) in ACCOUNTS.items():
+        users.create_user(name, PASSWORD, role, prov)
+        tokens[name] = users.create_token(name)[0]
+    return app, tokens, ids
