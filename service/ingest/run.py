@@ -33,6 +33,8 @@ from service.ingest.validate import REASONS, Validator, map_headers
 log = logging.getLogger(__name__)
 
 POLICIES = ("reject", "quarantine")
+#: problems that refuse the whole import whatever the policy (access control, not quality)
+FATAL_CODES = frozenset({"wrong_province"})
 #: problems kept in the report object (all of them go to the report file)
 MAX_LISTED = 1_000
 
@@ -56,7 +58,13 @@ class IngestReport:
     version_id: str | None = None
     report_file: str | None = None
     quarantine_files: list[str] = field(default_factory=list)
+    carried_provinces: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def forbidden(self) -> bool:
+        """Rows outside the uploader's province were found."""
+        return any(code in FATAL_CODES for _col, code in self.problem_counts)
 
     @property
     def n_problems(self) -> int:
@@ -77,6 +85,7 @@ class IngestReport:
             "problems": self.problems,
             "problems_listed": len(self.problems), "problems_total": self.n_problems,
             "report_file": self.report_file, "quarantine_files": self.quarantine_files,
+            "carried_provinces": self.carried_provinces,
             "seconds": round(self.seconds, 2),
         }
 
@@ -89,7 +98,7 @@ class IngestReport:
             "rejected": "ปฏิเสธการนำเข้า รุ่นข้อมูลเดิมยังใช้งานอยู่ / import rejected: the "
                         "current version is unchanged",
         }.get(self.status, self.status)
-        lines = [f"{head} {self.version_id or ''}".rstrip(),
+        lines = [f"{head}" + (f" ({self.version_id})" if self.version_id else ""),
                  f"  แถว/records {self.n_records:,} · รับ/accepted {self.n_accepted:,} · "
                  f"กักไว้/quarantined {self.n_quarantined:,} · ปัญหา/problems {self.n_problems:,}"]
         for (col, code), n in self.problem_counts.most_common(15):
@@ -98,6 +107,9 @@ class IngestReport:
         for p in self.problems[:10]:
             lines.append(f"    {p['file']} row {p['row']:,} column {p['column']}: {p['reason_en']}"
                          + (f" ({p['value']})" if p.get("value") else ""))
+        if self.carried_provinces:
+            lines.append("  จังหวัดอื่นคงข้อมูลเดิม / other provinces carried over from the current "
+                         f"version: {', '.join(self.carried_provinces)}")
         if self.report_file:
             lines.append(f"  รายงานทั้งหมด / full report: {self.report_file}")
         for q in self.quarantine_files:
@@ -141,7 +153,8 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
                  round: int, policy: str = "reject", names: Sequence[str] | None = None,
                  allowed_province: str | None = None, progress: bool = False,
                  report_path: str | Path | None = None, quarantine_dir: str | Path | None = None,
-                 limits: Limits | None = None, build: Any = None) -> IngestReport:
+                 limits: Limits | None = None, build: Any = None,
+                 carry_over: bool = True) -> IngestReport:
     """Import survey/registry files as a new version of ``dataset``.
 
     ``policy`` is ``reject`` (any problem refuses the whole import) or ``quarantine`` (valid
@@ -150,7 +163,9 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
     (uploads). ``allowed_province`` restricts rows to one province (provincial uploaders).
     Raises :class:`~service.errors.InvalidInput` (or another ChipaoError) for a file that
     cannot be read at all; returns a report with ``status == "rejected"`` for bad rows.
-    ``build`` replaces :func:`service.pipeline.build_version` (tests).
+    With ``carry_over`` (default), provinces absent from the files keep their rows from the
+    current version when it is of the same round, so one province's upload updates that
+    province only. ``build`` replaces :func:`service.pipeline.build_version` (tests).
     """
     from service.store.catalog import validate_dataset_name
 
@@ -245,11 +260,14 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
         if report_fh is not None:
             report_fh.close()
             report_fh = None
-        if report.n_problems and policy == "reject":
+        if report.forbidden or (report.n_problems and policy == "reject"):
             report.status = "rejected"
         elif report.n_accepted == 0:
             report.status = "rejected"
         else:
+            if carry_over:
+                report.carried_provinces = _carry_over(settings, dataset, int(round), work,
+                                                       set(writers.writers))
             if build is None:
                 from service.pipeline import build_version as build
             version = build(settings, dataset=dataset, round=int(round),
@@ -275,6 +293,28 @@ def _existing_version(settings: dict[str, Any], dataset: str, sha: str) -> str |
         return None
     found = Catalog(settings["database_url"]).find_by_sha256(dataset, sha)
     return None if found is None else found.id
+
+
+def _carry_over(settings: dict[str, Any], dataset: str, round: int, work: Path,
+                present: set[str]) -> list[str]:
+    """Copy the canonical rows of provinces not in this import from the current version."""
+    from service.errors import NotFound
+    from service.store import open_store
+
+    try:
+        current = open_store(settings).current(dataset)
+    except NotFound:
+        return []
+    if current.round != round:
+        return []
+    carried = []
+    for f in sorted((Path(current.path) / "persons").glob("*.parquet")):
+        if f.stem in present:
+            continue
+        pl.scan_parquet(f).select(list(PERSON_SCHEMA)).sink_parquet(
+            work / "persons" / f.name, compression="zstd")
+        carried.append(f.stem)
+    return carried
 
 
 def _duplicates(good: pl.DataFrame, seen: pl.DataFrame, file: str
