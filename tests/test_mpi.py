@@ -120,7 +120,8 @@ def test_applicability_and_missing_rules():
     # person 2 (age 30) is outside ind16: not deprived; person 3 (applicable null) and
     # person 4 (ind22 null) are dropped; person 5's null ind16 is not applicable (age 40)
     assert s["n_dropped"] == 2 and r["n_dropped"] == 2
-    assert s["missing_values"] == {"ind16": 1, "ind22": 1}
+    assert s["missing_values"] == {"ind16": {"nulls": 1, "rule": "drop"},
+                                   "ind22": {"nulls": 1, "rule": "drop"}}
     assert (r["n"], r["q"]) == (3, 2)  # k = 0.5: ind22 alone makes person 2 poor
     assert r["uncensored_headcount"]["ind16"] == pytest.approx(1 / 3)
     scored = score_persons(df, parse_spec(raw), require_all=False)

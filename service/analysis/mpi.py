@@ -188,13 +188,16 @@ def validate_values(frame: pl.DataFrame | pl.LazyFrame, spec: Spec, *, file: str
             raise InvalidInput(msg, file=file, row=int(row) + 1 + header_rows, column=col)
 
 
-def missing_counts(frame: pl.DataFrame | pl.LazyFrame, spec: Spec) -> dict[str, int]:
-    """Persons with a null value in an indicator that applies to them, per indicator."""
+def missing_counts(frame: pl.DataFrame | pl.LazyFrame, spec: Spec) -> dict[str, dict[str, Any]]:
+    """Per indicator: persons with a null value in an indicator that applies to them, and
+    the rule applied to them (``drop`` removes them; under the tpmap presets a null means
+    "not applicable" and counts as not deprived)."""
     row = frame.lazy().select(
         *[(rule_expr(i.applies) & pl.col(i.column).is_null()).sum().alias(i.name)
           for i in spec.indicators]
     ).collect().row(0, named=True)
-    return {k: int(v) for k, v in row.items()}
+    rules = {i.name: i.missing for i in spec.indicators}
+    return {k: {"nulls": int(v), "rule": rules[k]} for k, v in row.items()}
 
 
 # --------------------------------------------------------------------------- counts
@@ -345,8 +348,10 @@ def result_from_counts(row: Mapping[str, Any], spec: Spec) -> dict[str, Any]:
     m0 = _div(s, n)
     unc = {i.name: _div(row[f"n_dep_{i.name}"], n) for i in spec.indicators}
     cen = {i.name: _div(row[f"n_cdep_{i.name}"], n) for i in spec.indicators}
-    contrib = {i.name: (i.weight * cen[i.name] / m0) if m0 and cen[i.name] is not None
-               else None for i in spec.indicators}
+    contrib: dict[str, float | None] = {}
+    for i in spec.indicators:
+        h_j = cen[i.name]
+        contrib[i.name] = i.weight * h_j / m0 if m0 and h_j is not None else None
     dim_contrib = {
         d: (sum(contrib[i.name] or 0.0 for i in spec.indicators_of(d)) if m0 else None)
         for d in spec.dimension_names

@@ -99,6 +99,7 @@ def naive_score(pdf: Any, spec: Any, programmes: Any) -> Any:
         c = 0.0
         for ind in spec.indicators:
             v = row[ind.column]
+            d: int | None
             if not truth(ind.applies, row):
                 d = 0
             elif pd.isna(v):
