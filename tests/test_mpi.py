@@ -245,3 +245,19 @@ def test_validate_values_names_row_and_column():
                         weight="w")
     with pytest.raises(InvalidInput, match="numeric"):
         validate_values(pl.DataFrame({"ind1": ["yes"]}), spec)
+
+
+def test_decompose_by_scored_columns_and_age_group():
+    spec, progs = load_spec("tpmap"), load_programmes()
+    df = _household_fixture()
+    s = summarize(df, spec, progs, by="grp_child")
+    values = sorted(str(r["group"]["value"]) for r in s["results"] if r["group"])
+    assert values == ["False", "True"]
+    s = summarize(df, spec, progs, by="age_group")
+    rows = {r["group"]["value"]: r for r in s["results"] if r["group"]}
+    assert set(rows) == {"00-05", "18-59", "60+"}
+    assert (rows["18-59"]["n"], rows["18-59"]["q"]) == (2, 1)
+    assert sum(r["population_share"] * r["m0"] for r in rows.values()) == pytest.approx(
+        _overall(s)["m0"])
+    with pytest.raises(InvalidInput, match="column district"):
+        summarize(df, spec, by="district")

@@ -27,6 +27,19 @@ TARGET_GROUPS: dict[str, tuple[Any, str, str]] = {
     "chronic": ({"column": "chronic"}, "ผู้ป่วยเรื้อรัง", "Chronically ill"),
 }
 
+#: age bands for decomposition (`--by age_group`): BMN indicator ages and the target groups
+AGE_GROUPS = ((0, 5, "00-05"), (6, 14, "06-14"), (15, 17, "15-17"), (18, 59, "18-59"),
+              (60, 200, "60+"))
+
+
+def age_group_expr() -> pl.Expr:
+    """``age_group`` label from ``age`` (null age -> null group)."""
+    expr: Any = pl
+    for lo, hi, label in AGE_GROUPS:
+        expr = expr.when(pl.col("age").is_between(lo, hi, closed="both")).then(pl.lit(label))
+    return expr.otherwise(None).alias("age_group")
+
+
 #: a cross-generational household has a member aged 0 to this age (inclusive)
 CROSSGEN_CHILD_MAX_AGE = 18
 

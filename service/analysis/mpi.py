@@ -398,12 +398,14 @@ def summarize(frame: pl.DataFrame | pl.LazyFrame, spec: Spec,
     for k in k_values:
         spec.with_k(k)  # validates 0 < k <= 1
     lazy = frame.lazy()
-    if by is not None and by not in lazy.collect_schema().names():
-        raise InvalidInput("ไม่มีคอลัมน์สำหรับแบ่งกลุ่ม / no such column for --by", file=file,
-                           column=by)
     validate_values(lazy, spec, file=file, weight=weight)
     miss = missing_counts(lazy, spec)
     scored = score_persons(lazy, spec, programmes, require_all=require_all, file=file).collect()
+    if by == "age_group" and "age_group" not in scored.columns and "age" in scored.columns:
+        scored = scored.with_columns(groups_mod.age_group_expr())
+    if by is not None and by not in scored.columns:
+        raise InvalidInput("ไม่มีคอลัมน์สำหรับแบ่งกลุ่ม / no such column for --by (input or "
+                           "scored columns, or age_group)", file=file, column=by)
     skipped = missing_inputs(lazy.collect_schema().names(), spec, programmes)
     n_rows = scored.height
     n_dropped = int(scored["mpi_c"].null_count())
