@@ -61,7 +61,8 @@
     var hatch = hatchPattern();
     var data = null;        // values payload
     var layer = null;       // choropleth layer
-    var valueIndex = {};
+    var rowOf = {};         // area code -> index into the value columns
+    var suppressedRow = {};
     var styles = null;
     var minHh = cfg.min_households;
 
@@ -251,43 +252,45 @@
       return b.length - 1;
     }
     function styleFor(feature) {
-      var r = data.rows[feature.id];
-      if (!r) { return styles.nodata; }
-      if (r[valueIndex.suppressed]) { return styles.suppressed; }
-      if (r[0] === null || !data.legend) { return styles.nodata; }
-      return styles.cls[classOf(r[0])];
+      var i = rowOf[feature.id];
+      if (i === undefined) { return styles.nodata; }
+      if (suppressedRow[i]) { return styles.suppressed; }
+      var v = data.columns.value[i];
+      if (v === null || !data.legend) { return styles.nodata; }
+      return styles.cls[classOf(v)];
     }
 
     function tooltip(l) {
       var code = l.feature.id;
-      var r = data.rows[code];
-      var names = data.names && data.names[code];
+      var i = rowOf[code];
       var html = "<div class=\"chipao-tip-head\">";
-      if (names) {
-        html += "<b>" + esc(names[0]) + "</b><br>" + esc(names[1]);
+      if (data.names && i !== undefined) {
+        html += "<b>" + esc(data.names.th[i]) + "</b><br>" + esc(data.names.en[i]);
       } else {
         html += "<b>" + esc(cfg.feature_label_th) + "</b> · " + esc(cfg.feature_label_en);
       }
       html += " <span class=\"chipao-code\">" + esc(code) + "</span></div>";
-      if (!r) { return html + "<div>ไม่มีข้อมูล · no data</div>"; }
-      if (r[valueIndex.suppressed]) {
+      if (i === undefined) { return html + "<div>ไม่มีข้อมูล · no data</div>"; }
+      if (suppressedRow[i]) {
         return html + "<div class=\"chipao-tip-sup\">น้อยกว่า " + minHh + " ครัวเรือน: ไม่เผยแพร่<br>" +
           "fewer than " + minHh + " households: not shown</div>";
       }
       var m = data.measure;
       html += "<div class=\"chipao-tip-value\">" + esc(m.th) + "<br>" + esc(m.en) + ": <b>" +
-        fmt(r[0], m.format, data.change) + "</b></div><table>";
+        fmt(data.columns.value[i], m.format, data.change) + "</b></div><table>";
       data.figures.forEach(function (f) {
         html += "<tr><td>" + esc(f.th) + " · " + esc(f.en) + "</td><td>" +
-          fmt(r[valueIndex[f.column]], f.format, false) + "</td></tr>";
+          fmt(data.columns[f.column][i], f.format, false) + "</td></tr>";
       });
       return html + "</table>";
     }
 
     function applyValues(payload) {
       data = payload;
-      valueIndex = {};
-      payload.fields.forEach(function (f, i) { valueIndex[f] = i; });
+      rowOf = {};
+      suppressedRow = {};
+      for (var i = 0; i < payload.codes.length; i++) { rowOf[payload.codes[i]] = i; }
+      payload.suppressed.forEach(function (j) { suppressedRow[j] = true; });
       buildStyles();
       if (layer) { layer.setStyle(styleFor); }
       drawLegend();
@@ -304,8 +307,12 @@
       });
     }
 
+    function valuesUrl() {
+      return cfg.values_url + (cfg.values_url.indexOf("?") >= 0 ? "&" : "?") + query();
+    }
+
     function loadValues() {
-      return fetchJSON(cfg.values_url + "?" + query()).then(applyValues).catch(function (e) {
+      return fetchJSON(valuesUrl()).then(applyValues).catch(function (e) {
         showError(e.message);
       });
     }
@@ -323,7 +330,7 @@
       timings.geometry_ms = performance.now() - t0;
       return g;
     });
-    var valuesPromise = fetchJSON(cfg.values_url + "?" + query()).then(function (v) {
+    var valuesPromise = fetchJSON(valuesUrl()).then(function (v) {
       timings.values_ms = performance.now() - t0;
       return v;
     });
@@ -352,6 +359,7 @@
       requestAnimationFrame(function () {
         requestAnimationFrame(function () {
           timings.ready_ms = performance.now() - t0;
+          timings.page_ms = performance.now();  // since navigation start
           timings.features = res[0].features.length;
           window.chipaoTimings = timings;
           document.documentElement.setAttribute("data-chipao-ready", "1");

@@ -14,13 +14,14 @@ disclosure control; villages need a signed-in user of that province (audited).
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from service.api.assets import accepts_gzip, gzip_response
 from service.errors import InvalidInput, NotFound
@@ -277,13 +278,15 @@ def build_page(scope: str | None, level: str | None, params: MapParams, *,
     rounds = [] if embed else [
         {"id": r.id, "label": r.label} for r in source().rounds(params.dataset)
     ]
+    if rounds and not query.get("round"):
+        query["round"] = _resolve_round(params)[0]  # the round selector shows the current one
     measures = [m.to_json() for m in cat.measures.values()]
     groups = [{"id": g, "th": th, "en": en} for g, (th, en) in cat.groups.items()]
     bounds = geometry.bounds_of(settings()["boundaries_dir"], scope)
     page = MapPage(
         title_th=title_th, title_en=title_en, level=level,
         geometry_url=f"/maps/geo/{level}.geojson{scope_q}{data_q}",
-        values_url=f"{base}/values/{level}.json",
+        values_url=f"{base}/values/{level}.json{scope_q}",
         bounds=bounds,
         max_bounds=geometry.bounds_of(settings()["boundaries_dir"], None),
         params={**query, "scope": scope, "level": level},
@@ -319,7 +322,8 @@ def _suppress(frame: pd.DataFrame) -> pd.DataFrame:
     except ImportError:
         suppress = None
     if suppress is not None:
-        return suppress(frame, min_households=minimum)
+        level = str(frame["level"].iloc[0]) if "level" in frame.columns and len(frame) else None
+        return suppress(frame, min_households=minimum, level=level)
     # primary suppression only, until the disclosure module is installed: every figure of an
     # area with fewer than `minimum` households is withheld
     out = frame.copy()
@@ -416,7 +420,8 @@ def values_response(level: str, *, public: bool) -> Response:
     payload["level"] = level
     if level == "village":
         audit("map.villages", f"{params.dataset}/{version}/{scope}", params.measure)
-    return gzip_response(jsonify(payload))
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return gzip_response(Response(body, mimetype="application/json"))
 
 
 def _with_rank(frame: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:

@@ -100,6 +100,8 @@ def build_map(page: MapPage) -> folium.Map:
     root = m.get_root()
     root.title = str(escape(f"{page.title_th} · {page.title_en}"))
     root.header.add_child(Element('<meta charset="utf-8">'), name="charset", index=0)
+    # no favicon request (it would 404 and log a console error)
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
     m.add_child(ChipaoLayer(page.config()))
     return m
 

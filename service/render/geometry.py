@@ -37,6 +37,8 @@ TOLERANCE = {
     ("tambon", "amphoe"): 0.0002,
 }
 DECIMALS = 4
+#: bump when the payload format or simplification changes: it is part of every cache key
+FORMAT = 2
 ADMIN_LEVELS = ("province", "amphoe", "tambon")
 H3_LEVELS = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
 
@@ -48,7 +50,12 @@ def tolerance_for(level: str, scope: str | None) -> float:
 
 
 def _round(geoms: np.ndarray, decimals: int) -> np.ndarray:
-    return shapely.transform(geoms, lambda c: np.round(c, decimals))
+    """Round coordinates; the rare ring that rounding makes self-touching is repaired."""
+    out = shapely.transform(geoms, lambda c: np.round(c, decimals))
+    bad = ~shapely.is_valid(out)
+    if bad.any():
+        out[bad] = shapely.make_valid(out[bad], method="structure", keep_collapsed=False)
+    return out
 
 
 @functools.lru_cache(maxsize=8)
@@ -155,7 +162,7 @@ class GeometryCache:
 
 def cache_key(*parts: object) -> str:
     """Short stable key: readable prefix + hash of every part."""
-    text = "|".join(str(p) for p in parts)
+    text = "|".join(str(p) for p in (FORMAT, *parts))
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     prefix = "-".join(str(p) for p in parts[:2] if p)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in prefix)

@@ -7,8 +7,6 @@ request and a restyle, not a new map.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -25,18 +23,22 @@ FIGURES = (
 )
 
 
-def _clean(value: object) -> float | int | None:
-    if value is None:
-        return None
-    try:
-        f = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(f) or math.isinf(f):
-        return None
-    if f.is_integer() and abs(f) < 2**53:
-        return int(f)
-    return float(f"{f:.6g}")
+def _column(values: np.ndarray, *, integer: bool = False) -> list:
+    """A JSON-ready list: NaN -> None, 6 significant digits (ints stay ints)."""
+    arr = np.asarray(values, dtype="float64")
+    finite = np.isfinite(arr)
+    if integer:
+        out = np.where(finite, np.round(arr), 0).astype("int64").tolist()
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mag = np.floor(np.log10(np.abs(np.where(finite & (arr != 0), arr, 1.0))))
+        decimals = np.clip(5 - mag, 0, 12).astype("int64")
+        scaled = np.where(finite, arr, 0.0)
+        out = [round(v, int(d)) for v, d in zip(scaled.tolist(), decimals.tolist(), strict=True)]
+    if not finite.all():
+        for i in np.flatnonzero(~finite).tolist():
+            out[i] = None
+    return out
 
 
 def values_payload(
@@ -79,31 +81,30 @@ def values_payload(
     legend = classify(vals, scheme=scheme, k=classes, classifier=classifier,
                       fmt=measure.format, signed=change)
     figure_cols = [c for c, *_ in FIGURES if c in frame.columns]
-    columns = {c: frame[c].to_numpy() for c in figure_cols}
-    rows: dict[str, list] = {}
-    codes = frame["code"].astype(str).to_numpy()
-    for i, code in enumerate(codes):
-        if suppressed[i]:
-            rows[code] = [None, *([None] * len(figure_cols)), 1]
-            continue
-        rows[code] = [_clean(vals[i]), *(_clean(columns[c][i]) for c in figure_cols), 0]
+    codes = frame["code"].astype(str).tolist()
+    columns: dict[str, list] = {"value": _column(vals)}
+    for c, _th, _en, fmt in FIGURES:
+        if c in figure_cols:
+            col = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64",
+                                                                     na_value=np.nan)
+            col = np.where(suppressed, np.nan, col)
+            columns[c] = _column(col, integer=(fmt == "count"))
     out: dict = {
         "measure": measure.to_json(),
         "group": group,
         "change": change,
         "legend": legend.to_json() if legend else None,
-        "fields": ["value", *figure_cols, "suppressed"],
+        "codes": codes,
+        "columns": columns,
+        "suppressed": np.flatnonzero(suppressed).tolist(),
         "figures": [
             {"column": c, "th": th, "en": en, "format": fmt}
             for c, th, en, fmt in FIGURES if c in figure_cols
         ],
-        "rows": rows,
-        "count": len(rows),
+        "count": len(codes),
         "n_suppressed": int(suppressed.sum()),
     }
-    if names and {"name_th", "name_en"} <= set(frame.columns):
-        out["names"] = {
-            code: [str(th), str(en)]
-            for code, th, en in zip(codes, frame["name_th"], frame["name_en"], strict=True)
-        }
+    if names and {"name_th", "name_en"} <= set(frame.columns) and frame["name_th"].notna().any():
+        out["names"] = {lang: [v if isinstance(v, str) else "" for v in frame[f"name_{lang}"]]
+                        for lang in ("th", "en")}
     return out
