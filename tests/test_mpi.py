@@ -243,6 +243,9 @@ def test_validate_values_names_row_and_column():
     with pytest.raises(InvalidInput, match="row 3.*column w"):
         validate_values(df.with_columns(ind1=pl.lit(0), w=pl.Series([1.0, -1.0, 1.0])), spec,
                         weight="w")
+    with pytest.raises(InvalidInput, match="row 3.*column ind1"):  # floats from a CSV
+        validate_values(pl.DataFrame({"ind1": [1.0, 2.5, None]}), spec)
+    validate_values(pl.DataFrame({"ind1": [1.0, 0.0, None]}), spec)
     with pytest.raises(InvalidInput, match="numeric"):
         validate_values(pl.DataFrame({"ind1": ["yes"]}), spec)
 

@@ -114,3 +114,18 @@ def test_bench_naive_and_engine_agree_on_small_sample():
     assert res.exit_code == 0, res.output
     assert "results identical on the sample: yes" in res.output
     assert "extrapolated" in res.output
+
+
+def test_rule_on_wrong_column_type_is_a_clear_error(tmp_path):
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps({
+        "name": "s", "k": 1, "dimensions": ["d"], "union": {"require_column": None},
+        "indicators": [{"name": "ind16", "dimension": "d",
+                        "applies": {"column": "age", "op": ">=", "value": 6}}]}),
+        encoding="utf-8")
+    data = tmp_path / "p.csv"
+    data.write_text("age,ind16\nold,1\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["mpi", "--spec", str(spec), "--input", str(data),
+                                    "--programmes", "none"])
+    assert res.exit_code == 1, res.output
+    assert "cannot compute" in res.output and "p.csv" in res.output

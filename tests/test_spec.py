@@ -140,6 +140,7 @@ def test_rule_language():
     assert ev({"column": "age", "op": ">=", "value": 18}) == [False, True, False]  # null: no
     assert ev({"column": "disabled"}) == [False, True, False]
     assert ev({"column": "sex", "op": "in", "value": ["F"]}) == [False, True, True]
+    assert ev({"column": "age", "op": "in", "value": [5, 6]}) == [True, False, False]
     assert ev({"not": {"column": "disabled"}}) == [True, False, True]
     assert ev({"all": [{"column": "sex", "op": "==", "value": "F"},
                        {"column": "age", "op": ">", "value": 18}]}) == [False, True, False]

@@ -163,8 +163,8 @@ def validate_values(frame: pl.DataFrame | pl.LazyFrame, spec: Spec, *, file: str
             raise InvalidInput(f"ต้องเป็นตัวเลข / must be numeric, found {dtype}", file=file,
                                column=ind.column)
         if ind.rule["type"] == "flag" and dtype != pl.Boolean:
-            checks.append((ind.column, ~pl.col(ind.column).is_in([0, 1]) &
-                           pl.col(ind.column).is_not_null(),
+            value = pl.col(ind.column)
+            checks.append((ind.column, (value != 0) & (value != 1),  # null: no error
                            "ค่าต้องเป็น 0, 1 หรือว่าง / value must be 0, 1 or empty"))
     if weight is not None:
         dtype = schema.get(weight)

@@ -140,7 +140,8 @@ def rule_expr(rule: Any) -> pl.Expr:
         lo, hi = rule["value"]
         expr = col.is_between(lo, hi, closed="both")
     elif op == "in":
-        expr = col.is_in(rule["value"])
+        # equality per value: polars >= 2 refuses is_in across dtypes (Int16 vs Int64 list)
+        expr = pl.any_horizontal([col == v for v in rule["value"]])
     else:
         expr = _compare(col, op, rule["value"])
     return expr.fill_null(False)

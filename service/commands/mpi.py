@@ -134,6 +134,12 @@ def command(spec_name: str, input_path: str, by: str | None, k_values: tuple[flo
                             weight=weight, file=input_path)
     except ChipaoError as exc:
         raise click.ClickException(str(exc)) from exc
+    except pl.exceptions.PolarsError as exc:
+        # e.g. a rule comparing a text column with a number: name the file, not a traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(
+            f"file {input_path}: คำนวณไม่ได้ / cannot compute with these columns: {first}"
+        ) from exc
     if summary["skipped"]:
         click.echo("หมายเหตุ / note: skipped (missing columns): " + "; ".join(
             f"{part}: {', '.join(cols)}" for part, cols in summary["skipped"].items()),
