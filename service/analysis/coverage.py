@@ -19,11 +19,11 @@ import polars as pl
 
 from service.analysis.spec import (
     PRESETS_DIR,
-    _err,
-    _name,
+    check_name,
     read_document,
     rule_columns,
     rule_expr,
+    spec_error,
     validate_rule,
 )
 
@@ -64,39 +64,39 @@ def parse_programmes(raw: Any, *, source: str | None = None) -> Programmes:
     """Validate a decoded programmes document (see ``presets/programmes.json``)."""
     f = source
     if not isinstance(raw, Mapping) or not isinstance(raw.get("programmes"), list):
-        raise _err("a programmes file is an object with a 'programmes' list", file=f)
+        raise spec_error("a programmes file is an object with a 'programmes' list", file=f)
     conts_raw = raw.get("contingencies", [])
     if not isinstance(conts_raw, list):
-        raise _err("'contingencies' must be a list", file=f)
+        raise spec_error("'contingencies' must be a list", file=f)
     conts: list[tuple[str, str, str]] = []
     for i, c in enumerate(conts_raw):
         if not isinstance(c, Mapping):
-            raise _err("a contingency must be an object", file=f, where=f"contingencies[{i}]")
-        conts.append((_name(c.get("name"), f"contingencies[{i}].name", f),
+            raise spec_error("a contingency must be an object", file=f, where=f"contingencies[{i}]")
+        conts.append((check_name(c.get("name"), f"contingencies[{i}].name", f),
                       str(c.get("label_th", "")), str(c.get("label_en", ""))))
     cont_names = [c[0] for c in conts]
     if conts and sorted(cont_names) != sorted(NINE_CONTINGENCIES):
-        raise _err(f"'contingencies' must be the nine: {', '.join(NINE_CONTINGENCIES)}", file=f)
+        raise spec_error(f"'contingencies' must be the nine: {', '.join(NINE_CONTINGENCIES)}", file=f)
     progs: list[Programme] = []
     for i, p in enumerate(raw["programmes"]):
         where = f"programmes[{i}]"
         if not isinstance(p, Mapping):
-            raise _err("a programme must be an object", file=f, where=where)
+            raise spec_error("a programme must be an object", file=f, where=where)
         extra = sorted(set(p) - {"name", "label_th", "label_en", "eligible", "covered",
                                  "contingencies", "description"})
         if extra:
-            raise _err(f"unknown key(s) {extra}", file=f, where=where)
-        name = _name(p.get("name"), where + ".name", f)
+            raise spec_error(f"unknown key(s) {extra}", file=f, where=where)
+        name = check_name(p.get("name"), where + ".name", f)
         where = f"programme {name!r}"
         if name in {q.name for q in progs}:
-            raise _err("duplicate programme", file=f, where=where)
+            raise spec_error("duplicate programme", file=f, where=where)
         for key in ("eligible", "covered"):
             if key not in p:
-                raise _err(f"'{key}' rule is required", file=f, where=where)
+                raise spec_error(f"'{key}' rule is required", file=f, where=where)
             validate_rule(p[key], where=f"{where}.{key}", file=f)
         pc = p.get("contingencies", [])
         if not isinstance(pc, list) or any(c not in cont_names for c in pc):
-            raise _err(f"'contingencies' must list some of {', '.join(cont_names) or '(none)'}",
+            raise spec_error(f"'contingencies' must list some of {', '.join(cont_names) or '(none)'}",
                        file=f, where=where)
         progs.append(Programme(name, p["eligible"], p["covered"], tuple(pc),
                                str(p.get("label_th", "")), str(p.get("label_en", ""))))

@@ -30,7 +30,7 @@ from service.analysis.spec import (
     HOUSEHOLD_COLUMN,
     Indicator,
     Spec,
-    _compare,
+    compare,
     rule_columns,
     rule_expr,
 )
@@ -54,7 +54,7 @@ def deprivation_expr(ind: Indicator) -> pl.Expr:
     if ind.rule["type"] == "flag":
         deprived = raw.cast(pl.Boolean)
     else:
-        deprived = _compare(raw, ind.rule["op"], ind.rule["cutoff"])
+        deprived = compare(raw, ind.rule["op"], ind.rule["cutoff"])
     missing_value = {"drop": None, "not_deprived": 0, "deprived": 1}[ind.missing]
     return (
         pl.when(~rule_expr(ind.applies)).then(pl.lit(0, pl.Int8))

@@ -42,7 +42,7 @@ _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 EPS = 1e-9
 
 
-def _err(message: str, *, file: str | None, where: str | None = None) -> InvalidSpec:
+def spec_error(message: str, *, file: str | None, where: str | None = None) -> InvalidSpec:
     prefix = "ข้อกำหนดไม่ถูกต้อง / invalid specification"
     return InvalidSpec(f"{prefix}: {where + ': ' if where else ''}{message}", file=file)
 
@@ -55,49 +55,49 @@ def validate_rule(rule: Any, *, where: str, file: str | None = None) -> None:
     if isinstance(rule, bool):
         return
     if not isinstance(rule, Mapping):
-        raise _err(f"a rule must be an object or true/false, got {rule!r}", file=file, where=where)
+        raise spec_error(f"a rule must be an object or true/false, got {rule!r}", file=file, where=where)
     keys = set(rule)
     if keys & {"all", "any"}:
         if len(keys) != 1:
-            raise _err("'all'/'any' must be the only key of its rule", file=file, where=where)
+            raise spec_error("'all'/'any' must be the only key of its rule", file=file, where=where)
         (key,) = keys
         items = rule[key]
         if not isinstance(items, list) or not items:
-            raise _err(f"'{key}' needs a non-empty list of rules", file=file, where=where)
+            raise spec_error(f"'{key}' needs a non-empty list of rules", file=file, where=where)
         for i, sub in enumerate(items):
             validate_rule(sub, where=f"{where}.{key}[{i}]", file=file)
         return
     if keys & {"not", "household_any"}:
         if len(keys) != 1:
-            raise _err("'not'/'household_any' must be the only key", file=file, where=where)
+            raise spec_error("'not'/'household_any' must be the only key", file=file, where=where)
         (key,) = keys
         validate_rule(rule[key], where=f"{where}.{key}", file=file)
         return
     if "column" not in rule:
-        raise _err("a rule needs 'column', 'all', 'any', 'not' or 'household_any'",
+        raise spec_error("a rule needs 'column', 'all', 'any', 'not' or 'household_any'",
                    file=file, where=where)
     unknown = keys - {"column", "op", "value"}
     if unknown:
-        raise _err(f"unknown key(s) {sorted(unknown)}", file=file, where=where)
+        raise spec_error(f"unknown key(s) {sorted(unknown)}", file=file, where=where)
     if not isinstance(rule["column"], str) or not rule["column"]:
-        raise _err("'column' must be a column name", file=file, where=where)
+        raise spec_error("'column' must be a column name", file=file, where=where)
     if "op" not in rule:
         if "value" in rule:
-            raise _err("'value' given without 'op'", file=file, where=where)
+            raise spec_error("'value' given without 'op'", file=file, where=where)
         return
     op, value = rule["op"], rule.get("value")
     if op not in RULE_OPS:
-        raise _err(f"op {op!r} is not one of {', '.join(RULE_OPS)}", file=file, where=where)
+        raise spec_error(f"op {op!r} is not one of {', '.join(RULE_OPS)}", file=file, where=where)
     if op == "between":
         if (not isinstance(value, list) or len(value) != 2
                 or not all(_is_number(v) for v in value) or value[0] > value[1]):
-            raise _err("'between' needs value [low, high] with low <= high", file=file,
+            raise spec_error("'between' needs value [low, high] with low <= high", file=file,
                        where=where)
     elif op == "in":
         if not isinstance(value, list) or not value:
-            raise _err("'in' needs a non-empty list value", file=file, where=where)
+            raise spec_error("'in' needs a non-empty list value", file=file, where=where)
     elif value is None or isinstance(value, list | dict):
-        raise _err(f"op {op!r} needs a single number, string or boolean value", file=file,
+        raise spec_error(f"op {op!r} needs a single number, string or boolean value", file=file,
                    where=where)
 
 
@@ -143,11 +143,11 @@ def rule_expr(rule: Any) -> pl.Expr:
         # equality per value: polars >= 2 refuses is_in across dtypes (Int16 vs Int64 list)
         expr = pl.any_horizontal([col == v for v in rule["value"]])
     else:
-        expr = _compare(col, op, rule["value"])
+        expr = compare(col, op, rule["value"])
     return expr.fill_null(False)
 
 
-def _compare(col: pl.Expr, op: str, value: Any) -> pl.Expr:
+def compare(col: pl.Expr, op: str, value: Any) -> pl.Expr:
     if op == "<":
         return col < value
     if op == "<=":
@@ -235,7 +235,7 @@ class Spec:
         dims = tuple(dimensions) if dimensions is not None else self.union.dimensions
         bad = [d for d in dims if d not in self.dimension_names]
         if bad or not dims:
-            raise _err(f"unknown union dimension(s) {bad}; known: "
+            raise spec_error(f"unknown union dimension(s) {bad}; known: "
                        f"{', '.join(self.dimension_names)}", file=self.source)
         req = self.union.require_column if require_column is True else (require_column or None)
         return replace(self, union=Union(dims, req))
@@ -268,13 +268,13 @@ class Spec:
 def _check_fraction(value: Any, where: str, *, file: str | None, allow_zero: bool = True) -> None:
     if not _is_number(value) or not (0 <= value <= 1) or (not allow_zero and value == 0):
         low = "0 <=" if allow_zero else "0 <"
-        raise _err(f"must be a number with {low} value <= 1, got {value!r}", file=file,
+        raise spec_error(f"must be a number with {low} value <= 1, got {value!r}", file=file,
                    where=where)
 
 
-def _name(value: Any, where: str, file: str | None) -> str:
+def check_name(value: Any, where: str, file: str | None) -> str:
     if not isinstance(value, str) or not value or not set(value) <= _NAME_OK:
-        raise _err(f"name must be lower-case letters, digits or _, got {value!r}", file=file,
+        raise spec_error(f"name must be lower-case letters, digits or _, got {value!r}", file=file,
                    where=where)
     return value
 
@@ -287,21 +287,21 @@ def parse_spec(raw: Any, *, source: str | None = None) -> Spec:
     """Validate a decoded specification and return a :class:`Spec` (weights resolved)."""
     f = source
     if not isinstance(raw, Mapping):
-        raise _err("the specification must be an object", file=f)
+        raise spec_error("the specification must be an object", file=f)
     known = {"name", "title_th", "title_en", "k", "vulnerable_cutoff", "severe_cutoff",
              "missing", "dimensions", "indicators", "union", "crossgen_dimensions",
              "description"}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise _err(f"unknown key(s) {unknown}", file=f)
-    name = _name(raw.get("name", "custom"), "name", f)
+        raise spec_error(f"unknown key(s) {unknown}", file=f)
+    name = check_name(raw.get("name", "custom"), "name", f)
     default_missing = raw.get("missing", "drop")
     if default_missing not in MISSING_RULES:
-        raise _err(f"must be one of {', '.join(MISSING_RULES)}", file=f, where="missing")
+        raise spec_error(f"must be one of {', '.join(MISSING_RULES)}", file=f, where="missing")
 
     raw_dims = raw.get("dimensions")
     if not isinstance(raw_dims, list) or not raw_dims:
-        raise _err("'dimensions' must be a non-empty list", file=f)
+        raise spec_error("'dimensions' must be a non-empty list", file=f)
     dim_names: list[str] = []
     dim_weights: list[float | None] = []
     dim_labels: list[dict[str, str]] = []
@@ -310,10 +310,10 @@ def parse_spec(raw: Any, *, source: str | None = None) -> Spec:
         if isinstance(d, str):
             d = {"name": d}
         if not isinstance(d, Mapping):
-            raise _err("a dimension must be a name or an object", file=f, where=where)
-        dn = _name(d.get("name"), where + ".name", f)
+            raise spec_error("a dimension must be a name or an object", file=f, where=where)
+        dn = check_name(d.get("name"), where + ".name", f)
         if dn in dim_names:
-            raise _err(f"duplicate dimension {dn!r}", file=f, where=where)
+            raise spec_error(f"duplicate dimension {dn!r}", file=f, where=where)
         w = d.get("weight")
         if w is not None:
             _check_fraction(w, where + ".weight", file=f, allow_zero=False)
@@ -323,28 +323,28 @@ def parse_spec(raw: Any, *, source: str | None = None) -> Spec:
 
     raw_inds = raw.get("indicators")
     if not isinstance(raw_inds, list) or not raw_inds:
-        raise _err("'indicators' must be a non-empty list", file=f)
+        raise spec_error("'indicators' must be a non-empty list", file=f)
     parsed: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, ind in enumerate(raw_inds):
         where = f"indicators[{i}]"
         if not isinstance(ind, Mapping):
-            raise _err("an indicator must be an object", file=f, where=where)
+            raise spec_error("an indicator must be an object", file=f, where=where)
         extra = sorted(set(ind) - {"name", "column", "dimension", "weight", "rule", "applies",
                                    "missing", "label_th", "label_en", "description"})
         if extra:
-            raise _err(f"unknown key(s) {extra}", file=f, where=where)
-        iname = _name(ind.get("name"), where + ".name", f)
+            raise spec_error(f"unknown key(s) {extra}", file=f, where=where)
+        iname = check_name(ind.get("name"), where + ".name", f)
         where = f"indicator {iname!r}"
         if iname in seen:
-            raise _err("duplicate indicator name", file=f, where=where)
+            raise spec_error("duplicate indicator name", file=f, where=where)
         seen.add(iname)
         column = ind.get("column", iname)
         if not isinstance(column, str) or not column:
-            raise _err("'column' must be a column name", file=f, where=where)
+            raise spec_error("'column' must be a column name", file=f, where=where)
         dim = ind.get("dimension")
         if dim not in dim_names:
-            raise _err(f"dimension {dim!r} is not one of {', '.join(dim_names)}", file=f,
+            raise spec_error(f"dimension {dim!r} is not one of {', '.join(dim_names)}", file=f,
                        where=where)
         rule = ind.get("rule", {"type": "flag"})
         _validate_deprivation_rule(rule, where=where + ".rule", file=f)
@@ -352,7 +352,7 @@ def parse_spec(raw: Any, *, source: str | None = None) -> Spec:
         validate_rule(applies, where=where + ".applies", file=f)
         missing = ind.get("missing", default_missing)
         if missing not in MISSING_RULES:
-            raise _err(f"'missing' must be one of {', '.join(MISSING_RULES)}", file=f,
+            raise spec_error(f"'missing' must be one of {', '.join(MISSING_RULES)}", file=f,
                        where=where)
         w = ind.get("weight")
         if w is not None:
@@ -363,7 +363,7 @@ def parse_spec(raw: Any, *, source: str | None = None) -> Spec:
 
     empty = [d for d in dim_names if not any(p["dimension"] == d for p in parsed)]
     if empty:
-        raise _err(f"dimension(s) without indicators: {', '.join(empty)}", file=f)
+        raise spec_error(f"dimension(s) without indicators: {', '.join(empty)}", file=f)
     weights = _resolve_weights(parsed, dim_names, dim_weights, file=f)
     dims = tuple(
         Dimension(n, weights["dims"][n], **lab) for n, lab in zip(dim_names, dim_labels,
@@ -377,7 +377,7 @@ def parse_spec(raw: Any, *, source: str | None = None) -> Spec:
         k = min_w
     else:
         if k_raw is None:
-            raise _err("'k' (poverty cutoff, 0 < k <= 1, or \"union\") is required", file=f)
+            raise spec_error("'k' (poverty cutoff, 0 < k <= 1, or \"union\") is required", file=f)
         _check_fraction(k_raw, "k", file=f, allow_zero=False)
         k = float(k_raw)
     vul = raw.get("vulnerable_cutoff", 0.20)
@@ -387,17 +387,17 @@ def parse_spec(raw: Any, *, source: str | None = None) -> Spec:
 
     raw_union = raw.get("union", {})
     if not isinstance(raw_union, Mapping):
-        raise _err("'union' must be an object", file=f)
+        raise spec_error("'union' must be an object", file=f)
     u_dims = raw_union.get("dimensions", dim_names)
     if not isinstance(u_dims, list) or not u_dims or any(d not in dim_names for d in u_dims):
-        raise _err(f"'union.dimensions' must list some of {', '.join(dim_names)}", file=f)
+        raise spec_error(f"'union.dimensions' must list some of {', '.join(dim_names)}", file=f)
     req = raw_union.get("require_column", "welfare_card")
     if req is not None and (not isinstance(req, str) or not req):
-        raise _err("'union.require_column' must be a column name or null", file=f)
+        raise spec_error("'union.require_column' must be a column name or null", file=f)
 
     cg = raw.get("crossgen_dimensions", [])
     if not isinstance(cg, list) or any(d not in dim_names for d in cg):
-        raise _err(f"'crossgen_dimensions' must list some of {', '.join(dim_names)}", file=f)
+        raise spec_error(f"'crossgen_dimensions' must list some of {', '.join(dim_names)}", file=f)
 
     return Spec(name=name, dimensions=dims, indicators=indicators, k=k,
                 union=Union(tuple(u_dims), req), vulnerable_cutoff=float(vul),
@@ -408,19 +408,19 @@ def parse_spec(raw: Any, *, source: str | None = None) -> Spec:
 
 def _validate_deprivation_rule(rule: Any, *, where: str, file: str | None) -> None:
     if not isinstance(rule, Mapping) or rule.get("type") not in ("flag", "cutoff"):
-        raise _err("rule must be {\"type\": \"flag\"} or {\"type\": \"cutoff\", \"op\": \"<\", "
+        raise spec_error("rule must be {\"type\": \"flag\"} or {\"type\": \"cutoff\", \"op\": \"<\", "
                    "\"cutoff\": number}", file=file, where=where)
     if rule["type"] == "flag":
         if set(rule) != {"type"}:
-            raise _err("a flag rule takes no other keys", file=file, where=where)
+            raise spec_error("a flag rule takes no other keys", file=file, where=where)
         return
     if set(rule) != {"type", "op", "cutoff"}:
-        raise _err("a cutoff rule needs exactly 'op' and 'cutoff'", file=file, where=where)
+        raise spec_error("a cutoff rule needs exactly 'op' and 'cutoff'", file=file, where=where)
     if rule["op"] not in COMPARISONS:
-        raise _err(f"op {rule['op']!r} is not one of {', '.join(COMPARISONS)}", file=file,
+        raise spec_error(f"op {rule['op']!r} is not one of {', '.join(COMPARISONS)}", file=file,
                    where=where)
     if not _is_number(rule["cutoff"]):
-        raise _err(f"cutoff must be a finite number, got {rule['cutoff']!r}", file=file,
+        raise spec_error(f"cutoff must be a finite number, got {rule['cutoff']!r}", file=file,
                    where=where)
 
 
@@ -430,23 +430,23 @@ def _resolve_weights(parsed: list[dict[str, Any]], dim_names: list[str],
     given = [p["weight"] is not None for p in parsed]
     if any(given) and not all(given):
         missing = [p["name"] for p in parsed if p["weight"] is None]
-        raise _err(f"give a weight to every indicator or to none; missing: {missing}",
+        raise spec_error(f"give a weight to every indicator or to none; missing: {missing}",
                    file=file)
     if all(given):
         total = sum(p["weight"] for p in parsed)
         if abs(total - 1) > 1e-6:
-            raise _err(f"indicator weights must sum to 1, they sum to {total:.6g}", file=file)
+            raise spec_error(f"indicator weights must sum to 1, they sum to {total:.6g}", file=file)
         inds = {p["name"]: float(p["weight"]) for p in parsed}
         dims = {d: sum(inds[p["name"]] for p in parsed if p["dimension"] == d)
                 for d in dim_names}
         return {"inds": inds, "dims": dims}
     dgiven = [w is not None for w in dim_weights]
     if any(dgiven) and not all(dgiven):
-        raise _err("give a weight to every dimension or to none", file=file)
+        raise spec_error("give a weight to every dimension or to none", file=file)
     if all(dgiven):
         total = sum(w for w in dim_weights if w is not None)
         if abs(total - 1) > 1e-6:
-            raise _err(f"dimension weights must sum to 1, they sum to {total:.6g}", file=file)
+            raise spec_error(f"dimension weights must sum to 1, they sum to {total:.6g}", file=file)
         dims = {d: float(w) for d, w in zip(dim_names, dim_weights, strict=True) if w is not None}
     else:
         dims = {d: 1.0 / len(dim_names) for d in dim_names}
