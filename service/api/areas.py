@@ -61,13 +61,13 @@ def check_level(level: str) -> str:
 
 def check_code(level: str, code: str) -> str:
     if level in H3_LEVELS:
-        ok = bool(_H3_RE.match(code))
+        ok = bool(_H3_RE.fullmatch(code))
         if ok:
             import h3
 
             ok = h3.is_valid_cell(code) and h3.get_resolution(code) == int(level[4:])
     else:
-        ok = bool(re.match(_CODE_RE[level], code))
+        ok = bool(re.fullmatch(_CODE_RE[level], code))
     if not ok:
         raise NotFound(f"{code!r} is not a {level} code / {code!r} ไม่ใช่รหัสระดับ {level}")
     return code
@@ -78,7 +78,7 @@ def province_arg() -> str | None:
     if value in (None, ""):
         return None
     value = value.upper()
-    if not _PROVINCE_RE.match(value):
+    if not _PROVINCE_RE.fullmatch(value):
         raise InvalidInput(f"province must look like TH50, not {value!r} "
                            "/ รหัสจังหวัดต้องอยู่ในรูป TH50", column="province")
     return value

@@ -41,7 +41,7 @@ def dataset_arg() -> str:
 
 
 def check_dataset(name: str) -> str:
-    if not _DATASET_RE.match(name):
+    if not _DATASET_RE.fullmatch(name):
         raise InvalidInput(f"dataset name {name!r} is not valid / ชื่อชุดข้อมูลไม่ถูกต้อง",
                            column="dataset")
     return name
@@ -51,7 +51,7 @@ def version_arg() -> str | None:
     value = request.args.get("version")
     if value in (None, ""):
         return None
-    if not _VERSION_RE.match(value):
+    if not _VERSION_RE.fullmatch(value):
         raise InvalidInput(f"version {value!r} is not valid / รุ่นข้อมูลไม่ถูกต้อง",
                            column="version")
     return value

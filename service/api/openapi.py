@@ -57,6 +57,8 @@ VERSION = _q("version", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:
              "Version id (default: current) / รุ่นข้อมูล")
 PROVINCE = _q("province", {"type": "string", "pattern": "^TH[0-9]{2}$"},
               "Only areas of this province, e.g. TH50 / เฉพาะจังหวัด")
+DATASET_PATH = _p("dataset", {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"},
+                  "Dataset name / ชื่อชุดข้อมูล")
 LIMIT = _q("limit", {"type": "integer", "minimum": 1, "maximum": 5000, "default": 1000},
            "Page size / จำนวนต่อหน้า")
 OFFSET = _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0},
@@ -194,9 +196,12 @@ SCHEMAS: dict[str, Any] = {
 
 FILE_RESPONSE = {
     "description": "The file; its name is set by the server (Content-Disposition)",
-    "content": {e.media_type.split(";")[0]: {"schema": {"type": "string",
-                                                         "format": "binary"}}
-                for e in EXPORTERS.values()},
+    "content": {e.media_type.split(";")[0]: {"schema": (
+        {"type": "object", "required": ["type", "features"],
+         "properties": {"type": {"const": "FeatureCollection"},
+                        "features": {"type": "array"}}}
+        if e.name == "geojson" else {"type": "string", "format": "binary"})}
+        for e in EXPORTERS.values()},
 }
 
 AREA_PARAMS = [DATASET, VERSION]
@@ -221,14 +226,14 @@ CORE_PATHS: dict[str, Any] = {
                                                              {"type": "null"}]}}}}}})}}},
     "/api/v1/datasets/{dataset}": {"get": {
         "summary": "One dataset with all rounds / ชุดข้อมูลและรอบสำรวจ", "tags": ["datasets"],
-        "parameters": [_p("dataset", {"type": "string"}, "Dataset name")],
+        "parameters": [DATASET_PATH],
         "responses": {"200": _json({
             "type": "object", "required": ["name", "versions"],
             "properties": {"name": {"type": "string"},
                            "versions": {"type": "array", "items": _ref("Version")}}})}}},
     "/api/v1/datasets/{dataset}/versions": {"get": {
         "summary": "Versions (survey rounds), newest first / รอบสำรวจ", "tags": ["datasets"],
-        "parameters": [_p("dataset", {"type": "string"}, "Dataset name")],
+        "parameters": [DATASET_PATH],
         "responses": {"200": _json({
             "type": "object", "required": ["items"],
             "properties": {"items": {"type": "array", "items": _ref("Version")}}})}}},

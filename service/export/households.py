@@ -27,7 +27,7 @@ _ELIG = re.compile(r"^elig_(\w+)$")
 
 def level_of_admin_code(code: str) -> str:
     for level, pattern in _CODE_RE.items():
-        if re.match(pattern, code or ""):
+        if re.fullmatch(pattern, code or ""):
             return level
     raise InvalidInput(f"{code!r} is not a province, amphoe, tambon or village code "
                        "/ รหัสพื้นที่ไม่ถูกต้อง", column="area")

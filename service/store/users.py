@@ -112,7 +112,7 @@ def validate_role(role: str, province: str | None) -> str | None:
         raise InvalidInput(f"role must be one of {', '.join(USER_ROLES)}, not {role!r}",
                            column="role")
     if role == "provincial":
-        if not province or not _PROVINCE_RE.match(province.strip().upper()):
+        if not province or not _PROVINCE_RE.fullmatch(province.strip().upper()):
             raise InvalidInput("a provincial user needs a province code such as TH50",
                                column="province")
         return province.strip().upper()
@@ -135,7 +135,7 @@ class UserStore:
     # -- users -------------------------------------------------------------------------
     def create_user(self, username: str, password: str | None, role: str,
                     province: str | None = None) -> User:
-        if not _USERNAME_RE.match(username or ""):
+        if not _USERNAME_RE.fullmatch(username or ""):
             raise InvalidInput("username must be 2-64 characters of A-Z a-z 0-9 _ . @ -",
                                column="username")
         if password is not None and len(password) < 10:
