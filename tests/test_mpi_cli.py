@@ -129,3 +129,14 @@ def test_rule_on_wrong_column_type_is_a_clear_error(tmp_path):
                                     "--programmes", "none"])
     assert res.exit_code == 1, res.output
     assert "cannot compute" in res.output and "p.csv" in res.output
+
+
+def test_bench_reads_province_files(tmp_path):
+    (tmp_path / "persons").mkdir()
+    df = _frame()
+    df.filter(df["province_code"] == "TH10").write_parquet(tmp_path / "persons" / "TH10.parquet")
+    df.filter(df["province_code"] == "TH50").write_parquet(tmp_path / "persons" / "TH50.parquet")
+    res = CliRunner().invoke(main, ["bench", "mpi", "--input", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "persons / คน: 4 (2 province Parquet files" in res.output
+    assert "H = 0.5000" in res.output and "poor households = 2" in res.output

@@ -147,30 +147,43 @@ def command(n: int, naive_sample: int, input_dir: str | None) -> None:
     from service.analysis.spec import load_spec
 
     spec, progs = load_spec("tpmap"), load_programmes()
-    t0 = time.perf_counter()
+    loaders: list[tuple[str, Any]]
     if input_dir:
         files = sorted(Path(input_dir).glob("persons/*.parquet"))
         if not files:
             raise click.ClickException(f"no persons/*.parquet under {input_dir}")
-        frame = pl.read_parquet(files)
-        source = f"{len(files)} Parquet files under {input_dir}"
+        # one province at a time, as the pipeline does: households never span provinces,
+        # so summed counts (distinct households included) equal the national ones
+        loaders = [(f.stem, lambda f=f: pl.read_parquet(f)) for f in files]
+        source = f"{len(files)} province Parquet files under {input_dir}, read one at a time"
     else:
-        frame = synthetic_persons(n)
-        source = "synthetic, generated in memory"
-    n = frame.height
-    t_gen = time.perf_counter() - t0
-    gc.collect()
-    rss_data = peak_rss_gib()
-    click.echo(f"persons / คน: {n:,} ({source}); ready in {t_gen:.1f} s, "
-               f"peak RSS so far {rss_data:.2f} GiB")
-
+        loaders = [("synthetic", lambda size=n: synthetic_persons(size))]
+        source = "synthetic, generated in memory as one frame"
+    t_load = t_score = t_count = 0.0
+    n = 0
+    parts = []
+    sample: pl.DataFrame | None = None
+    for _, load in loaders:
+        t0 = time.perf_counter()
+        frame = load()
+        t_load += time.perf_counter() - t0
+        n += frame.height
+        if sample is None:
+            sample = frame.head(naive_sample)
+        t0 = time.perf_counter()
+        scored = score_persons(frame, spec, progs)
+        t_score += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        parts.append(area_counts(scored, spec, progs))
+        t_count += time.perf_counter() - t0
+        del frame, scored
+        gc.collect()
+    assert sample is not None
     t0 = time.perf_counter()
-    scored = score_persons(frame, spec, progs)
-    t_score = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    counts = ratios_from_counts(area_counts(scored, spec, progs))
-    t_count = time.perf_counter() - t0
+    counts = ratios_from_counts(pl.concat(parts).sum())
+    t_count += time.perf_counter() - t0
     row = counts.row(0, named=True)
+    click.echo(f"persons / คน: {n:,} ({source}); load/generate {t_load:.1f} s")
     click.echo(f"engine (polars): score {t_score:.1f} s + national counts {t_count:.1f} s "
                f"= {t_score + t_count:.1f} s, {n / (t_score + t_count) / 1e6:.2f} M persons/s; "
                f"peak RSS {peak_rss_gib():.2f} GiB")
@@ -179,8 +192,7 @@ def command(n: int, naive_sample: int, input_dir: str | None) -> None:
                f"{row['n_poor_households']:,}")
 
     # naive: a contiguous block of whole households, scored row by row
-    m = min(naive_sample, n)
-    sample = frame.head(m)
+    m = sample.height
     pdf = sample.to_pandas()
     t0 = time.perf_counter()
     naive = naive_score(pdf, spec, progs)
