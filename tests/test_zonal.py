@@ -130,3 +130,62 @@ def test_survey_gap():
         survey_gap([1], [1000.0], 0)
     with pytest.raises(ValueError, match="n_persons"):
         survey_gap([1, 2], [1000.0], 0.5)
+
+
+def test_whole_pixels_give_coastal_pixels_to_the_land():
+    geoms = np.array([shapely.box(102.55, 14.0, 103.55, 14.5),
+                      shapely.box(100.03, 13.02, 100.54, 13.33)], dtype=object)
+    ones = np.ones(SHAPE)
+    zr = ZoneRaster(geoms, TRANSFORM, SHAPE, supersample=4)
+    # every pixel the first box touches (cols 25-29, rows 5-9) goes to it wholly
+    assert zr.sums(ones, whole_pixels=True)[0] == pytest.approx(25)
+    assert zr.sums(ones, whole_pixels=True)[1] == pytest.approx(6 * 4)
+    assert zr.sums(ones)[1] == pytest.approx(0.51 * 0.31 / PIX**2, rel=0.05)
+
+
+# demo population raster ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def province_tambons():
+    from service.geo.boundaries import load_level
+    from service.settings import REPO_ROOT
+
+    t = load_level(REPO_ROOT / "boundaries", "tambon")
+    return t[t["province_code"] == "TH12"].reset_index(drop=True)  # Nonthaburi
+
+
+def test_demo_population_raster(tmp_path, province_tambons):
+    import pandas as pd
+    import rasterio
+
+    from service.demo.raster import TPMAP_TAMBON_CSV, build_population_raster, population_by_tambon
+
+    pop = population_by_tambon(province_tambons, seed=5)
+    raw = pd.read_csv(TPMAP_TAMBON_CSV, dtype={"tumbol_ID": str})
+    in_province = raw["tumbol_ID"].str[:2] == "12"
+    # every surveyed person of the province (municipal units included) is placed once
+    assert pop["surveyed"].sum() == pytest.approx(raw.loc[in_province, "HOUSEMEMBER_CNT"].sum())
+    assert ((pop["share"] > 0.1) & (pop["share"] <= 0.9)).all()
+    summary = build_population_raster(province_tambons, tmp_path / "pop.tif", res_deg=0.005,
+                                      seed=5, population=pop)
+    with rasterio.open(summary.path) as src:
+        assert src.crs.to_epsg() == 4326 and src.dtypes[0] == "float32"
+        band, transform, nodata = src.read(1), src.transform, src.nodata
+    assert nodata == -99999.0 and (band == nodata).any()
+    people = band[band != nodata]
+    assert (people >= 0).all()
+    assert people.sum() == pytest.approx(pop["population"].sum(), rel=1e-5)
+    assert summary.total_population == pytest.approx(pop["population"].sum(), rel=1e-5)
+    # zonal sums give back the per-tambon populations (edge pixels mix tambons)
+    zr = ZoneRaster(province_tambons.geometry.values, transform, band.shape)
+    got = zr.sums(band, nodata=nodata, whole_pixels=True)
+    assert got.sum() == pytest.approx(pop["population"].sum(), rel=1e-5)
+    assert np.corrcoef(got, pop["population"])[0, 1] > 0.95
+    gap = survey_gap(pop["surveyed"].to_numpy(), got, 0.5)
+    low = (pop["share"] < 0.4).to_numpy()
+    assert gap.flag[low].mean() > gap.flag[~low].mean()
+    # same seed, same file contents
+    again = build_population_raster(province_tambons, tmp_path / "again.tif", res_deg=0.005,
+                                    seed=5, population=pop)
+    with rasterio.open(again.path) as src:
+        assert np.array_equal(src.read(1), band)

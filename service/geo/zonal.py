@@ -107,9 +107,14 @@ class ZoneRaster:
         cell = max(min(spec.dx, spec.dy) / s, math.sqrt(area / _MAX_FINE_CELLS))
         return CellIndex.build(geoms, GridSpec.covering(bounds, cell))
 
-    def sums(self, values: Any, *, nodata: float | None = None) -> np.ndarray:
+    def sums(self, values: Any, *, nodata: float | None = None,
+             whole_pixels: bool = False) -> np.ndarray:
         """Sum of the raster's values per zone (float64, one per polygon).
 
+        Edge pixels are split by the area share of each zone. With ``whole_pixels`` the
+        shares of a pixel are scaled to sum to 1, so a coastal or border pixel's value goes
+        wholly to the zones it touches: right for counts that only lie inside the zones (a
+        country's population raster against all its tambons), wrong for a subset of zones.
         NaN and ``nodata`` pixels count as 0.
         """
         v = _valid_values(values, self.shape, nodata)
@@ -117,7 +122,13 @@ class ZoneRaster:
         flat = v.reshape(-1)
         pure = z >= 0
         out = np.bincount(z[pure], weights=flat[pure], minlength=self.n_zones)
-        out += np.bincount(self.edge_zone, weights=flat[self.edge_pix] * self.edge_frac,
+        frac = self.edge_frac
+        if whole_pixels and len(frac):
+            # edge_pix is sorted: total share per pixel via its run
+            starts = np.flatnonzero(np.r_[True, self.edge_pix[1:] != self.edge_pix[:-1]])
+            total = np.add.reduceat(frac, starts)
+            frac = frac / np.repeat(total, np.diff(np.r_[starts, len(frac)]))
+        out += np.bincount(self.edge_zone, weights=flat[self.edge_pix] * frac,
                            minlength=self.n_zones)
         return out
 
