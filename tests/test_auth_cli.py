@@ -1,0 +1,72 @@
+"""`chipao users` and `chipao export` commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli import main
+from service.store.users import UserStore
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHIPAO_DATA_DIR", str(tmp_path / "var"))
+    (tmp_path / "var").mkdir()
+    return tmp_path
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(main, list(args), input=input)
+    return result
+
+
+def test_users_lifecycle(env):
+    r = run("users", "create", "cm", "--role", "provincial", "--province", "TH50",
+            "--password-stdin", input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+    r = run("users", "create", "xy", "--role", "provincial", "--password-stdin",
+            input=PASSWORD + "\n")
+    assert r.exit_code != 0 and "province" in r.output
+    r = run("users", "token", "cm", "--label", "laptop")
+    assert r.exit_code == 0, r.output
+    secret = r.stdout.strip().splitlines()[-1]
+    assert secret.startswith("chp_")
+    store = UserStore(f"sqlite:///{env / 'var' / 'chipao.db'}")
+    assert store.user_for_token(secret).province == "TH50"
+    listing = run("users", "tokens").output
+    assert "laptop" in listing and secret not in listing
+    tid = listing.split("\t")[0]
+    assert run("users", "revoke", tid).exit_code == 0
+    assert store.user_for_token(secret) is None
+    assert run("users", "revoke", tid).exit_code != 0
+    assert "cm\tprovincial\tTH50\tactive" in run("users", "list").output
+    assert run("users", "disable", "cm").exit_code == 0
+    assert store.authenticate("cm", PASSWORD) is None
+
+
+def test_export_command_public_and_households(env):
+    import api_dataset
+
+    from service.settings import load_settings
+
+    api_dataset.build(load_settings({"data_dir": str(env / "var")}))
+    out = env / "out"
+    r = run("export", "--level", "village", "--province", "TH50", "--public", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    (path,) = out.glob("*.csv")
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == 8
+    assert all(row["n_households"] == "" or int(row["n_households"]) >= 10 for row in rows)
+    r = run("export", "--households", "TH50", "--format", "xlsx", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert list(out.glob("*ครัวเรือน*.xlsx"))
+    rows = UserStore(f"sqlite:///{env / 'var' / 'chipao.db'}").audit_rows()
+    assert rows[0]["action"] == "export_households" and rows[0]["username"].startswith("cli:")
+    assert run("export", "--households", "TH50", "--public").exit_code != 0
+    assert run("export", "--out", str(out)).exit_code != 0
