@@ -26,7 +26,9 @@ def brute_force(value, cost, budget, groups=None):
         mask = np.array(combo, dtype=bool)
         if cost[mask].sum() > budget + 1e-9:
             continue
-        if groups is not None and any(not mask[groups == g].any() for g in np.unique(groups)):
+        useful = value > 0
+        if groups is not None and any(not (mask & useful)[groups == g].any()
+                                      for g in np.unique(groups[useful])):
             continue
         total = value[mask].sum()
         if best is None or total > best:
@@ -52,7 +54,8 @@ def test_milp_equals_brute_force(seed, n, per_group, budget_share):
     assert method == "milp"
     assert cost[chosen].sum() <= budget + 1e-9
     if groups is not None:
-        assert all(chosen[groups == g].any() for g in np.unique(groups))
+        assert all((chosen & (value > 0))[groups == g].any() for g in np.unique(groups[value > 0]))
+    assert not (chosen & (value <= 0)).any()
     assert value[chosen].sum() == pytest.approx(best)
     greedy = greedy_knapsack(value, cost, budget, groups)
     assert cost[greedy].sum() <= budget + 1e-9 or groups is not None

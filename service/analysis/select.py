@@ -101,8 +101,9 @@ def _benefit(villages: pd.DataFrame, objective: str) -> np.ndarray:
 def solve_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
                    groups: np.ndarray | None = None, *, time_limit: float = 20.0,
                    ) -> tuple[np.ndarray, str, str, float | None]:
-    """0/1 knapsack with optional ">= 1 item per group". Returns (chosen mask, method, note,
-    mip_gap). Raises InvalidInput when the group constraint cannot be met within budget."""
+    """0/1 knapsack with optional ">= 1 item of positive value per group" (groups without
+    such an item are exempt). Returns (chosen mask, method, note, mip_gap). Raises
+    InvalidInput when the group rule cannot be met within the budget."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     value = np.asarray(value, dtype="float64")
@@ -114,15 +115,19 @@ def solve_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
     lo, hi = [-np.inf], [float(budget)]
     uniq: np.ndarray = np.array([])
     if groups is not None:
-        uniq, inv = np.unique(groups, return_inverse=True)
-        need = sum(cost[inv == g].min() for g in range(len(uniq)))
+        # a village that lifts nobody does not count as acting in its amphoe; amphoes with
+        # no such village are exempt
+        useful = value > 0
+        uniq, inv = np.unique(groups[useful], return_inverse=True)
+        cols = np.flatnonzero(useful)
+        need = sum(cost[cols[inv == g]].min() for g in range(len(uniq)))
         if need > budget + 1e-9:
             raise InvalidInput(
                 f"budget {budget:,.0f} THB cannot reach one village in each of {len(uniq)} "
                 f"amphoes (needs at least {need:,.0f} THB) / งบประมาณไม่พอให้ได้อย่างน้อย "
                 "หนึ่งหมู่บ้านต่ออำเภอ")
         member = np.zeros((len(uniq), n))
-        member[inv, np.arange(n)] = 1.0
+        member[inv, cols] = 1.0
         rows.append(member)
         lo += [1.0] * len(uniq)
         hi += [np.inf] * len(uniq)
@@ -134,7 +139,7 @@ def solve_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
         res = None
         log.warning("milp failed (%s): greedy fallback", exc)
     if res is not None and res.x is not None and res.status in (0, 1):
-        chosen = _drop_useless(res.x > 0.5, value, groups)
+        chosen = _drop_useless(res.x > 0.5, value)
         if res.status == 0:
             return chosen, "milp", "", float(getattr(res, "mip_gap", 0.0) or 0.0)
         gap = float(getattr(res, "mip_gap", np.nan))
@@ -146,16 +151,10 @@ def solve_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
     return chosen, "greedy", f"{reason}: greedy heuristic (benefit per baht) used", None
 
 
-def _drop_useless(chosen: np.ndarray, value: np.ndarray, groups: np.ndarray | None,
-                  ) -> np.ndarray:
-    """Unselect items that add nothing (the solver is indifferent to them) unless one is the
-    only choice of its group: same objective, less money spent."""
-    chosen = chosen.copy()
-    for i in np.flatnonzero(chosen & (value <= 0)):
-        if groups is not None and chosen[groups == groups[i]].sum() <= 1:
-            continue
-        chosen[i] = False
-    return chosen
+def _drop_useless(chosen: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Unselect items that add nothing (the solver is indifferent to them; they never count
+    for the group rule): same objective, less money spent."""
+    return chosen & (value > 0)
 
 
 def greedy_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
@@ -169,8 +168,8 @@ def greedy_knapsack(value: np.ndarray, cost: np.ndarray, budget: float,
         ratio = np.where(cost > 0, value / np.where(cost > 0, cost, 1), np.inf)
     order = np.lexsort((np.arange(n), -value, -ratio))
     if groups is not None:
-        for g in np.unique(groups):
-            idx = np.flatnonzero(groups == g)
+        for g in np.unique(groups[value > 0]):
+            idx = np.flatnonzero((groups == g) & (value > 0))
             cheapest = idx[np.argmin(cost[idx])]
             chosen[cheapest] = True
             remaining -= cost[cheapest]
