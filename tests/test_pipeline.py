@@ -201,3 +201,31 @@ def test_cli_datasets_and_unchanged_aggregate(built, demo_src, monkeypatch):
     assert one.exit_code != 0 and "only one version" in one.output
     missing = runner.invoke(main, ["aggregate", "--dataset", "nothing-here"])
     assert missing.exit_code != 0 and "no ready version" in missing.output
+
+
+def test_locate_by_runs_equals_per_row(locator, demo_src):
+    import numpy as np
+
+    from service.geo import hexgrid
+    from service.geo.locate import assign_tambon
+    from service.pipeline import locate_frame
+
+    raw = pl.read_parquet(demo_src / "persons" / "TH75.parquet").head(3000)
+    # shuffle (households no longer contiguous), break some points, move some out of Thailand
+    raw = raw.sample(fraction=1.0, shuffle=True, seed=3).with_row_index("i").with_columns(
+        pl.when(pl.col("i") % 17 == 0).then(None).otherwise(pl.col("lon")).alias("lon"),
+        pl.when(pl.col("i") % 23 == 0).then(pl.lit(120.0)).otherwise(pl.col("lat"))
+        .alias("lat")).drop("i")
+    out, report = locate_frame(raw, locator)
+    tambon, source = assign_tambon(raw["lon"], raw["lat"], raw["village_id"],
+                                   raw["tambon_code"], locator)
+    assert out["tambon_located"].to_list() == tambon.to_list()
+    assert out["locate_source"].to_list() == source.to_list()
+    by_point = (source == "point").to_numpy()
+    cells = hexgrid.cell_columns(np.where(by_point, raw["lon"].fill_null(np.nan), np.nan),
+                                 np.where(by_point, raw["lat"].fill_null(np.nan), np.nan))
+    assert out["h3_r9"].fill_null(0).to_numpy().tolist() == cells["h3_r9"].tolist()
+    assert report["n_rows"] == 3000
+    assert report["coords_missing"] == raw["lon"].is_null().sum()
+    assert report["coords_outside"] > 0
+    assert sum(report["by_source"].values()) == 3000

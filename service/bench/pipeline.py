@@ -1,5 +1,5 @@
 """`chipao bench --households N` (= `chipao bench pipeline --households N`): time each stage
-of the spatial pipeline -- load (or generate) -> locate -> H3 r6-r9 -> score -> aggregate to
+of the spatial pipeline -- load (or generate) -> locate + H3 r6-r9 -> score -> aggregate to
 every level -> disclosure -- processing province by province as ``build_version`` does (no
 store writes), then measure the naive way on the same household points in the same run:
 ``geopandas.sjoin`` for the tambon and a per-point ``h3.latlng_to_cell`` loop for r6-r9.
@@ -23,7 +23,7 @@ import polars as pl
 
 log = logging.getLogger(__name__)
 
-STAGES = ("load", "locate", "h3", "score", "aggregate", "disclosure")
+STAGES = ("load", "locate_h3", "score", "aggregate", "disclosure")
 
 
 def peak_rss_gib() -> float:
@@ -98,7 +98,7 @@ def command(households: int | None, persons_dir: Path | None, naive_sample: int,
     from service.geo import hexgrid
     from service.geo.boundaries import hierarchy, load_level
     from service.geo.locate import TambonLocator
-    from service.pipeline import cells_frame, locate_frame
+    from service.pipeline import locate_frame
     from service.settings import settings_from_env
 
     if households is None and persons_dir is None:
@@ -133,10 +133,7 @@ def command(households: int | None, persons_dir: Path | None, naive_sample: int,
         n_hh += first.height
         t = time.perf_counter()
         frame, _ = locate_frame(frame, locator)
-        times["locate"] += time.perf_counter() - t
-        t = time.perf_counter()
-        frame = cells_frame(frame)
-        times["h3"] += time.perf_counter() - t
+        times["locate_h3"] += time.perf_counter() - t
         t = time.perf_counter()
         scored = score_persons(frame, spec, programmes)
         del frame
