@@ -259,8 +259,23 @@ def test_geometry_route_gzip_etag_and_cache(map_client):
     assert again.status_code == 304
     plain = map_client.get("/maps/geo/tambon.geojson?scope=TH50")
     assert "Content-Encoding" not in plain.headers and json.loads(plain.data)["features"]
-    h3 = _json(map_client.get("/maps/geo/h3_r6.geojson?dataset=demo"))
-    assert h3["features"][0]["geometry"]["type"] == "Polygon"
+    cells = _json(map_client.get("/maps/geo/h3_r6.geojson?dataset=demo"))
+    assert cells["type"] == "chipao.cells" and len(cells["codes"]) == len(cells["nverts"])
+    assert len(cells["xy"]) == sum(2 + 2 * n for n in cells["nverts"])
+
+
+def test_compact_cells_decode_to_h3_boundaries():
+    import h3
+
+    codes = [h3.latlng_to_cell(18.79, 98.98, 7), h3.latlng_to_cell(13.75, 100.5, 9)]
+    data = json.loads(geometry.h3_compact(codes))
+    xy, scale, pos = data["xy"], data["scale"], 0
+    for code, n in zip(data["codes"], data["nverts"], strict=True):
+        cx, cy = xy[pos], xy[pos + 1]
+        got = [((cy + xy[pos + 3 + 2 * k]) / scale, (cx + xy[pos + 2 + 2 * k]) / scale)
+               for k in range(n)]
+        assert np.allclose(got, h3.cell_to_boundary(code), atol=1.5 / scale)
+        pos += 2 + 2 * n
 
 
 def test_villages_need_a_signed_in_user_of_the_province(map_client):

@@ -53,6 +53,168 @@
     return L.DomUtil.create(tag, className || "", parent);
   }
 
+
+  /* Canvas layer for many small polygons (H3 cells): one canvas, one path per colour class,
+   * no Leaflet object per cell. Cells are projected once to Web Mercator at zoom 0 and only
+   * scaled and shifted on each redraw; hover and click find the cell with a grid index. */
+  var R2D = 180 / Math.PI;
+  function mercX(lng) { return (lng + 180) / 360 * 256; }
+  function mercY(lat) {
+    var s = Math.sin(Math.max(Math.min(lat, 85.05), -85.05) / R2D);
+    return (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * 256;
+  }
+
+  var CellLayer = L.Layer.extend({
+    initialize: function (geo, options) {
+      L.setOptions(this, options);
+      var n = geo.codes.length, scale = geo.scale, xy = geo.xy, nv = geo.nverts;
+      this.codes = geo.codes;
+      this.start = new Uint32Array(n + 1);
+      var total = 0, i, k;
+      for (i = 0; i < n; i++) { this.start[i] = total; total += nv[i]; }
+      this.start[n] = total;
+      this.px = new Float64Array(total);
+      this.py = new Float64Array(total);
+      var bx0 = Infinity, by0 = Infinity, bx1 = -Infinity, by1 = -Infinity;
+      this.box = new Float64Array(4 * n);
+      var p = 0, v = 0;
+      for (i = 0; i < n; i++) {
+        var cx = xy[p++], cy = xy[p++];
+        var minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity;
+        for (k = 0; k < nv[i]; k++) {
+          var x = mercX((cx + xy[p++]) / scale), y = mercY((cy + xy[p++]) / scale);
+          this.px[v] = x; this.py[v] = y; v++;
+          if (x < minx) { minx = x; } if (x > maxx) { maxx = x; }
+          if (y < miny) { miny = y; } if (y > maxy) { maxy = y; }
+        }
+        this.box[4 * i] = minx; this.box[4 * i + 1] = miny;
+        this.box[4 * i + 2] = maxx; this.box[4 * i + 3] = maxy;
+        if (minx < bx0) { bx0 = minx; } if (miny < by0) { by0 = miny; }
+        if (maxx > bx1) { bx1 = maxx; } if (maxy > by1) { by1 = maxy; }
+      }
+      // grid index for hit testing
+      this.g = {x0: bx0, y0: by0, n: 256, w: (bx1 - bx0) / 256 || 1, h: (by1 - by0) / 256 || 1};
+      var buckets = {};
+      for (i = 0; i < n; i++) {
+        var gx0 = Math.floor((this.box[4 * i] - bx0) / this.g.w), gx1 = Math.floor((this.box[4 * i + 2] - bx0) / this.g.w);
+        var gy0 = Math.floor((this.box[4 * i + 1] - by0) / this.g.h), gy1 = Math.floor((this.box[4 * i + 3] - by0) / this.g.h);
+        for (var gx = gx0; gx <= gx1; gx++) {
+          for (var gy = gy0; gy <= gy1; gy++) {
+            var key = gy * 1000 + gx;
+            (buckets[key] || (buckets[key] = [])).push(i);
+          }
+        }
+      }
+      this.buckets = buckets;
+      this.classOf = new Uint8Array(n);
+      this.fills = [];
+    },
+    // classes: function(code) -> style object {fillColor, fillOpacity}
+    restyle: function (styleOf) {
+      var fills = [], index = new Map();
+      for (var i = 0; i < this.codes.length; i++) {
+        var st = styleOf({id: this.codes[i]});
+        var c = index.get(st);
+        if (c === undefined) { c = fills.length; index.set(st, c); fills.push(st); }
+        this.classOf[i] = c;
+      }
+      this.fills = fills;
+      this._redraw();
+    },
+    onAdd: function (map) {
+      this._map = map;
+      this._canvas = L.DomUtil.create("canvas", "chipao-cells leaflet-zoom-hide");
+      this.getPane().appendChild(this._canvas);
+      map.on("moveend zoomend resize viewreset", this._redraw, this);
+      map.on("mousemove", this._hover, this);
+      map.on("click", this._click, this);
+      map.on("mouseout", this._out, this);
+      this._redraw();
+    },
+    onRemove: function (map) {
+      L.DomUtil.remove(this._canvas);
+      map.off("moveend zoomend resize viewreset", this._redraw, this);
+      map.off("mousemove", this._hover, this);
+      map.off("click", this._click, this);
+      map.off("mouseout", this._out, this);
+      if (this._tip) { map.closeTooltip(this._tip); }
+    },
+    _redraw: function () {
+      var map = this._map;
+      if (!map || !this.fills.length) { return; }
+      var size = map.getSize(), ratio = window.devicePixelRatio || 1;
+      var canvas = this._canvas;
+      canvas.width = size.x * ratio; canvas.height = size.y * ratio;
+      canvas.style.width = size.x + "px"; canvas.style.height = size.y + "px";
+      var topLeft = map.containerPointToLayerPoint([0, 0]);
+      L.DomUtil.setPosition(canvas, topLeft);
+      var ctx = canvas.getContext("2d");
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      var zs = Math.pow(2, map.getZoom());
+      var origin = map.getPixelBounds().min;
+      var ox = origin.x, oy = origin.y, w = size.x, h = size.y;
+      var start = this.start, px = this.px, py = this.py, box = this.box, cls = this.classOf;
+      var stroke = map.getZoom() >= 9;
+      for (var c = 0; c < this.fills.length; c++) {
+        ctx.beginPath();
+        for (var i = 0; i < this.codes.length; i++) {
+          if (cls[i] !== c) { continue; }
+          var x0 = box[4 * i] * zs - ox, y0 = box[4 * i + 1] * zs - oy;
+          var x1 = box[4 * i + 2] * zs - ox, y1 = box[4 * i + 3] * zs - oy;
+          if (x1 < 0 || y1 < 0 || x0 > w || y0 > h) { continue; }
+          var s = start[i], e = start[i + 1];
+          ctx.moveTo(px[s] * zs - ox, py[s] * zs - oy);
+          for (var k = s + 1; k < e; k++) { ctx.lineTo(px[k] * zs - ox, py[k] * zs - oy); }
+          ctx.closePath();
+        }
+        var st = this.fills[c];
+        ctx.globalAlpha = st.fillOpacity === undefined ? 0.85 : st.fillOpacity;
+        ctx.fillStyle = st.fillColor;
+        ctx.fill();
+        if (stroke) {
+          ctx.globalAlpha = 0.8; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 0.5; ctx.stroke();
+        }
+      }
+      ctx.globalAlpha = 1;
+    },
+    cellAt: function (latlng) {
+      var x = mercX(latlng.lng), y = mercY(latlng.lat), g = this.g;
+      var gx = Math.floor((x - g.x0) / g.w), gy = Math.floor((y - g.y0) / g.h);
+      var list = this.buckets[gy * 1000 + gx];
+      if (!list) { return -1; }
+      for (var j = 0; j < list.length; j++) {
+        var i = list[j], s = this.start[i], e = this.start[i + 1], inside = false;
+        for (var a = s, b = e - 1; a < e; b = a++) {
+          if ((this.py[a] > y) !== (this.py[b] > y) &&
+              x < (this.px[b] - this.px[a]) * (y - this.py[a]) / (this.py[b] - this.py[a]) + this.px[a]) {
+            inside = !inside;
+          }
+        }
+        if (inside) { return i; }
+      }
+      return -1;
+    },
+    _hover: function (e) {
+      var i = this.cellAt(e.latlng);
+      if (i < 0) { this._out(); return; }
+      if (!this._tip) {
+        this._tip = L.tooltip(Object.assign({sticky: true}, this.options.tooltip));
+      }
+      this._tip.setContent(this.options.tooltipFor({feature: {id: this.codes[i]}}));
+      this._tip.setLatLng(e.latlng);
+      if (!this._map.hasLayer(this._tip)) { this._tip.addTo(this._map); }
+      this._map.getContainer().style.cursor = "pointer";
+    },
+    _out: function () {
+      if (this._tip && this._map.hasLayer(this._tip)) { this._map.removeLayer(this._tip); }
+      this._map.getContainer().style.cursor = "";
+    },
+    _click: function (e) {
+      var i = this.cellAt(e.latlng);
+      if (i >= 0 && this.options.onclick) { this.options.onclick({layer: {feature: {id: this.codes[i]}}}); }
+    }
+  });
+
   window.chipaoMap = function (map, cfg) {
     var t0 = performance.now();
     var timings = {};
@@ -292,7 +454,7 @@
       for (var i = 0; i < payload.codes.length; i++) { rowOf[payload.codes[i]] = i; }
       payload.suppressed.forEach(function (j) { suppressedRow[j] = true; });
       buildStyles();
-      if (layer) { layer.setStyle(styleFor); }
+      if (layer && layer.restyle) { layer.restyle(styleFor); } else if (layer) { layer.setStyle(styleFor); }
       drawLegend();
     }
 
@@ -338,14 +500,24 @@
 
     Promise.all([geometryPromise, valuesPromise, outlinePromise]).then(function (res) {
       applyValues(res[1]);
-      layer = L.geoJSON(res[0], {
-        renderer: renderer,
-        style: styleFor,
-        pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(f)); }
-      });
-      layer.bindTooltip(tooltip, {sticky: true, direction: "top", className: "chipao-tip", opacity: 0.95});
-      layer.on("click", drill);
-      layer.addTo(map);
+      var tipOptions = {sticky: true, direction: "top", className: "chipao-tip", opacity: 0.95};
+      var nFeatures;
+      if (res[0].type === "chipao.cells") {
+        layer = new CellLayer(res[0], {tooltip: tipOptions, tooltipFor: tooltip, onclick: drill});
+        nFeatures = res[0].codes.length;
+        layer.addTo(map);
+        layer.restyle(styleFor);
+      } else {
+        layer = L.geoJSON(res[0], {
+          renderer: renderer,
+          style: styleFor,
+          pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(f)); }
+        });
+        nFeatures = res[0].features.length;
+        layer.bindTooltip(tooltip, tipOptions);
+        layer.on("click", drill);
+        layer.addTo(map);
+      }
       layers.addOverlay(layer, esc(cfg.layer_name));
       if (res[2]) {
         var outline = L.geoJSON(res[2], {
@@ -360,7 +532,7 @@
         requestAnimationFrame(function () {
           timings.ready_ms = performance.now() - t0;
           timings.page_ms = performance.now();  // since navigation start
-          timings.features = res[0].features.length;
+          timings.features = nFeatures;
           window.chipaoTimings = timings;
           document.documentElement.setAttribute("data-chipao-ready", "1");
         });

@@ -393,10 +393,69 @@ def values_response(level: str, *, public: bool) -> Response:
     if level == "village":
         if public:
             raise NotFound("villages are never embedded / ไม่เผยแพร่ระดับหมู่บ้าน")
-        from service.api.auth import audit, require_province
+        from service.api.auth import require_province
 
         require_province(scope)
     version, previous_id, _ = _resolve_round(params)
+    if p is None or not p.is_authenticated:
+        visibility = "public"
+    else:
+        visibility = "all" if p.role == "national" else f"{p.role}:{p.province}"
+    key = (params.dataset, version, previous_id if params.change else None, level, scope,
+           params.measure, params.group, params.classes, params.classifier, visibility)
+    if level == "village":
+        from service.api.auth import audit
+
+        audit("map.villages", f"{params.dataset}/{version}/{scope}", params.measure)
+    cached = _values_cache().get(key) if version else None
+    if cached is None:
+        cached = _values_body(level, scope, params, version, previous_id, p, public)
+        if version:
+            _values_cache().put(key, cached)
+    body, packed = cached
+    if accepts_gzip():
+        resp = Response(packed, mimetype="application/json")
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp = Response(body, mimetype="application/json")
+    resp.vary.add("Accept-Encoding")
+    return resp
+
+
+class _LRU:
+    """Small thread-safe LRU of finished values payloads (versions never change)."""
+
+    def __init__(self, size: int = 64):
+        import threading
+        from collections import OrderedDict
+
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+def _values_cache() -> _LRU:
+    cache = current_app.extensions.get("chipao_map_values_cache")
+    if cache is None:
+        cache = current_app.extensions["chipao_map_values_cache"] = _LRU()
+    return cache
+
+
+def _values_body(level: str, scope: str | None, params: MapParams, version: str | None,
+                 previous_id: str | None, p, public: bool) -> tuple[bytes, bytes]:
     frame = read_scope(params.dataset, level, scope, version)
     previous = None
     if params.change:
@@ -418,10 +477,9 @@ def values_response(level: str, *, public: bool) -> Response:
         raise InvalidInput(str(exc), column="measure") from None
     payload["version"] = version
     payload["level"] = level
-    if level == "village":
-        audit("map.villages", f"{params.dataset}/{version}/{scope}", params.measure)
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return gzip_response(Response(body, mimetype="application/json"))
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode()
+    return body, gzip.compress(body, compresslevel=6, mtime=0)
 
 
 def _with_rank(frame: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
@@ -472,7 +530,7 @@ def geometry_response(level: str) -> Response:
 
             def build() -> bytes:
                 frame = read_scope(params.dataset, level, scope, version)
-                return geometry.h3_geojson(frame["code"].astype(str).tolist())
+                return geometry.h3_compact(frame["code"].astype(str).tolist())
 
             data = cache.get_or_build(key, build)
     if accepts_gzip():

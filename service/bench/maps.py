@@ -115,7 +115,9 @@ def _measure(browser, url: str, *, ready: str, runs: int) -> tuple[list[float], 
         page.goto(url, wait_until="commit", timeout=300_000)
         if ready == "chipao":
             page.wait_for_selector("html[data-chipao-ready]", timeout=300_000, state="attached")
-            elapsed = page.evaluate("window.chipaoTimings.page_ms") / 1000
+            timing = page.evaluate("window.chipaoTimings")
+            log.info("%s: %s", url, timing)
+            elapsed = timing["page_ms"] / 1000
         else:
             page.wait_for_load_state("load", timeout=300_000)
             elapsed = page.evaluate(

@@ -121,6 +121,33 @@ def h3_geojson(cells: Sequence[str]) -> bytes:
     return feature_collection(list(cells), parts)
 
 
+def h3_compact(cells: Sequence[str], scale: int = 100_000) -> bytes:
+    """H3 cell outlines in a compact form for the browser's canvas cell layer.
+
+    ``{"type": "chipao.cells", "scale": s, "codes": [...], "nverts": [...],
+    "xy": [cx, cy, dx1, dy1, ...]}``: per cell its centre (integer degrees x scale) then each
+    vertex as an offset from the centre. About a fifth of the GeoJSON size, and the browser
+    draws it without creating a Leaflet layer per cell.
+    """
+    import h3
+
+    nverts: list[int] = []
+    xy: list[int] = []
+    for cell in cells:
+        lat0, lng0 = h3.cell_to_latlng(cell)
+        cx, cy = round(lng0 * scale), round(lat0 * scale)
+        ring = h3.cell_to_boundary(cell)
+        nverts.append(len(ring))
+        xy.append(cx)
+        xy.append(cy)
+        for lat, lng in ring:
+            xy.append(round(lng * scale) - cx)
+            xy.append(round(lat * scale) - cy)
+    payload = {"type": "chipao.cells", "scale": scale, "codes": list(cells),
+               "nverts": nverts, "xy": xy}
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
 def point_geojson(codes: Sequence[str], lons: Sequence[float], lats: Sequence[float]) -> bytes:
     parts = [
         f'{{"type":"Point","coordinates":[{x:.{DECIMALS}f},{y:.{DECIMALS}f}]}}'
