@@ -145,6 +145,8 @@ def bootstrap_ranking(persons: pl.DataFrame, *, level: str = "village",
     rng = np.random.default_rng(seed)
     n_hh = len(hh_idx)
     member = sp.csr_matrix((np.ones(n_hh), (np.arange(n_hh), hh_idx)), shape=(n_hh, n_areas))
+    # bound the weight matrix to ~5 M cells (40 MB) whatever the province size
+    batch = max(1, min(batch, 5_000_000 // max(n_hh, 1)))
     scores = np.empty((n_boot, n_areas))
     ranks = np.empty((n_boot, n_areas), dtype="int64")
     for start in range(0, n_boot, batch):
