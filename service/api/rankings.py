@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("rankings", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 5000
-MAX_BOOT = 200  # replicates per request: about 2 s per 50 for 60 k households
+MAX_BOOT = 200  # replicates per request (0.7 s per 50 for 60 k households)
 _AREA_RE = re.compile(r"^TH\d{2}(\d{2}(\d{2}(\d{2})?)?)?$")
 _WEIGHT_RE = re.compile(r"^w_([a-z][a-z0-9_]{0,40})$")
 
