@@ -189,7 +189,10 @@ class CellIndex:
             all_touched=False,
         )
         cell, poly = _boundary_cells(geoms, spec)
-        keys = _sorted_unique(cell * n + poly)
+        keys = cell * n + poly
+        # consecutive samples mostly repeat a cell: drop those before the sort
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
+        keys = _sorted_unique(keys)
         edge = _sorted_unique(keys // n)
         # the polygon holding the cell centre is a candidate too (it may contain the cell's
         # part that no crossing boundary belongs to)
