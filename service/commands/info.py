@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -20,6 +21,9 @@ def command() -> None:
     out = {"version": __version__, **h.counts(), "data_dir": settings["data_dir"]}
     try:
         from service.store.catalog import Catalog
+
+        # The embedded store lives in data_dir; a fresh checkout has none yet.
+        Path(settings["data_dir"]).mkdir(parents=True, exist_ok=True)
 
         out["datasets"] = Catalog.from_settings(settings).summary()
     except ModuleNotFoundError:
