@@ -90,8 +90,17 @@ def locate_frame(frame: pl.DataFrame, locator: Any) -> tuple[pl.DataFrame, dict[
     run = _runs(frame)
     first = np.flatnonzero(np.diff(run, prepend=-1))
     heads = frame[first].select(_POINT_KEYS)
-    tambon, source = assign_tambon(heads["lon"], heads["lat"], heads["village_id"],
-                                   heads["tambon_code"], locator)
+    # rows whose point lies in a tambon first: assign_tambon builds a String Series from an
+    # object array, which polars 1.x refuses when it starts with None (reported to its owner)
+    inside = locator.locate(heads["lon"].fill_null(np.nan).to_numpy(),
+                            heads["lat"].fill_null(np.nan).to_numpy()) >= 0
+    order = np.argsort(~inside, kind="stable")
+    back = pl.Series(np.argsort(order, kind="stable"), dtype=pl.UInt32)
+    sorted_heads = heads[order]
+    tambon, source = assign_tambon(sorted_heads["lon"], sorted_heads["lat"],
+                                   sorted_heads["village_id"], sorted_heads["tambon_code"],
+                                   locator)
+    tambon, source = tambon.gather(back), source.gather(back)
     by_point = (source == "point").to_numpy()
     lon = np.where(by_point, heads["lon"].fill_null(np.nan).to_numpy(), np.nan)
     lat = np.where(by_point, heads["lat"].fill_null(np.nan).to_numpy(), np.nan)

@@ -213,8 +213,8 @@ def test_locate_by_runs_equals_per_row(locator, demo_src):
     raw = pl.read_parquet(demo_src / "persons" / "TH75.parquet").head(3000)
     # shuffle (households no longer contiguous), break some points, move some out of Thailand
     raw = raw.sample(fraction=1.0, shuffle=True, seed=3).with_row_index("i").with_columns(
-        pl.when(pl.col("i") % 17 == 0).then(None).otherwise(pl.col("lon")).alias("lon"),
-        pl.when(pl.col("i") % 23 == 0).then(pl.lit(120.0)).otherwise(pl.col("lat"))
+        pl.when(pl.col("i") % 17 == 5).then(None).otherwise(pl.col("lon")).alias("lon"),
+        pl.when(pl.col("i") % 23 == 7).then(pl.lit(120.0)).otherwise(pl.col("lat"))
         .alias("lat")).drop("i")
     out, report = locate_frame(raw, locator)
     tambon, source = assign_tambon(raw["lon"], raw["lat"], raw["village_id"],
@@ -229,3 +229,10 @@ def test_locate_by_runs_equals_per_row(locator, demo_src):
     assert report["coords_missing"] == raw["lon"].is_null().sum()
     assert report["coords_outside"] > 0
     assert sum(report["by_source"].values()) == 3000
+    # a file whose first row has no coordinates
+    head_missing = raw.with_row_index("i").with_columns(
+        pl.when(pl.col("i") == 0).then(None).otherwise(pl.col("lon")).alias("lon")).drop("i")
+    out2, _ = locate_frame(head_missing, locator)
+    assert out2["locate_source"][0] == "village"
+    assert out2["tambon_located"][0] == head_missing["village_id"][0][:8]
+    assert out2["h3_r9"][0] is None
