@@ -129,8 +129,8 @@ def to_int(codes: Iterable[str]) -> np.ndarray:
 def cell_polygons(cell_ids: Any) -> gpd.GeoDataFrame:
     """GeoDataFrame (EPSG:4326) with ``code`` (hex string), ``h3`` (uint64) and the cell
     polygon as ``geometry``, one row per distinct non-zero cell, in input order."""
-    c = _as_cells(cell_ids)
-    c = pl.Series("c", c).filter(pl.Series(c) != 0).unique(maintain_order=True)
+    arr = _as_cells(cell_ids)
+    c = pl.Series("c", arr).filter(pl.Series(arr) != 0).unique(maintain_order=True)
     if len(c) == 0:
         return gpd.GeoDataFrame({"code": [], "h3": np.array([], np.uint64)},
                                 geometry=[], crs="EPSG:4326")
