@@ -147,6 +147,16 @@ def _check(frame: pl.DataFrame) -> None:
             )
 
 
+def poor_household_excess() -> pl.Expr:
+    """1 for units whose poor-household count cannot be met, else 0: a single poor household
+    would have to hold people both below the BMN 22 income line (target poor failing
+    indicator 22) and other deprived people above it. The generator then makes two poor
+    households (13 tambons in the country)."""
+    c = pl.col
+    return ((c("target_ind22") > 0) & (c("deprived") > c("target_ind22"))
+            & (c("poor_households") == 1)).cast(pl.Int64)
+
+
 def bangkok_units(tambons: pl.DataFrame, khwaeng: list[tuple[str, float]]) -> pl.DataFrame:
     """Plausible Bangkok units: each khwaeng is the sum of whole donor units (tambons and
     municipal units) of Samut Prakan, Nonthaburi and Pathum Thani, so every internal

@@ -27,6 +27,7 @@ def recount(persons: pl.LazyFrame | pl.DataFrame, level: str) -> pl.DataFrame:
         (pl.col("age") >= 60).sum().alias("elderly"),
         pl.col("disabled").sum().alias("disabled"),
         pl.col("chronic").sum().alias("chronic"),
+        pl.col("hh_id").filter(any_dep).n_unique().alias("poor_households"),
         any_dep.sum().alias("deprived"),
         (any_dep & pl.col("welfare_card_registered")).sum().alias("deprived_registered"),
         target.sum().alias("target"),

@@ -20,6 +20,7 @@ Construction (see docs/calibration.md):
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 from service.demo.calibration import IND
 
@@ -168,6 +169,47 @@ def _fill_households(rng: np.random.Generator, sizes: np.ndarray, adult: np.ndar
     return hh
 
 
+def _split_poor(rng: np.random.Generator, sizes: np.ndarray, n_poor: int,
+                n_dep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Choose ``n_poor`` households (larger ones preferred) to hold ``n_dep`` deprived people;
+    when they lack room, move members from the other households (never below one)."""
+    k = len(sizes)
+    poor = np.zeros(k, dtype=bool)
+    poor[_top_k(rng, sizes.astype(float), n_poor)] = True
+    sizes = sizes.copy()
+    deficit = n_dep - int(sizes[poor].sum())
+    if deficit > 0:
+        others = np.flatnonzero(~poor)
+        spare = np.repeat(others, sizes[others] - 1)
+        take = spare[rng.permutation(len(spare))[:deficit]]
+        np.subtract.at(sizes, take, 1)
+        grow = np.flatnonzero(poor)[rng.integers(0, n_poor, deficit)]
+        np.add.at(sizes, grow, 1)
+    return poor, sizes
+
+
+def _fill_poor(rng: np.random.Generator, sizes: np.ndarray, poor: np.ndarray,
+               dep: np.ndarray, adult: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Household index of a group: deprived people only in poor households, at least one in
+    each (adults first); the other places of poor households go to non-deprived people with
+    the lowest ``key`` (card holders), the rest to the non-poor households."""
+    hh = np.empty(len(dep), dtype=np.int64)
+    poor_ids, rich_ids = np.flatnonzero(poor), np.flatnonzero(~poor)
+    d, nd = np.flatnonzero(dep), np.flatnonzero(~dep)
+    d = d[np.lexsort((rng.uniform(size=len(d)), ~adult[d]))]
+    anchors, d_rest = d[:len(poor_ids)], d[len(poor_ids):]
+    hh[anchors] = poor_ids
+    free = int(sizes[poor_ids].sum()) - len(poor_ids) - len(d_rest)
+    nd = nd[np.argsort(key[nd], kind="stable")]
+    fill, nd_rest = nd[:free], nd[free:]
+    others = np.concatenate([d_rest, fill])
+    hh[others[rng.permutation(len(others))]] = np.repeat(poor_ids, sizes[poor_ids] - 1)
+    if len(rich_ids):
+        hh[nd_rest] = rich_ids[_fill_households(rng, sizes[rich_ids], adult[nd_rest],
+                                                key[nd_rest])]
+    return hh
+
+
 def generate_unit(t: dict[str, int], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """People of one unit as arrays of length ``t['persons']`` (``hh`` = local household index,
     ``income`` = household income per person)."""
@@ -222,41 +264,47 @@ def generate_unit(t: dict[str, int], rng: np.random.Generator) -> dict[str, np.n
             w[:, col] = np.where(ok[:, 0], weight, 0.0)
         choice = np.argmax(np.log(np.maximum(w, 1e-300)) + rng.gumbel(size=w.shape), axis=1)
         fails[dep_other, choice] = True
-    # 6. households: target poor failing BMN 22 live in households of their own
+    # 6. households: target poor failing BMN 22 live in households of their own; deprived
+    # people live in exactly t["poor_households"] households (TPMAP's poor households)
     in22 = fails[:, IND_POS[22]]
     g = int(in22.sum())
-    mean = n / n_hh
+    n_poor = t.get("poor_households", min(n_dep, n_hh))
+    rest_dep = n_dep - g
     h22 = 0
     if g and n_hh == 1 and g < n:
         raise ValueError(f"unit {t.get('code')}: one household cannot hold people both below "
                          "and above the BMN 22 income line")
     if g:
-        h22 = int(np.clip(round(g / mean), 1, g))
+        h22 = int(np.clip(round(g * n_hh / n), 1, g))
+        h22 = min(max(h22, n_poor - rest_dep), g)  # the others cannot fill more households
+        h22 = min(h22, n_hh - (1 if n > g else 0), max(1, n_poor - (1 if rest_dep else 0)))
         h22 = max(h22, n_hh - (n - g))
-        h22 = min(h22, n_hh - (1 if n > g else 0))
+    rest_hh = n_hh - h22
+    lo = max(1 if rest_dep else 0, rest_hh - (n - g - rest_dep))
+    rest_poor = int(np.clip(n_poor - h22, lo, min(rest_dep, rest_hh)))
     hh = np.empty(n, dtype=np.int64)
     adult = ages >= 18
     key = pool + rng.uniform(0.0, 2.5, n)  # card holders tend to share households
     p22, prest = np.flatnonzero(in22), np.flatnonzero(~in22)
     if g:
         hh[p22] = _fill_households(rng, _sizes(rng, g, h22), adult[p22], key[p22])
-    hh[prest] = h22 + _fill_households(rng, _sizes(rng, n - g, n_hh - h22), adult[prest],
-                                       key[prest])
+    sizes = _sizes(rng, n - g, rest_hh)
+    poor, sizes = _split_poor(rng, sizes, rest_poor, rest_dep)
+    hh[prest] = h22 + _fill_poor(rng, sizes, poor, deprived[prest], adult[prest], key[prest])
     # 7. household income per person (log-normal, truncated at the BMN 22 line)
-    from scipy.stats import norm
 
     z22 = (np.log(BMN22_LINE) - np.log(INCOME_MEDIAN)) / INCOME_SIGMA
-    cut = norm.cdf(z22)
+    cut = ndtr(z22)
     # households with a validated welfare card holder mostly meet the card's income test
     card_hh = np.zeros(n_hh, dtype=bool)
     card_hh[hh[validated]] = True
-    cap = norm.cdf((np.log(CARD_INCOME_LIMIT) - np.log(INCOME_MEDIAN)) / INCOME_SIGMA)
+    cap = ndtr((np.log(CARD_INCOME_LIMIT) - np.log(INCOME_MEDIAN)) / INCOME_SIGMA)
     hi = np.where(card_hh & (rng.uniform(size=n_hh) < CARD_INCOME_SHARE), cap, 1.0)
     u = rng.uniform(size=n_hh)
     is22 = np.arange(n_hh) < h22
     q = np.where(is22, u * cut, cut + u * (hi - cut))
     q = np.clip(q, 1e-9, 1 - 1e-9)
-    income_hh = np.exp(np.log(INCOME_MEDIAN) + INCOME_SIGMA * norm.ppf(q))
+    income_hh = np.exp(np.log(INCOME_MEDIAN) + INCOME_SIGMA * ndtri(q))
     income_hh = np.where(is22, np.minimum(income_hh, BMN22_LINE - 1),
                          np.maximum(income_hh, BMN22_LINE))
     income = income_hh[hh].astype(np.float32)
