@@ -136,7 +136,10 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
         values = src.read(1, masked=False)
         transform, nodata = src.transform, src.nodata
     zr = zonal.ZoneRaster(tambons.geometry.values, transform, values.shape, locator=locator)
-    pop = pd.Series(zr.sums(values, nodata=nodata), index=tambons["code"].to_numpy())
+    # whole_pixels: a coastal/border pixel's people stay in the tambons it touches, so the
+    # country total of the raster is kept (the zones are all tambons)
+    pop = pd.Series(zr.sums(values, nodata=nodata, whole_pixels=True),
+                    index=tambons["code"].to_numpy())
     for level, width in (("tambon", 8), ("amphoe", 6), ("province", 4), ("country", 0)):
         if level not in tables:
             continue

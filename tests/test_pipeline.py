@@ -236,3 +236,35 @@ def test_locate_by_runs_equals_per_row(locator, demo_src):
     assert out2["locate_source"][0] == "village"
     assert out2["tambon_located"][0] == head_missing["village_id"][0][:8]
     assert out2["h3_r9"][0] is None
+
+
+def test_population_raster_columns(tmp_path, demo_src, locator):
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    from service.pipeline import build_version
+
+    # 0.01° pixels of 40 people over Samut Songkhram
+    west, north, size = 99.80, 13.55, 0.01
+    values = np.full((40, 35), 40.0, dtype=np.float32)
+    tif = tmp_path / "pop.tif"
+    with rasterio.open(tif, "w", driver="GTiff", height=values.shape[0],
+                       width=values.shape[1], count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(size, 0, west, 0, -size, north), nodata=-1) as dst:
+        dst.write(values, 1)
+    settings = load_settings({"data_dir": str(tmp_path / "var"),
+                              "population_raster": str(tif)}, environ={})
+    version = build_version(settings, dataset="demo", round=2561, persons_dir=demo_src,
+                            progress=False, locator=locator)
+    assert version.meta["population_raster"] == "pop.tif"
+    store = open_store(settings)
+    tambons = store.read_areas("demo", "tambon")
+    amphoe = store.read_areas("demo", "amphoe")
+    assert (tambons["pop_raster"] > 0).all()
+    assert amphoe["pop_raster"].iloc[0] == pytest.approx(tambons["pop_raster"].sum())
+    expected_gap = 1 - tambons["n_persons"] / tambons["pop_raster"]
+    judged = tambons["pop_raster"] >= 100
+    assert np.allclose(tambons.loc[judged, "survey_gap"], expected_gap[judged])
+    cells = store.read_areas("demo", "h3_r7")
+    assert cells["pop_raster"].notna().any()
