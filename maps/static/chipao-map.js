@@ -360,7 +360,7 @@
       print.addEventListener("click", function () { window.print(); });
       if (cfg.embed_code_url) {
         var share = el("a", "", tools);
-        share.href = cfg.embed_code_url + "?" + query();
+        share.href = cfg.embed_code_url + (cfg.embed_code_url.indexOf("?") >= 0 ? "&" : "?") + query();
         share.textContent = "ฝังแผนที่ · Embed";
       }
       return div;

@@ -304,7 +304,9 @@ def build_page(scope: str | None, level: str | None, params: MapParams, *,
         layer_name=f"{LEVELS[level][0]} · {LEVELS[level][1]}",
         feature_label_th=LEVELS[level][0], feature_label_en=LEVELS[level][1],
         basemap=_basemap(), min_households=settings()["min_cell_households"],
-        embed=embed, embed_code_url=None if embed else "/embed-code",
+        embed=embed,
+        embed_code_url=None if embed else "/embed-code?" + urlencode(
+            [("level", level)] + ([("scope", scope)] if scope else [])),
         values_first=f"{base}/values/{level}.json{scope_q}" + ("&" if scope_q else "?")
         + urlencode([(k, query[k]) for k in JS_QUERY_ORDER if query.get(k) not in (None, "")]),
         line_weight=0.2 if level.startswith("h3_") or (level == "tambon" and not scope)

@@ -1,0 +1,124 @@
+"""Embeds (CSP allow-list, public data only) and role-dependent map data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from maps_fixtures import frame_source
+
+from service import create_app
+from service.api.auth import user_store
+from service.api.embed import allowed_origins
+
+PASSWORD = "correct horse battery"
+PORTAL = "https://portal.example.go.th"
+
+
+@pytest.fixture(scope="module")
+def source():
+    return frame_source()
+
+
+@pytest.fixture
+def app(tmp_path, source):
+    app = create_app({"testing": True, "data_dir": str(tmp_path / "var"),
+                      "secret_key": "s", "pseudonym_key": "k",
+                      "embed_allowed_origins": f"{PORTAL} javascript:alert(1) 'unsafe-inline'"})
+    app.extensions["chipao_map_source"] = source
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _token(app, name, role, province=None):
+    users = user_store(app)
+    users.create_user(name, PASSWORD, role, province)
+    secret, _ = users.create_token(name)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def _json(resp):
+    data = resp.data
+    if resp.headers.get("Content-Encoding") == "gzip":
+        data = gzip.decompress(data)
+    return json.loads(data)
+
+
+def test_origin_allow_list_is_validated():
+    assert allowed_origins(f"{PORTAL} http://intranet:8080 https://*.go.th") == [
+        PORTAL, "http://intranet:8080", "https://*.go.th"]
+    assert allowed_origins("* 'none' https://a.th/path x;y data:") == []
+
+
+def test_embed_pages_allow_only_configured_portals(client):
+    for url in ("/embed/", "/embed/area/TH50?level=tambon"):
+        resp = client.get(url)
+        assert resp.status_code == 200
+        csp = resp.headers["Content-Security-Policy"]
+        assert csp.endswith(f"frame-ancestors 'self' {PORTAL}")
+        assert "javascript" not in csp and "unsafe-inline' ;" not in csp
+        assert "X-Frame-Options" not in resp.headers
+        html = resp.get_data(as_text=True)
+        assert '"embed": true' in html and "/embed/values/" in html
+    for url in ("/maps/", "/embed-code?level=tambon&scope=TH50", "/embed/values/province.json"):
+        resp = client.get(url)
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"], url
+        assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+def test_embed_code_page_shows_a_safe_snippet(client):
+    resp = client.get("/embed-code?scope=TH50&level=tambon&measure=cov_child_grant")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "&lt;iframe src=&#34;http://localhost/embed/area/TH50?level=tambon" in html
+    assert "measure=cov_child_grant" in html and PORTAL in html
+    assert "Embed this map" in html and "ฝังแผนที่" in html
+    bad = client.get('/embed-code?scope=TH50&measure="><script>')
+    assert bad.status_code == 422
+    assert client.get("/embed-code?scope=TH500101&level=village").status_code == 422
+
+
+def test_embeds_are_public_even_for_signed_in_users(app, client, source):
+    national = _token(app, "nat", "national")
+    full = _json(client.get("/maps/values/tambon.json?scope=TH50", headers=national))
+    embed = _json(client.get("/embed/values/tambon.json?scope=TH50", headers=national))
+    assert full["n_suppressed"] == 0  # a national user sees everything on /maps
+    assert embed["n_suppressed"] > 0
+    shown = [v for v in embed["columns"]["n_households"] if v is not None]
+    assert min(shown) >= 10
+    assert client.get("/embed/area/TH500101").status_code in (404, 422)
+    assert client.get("/embed/values/village.json?scope=TH500101").status_code in (404, 422)
+
+
+def test_provincial_user_sees_own_province_only(app, client):
+    cm = _token(app, "chiangmai", "provincial", "TH50")
+    own = _json(client.get("/maps/values/tambon.json?scope=TH50", headers=cm))
+    other = _json(client.get("/maps/values/tambon.json?scope=TH10", headers=cm))
+    assert own["n_suppressed"] == 0 and other["n_suppressed"] > 0
+    national_view = _json(client.get("/maps/values/tambon.json", headers=cm))
+    sup = set(national_view["suppressed"])
+    codes = national_view["codes"]
+    assert not any(codes[i].startswith("TH50") for i in sup)
+    assert any(codes[i].startswith("TH10") for i in sup)
+
+
+def test_villages_for_the_province_user_are_audited(app, client):
+    cm = _token(app, "chiangmai", "provincial", "TH50")
+    bkk = _token(app, "bangkok", "provincial", "TH10")
+    page = client.get("/maps/area/TH500101", headers=cm)
+    assert page.status_code == 200 and "หมู่บ้าน" in page.get_data(as_text=True)
+    values = client.get("/maps/values/village.json?scope=TH500101", headers=cm)
+    assert values.status_code == 200 and values.headers["Cache-Control"] == "no-store"
+    data = _json(values)
+    assert len(data["codes"]) == 8 and data["n_suppressed"] == 0
+    pts = client.get("/maps/geo/village.geojson?scope=TH500101&dataset=demo", headers=cm)
+    assert pts.status_code == 200 and "public" not in pts.headers["Cache-Control"]
+    assert len(_json(pts)["features"]) == 8
+    assert client.get("/maps/values/village.json?scope=TH500101", headers=bkk).status_code == 403
+    actions = [row["action"] for row in user_store(app).audit_rows()]
+    assert actions.count("map.villages") == 1 and "map.village_points" in actions
