@@ -35,8 +35,10 @@ def recount(persons: pl.LazyFrame | pl.DataFrame, level: str) -> pl.DataFrame:
           for d, inds in DIMS.items()],
         *[(target & dep[i]).sum().alias(f"target_ind{i}") for i in IND],
     ]
+    # the streaming engine keeps memory flat on the national tables (~38 M rows)
     return (lf.group_by(pl.col(key).alias("code")).agg(aggs)
-            .with_columns(pl.exclude("code").cast(pl.Int64)).sort("code").collect())
+            .with_columns(pl.exclude("code").cast(pl.Int64)).sort("code")
+            .collect(engine="streaming"))
 
 
 def read_persons(out: str | Path, provinces: list[str] | None = None) -> pl.LazyFrame:
