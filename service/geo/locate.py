@@ -10,7 +10,7 @@ exactly, against the few candidate polygons of their cell, with ``shapely.inters
 Exactness: the result equals the point-in-polygon answer "lowest polygon index whose closed
 polygon (boundary included) contains the point, else -1", for polygons that do not overlap one
 another (a coverage, as admin boundaries are). Edge cells are found conservatively by sampling
-every ring segment at steps of half a cell and marking the 1-2 cells spanned in each axis by
+every ring segment at steps under one cell and marking the 1-2 cells spanned in each axis by
 consecutive samples (plus a tiny epsilon), so a crossing can never be missed.
 
 Pure functions and classes: no Flask, no file paths other than an optional cache directory the
@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 1
 #: tolerance (in cell units) when marking the cells a boundary segment spans
 _EPS = 1e-7
-#: sampling step along a segment, in cells (< 1 so consecutive samples span <= 2 cells)
-_STEP = 0.5
+#: sampling step along a segment, in cells: with step + 2 * _EPS < 1, the piece between two
+#: consecutive samples spans at most 2 cells per axis, floor(min - eps) and floor(max + eps)
+_STEP = 0.9
 
 SOURCES = ("point", "village", "tambon", "unlocated")
 
@@ -108,7 +109,7 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
 def _boundary_cells(geoms: np.ndarray, spec: GridSpec) -> tuple[np.ndarray, np.ndarray]:
     """(flat cell index, polygon index) pairs covering every cell a polygon boundary touches.
 
-    Conservative by construction: samples along each segment are at most half a cell apart,
+    Conservative by construction: samples along each segment are under a cell apart (per axis),
     so the segment between two consecutive samples stays inside the bounding box of their
     cells; all cells of that box (widened by ``_EPS``) are emitted.
     """
