@@ -190,10 +190,13 @@ def test_ages_consistent_with_indicators(persons):
         value = col.fill_null(-1).to_numpy()
         # null = not applicable; a result wherever it applies
         assert ((value == -1) == (~applies & (value != 1))).all(), ind
-        fails += int((value == 1).sum())
-        conflicts += int(((value == 1) & ~applies).sum())
+        n_fail = int((value == 1).sum())
+        n_conflict = int(((value == 1) & ~applies).sum())
+        fails += n_fail
+        conflicts += n_conflict
+        if ind in (1, 15, 16, 17, 21, 27):  # never forced by the data in these provinces
+            assert n_conflict <= 0.01 * n_fail, ind
     assert conflicts / fails < 0.01
-    assert persons.filter(pl.col("ind1") == 1)["age"].max() == 0 or conflicts
     assert (persons["age"] >= 0).all() and persons["age"].max() <= 105
 
 
