@@ -543,6 +543,27 @@
         layers.addOverlay(outline, esc(cfg.outline_name));
       }
       timings.layer_ms = performance.now() - t0;
+      // container points of up to n visible areas (tests and tools hover there)
+      window.chipaoProbe = function (n) {
+        var pts = [], size = map.getSize();
+        function keep(p) {
+          if (p.x > 5 && p.y > 5 && p.x < size.x - 5 && p.y < size.y - 5) { pts.push([p.x, p.y]); }
+        }
+        if (layer.codes) {
+          var zs = Math.pow(2, map.getZoom()), o = map.getPixelBounds().min;
+          var step = Math.max(1, Math.floor(layer.codes.length / (4 * n)));
+          for (var i = 0; i < layer.codes.length && pts.length < n; i += step) {
+            keep(L.point((layer.box[4 * i] + layer.box[4 * i + 2]) / 2 * zs - o.x,
+                         (layer.box[4 * i + 1] + layer.box[4 * i + 3]) / 2 * zs - o.y));
+          }
+        } else {
+          layer.eachLayer(function (l) {
+            if (pts.length >= n) { return; }
+            keep(map.latLngToContainerPoint(l.getCenter ? l.getCenter() : l.getLatLng()));
+          });
+        }
+        return pts;
+      };
       // two frames: Leaflet draws the canvas on the next animation frame
       requestAnimationFrame(function () {
         requestAnimationFrame(function () {
