@@ -278,3 +278,10 @@ def test_bangkok_khet_generates_its_plan():
         pl.col("poor_households") + poor_household_excess()).select("code", *TARGETS).sort("code")
     frame = generate_province("TH10", seed=SEED, boundaries_dir=BOUNDARIES, amphoes=["TH1001"])
     assert recount(frame, "tambon").select(want.columns).equals(want)
+
+
+def test_cli_rejects_amphoe_outside_province(tmp_path):
+    result = CliRunner().invoke(main, ["demo-data", "--provinces", "TH75", "--amphoes",
+                                       "TH5001", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "TH5001" in result.output and "TH75" in result.output

@@ -148,7 +148,8 @@ def generate_province(province: str, *, seed: int, boundaries_dir: str | Path | 
     sel = _units_of(plan, province, amph)
     if sel.height == 0:
         raise ValueError(f"no calibration data for province {province!r}"
-                         + (f" and amphoes {sorted(amph)}" if amph else ""))
+                         + (f" and amphoes {sorted(amph)}" if amph else "")
+                         + " / ไม่มีข้อมูลสำหรับพื้นที่นี้")
     real = sel.filter(pl.col("tambon_code").is_not_null())
     parts: list[dict[str, np.ndarray]] = []
     offset = 0
@@ -314,7 +315,8 @@ def generate(provinces: Iterable[str] | None = None, *, seed: int = 2561,
         wanted = sorted(set(provinces))
     unknown = [p for p in wanted if p not in known]
     if unknown:
-        raise ValueError(f"unknown province code(s): {', '.join(unknown)} (expected e.g. TH75)")
+        raise ValueError(f"unknown province code(s) / ไม่รู้จักรหัสจังหวัด: {', '.join(unknown)} "
+                         "(expected e.g. TH75)")
     out = Path(out)
     (out / "persons").mkdir(parents=True, exist_ok=True)
     per_province: dict[str, dict] = {}
@@ -322,6 +324,9 @@ def generate(provinces: Iterable[str] | None = None, *, seed: int = 2561,
     for code in wanted:
         t1 = time.perf_counter()
         sub = [a for a in amph if a.startswith(code)] if amph else None
+        if amph and not sub:
+            raise ValueError(f"none of the amphoes {', '.join(amph)} lies in {code} / "
+                             f"ไม่มีอำเภอที่ระบุอยู่ในจังหวัด {code}")
         frame = generate_province(code, seed=seed, boundaries_dir=bdir, amphoes=sub,
                                   with_identifiers=with_identifiers)
         path = out / "persons" / f"{code}.parquet"
