@@ -159,3 +159,17 @@ def test_assign_tambon_length_mismatch(small):
     _, loc = small
     with pytest.raises(ValueError, match="village_id"):
         assign_tambon([0.5], [0.5], ["a", "b"], ["c"], loc)
+
+
+def test_assign_tambon_first_rows_outside(small):
+    # no coordinate falls in a tambon at the start (regression: object-array cast)
+    _, loc = small
+    n = 5_000
+    lon = np.full(n, 50.0)
+    lon[-1] = 0.5
+    lat = np.full(n, 0.5)
+    codes = ["TH100102"] * n
+    tambon, source = assign_tambon(lon, lat, [None] * n, codes, loc)
+    assert tambon[:-1].unique().to_list() == ["TH100102"]
+    assert tambon[-1] == "TH100101" and source[-1] == "point"
+    assert (source[:-1] == "tambon").all()

@@ -414,13 +414,12 @@ def assign_tambon(lon: Any, lat: Any, village_id: Any, tambon_code: Any,
         if len(s) != n:
             raise ValueError(f"column {name} has {len(s):,} rows, lon has {n:,}")
     idx = locator.locate(lon_a, lat_a)
-    known = pl.Series(locator.codes, dtype=pl.String)
-    codes_arr = np.asarray(locator.codes, dtype=object)
-    point_code = np.full(n, None, dtype=object)
+    known = pl.Series(locator.codes.tolist(), dtype=pl.String)
     inside = idx >= 0
-    point_code[inside] = codes_arr[idx[inside]]
+    # gather with null indices gives null codes (no Python objects per row)
+    gather_idx = pl.Series(np.where(inside, idx, 0)).scatter(np.flatnonzero(~inside), None)
     df = pl.DataFrame({
-        "point": pl.Series(point_code, dtype=pl.String),
+        "point": known.gather(gather_idx),
         "village": village.str.slice(0, 8),
         "record": record,
     }).with_columns(
