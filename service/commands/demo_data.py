@@ -33,6 +33,8 @@ def _codes(value: str | None) -> list[str] | None:
 def command(provinces: str, amphoes: str | None, seed: int, out: str,
             with_identifiers: bool, fit: bool) -> None:
     """Generate calibrated demo person records (สร้างข้อมูลตัวอย่างระดับบุคคล)."""
+    import polars as pl
+
     from service.demo.fit import province_fit
     from service.demo.generate import generate
 
@@ -55,7 +57,7 @@ def command(provinces: str, amphoes: str | None, seed: int, out: str,
     if fit and not manifest.get("amphoes"):
         table = province_fit(out, manifest["provinces"]).drop_nulls("pub_persons")
         if table.height:
-            worst_p = float(table["err_persons_pct"].abs().max())
-            worst_t = float(table["err_target_pct"].abs().max())
+            worst_p = float(table.select(pl.col("err_persons_pct").abs().max()).item())
+            worst_t = float(table.select(pl.col("err_target_pct").abs().max()).item())
             click.echo(f"fit to TPMAP 2561 ({table.height} provinces): largest error people "
                        f"{worst_p:.3f} %, target poor {worst_t:.3f} %")

@@ -299,10 +299,10 @@ def generate_unit(t: dict[str, int], rng: np.random.Generator) -> dict[str, np.n
     card_hh = np.zeros(n_hh, dtype=bool)
     card_hh[hh[validated]] = True
     cap = ndtr((np.log(CARD_INCOME_LIMIT) - np.log(INCOME_MEDIAN)) / INCOME_SIGMA)
-    hi = np.where(card_hh & (rng.uniform(size=n_hh) < CARD_INCOME_SHARE), cap, 1.0)
+    upper = np.where(card_hh & (rng.uniform(size=n_hh) < CARD_INCOME_SHARE), cap, 1.0)
     u = rng.uniform(size=n_hh)
     is22 = np.arange(n_hh) < h22
-    q = np.where(is22, u * cut, cut + u * (hi - cut))
+    q = np.where(is22, u * cut, cut + u * (upper - cut))
     q = np.clip(q, 1e-9, 1 - 1e-9)
     income_hh = np.exp(np.log(INCOME_MEDIAN) + INCOME_SIGMA * ndtri(q))
     income_hh = np.where(is22, np.minimum(income_hh, BMN22_LINE - 1),
