@@ -51,6 +51,19 @@ def _colours(scheme: str, k: int) -> list[str]:
     return ramp[::-1] if reverse else ramp
 
 
+def _bins(arr: np.ndarray, distinct: np.ndarray, k: int, classifier: str) -> list[float]:
+    if k <= 1:
+        return [float(distinct[0])]
+    if classifier == "natural_breaks":
+        if arr.size > JENKS_SAMPLE_ABOVE:
+            pct = JENKS_SAMPLE_ABOVE / arr.size
+            return list(mapclassify.FisherJenksSampled(arr, k=k, pct=pct).bins)
+        return list(mapclassify.FisherJenks(arr, k=k).bins)
+    if classifier == "equal_interval":
+        return list(mapclassify.EqualInterval(arr, k=k).bins)
+    return list(mapclassify.Quantiles(arr, k=k).bins)
+
+
 def classify(
     values, *, scheme: str = "YlOrRd", k: int = 5, classifier: str = "quantiles",
     fmt: str = "percent", signed: bool = False,
@@ -66,21 +79,12 @@ def classify(
         return None
     distinct = np.unique(arr)
     k_eff = int(min(k, distinct.size))
-    if k_eff <= 1:
-        breaks = [float(distinct[0])]
-    elif classifier == "natural_breaks":
-        with warnings.catch_warnings():
-            # without numba mapclassify warns that it uses its pure-Python Fisher-Jenks
-            warnings.filterwarnings("ignore", message="Numba not installed")
-            if arr.size > JENKS_SAMPLE_ABOVE:
-                pct = JENKS_SAMPLE_ABOVE / arr.size
-                breaks = list(mapclassify.FisherJenksSampled(arr, k=k_eff, pct=pct).bins)
-            else:
-                breaks = list(mapclassify.FisherJenks(arr, k=k_eff).bins)
-    elif classifier == "equal_interval":
-        breaks = list(mapclassify.EqualInterval(arr, k=k_eff).bins)
-    else:
-        breaks = list(mapclassify.Quantiles(arr, k=k_eff).bins)
+    with warnings.catch_warnings():
+        # mapclassify warns when it lowers k on tied data (handled below) and when numba is
+        # missing (its pure-Python Fisher-Jenks is used); neither is a problem for a legend
+        warnings.filterwarnings("ignore", message="Not enough unique values")
+        warnings.filterwarnings("ignore", message="Numba not installed")
+        breaks = _bins(arr, distinct, k_eff, classifier)
     # mapclassify may return repeated bins on heavily tied data; keep them strictly rising
     clean: list[float] = []
     for b in breaks:
