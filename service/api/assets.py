@@ -67,8 +67,6 @@ def asset(package: str, relpath: str):
         resp.headers["Content-Encoding"] = "gzip"
     else:
         resp = Response(data, mimetype=mime)
-    if mime.startswith("text/"):
-        resp.charset = "utf-8"
     resp.set_etag(etag)
     resp.vary.add("Accept-Encoding")
     resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"

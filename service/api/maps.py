@@ -317,9 +317,7 @@ def build_page(scope: str | None, level: str | None, params: MapParams, *,
 
 def page_response(page: MapPage) -> Response:
     html = render_page(page)
-    resp = Response(html, mimetype="text/html")
-    resp.charset = "utf-8"
-    return gzip_response(resp)
+    return gzip_response(Response(html, mimetype="text/html"))
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -329,8 +327,8 @@ def _suppress(frame: pd.DataFrame) -> pd.DataFrame:
     try:
         from service.analysis.disclosure import suppress
     except ImportError:
-        suppress = None
-    if suppress is not None:
+        pass
+    else:
         level = str(frame["level"].iloc[0]) if "level" in frame.columns and len(frame) else None
         return suppress(frame, min_households=minimum, level=level)
     # primary suppression only, until the disclosure module is installed: every figure of an
@@ -551,7 +549,8 @@ def geometry_response(level: str) -> Response:
     resp.set_etag(geometry.cache_key("etag", len(data), data[-64:].hex()))
     if public_cache:
         resp.headers["Cache-Control"] = "public, max-age=86400"
-    return resp.make_conditional(request)
+    resp.make_conditional(request)
+    return resp
 
 
 # -- routes --------------------------------------------------------------------------------------

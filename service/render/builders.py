@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import folium
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 from markupsafe import escape
 
@@ -103,6 +103,7 @@ def build_map(page: MapPage) -> folium.Map:
     m.default_css = css + [("chipao_css", assets.url("maps", "chipao-map.css"))]
     m.default_js = js + [("chipao_js", assets.url("maps", "chipao-map.js"))]
     root = m.get_root()
+    assert isinstance(root, Figure)
     root.title = str(escape(f"{page.title_th} · {page.title_en}"))
     root.header.add_child(Element('<meta charset="utf-8">'), name="charset", index=0)
     # no favicon request (it would 404 and log a console error)

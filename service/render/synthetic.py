@@ -6,6 +6,8 @@ service.analysis.aggregate.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -29,7 +31,7 @@ def counts_frame(codes, *, seed: int = 0, small_every: int = 0) -> pd.DataFrame:
     persons = (hh * rng.uniform(2.5, 3.5, n)).astype("int64")
     rate = rng.beta(2, 12, n)
     poor = rng.binomial(persons, rate)
-    out = {
+    out: dict[str, Any] = {
         "code": list(codes), "n_households": hh, "n_persons": persons, "n_poor": poor,
         "sum_c_poor": poor * rng.uniform(0.3, 0.5, n),
         "n_vulnerable": rng.binomial(persons, 0.1), "n_severe": rng.binomial(poor, 0.2),
