@@ -62,3 +62,42 @@ def test_store_change_between_rounds_and_h3(built):
     pts = _json(_get(app, "/maps/geo/village.geojson?scope=TH500101&dataset=demo",
                      tokens["cm"]))
     assert pts["features"] and all(f["geometry"]["type"] == "Point" for f in pts["features"])
+
+
+@pytest.fixture(scope="module")
+def pipeline_app(tmp_path_factory, make_demo_persons):
+    """A real pipeline version (demo persons of one amphoe, tpmap spec) behind the app."""
+    from service import create_app
+    from service.api.auth import user_store
+    from service.pipeline import build_version
+
+    app = create_app({"testing": True, "secret_key": "t", "rate_limit": "",
+                      "data_dir": str(tmp_path_factory.mktemp("maps-pipeline"))})
+    build_version(app.config["CHIPAO"], dataset="demo", round=2561, progress=False,
+                  persons_dir=make_demo_persons(amphoes=["TH7502"]))
+    users = user_store(app)
+    users.create_user("nat", api_dataset.PASSWORD, "national")
+    return app, users.create_token("nat")[0]
+
+
+def test_cut_off_k_recounts_from_persons(pipeline_app):
+    app, nat = pipeline_app
+    url = "/maps/values/tambon.json?scope=TH7502&measure=n_poor"
+    base = _json(_get(app, url, nat))
+    same = _json(_get(app, url + "&k=0.26", nat))
+    low = _json(_get(app, url + "&k=0.05", nat))
+    high = _json(_get(app, url + "&k=1", nat))
+    assert base["codes"] and same["columns"]["value"] == base["columns"]["value"]
+    for lo, mid, hi in zip(low["columns"]["value"], base["columns"]["value"],
+                           high["columns"]["value"], strict=True):
+        assert lo >= mid >= hi
+    assert sum(low["columns"]["value"]) > sum(base["columns"]["value"])
+    # households do not depend on k
+    assert low["columns"]["n_households"] == base["columns"]["n_households"]
+    h = _json(_get(app, url.replace("n_poor", "h") + "&k=0.05", nat))
+    for i, v in enumerate(h["columns"]["value"]):
+        assert v == pytest.approx(low["columns"]["value"][i] / h["columns"]["n_persons"][i],
+                                  rel=1e-4)
+    bad = _get(app, "/maps/values/tambon.json?measure=h&k=0.4", nat)
+    assert bad.status_code == 422 and "province" in _json(bad)["detail"]
+    assert _get(app, url + "&k=2", nat).status_code == 422

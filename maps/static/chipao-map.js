@@ -314,6 +314,13 @@
         roundSel = select("round", "รอบข้อมูล · Round",
           cfg.rounds.map(function (r) { return [r.id, r.label]; }), state.round || "");
       }
+      var kSel = null;
+      if (cfg.k_choices && cfg.k_choices.length) {
+        kSel = select("k", "เกณฑ์ความยากจน k · Poverty cut-off k",
+          [["", "ค่าของชุดข้อมูล · dataset default"]].concat(cfg.k_choices.map(function (k) {
+            return [k, Math.round(k * 100) + "%"];
+          })), state.k || "");
+      }
       var changeLab = el("label", "chipao-check", form);
       var changeBox = el("input", "", changeLab);
       changeBox.type = "checkbox";
@@ -350,6 +357,7 @@
         state.change = changeBox.checked ? 1 : null;
         state.classes = classSel.value;
         state.classifier = classifierSel.value;
+        state.k = kSel ? (kSel.value || null) : state.k;
         window.history.replaceState(null, "", "?" + query());
         loadValues();
       });
@@ -369,7 +377,7 @@
 
     function query(skip) {
       var q = new URLSearchParams();
-      ["measure", "group", "round", "change", "classes", "classifier", "dataset"].forEach(function (k) {
+      ["measure", "group", "round", "change", "classes", "classifier", "dataset", "k"].forEach(function (k) {
         if ((skip || []).indexOf(k) < 0 && state[k] !== null && state[k] !== undefined && state[k] !== "") {
           q.set(k, state[k]);
         }

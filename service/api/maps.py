@@ -61,7 +61,10 @@ SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
 
 
 #: the order chipao-map.js writes its query string in (so the preloaded URL is reused)
-JS_QUERY_ORDER = ("measure", "group", "round", "change", "classes", "classifier", "dataset")
+JS_QUERY_ORDER = ("measure", "group", "round", "change", "classes", "classifier", "dataset",
+                  "k")
+#: area key of each level in the scored person table, for re-counting at another k
+PERSON_KEYS = {"tambon": 8, "amphoe": 6, "province": 4}
 
 
 # -- helpers shared with service.api.embed ---------------------------------------------------
@@ -134,6 +137,7 @@ class MapParams:
     change: bool
     classes: int
     classifier: str
+    k: float | None = None
 
     @classmethod
     def from_args(cls, args) -> MapParams:
@@ -161,8 +165,17 @@ class MapParams:
         dataset = args.get("dataset") or settings()["default_dataset"]
         if not dataset.replace("_", "").replace("-", "").isalnum() or len(dataset) > 64:
             raise InvalidInput("dataset name must be letters, digits, - or _", column="dataset")
+        k = None
+        if args.get("k"):
+            try:
+                k = float(args["k"])
+            except ValueError:
+                raise InvalidInput("k (poverty cut-off) must be a number such as 0.33",
+                                   column="k") from None
+            if not 0 < k <= 1:
+                raise InvalidInput("k (poverty cut-off) must be in (0, 1]", column="k")
         return cls(dataset, measure, group, args.get("round") or None, change, classes,
-                   classifier)
+                   classifier, k)
 
     def query(self) -> dict[str, Any]:
         q: dict[str, Any] = {"measure": self.measure, "classes": self.classes,
@@ -175,6 +188,8 @@ class MapParams:
             q["change"] = 1
         if self.dataset != settings()["default_dataset"]:
             q["dataset"] = self.dataset
+        if self.k is not None:
+            q["k"] = self.k
         return q
 
 
@@ -309,6 +324,9 @@ def build_page(scope: str | None, level: str | None, params: MapParams, *,
             [("level", level)] + ([("scope", scope)] if scope else [])),
         values_first=f"{base}/values/{level}.json{scope_q}" + ("&" if scope_q else "?")
         + urlencode([(k, query[k]) for k in JS_QUERY_ORDER if query.get(k) not in (None, "")]),
+        # another poverty cut-off is re-counted per province from the scored persons
+        k_choices=[0.2, 0.26, 0.33, 0.4, 0.5] if (
+            scope and not embed and (level in PERSON_KEYS or level == "village")) else [],
         line_weight=0.2 if level.startswith("h3_") or (level == "tambon" and not scope)
         else 0.6,
     )
@@ -409,7 +427,8 @@ def values_response(level: str, *, public: bool) -> Response:
     else:
         visibility = "all" if p.role == "national" else f"{p.role}:{p.province}"
     key = (params.dataset, version, previous_id if params.change else None, level, scope,
-           params.measure, params.group, params.classes, params.classifier, visibility)
+           params.measure, params.group, params.classes, params.classifier, params.k,
+           visibility)
     if level == "village":
         from service.api.auth import audit
 
@@ -461,16 +480,63 @@ def _values_cache() -> _LRU:
     return cache
 
 
+def at_cutoff(frame: pd.DataFrame, params: MapParams, level: str, scope: str | None,
+              version: str | None) -> pd.DataFrame:
+    """The area table re-counted at poverty cut-off ``params.k`` from the scored persons.
+
+    Counts that depend on k (poor, intensity, vulnerable, censored deprivations, group poor)
+    are summed again with service.analysis.mpi.area_counts; the rest (households, coverage)
+    are kept; ratios are recomputed from the sums.
+    """
+    if params.k is None or frame.empty:
+        return frame
+    import polars as pl
+
+    from service.analysis import mpi
+    from service.analysis.spec import load_spec
+
+    spec = load_spec(source().spec_name(params.dataset, version))
+    if abs(params.k - spec.k) < 1e-9:
+        return frame
+    if not scope or level not in PERSON_KEYS and level != "village":
+        raise InvalidInput(
+            f"a cut-off k other than {spec.k:g} is computed per province: open a province, "
+            "amphoe or tambon map at tambon, amphoe or village level / "
+            "เปลี่ยนค่า k ได้ในแผนที่ระดับจังหวัด อำเภอ หรือตำบล", column="k")
+    persons = source().read_persons(params.dataset, scope[:4], version=version)
+    if level == "village":
+        key = pl.col("village_id")
+    else:
+        key = pl.col("tambon_located").str.slice(0, PERSON_KEYS[level])
+    try:
+        counts = mpi.area_counts(persons.with_columns(key.alias("_area")), spec, by="_area",
+                                 k=params.k).to_pandas().set_index("_area")
+    except pl.exceptions.ColumnNotFoundError as exc:
+        raise InvalidInput(f"this dataset cannot be re-counted at another k: {exc}".split(
+            "\n")[0], column="k") from None
+    out = frame.copy()
+    k_free = {"n_persons", "n_households", "n_scored", "n_deprived_any"} | {
+        c for c in counts.columns if c.startswith(("n_dep_", "n_elig_", "n_cov_", "n_excl_",
+                                                    "n_incl_err_"))}
+    for col in counts.columns:
+        if col in out.columns and col not in k_free:
+            out[col] = out["code"].map(counts[col]).astype("float64")
+    ratio_cols = [c for c in ("h", "a", "m0") if c in out.columns] + [
+        c for c in out.columns if c.startswith(("h_", "m0_"))]
+    return mpi.ratios_from_counts(out.drop(columns=ratio_cols))
+
+
 def _values_body(level: str, scope: str | None, params: MapParams, version: str | None,
                  previous_id: str | None, p, public: bool) -> tuple[bytes, bytes]:
-    frame = read_scope(params.dataset, level, scope, version)
+    frame = at_cutoff(read_scope(params.dataset, level, scope, version), params, level,
+                      scope, version)
     previous = None
     if params.change:
         if previous_id is None:
             raise InvalidInput("there is no earlier round to compare with / "
                                "ไม่มีรอบข้อมูลก่อนหน้าให้เปรียบเทียบ", column="change")
-        previous = protect(read_scope(params.dataset, level, scope, previous_id), p,
-                           public=public)
+        previous = protect(at_cutoff(read_scope(params.dataset, level, scope, previous_id),
+                                     params, level, scope, previous_id), p, public=public)
     frame = protect(frame, p, public=public)
     measure = load_catalogue().get(params.measure)
     if measure.id == "priority_rank" and "priority_rank" not in frame.columns:

@@ -59,6 +59,7 @@ class MapPage:
     line_weight: float = 0.5
     attribution: str = ATTRIBUTION
     values_first: str | None = None
+    k_choices: list[float] = field(default_factory=list)
 
     def preloads(self) -> list[str]:
         """Data URLs the browser may start fetching before the scripts have run."""

@@ -34,6 +34,13 @@ class AreaSource(Protocol):
     def village_points(self, dataset: str, codes: Sequence[str], *,
                        version: str | None = None) -> gpd.GeoDataFrame: ...
 
+    def read_persons(self, dataset: str, province: str, *, version: str | None = None
+                     ) -> Any:
+        """Scored persons of one province (polars), for re-counting at another cut-off k."""
+
+    def spec_name(self, dataset: str, version: str | None = None) -> str:
+        """Name (or path) of the indicator specification the version was scored with."""
+
 
 def _label(round_no: int, when: str) -> str:
     return f"รอบ {round_no} · Round {round_no} ({when})"
@@ -61,6 +68,14 @@ class StoreSource:
     def village_points(self, dataset: str, codes: Sequence[str], *,
                        version: str | None = None) -> gpd.GeoDataFrame:
         return self.store.area_geometries("village", codes, dataset=dataset, version=version)
+
+    def read_persons(self, dataset: str, province: str, *, version: str | None = None
+                     ) -> Any:
+        return self.store.read_persons(dataset, province, version=version)
+
+    def spec_name(self, dataset: str, version: str | None = None) -> str:
+        meta = self.store.version(dataset, version).meta or {}
+        return str(meta.get("spec") or "tpmap")
 
 
 @dataclass
@@ -93,6 +108,14 @@ class FrameSource:
         if province:
             frame = frame[frame["province_code"] == province]
         return frame.copy()
+
+    def read_persons(self, dataset: str, province: str, *, version: str | None = None
+                     ) -> Any:
+        raise NotFound("this source holds area tables only, no scored persons "
+                       "/ ไม่มีข้อมูลรายบุคคล")
+
+    def spec_name(self, dataset: str, version: str | None = None) -> str:
+        return "tpmap"
 
     def village_points(self, dataset: str, codes: Sequence[str], *,
                        version: str | None = None) -> gpd.GeoDataFrame:
