@@ -92,7 +92,7 @@ def sniff(path: str | Path, *, name: str | None = None, limits: Limits = Limits(
         src = SourceFile(path, name, "xlsx", sha256_of(path), size)
         _check_xlsx(src, limits)
         wb, _rows, src.headers = _open_xlsx(src, limits)
-        wb.close()
+        _close_xlsx(wb)
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnsupportedMedia(
             f"file {name}: ไฟล์ Excel รุ่นเก่า (.xls) ไม่รองรับ กรุณาบันทึกเป็น .xlsx หรือ CSV UTF-8 / "
@@ -310,38 +310,66 @@ def _open_xlsx(src: SourceFile, limits: Limits):
 
     if not DEFUSEDXML:  # pragma: no cover - defusedxml is a dependency
         raise RuntimeError("defusedxml must be installed to read XLSX safely")
+    # a file object, not the path: openpyxl refuses paths whose extension is not .xlsx
+    # (uploads are saved under neutral names); read_only keeps the handle until _close_xlsx(wb)
+    fh = open(src.path, "rb")  # noqa: SIM115
     try:
-        wb = openpyxl.load_workbook(src.path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except DefusedXmlException as exc:
+        fh.close()
         raise InvalidInput(f"XLSX มี XML อันตราย / unsafe XML refused ({type(exc).__name__})",
                            file=src.name) from None
     except Exception as exc:  # openpyxl raises many types for damaged files
+        fh.close()
+        if _defused_cause(exc):  # openpyxl wraps the defusedxml refusal in a ValueError
+            raise InvalidInput(f"XLSX มี XML อันตราย / unsafe XML refused "
+                               f"({_defused_cause(exc)})", file=src.name) from None
         raise InvalidInput(f"เปิดไฟล์ XLSX ไม่ได้ / cannot open XLSX ({type(exc).__name__})",
                            file=src.name) from None
+    wb._chipao_fh = fh  # closed with the workbook (see _close_xlsx)
     try:
         ws = wb.worksheets[0]
         rows = ws.iter_rows(values_only=True, max_col=limits.max_columns + 1)
         header_row = next(rows)
     except StopIteration:
-        wb.close()
+        _close_xlsx(wb)
         raise InvalidInput("ไฟล์ไม่มีหัวตาราง / the sheet has no header row",
                            file=src.name) from None
     except DefusedXmlException as exc:
-        wb.close()
+        _close_xlsx(wb)
         raise InvalidInput(f"XLSX มี XML อันตราย / unsafe XML refused ({type(exc).__name__})",
                            file=src.name) from None
     except Exception as exc:
-        wb.close()
+        _close_xlsx(wb)
         raise InvalidInput(f"อ่านไฟล์ XLSX ไม่ได้ / cannot read XLSX ({type(exc).__name__})",
                            file=src.name) from None
     header = [_cell_text(h) or "" for h in header_row]
     while header and header[-1] == "":
         header.pop()
     if len(header) > limits.max_columns:
-        wb.close()
+        _close_xlsx(wb)
         raise InvalidInput(f"มีคอลัมน์มากเกินไป / too many columns (> {limits.max_columns:,})",
                            file=src.name, row=1)
     return wb, rows, header
+
+
+def _defused_cause(exc: BaseException) -> str | None:
+    """Name of a defusedxml refusal anywhere in the exception chain, else None."""
+    from defusedxml.common import DefusedXmlException
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DefusedXmlException):
+            return type(seen).__name__
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _close_xlsx(wb) -> None:
+    wb.close()
+    fh = getattr(wb, "_chipao_fh", None)
+    if fh is not None:
+        fh.close()
 
 
 def _xlsx_batches(src: SourceFile, chunk_rows: int, limits: Limits) -> Iterator[pl.DataFrame]:
@@ -377,7 +405,7 @@ def _xlsx_batches(src: SourceFile, chunk_rows: int, limits: Limits) -> Iterator[
         raise InvalidInput(f"XLSX มี XML อันตราย / unsafe XML refused ({type(exc).__name__})",
                            file=src.name) from None
     finally:
-        wb.close()
+        _close_xlsx(wb)
 
 
 def _rows_frame(batch: list[list[str | None]], header: list[str]) -> pl.DataFrame:
