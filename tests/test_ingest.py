@@ -340,3 +340,21 @@ def test_find_pseudonym_reidentifies_from_the_source_file(settings, tmp_path):
     assert [(h["row"], h["national_id"], h["matched"]) for h in hits] == [(4, nid(3), "person")]
     hh = cap.persons["hh_id"][0]
     assert {h["row"] for h in find_pseudonyms(settings, [path], {hh})} == {2, 3}
+
+
+def test_province_upload_carries_other_provinces_of_the_same_round(settings, tmp_path):
+    from ingest_support import store_build
+
+    header = ["person_id", "hh_id", "tambon_code", "age", "sex"]
+    bkk = write_csv(tmp_path / "bkk.csv", [["P1", "H1", "TH100101", "30", "M"]], header=header)
+    first = ingest_files(settings, [bkk], dataset="t", round=2567, build=store_build)
+    assert first.status == "created"
+    ssk = write_csv(tmp_path / "ssk.csv", [["P2", "H2", "TH750101", "40", "F"]], header=header)
+    report, cap = run(settings, [ssk])
+    assert report.carried_provinces == ["TH10"] and sorted(cap.frames) == ["TH10", "TH75"]
+    assert cap.frames["TH10"]["person_id"].to_list() == ["P1"]
+    # another round starts afresh; --replace-all style imports carry nothing
+    report, cap = run(settings, [ssk], round=2568)
+    assert report.carried_provinces == [] and sorted(cap.frames) == ["TH75"]
+    report, cap = run(settings, [ssk], carry_over=False)
+    assert sorted(cap.frames) == ["TH75"]

@@ -26,8 +26,14 @@ from service.store import open_store
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
-    # one data dir for the module: the tambon locator cache is built once
-    return settings_for(tmp_path_factory.mktemp("ingest-store"))
+    # one data dir for the module, and the pipeline's tambon locator grid (content-hashed,
+    # ~10 s to build) kept between runs next to pytest's temporary directories
+    root = tmp_path_factory.mktemp("ingest-store")
+    shared = tmp_path_factory.getbasetemp().parent / "chipao-ingest-locator-cache"
+    shared.mkdir(exist_ok=True)
+    (root / "var").mkdir()
+    (root / "var" / "cache").symlink_to(shared, target_is_directory=True)
+    return settings_for(root)
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
@@ -111,7 +117,7 @@ def test_import_killed_mid_way_leaves_previous_version_unchanged(settings, tmp_p
     vdir = store.version_dir("kill")
     before = _tree_digest(vdir)
     assert any(k.startswith("persons/") for k in before)
-    big = _big_csv(tmp_path / "big.csv", 90_000)
+    big = _big_csv(tmp_path / "big.csv", 60_000)
     data_dir = Path(settings["data_dir"]).resolve()
 
     # 1. killed while parsing (canonical Parquet being written in the work dir)
@@ -129,7 +135,7 @@ def test_import_killed_mid_way_leaves_previous_version_unchanged(settings, tmp_p
 
     # the same import run to completion replaces it and cleans the leftovers
     done = ingest_files(settings, [big], dataset="kill", round=2567)
-    assert done.status == "created" and done.n_accepted == 90_000
+    assert done.status == "created" and done.n_accepted == 60_000
     assert open_store(settings).current("kill").id == done.version_id
     assert not list((data_dir / "datasets" / "kill").glob(".building-*"))
     assert _tree_digest(vdir) == before  # old versions are kept, untouched

@@ -24,13 +24,16 @@ from service.settings import settings_from_env
               default=None, help="Write every problem (file,row,column,reason) to this CSV.")
 @click.option("--quarantine-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Copy quarantined rows here (default: next to the first input file).")
+@click.option("--replace-all", is_flag=True,
+              help="The files replace the whole dataset. Default: provinces absent from the "
+                   "files keep their rows from the current version of the same round.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--find-pseudonym", "find", multiple=True, metavar="PSEUDONYM",
               help="Do not import: search FILES (the province's own source files) for the "
                    "person or household with this pseudonym, for a home visit.")
 def command(files: tuple[Path, ...], dataset: str | None, round_: int | None, policy: str,
-            report_path: Path | None, quarantine_dir: Path | None, as_json: bool,
-            find: tuple[str, ...]) -> None:
+            report_path: Path | None, quarantine_dir: Path | None, replace_all: bool,
+            as_json: bool, find: tuple[str, ...]) -> None:
     """Import BMN (จปฐ.) survey or welfare-registry files (CSV, XLSX, Parquet).
 
     National IDs, house numbers and names are replaced by keyed HMAC pseudonyms; problems are
@@ -52,7 +55,7 @@ def command(files: tuple[Path, ...], dataset: str | None, round_: int | None, po
         report = ingest_files(
             settings, list(files), dataset=dataset or settings["default_dataset"],
             round=round_, policy=policy, progress=True, report_path=report_path,
-            quarantine_dir=quarantine_dir)
+            quarantine_dir=quarantine_dir, carry_over=not replace_all)
     except ChipaoError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) if as_json
