@@ -283,3 +283,15 @@ def test_villages_need_a_signed_in_user_of_the_province(map_client):
     assert map_client.get("/maps/values/village.json?scope=TH500101").status_code == 401
     assert map_client.get("/maps/geo/village.geojson?scope=TH500101&dataset=demo"
                           ).status_code == 401
+
+
+def test_basemap_must_be_local(tmp_path, source):
+    from service import create_app
+
+    for basemap, expected in (("/tiles/{z}/{x}/{y}.png", '"basemap": "/tiles/{z}/{x}/{y}.png"'),
+                              ("https://tile.example.org/{z}/{x}/{y}.png", '"basemap": null'),
+                              ("none", '"basemap": null')):
+        app = create_app({"testing": True, "data_dir": str(tmp_path / "v"), "basemap": basemap})
+        app.extensions["chipao_map_source"] = source
+        html = app.test_client().get("/maps/").get_data(as_text=True)
+        assert expected in html and "tile.example.org" not in html

@@ -112,3 +112,28 @@ def test_embed_code_page_frames_the_embed(recorded_page, live_server, artifacts)
     assert "<iframe" in rec.page.locator("textarea").input_value()
     rec.page.screenshot(path=str(artifacts / "embed-code.png"))
     assert rec.console_errors == [] and rec.off_server() == set()
+
+
+def test_village_map_for_the_province_user(chromium_browser, live_server, artifacts):
+    from service.api.auth import user_store
+
+    origin, app = live_server
+    with app.app_context():
+        users = user_store(app)
+        users.create_user("cm-browser", "correct horse battery", "provincial", "TH50")
+        secret, _ = users.create_token("cm-browser")
+    context = chromium_browser.new_context(
+        viewport={"width": 1280, "height": 860},
+        extra_http_headers={"Authorization": f"Bearer {secret}"})
+    from conftest import PageRecorder
+
+    rec = PageRecorder(context.new_page(), origin)
+    try:
+        _open(rec, origin, "/maps/area/TH500101")
+        assert "หมู่บ้าน" in rec.page.locator(".chipao-title").inner_text()
+        tip = _hover_until_tooltip(rec.page)
+        assert "Moo" in tip and "หมู่" in tip
+        rec.page.screenshot(path=str(artifacts / "map-tambon-villages.png"))
+        assert rec.console_errors == [] and rec.off_server() == set()
+    finally:
+        context.close()
