@@ -41,8 +41,10 @@ CACHE_VERSION = 1
 #: tolerance (in cell units) when marking the cells a boundary segment spans
 _EPS = 1e-7
 #: sampling step along a segment, in cells: with step + 2 * _EPS < 1, the piece between two
-#: consecutive samples spans at most 2 cells per axis, floor(min - eps) and floor(max + eps)
-_STEP = 0.9
+#: consecutive samples spans at most 2 cells per axis, floor(min - eps) and floor(max + eps).
+#: 0.5 rather than 0.9: fewer pieces straddle a cell corner, so ~8 % fewer edge cells (and
+#: exact tests per query) for a slightly longer one-off build.
+_STEP = 0.5
 
 SOURCES = ("point", "village", "tambon", "unlocated")
 
