@@ -358,3 +358,14 @@ def test_province_upload_carries_other_provinces_of_the_same_round(settings, tmp
     assert report.carried_provinces == [] and sorted(cap.frames) == ["TH75"]
     report, cap = run(settings, [ssk], carry_over=False)
     assert sorted(cap.frames) == ["TH75"]
+
+
+def test_docs_cover_every_column_and_rule():
+    from service.ingest.schema import ALL_COLUMNS
+    from service.ingest.validate import REASONS
+    from service.settings import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "ingest.md").read_text(encoding="utf-8")
+    missing = [c for c in ALL_COLUMNS if f"`{c}`" not in doc and not c.startswith("ind")]
+    missing += [code for code in REASONS if f"`{code}`" not in doc]
+    assert missing == []
