@@ -116,8 +116,12 @@ def find_pseudonyms(settings: dict, files: list, wanted: set[str]) -> Iterable[d
         src = sniff(f)
         mapping = map_headers(src.headers, file=src.name)
         p = Pseudonymiser(settings.get("pseudonym_key", ""))
+
+        def same(p: Pseudonymiser = p) -> Pseudonymiser:
+            return p
+
         validator = Validator(mapping, file=src.name, boundaries_dir=settings["boundaries_dir"],
-                              pseudonymiser=lambda p=p: p)
+                              pseudonymiser=same)
         for raw in iter_batches(src):
             ids = validator.identities(raw)
             hits = ids.filter(pl.col("person_id").is_in(list(wanted))

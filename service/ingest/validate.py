@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,12 +290,13 @@ class Validator:
         # -- identifiers ------------------------------------------------------------------
         nid = pl.col("national_id").str.replace_all(r"[\s\-]", "")
         df = df.with_columns(_nid=nid)
-        n = pl.col("_nid")
+        nidc = pl.col("_nid")
         checks += [
-            (n.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$"), "national_id", "excel_number", None),
-            (n.is_not_null() & ~n.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
-             & ~n.str.contains(r"^\d{13}$"), "national_id", "bad_national_id", None),
-            (n.str.contains(r"^\d{13}$") & ~national_id_check_expr("_nid"), "national_id",
+            (nidc.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$"), "national_id", "excel_number",
+             None),
+            (nidc.is_not_null() & ~nidc.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
+             & ~nidc.str.contains(r"^\d{13}$"), "national_id", "bad_national_id", None),
+            (nidc.str.contains(r"^\d{13}$") & ~national_id_check_expr("_nid"), "national_id",
              "bad_check_digit", None),
         ]
         for name in ("first_name", "last_name"):
@@ -340,7 +341,7 @@ class Validator:
                          "last_name", "house_id", "tambon_code", "village_id", "moo")
 
     def _problems(self, df: pl.DataFrame,
-                  checks: list[tuple[pl.Expr, str, str, pl.Expr | None]]) -> pl.DataFrame:
+                  checks: Sequence[tuple[pl.Expr, str, str, pl.Expr | None]]) -> pl.DataFrame:
         frames = []
         for mask, column, code, value in checks:
             value_expr = (_mask(column, value) if value is not None
@@ -373,10 +374,9 @@ class Validator:
                                                          pl.Series([None] * df.height,
                                                                    dtype=pl.String)))
         sup_pid = df.select(pl.when(raw_pid).then(None).otherwise(pid)).to_series()
-        raw_pid_vals = df.select(pl.when(raw_pid).then(pid.str.replace_all(r"[\s\-]", ""))
-                                 ).to_series()
-        if not raw_pid_vals.null_count() < df.height:
-            raw_pid_vals = None
+        raw_pid_all = df.select(pl.when(raw_pid).then(pid.str.replace_all(r"[\s\-]", ""))
+                                ).to_series()
+        raw_pid_vals = raw_pid_all if raw_pid_all.null_count() < df.height else None
         house = df.select(pl.when(raw_hh).then(hh.str.replace_all(r"[\s\-]", ""))
                           .otherwise(pl.col("house_id").str.replace_all(r"[\s\-]", ""))).to_series()
         hh_hash = p.series("hh", house)
