@@ -535,7 +535,7 @@
         layer = L.geoJSON(res[0], {
           renderer: renderer,
           style: styleFor,
-          pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styleFor(f)); }
+          pointToLayer: function (f, latlng) { return L.circleMarker(latlng, Object.assign({}, styleFor(f), {radius: 7, color: "#424242", weight: 1})); }
         });
         nFeatures = res[0].features.length;
         layer.bindTooltip(tooltip, tipOptions);
