@@ -23,10 +23,12 @@ from flask import Blueprint, current_app, jsonify, request
 from service.analysis.aggregate import H3_LEVELS, LEVELS
 from service.api.auth import Principal, audit, current_principal, require_province
 from service.api.datasets import (
+    cached_json,
     dataset_arg,
     get_store,
     int_arg,
     records,
+    request_key,
     resolve_version,
     version_arg,
 )
@@ -181,11 +183,15 @@ def list_areas(level: str):
     if parent is not None and len(parent) > 32:
         raise InvalidInput("parent code too long / รหัสพื้นที่แม่ยาวเกินไป", column="parent")
     v = resolve_version(dataset, version)
-    frame = _filter(level_view(dataset, v.id, level, current_principal()),
-                    province=province, parent=parent)
-    page, meta = _page(frame)
-    return jsonify({"dataset": dataset, "version": v.id, "round": v.round, "level": level,
-                    **meta, "items": records(page)})
+
+    def build() -> dict:
+        frame = _filter(level_view(dataset, v.id, level, current_principal()),
+                        province=province, parent=parent)
+        page, meta = _page(frame)
+        return {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
+                **meta, "items": records(page)}
+
+    return cached_json(request_key(dataset, v.id), build)
 
 
 @bp.get("/areas/<level>/<code>")
@@ -196,19 +202,23 @@ def get_area(level: str, code: str):
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
     principal = current_principal()
-    area = _area_row(level_view(dataset, v.id, level, principal), code, level)
-    child_level = CHILD_LEVEL.get(level)
-    children: list[dict] = []
-    if child_level is not None:
-        try:
-            kids = level_view(dataset, v.id, child_level, principal)
-        except NotFound:  # that level was not computed for this dataset
-            kids = None
-        if kids is not None:
-            children = records(kids[kids["parent_code"] == code])
-    return jsonify({"dataset": dataset, "version": v.id, "round": v.round, "level": level,
-                    "area": records(area)[0], "children_level": child_level,
-                    "children": children})
+
+    def build() -> dict:
+        area = _area_row(level_view(dataset, v.id, level, principal), code, level)
+        child_level = CHILD_LEVEL.get(level)
+        children: list[dict] = []
+        if child_level is not None:
+            try:
+                kids = level_view(dataset, v.id, child_level, principal)
+            except NotFound:  # that level was not computed for this dataset
+                kids = None
+            if kids is not None:
+                children = records(kids[kids["parent_code"] == code])
+        return {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
+                "area": records(area)[0], "children_level": child_level,
+                "children": children}
+
+    return cached_json(request_key(dataset, v.id), build)
 
 
 @bp.get("/measures")
@@ -238,20 +248,24 @@ def coverage(level: str, code: str):
     check_code(level, code)
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
-    row = records(_area_row(level_view(dataset, v.id, level, current_principal()),
-                            code, level))[0]
-    items = []
-    for p in _programmes(row):
-        items.append({
-            "programme": p,
-            "n_eligible": row.get(f"n_elig_{p}"), "n_covered": row.get(f"n_cov_{p}"),
-            "n_excluded": row.get(f"n_excl_{p}"),
-            "n_inclusion_error": row.get(f"n_incl_err_{p}"),
-            "coverage": row.get(f"cov_{p}"),
-        })
-    return jsonify({"dataset": dataset, "version": v.id, "level": level, "code": code,
-                    "name_th": row.get("name_th"), "name_en": row.get("name_en"),
-                    "view": row.get("view"), "programmes": items})
+
+    def build() -> dict:
+        row = records(_area_row(level_view(dataset, v.id, level, current_principal()),
+                                code, level))[0]
+        items = []
+        for p in _programmes(row):
+            items.append({
+                "programme": p,
+                "n_eligible": row.get(f"n_elig_{p}"), "n_covered": row.get(f"n_cov_{p}"),
+                "n_excluded": row.get(f"n_excl_{p}"),
+                "n_inclusion_error": row.get(f"n_incl_err_{p}"),
+                "coverage": row.get(f"cov_{p}"),
+            })
+        return {"dataset": dataset, "version": v.id, "level": level, "code": code,
+                "name_th": row.get("name_th"), "name_en": row.get("name_en"),
+                "view": row.get("view"), "programmes": items}
+
+    return cached_json(request_key(dataset, v.id), build)
 
 
 @bp.get("/areas/<level>/<code>/kpi")
@@ -265,6 +279,12 @@ def kpi(level: str, code: str):
     versions = sorted(store.versions(dataset), key=lambda v: (v.round, v.created_at))
     if not versions:
         raise NotFound(f"dataset {dataset!r} has no ready version / ไม่พบชุดข้อมูล {dataset!r}")
+    return cached_json(request_key(dataset, tuple(v.id for v in versions)),
+                       lambda: _kpi_body(dataset, level, code, versions, principal))
+
+
+def _kpi_body(dataset: str, level: str, code: str, versions: list,
+              principal: Principal) -> dict:
     series = []
     series_rows: list[tuple[int, pd.DataFrame]] = []
     for v in versions:
@@ -286,9 +306,8 @@ def kpi(level: str, code: str):
         series.append(point)
     if not series:
         raise NotFound(f"no {level} {code} in dataset {dataset!r} / ไม่พบพื้นที่ {code}")
-    changes = _changes(series)
-    return jsonify({"dataset": dataset, "level": level, "code": code, "series": series,
-                    "change": changes, "kpis": _master_plan_kpis(series_rows)})
+    return {"dataset": dataset, "level": level, "code": code, "series": series,
+            "change": _changes(series), "kpis": _master_plan_kpis(series_rows)}
 
 
 def _master_plan_kpis(rows: list[tuple[int, pd.DataFrame]]) -> list[dict]:

@@ -6,12 +6,19 @@ A cell belongs, for access control, to the province of most of its households
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from service.analysis.aggregate import H3_RESOLUTIONS
 from service.api.areas import _page, check_code, level_view, province_arg
 from service.api.auth import current_principal
-from service.api.datasets import dataset_arg, records, resolve_version, version_arg
+from service.api.datasets import (
+    cached_json,
+    dataset_arg,
+    records,
+    request_key,
+    resolve_version,
+    version_arg,
+)
 from service.errors import InvalidInput, NotFound
 
 bp = Blueprint("cells", __name__, url_prefix="/api/v1")
@@ -33,18 +40,23 @@ def list_cells():
     dataset, version = dataset_arg(), version_arg()
     province = province_arg()
     parent = request.args.get("parent") or None
-    v = resolve_version(dataset, version)
-    frame = level_view(dataset, v.id, level, current_principal())
-    if province:
-        frame = frame[frame["province_code"] == province]
     if parent:
         if res == H3_RESOLUTIONS[0]:
             raise InvalidInput("resolution 6 cells have no parent here", column="parent")
         check_code(f"h3_r{res - 1}", parent)
-        frame = frame[frame["parent_code"] == parent]
-    page, meta = _page(frame)
-    return jsonify({"dataset": dataset, "version": v.id, "resolution": res, **meta,
-                    "items": records(page)})
+    v = resolve_version(dataset, version)
+
+    def build() -> dict:
+        frame = level_view(dataset, v.id, level, current_principal())
+        if province:
+            frame = frame[frame["province_code"] == province]
+        if parent:
+            frame = frame[frame["parent_code"] == parent]
+        page, meta = _page(frame)
+        return {"dataset": dataset, "version": v.id, "resolution": res, **meta,
+                "items": records(page)}
+
+    return cached_json(request_key(dataset, v.id), build)
 
 
 @bp.get("/cells/<cell>")
@@ -62,18 +74,22 @@ def get_cell(cell: str):
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
     principal = current_principal()
-    frame = level_view(dataset, v.id, f"h3_r{res}", principal)
-    row = frame[frame["code"] == cell]
-    if row.empty:
-        raise NotFound(f"no households in cell {cell} / ไม่มีครัวเรือนในเซลล์ {cell}")
-    children: list[dict] = []
-    if res < H3_RESOLUTIONS[-1]:
-        try:
-            kids = level_view(dataset, v.id, f"h3_r{res + 1}", principal)
-            children = records(kids[kids["parent_code"] == cell])
-        except NotFound:
-            children = []
-    return jsonify({"dataset": dataset, "version": v.id, "resolution": res,
-                    "parent": h3.cell_to_parent(cell, res - 1) if res > H3_RESOLUTIONS[0]
-                    else None,
-                    "cell": records(row.iloc[:1])[0], "children": children})
+
+    def build() -> dict:
+        frame = level_view(dataset, v.id, f"h3_r{res}", principal)
+        row = frame[frame["code"] == cell]
+        if row.empty:
+            raise NotFound(f"no households in cell {cell} / ไม่มีครัวเรือนในเซลล์ {cell}")
+        children: list[dict] = []
+        if res < H3_RESOLUTIONS[-1]:
+            try:
+                kids = level_view(dataset, v.id, f"h3_r{res + 1}", principal)
+                children = records(kids[kids["parent_code"] == cell])
+            except NotFound:
+                children = []
+        return {"dataset": dataset, "version": v.id, "resolution": res,
+                "parent": h3.cell_to_parent(cell, res - 1) if res > H3_RESOLUTIONS[0]
+                else None,
+                "cell": records(row.iloc[:1])[0], "children": children}
+
+    return cached_json(request_key(dataset, v.id), build)
