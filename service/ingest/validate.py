@@ -343,14 +343,19 @@ class Validator:
     def _problems(self, df: pl.DataFrame,
                   checks: Sequence[tuple[pl.Expr, str, str, pl.Expr | None]]) -> pl.DataFrame:
         frames = []
-        for mask, column, code, value in checks:
+        # one pass computes every mask; only rules that fired are filtered (most never do)
+        masks = df.select([mask.fill_null(False).alias(f"m{i}")
+                           for i, (mask, _c, _k, _v) in enumerate(checks)])
+        fired = masks.select(pl.all().any()).row(0) if df.height else ()
+        for i, hit in enumerate(fired):
+            if not hit:
+                continue
+            _mask_expr, column, code, value = checks[i]
             value_expr = (_mask(column, value) if value is not None
                           else pl.lit(None, dtype=pl.String))
-            hit = df.filter(mask.fill_null(False)).select(
+            frames.append(df.filter(masks[f"m{i}"]).select(
                 pl.col("_row"), pl.lit(column).alias("column"), pl.lit(code).alias("code"),
-                value_expr.cast(pl.String).alias("value"))
-            if hit.height:
-                frames.append(hit)
+                value_expr.cast(pl.String).alias("value")))
         if not frames:
             return pl.DataFrame(schema={"_row": pl.Int64, "column": pl.String,
                                         "code": pl.String, "value": pl.String})
