@@ -98,3 +98,32 @@ def upload(name: str):
     if report.version_id:
         resp.headers["Location"] = f"/api/v1/datasets/{name}/versions/{report.version_id}"
     return resp
+
+
+_REPORT = {"type": "object", "additionalProperties": True}
+
+OPENAPI_PATHS = {
+    "/api/v1/datasets/{name}/uploads": {"post": {
+        "summary": "Upload survey/registry files as a new version / นำเข้าไฟล์ จปฐ. หรือทะเบียน",
+        "description": "CSV (UTF-8, UTF-8 BOM, TIS-620), XLSX or Parquet; see docs/ingest.md. "
+                       "National IDs and names are pseudonymised at ingest.",
+        "tags": ["datasets"],
+        "security": [{"bearer": []}, {"session": []}],
+        "parameters": [{"name": "name", "in": "path", "required": True,
+                        "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}],
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file", "round"],
+            "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "round": {"type": "string", "pattern": "^[0-9]{4}$"},
+                "policy": {"type": "string", "enum": ["reject", "quarantine"]},
+            }}}}},
+        "responses": {
+            "201": {"description": "New version / สร้างรุ่นข้อมูลใหม่",
+                    "content": {"application/json": {"schema": _REPORT}}},
+            "200": {"description": "Same file already imported / เคยนำเข้าแล้ว",
+                    "content": {"application/json": {"schema": _REPORT}}},
+            "415": {"description": "Not a CSV, XLSX or Parquet file / ไม่รองรับชนิดไฟล์"},
+        },
+    }},
+}
