@@ -78,7 +78,8 @@ def store_app(app):
 def token(app, role: str, province: str | None = None) -> dict[str, str]:
     users = user_store(app)
     name = f"{role}{province or ''}".lower()
-    users.create_user(name, "correct horse battery", role, province)
+    if name not in {u.username for u in users.list_users()}:
+        users.create_user(name, "correct horse battery", role, province)
     secret, _ = users.create_token(name)
     return {"Authorization": f"Bearer {secret}"}
 
@@ -140,7 +141,11 @@ def test_api_rankings_public_vs_detail(store_app):
     assert weighted["weights"]["components"][1]["weight"] == 5
     assert client.get("/api/v1/rankings?w_nope=1").status_code == 422
     assert client.get("/api/v1/rankings?level=planet").status_code == 422
-    # bootstrap reads households: other provinces and the public are refused
+    # bootstrap reads households: other provinces and the public are refused, even once a
+    # national caller's identical request sits in the response cache
+    nat = client.get("/api/v1/rankings?province=TH50&bootstrap=20", headers=token(
+        store_app, "national"))
+    assert nat.status_code == 200
     assert client.get("/api/v1/rankings?province=TH50&bootstrap=20").status_code == 401
     other = token(store_app, "provincial", "TH10")
     assert client.get("/api/v1/rankings?province=TH50&bootstrap=20",

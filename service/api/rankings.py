@@ -20,10 +20,12 @@ from flask import Blueprint, jsonify, request
 from service.api.areas import level_view, province_arg
 from service.api.auth import audit, can_see_province, current_principal, require_province
 from service.api.datasets import (
+    cached_json,
     dataset_arg,
     get_store,
     int_arg,
     records,
+    request_key,
     resolve_version,
     version_arg,
 )
@@ -99,6 +101,15 @@ def _visible(dataset: str, version_id: str, level: str, province: str | None,
     return frame.reset_index(drop=True), notes
 
 
+def _cache_key() -> tuple:
+    """Response-cache key: endpoint, caller, arguments, resolved version and the previous
+    round's version (a new version of either changes the answer)."""
+    dataset = dataset_arg()
+    v = resolve_version(dataset, version_arg())
+    prev = previous_version(get_store(), dataset, v)
+    return request_key(dataset, v.id, prev.id if prev is not None else None)
+
+
 def _ranking_inputs(level: str, province: str | None):
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
@@ -118,6 +129,16 @@ def _ranking_inputs(level: str, province: str | None):
 @bp.get("/rankings")
 def rankings():
     """Priority ranking with explanations; ``bootstrap=N`` adds intervals and P(top N)."""
+    province = province_arg()
+    if int_arg("bootstrap", 0, lo=0, hi=MAX_BOOT):
+        if not province:
+            raise InvalidInput("bootstrap needs a province / ต้องระบุจังหวัด",
+                               column="province")
+        require_province(province)  # household data, checked before any cached answer
+    return cached_json(_cache_key(), _rankings_body)
+
+
+def _rankings_body() -> dict[str, Any]:
     from service.analysis.rank import rank_areas
 
     level, province = _level(), province_arg()
@@ -125,11 +146,7 @@ def rankings():
     n_boot = int_arg("bootstrap", 0, lo=0, hi=MAX_BOOT)
     top_n = int_arg("top_n", 10, lo=1, hi=1000)
     dataset, v, prev_v, areas, previous, notes = _ranking_inputs(level, province)
-    if n_boot:
-        if not province:
-            raise InvalidInput("bootstrap needs a province / ต้องระบุจังหวัด",
-                               column="province")
-        require_province(province)
+    if n_boot and province:
         from service.analysis.uncertainty import bootstrap_ranking
 
         persons = get_store().read_persons(dataset, province, version=v.id)
@@ -139,11 +156,10 @@ def rankings():
     else:
         ranked = rank_areas(areas, config, previous=previous)
     page, meta = _page(ranked)
-    return jsonify({"dataset": dataset, "version": v.id, "level": level,
-                    "province": province,
-                    "previous_version": prev_v.id if prev_v is not None else None,
-                    "notes": ranked.attrs.get("notes", []) + notes,
-                    "weights": ranked.attrs.get("config"), **meta, "items": records(page)})
+    return {"dataset": dataset, "version": v.id, "level": level, "province": province,
+            "previous_version": prev_v.id if prev_v is not None else None,
+            "notes": ranked.attrs.get("notes", []) + notes,
+            "weights": ranked.attrs.get("config"), **meta, "items": records(page)}
 
 
 @bp.get("/selection")
@@ -181,6 +197,10 @@ def selection():
 @bp.get("/targets/villages")
 def target_villages():
     """Village target list (ranked), for one province or amphoe/tambon by ``area``."""
+    return cached_json(_cache_key(), _target_villages_body)
+
+
+def _target_villages_body() -> dict[str, Any]:
     from service.analysis.rank import rank_areas
     from service.analysis.targets import names_from_areas, village_list
 
@@ -206,8 +226,8 @@ def target_villages():
             continue
     frame = village_list(areas, ranking=ranking, names=names)
     page, meta = _page(frame)
-    return jsonify({"dataset": dataset, "version": v.id, "province": province, "area": area,
-                    "notes": notes, **meta, "items": records(page)})
+    return {"dataset": dataset, "version": v.id, "province": province, "area": area,
+            "notes": notes, **meta, "items": records(page)}
 
 
 @bp.get("/targets/households")
