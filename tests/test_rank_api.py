@@ -182,3 +182,12 @@ def test_api_selection_targets_kpi(store_app):
     assert kpi["rounds"] == [2561, 2566]
     statuses = {i["status"] for i in kpi["items"] if i["round"] == 2566 and i["kpi"] == "m0"}
     assert statuses <= {"on_track", "behind"} and statuses
+
+
+def test_bench_ranking_runs_on_a_store(store_app):
+    from service.cli import main
+
+    res = CliRunner().invoke(main, ["bench", "ranking", "--province", "TH50", "--replicates",
+                                    "3", "--budget", "500000"], env=cli_env(store_app))
+    assert res.exit_code == 0, res.output
+    assert "bootstrap: vectorised" in res.output and "selection (target_poor" in res.output
