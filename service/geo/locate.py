@@ -89,12 +89,27 @@ class GridSpec:
 
     def cell_of(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Row, column and validity (finite and inside the grid) of each point."""
-        col_f = np.floor((x - self.west) / self.dx)
-        row_f = np.floor((self.north - y) / self.dy)
-        ok = (col_f >= 0) & (col_f < self.nx) & (row_f >= 0) & (row_f < self.ny)  # NaN -> False
-        col = np.where(ok, col_f, 0).astype(np.int64)
-        row = np.where(ok, row_f, 0).astype(np.int64)
-        return row, col, ok
+        u = np.subtract(x, self.west)
+        u /= self.dx
+        v = np.subtract(self.north, y)
+        v /= self.dy
+        ok = u >= 0  # NaN compares False
+        ok &= u < self.nx
+        ok &= v >= 0
+        ok &= v < self.ny
+        if not ok.all():
+            bad = ~ok
+            u[bad] = 0
+            v[bad] = 0
+        # truncation equals floor on [0, n)
+        return v.astype(np.int64), u.astype(np.int64), ok
+
+    def flat_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat cell index (row * nx + col) and validity of each point."""
+        row, col, ok = self.cell_of(x, y)
+        row *= self.nx
+        row += col
+        return row, ok
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
@@ -216,9 +231,9 @@ class CellIndex:
         y = np.asarray(y, dtype=np.float64)
         if x.shape != y.shape:
             raise ValueError(f"lon and lat differ in length: {x.shape} vs {y.shape}")
-        row, col, ok = self.spec.cell_of(x, y)
-        flat = row * self.spec.nx + col
-        out = np.where(ok, self.grid.reshape(-1)[flat], -1).astype(np.int32)
+        flat, ok = self.spec.flat_index(x, y)
+        out = np.take(self.grid.reshape(-1), flat).astype(np.int32)
+        out[~ok] = -1
         idx = np.flatnonzero(out == -2)
         if len(idx):
             out[idx] = self._exact(x[idx], y[idx], flat[idx])
