@@ -50,7 +50,10 @@ def read_persons(out: str | Path, provinces: list[str] | None = None) -> pl.Lazy
 
 def province_fit(out: str | Path, provinces: list[str] | None = None) -> pl.DataFrame:
     """Per province: generated vs published people and target poor, relative error in %."""
-    got = recount(read_persons(out, provinces), "province")
+    # one province file at a time: memory stays that of the largest province
+    files = sorted((Path(out) / "persons").glob("*.parquet"))
+    got = pl.concat([recount(pl.scan_parquet(f), "province") for f in files
+                     if provinces is None or f.stem in provinces])
     pub = tpmap("province").select("code", pl.col("persons").alias("pub_persons"),
                                    pl.col("target").alias("pub_target"))
     return got.select("code", "households", "persons", "target").join(
