@@ -369,3 +369,31 @@ def test_docs_cover_every_column_and_rule():
     missing = [c for c in ALL_COLUMNS if f"`{c}`" not in doc and not c.startswith("ind")]
     missing += [code for code in REASONS if f"`{code}`" not in doc]
     assert missing == []
+
+
+def test_work_dirs_of_dead_imports_are_removed_live_ones_kept(settings, tmp_path):
+    import fcntl
+
+    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
+    dead = tmp_root / "upload-dead"
+    live = tmp_root / "ingest-live"
+    for d in (dead, live):
+        d.mkdir(parents=True)
+        (d / "00.upload").write_text("raw upload")
+    with open(live / ".lock", "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        run(settings, [write_csv(tmp_path / "w.csv", good_rows(2))])
+        assert not dead.exists() and (live / "00.upload").exists()
+    assert [p.name for p in tmp_root.iterdir()] == ["ingest-live"]
+
+
+def test_find_pseudonym_in_tis620_file_leaves_no_copy(settings, tmp_path):
+    from service.ingest.pseudonym import find_pseudonyms
+
+    src_dir = tmp_path / "province"
+    src_dir.mkdir()
+    path = write_csv(src_dir / "tis.csv", good_rows(3), encoding="cp874")
+    target = person_pseudonym(KEY, nid(2))
+    hits = list(find_pseudonyms(settings, [path], {target}))
+    assert [(h["row"], h["first_name"]) for h in hits] == [(3, "สมชาย1")]
+    assert [p.name for p in src_dir.iterdir()] == ["tis.csv"]

@@ -138,6 +138,7 @@ def test_import_killed_mid_way_leaves_previous_version_unchanged(settings, tmp_p
     assert done.status == "created" and done.n_accepted == 60_000
     assert open_store(settings).current("kill").id == done.version_id
     assert not list((data_dir / "datasets" / "kill").glob(".building-*"))
+    assert not list(data_dir.glob("tmp/ingest-*"))  # the killed imports' work dirs are gone
     assert _tree_digest(vdir) == before  # old versions are kept, untouched
 
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import tempfile
-from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -40,7 +37,7 @@ def _display_name(raw: str | None, index: int) -> str:
 @require_role("national", "provincial")
 def upload(name: str):
     """Import uploaded files as a new version of dataset ``name``."""
-    from service.ingest.run import POLICIES, ingest_files
+    from service.ingest.run import POLICIES, close_work_dir, ingest_files, open_work_dir
     from service.store.catalog import validate_dataset_name
 
     settings = current_app.config["CHIPAO"]
@@ -63,9 +60,7 @@ def upload(name: str):
     allowed = principal.province if principal.role == "provincial" else None
     if principal.role == "provincial" and not allowed:
         raise InvalidInput("provincial account without a province / บัญชีจังหวัดไม่มีรหัสจังหวัด")
-    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="upload-", dir=tmp_root))
+    work, lock = open_work_dir(settings, "upload-")
     try:
         paths, names = [], []
         for i, storage in enumerate(files):
@@ -76,7 +71,7 @@ def upload(name: str):
         report = ingest_files(settings, paths, dataset=name, round=int(round_text),
                               policy=policy, names=names, allowed_province=allowed)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        close_work_dir(work, lock)
     body = report.to_dict()
     body.pop("report_file", None)
     body.pop("quarantine_files", None)

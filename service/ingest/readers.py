@@ -208,8 +208,9 @@ def _check_csv_structure(src: SourceFile, limits: Limits, work_dir: Path | None)
     previous_limit = csv.field_size_limit(limits.max_field_chars)
     out = None
     if src.encoding == "cp874":
-        fd_dir = work_dir or src.path.parent
-        src.utf8_path = Path(fd_dir) / f".{src.sha256[:16]}.utf8.csv"
+        if work_dir is None:
+            raise ValueError("a work_dir is needed to transcode a TIS-620 file")
+        src.utf8_path = Path(work_dir) / f".{src.sha256[:16]}.utf8.csv"
         out = open(src.utf8_path, "w", encoding="utf-8", newline="")
     try:
         with open(src.path, encoding=src.encoding, newline="") as text:

@@ -9,6 +9,7 @@ stays current: killing an import at any point changes nothing that is served.
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import logging
 import shutil
@@ -142,6 +143,33 @@ class _ProvinceWriters:
             w.close()
 
 
+def open_work_dir(settings: dict[str, Any], prefix: str) -> tuple[Path, Any]:
+    """A private directory under ``<data_dir>/tmp`` holding an exclusive lock while in use.
+
+    Directories of processes that died (killed imports, crashed uploads) are no longer
+    locked: they are removed here, so raw uploads never linger in the data directory.
+    """
+    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    for stale in [*tmp_root.glob("ingest-*"), *tmp_root.glob("upload-*")]:
+        try:
+            with open(stale / ".lock", "a+") as fh:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(stale, ignore_errors=True)
+                log.info("removed the work directory of an interrupted import: %s", stale.name)
+        except (BlockingIOError, FileNotFoundError, NotADirectoryError):
+            continue  # in use by a live import, or already gone
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_root))
+    lock = open(work / ".lock", "a+")  # noqa: SIM115 - held until close_work_dir
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    return work, lock
+
+
+def close_work_dir(work: Path, lock: Any) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    lock.close()
+
+
 def combined_sha256(sources: Sequence[SourceFile]) -> str:
     """One file: its SHA-256. Several: SHA-256 of their sorted digests (order-free)."""
     if len(sources) == 1:
@@ -180,9 +208,7 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
         "ingest_max_uncompressed_mb", 1024) * 2**20)
     chunk_rows = int(settings.get("ingest_chunk_rows", 100_000))
     report = IngestReport(dataset, int(round), policy)
-    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="ingest-", dir=tmp_root))
+    work, lock = open_work_dir(settings, "ingest-")
     key = settings.get("pseudonym_key", "")
     pseudonymiser: list[Pseudonymiser] = []
 
@@ -283,7 +309,7 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
         if report_fh is not None:
             report_fh.close()
         report.seconds = time.perf_counter() - t0
-        shutil.rmtree(work, ignore_errors=True)
+        close_work_dir(work, lock)
 
 
 def _existing_version(settings: dict[str, Any], dataset: str, sha: str) -> str | None:
