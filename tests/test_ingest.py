@@ -397,3 +397,10 @@ def test_find_pseudonym_in_tis620_file_leaves_no_copy(settings, tmp_path):
     hits = list(find_pseudonyms(settings, [path], {target}))
     assert [(h["row"], h["first_name"]) for h in hits] == [(3, "สมชาย1")]
     assert [p.name for p in src_dir.iterdir()] == ["tis.csv"]
+
+
+def test_utf16_is_refused_with_advice(settings, tmp_path):
+    path = tmp_path / "u16.txt"
+    path.write_bytes("รหัสตำบล\tอายุ\n750101\t3\n".encode("utf-16"))
+    with pytest.raises(UnsupportedMedia, match="CSV UTF-8"):
+        run(settings, [path])

@@ -93,6 +93,10 @@ def sniff(path: str | Path, *, name: str | None = None, limits: Limits = Limits(
         _check_xlsx(src, limits)
         wb, _rows, src.headers = _open_xlsx(src, limits)
         _close_xlsx(wb)
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UnsupportedMedia(
+            f"file {name}: ไฟล์เป็น UTF-16 (Unicode text) กรุณาบันทึกเป็น CSV UTF-8 / UTF-16 "
+            "'Unicode text' is not supported: save as 'CSV UTF-8'")
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnsupportedMedia(
             f"file {name}: ไฟล์ Excel รุ่นเก่า (.xls) ไม่รองรับ กรุณาบันทึกเป็น .xlsx หรือ CSV UTF-8 / "
