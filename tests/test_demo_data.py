@@ -10,6 +10,8 @@ import polars as pl
 import pytest
 import shapely
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.cli import main
 from service.demo.calibration import DIMS, IND, TARGETS, poor_household_excess, tpmap
@@ -19,7 +21,7 @@ from service.demo.generate import (
     generate,
     generate_province,
 )
-from service.demo.households import APPLIES
+from service.demo.households import APPLIES, target_poor
 from service.demo.identifiers import is_valid_national_id
 from service.geo.boundaries import load_level
 from service.settings import REPO_ROOT
@@ -285,3 +287,36 @@ def test_cli_rejects_amphoe_outside_province(tmp_path):
                                        "TH5001", "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert "TH5001" in result.output and "TH75" in result.output
+
+
+@given(data=st.data())
+@settings(max_examples=60, deadline=None)
+def test_target_poor_layout_exact_for_any_consistent_counts(data):
+    """Property: for any counts satisfying TPMAP's consistency rules, the layout gives exactly
+    the requested number of target poor per dimension and per indicator, and everyone is
+    deprived in at least one dimension."""
+    n = data.draw(st.integers(0, 60))
+    t: dict[str, int] = {"target": n}
+    dims = list(DIMS)
+    sizes = [data.draw(st.integers(0, n)) for _ in dims]
+    if n and sum(sizes) < n:
+        sizes[0] = n
+    for d, size in zip(dims, sizes, strict=True):
+        t[f"target_{d}"] = size
+        inds = DIMS[d]
+        counts = [data.draw(st.integers(0, size)) for _ in inds]
+        if size and max(counts) == 0:
+            counts[0] = size
+        while sum(counts) < size:
+            counts[counts.index(min(counts))] += 1
+        for i, c in zip(inds, counts, strict=True):
+            t[f"target_ind{i}"] = c
+    fails, cls = target_poor(t, np.random.default_rng(data.draw(st.integers(0, 2**32))))
+    col = {i: k for k, i in enumerate(IND)}
+    assert fails.shape == (n, len(IND))
+    if n:
+        assert fails.any(axis=1).all()
+    for d, inds in DIMS.items():
+        assert int(fails[:, [col[i] for i in inds]].any(axis=1).sum()) == t[f"target_{d}"]
+        for i in inds:
+            assert int(fails[:, col[i]].sum()) == t[f"target_ind{i}"]
