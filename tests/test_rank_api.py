@@ -191,3 +191,18 @@ def test_bench_ranking_runs_on_a_store(store_app):
                                     "3", "--budget", "500000"], env=cli_env(store_app))
     assert res.exit_code == 0, res.output
     assert "bootstrap: vectorised" in res.output and "selection (target_poor" in res.output
+
+
+def test_cli_rank_csv_file_has_bom_and_thai(store_app, tmp_path):
+    from service.cli import main
+
+    out = tmp_path / "rank.csv"
+    res = CliRunner().invoke(main, ["rank", "--province", "TH10", "--level", "tambon",
+                                    "--format", "csv", "--output", str(out)],
+                             env=cli_env(store_app))
+    assert res.exit_code == 0, res.output
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("priority_rank,")
+    assert "คนจน" in text

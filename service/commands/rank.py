@@ -66,11 +66,13 @@ def parse_pairs(values: tuple[str, ...] | list[str], what: str) -> dict[str, flo
 
 def emit(frame: pd.DataFrame, fmt: str, output: str | None, meta: dict[str, Any]) -> None:
     if fmt == "csv":
-        text = frame.to_csv(index=False)
+        from service.export.formats import to_csv  # BOM for Excel, formulas neutralised
+
+        data = to_csv(frame)
         if output:
-            Path(output).write_text(text, encoding="utf-8-sig")  # Excel reads Thai with a BOM
+            Path(output).write_bytes(data)
         else:
-            click.echo(text, nl=False)
+            click.echo(data.decode("utf-8-sig"), nl=False)
         return
     if fmt == "json":
         payload = {**meta, "items": json.loads(frame.to_json(orient="records",
