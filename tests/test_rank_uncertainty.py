@@ -84,3 +84,28 @@ def test_dominant_area_is_surely_on_top_and_fixed_columns_used():
     assert out.iloc[0]["code"] == "TH10010101"
     assert out.iloc[0]["p_top_n"] > 0.9
     assert "raw_survey_gap" in out and out["name_th"].notna().all()
+
+
+def test_area_level_resampling_from_counts_only():
+    from service.analysis.rank import load_config
+    from service.analysis.uncertainty import resample_areas
+
+    rng = np.random.default_rng(5)
+    n = np.array([2000, 1800, 12, 1500, 9, 2500, 700, 15])
+    rate = np.array([0.30, 0.28, 0.5, 0.10, 0.3, 0.05, 0.2, 0.0])
+    poor = np.round(n * rate)
+    areas = pd.DataFrame({
+        "code": [f"TH1001{i:02d}" for i in range(len(n))], "n_persons": n, "n_poor": poor,
+        "sum_c_poor": poor * 0.4, "n_severe": np.floor(poor / 4),
+        "n_target_poor": np.round(n * rate * 1.5),
+        "n_elig_child_grant": n // 5, "n_excl_child_grant": rng.integers(0, 3, len(n)),
+    })
+    out = resample_areas(areas, n_boot=150, top_n=3, seed=2)
+    plain = rank_areas(areas, load_config())
+    assert out["code"].tolist() == plain["code"].tolist()
+    assert out["p_top_n"].sum() == pytest.approx(3.0)
+    assert out.attrs["bootstrap"]["method"].startswith("binomial")
+    again = resample_areas(areas, n_boot=150, top_n=3, seed=2)
+    pd.testing.assert_frame_equal(out, again)
+    width = (out["rank_hi"] - out["rank_lo"]).set_axis(out["code"])
+    assert width[["TH100102", "TH100104"]].mean() > width[["TH100100", "TH100105"]].mean()
