@@ -404,3 +404,23 @@ def test_utf16_is_refused_with_advice(settings, tmp_path):
     path.write_bytes("รหัสตำบล\tอายุ\n750101\t3\n".encode("utf-16"))
     with pytest.raises(UnsupportedMedia, match="CSV UTF-8"):
         run(settings, [path])
+
+
+def test_xlsx_typed_cells_numbers_and_booleans(settings, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["เลขประจำตัวประชาชน", "รหัสประจำบ้าน", "รหัสตำบล", "ละติจูด", "ลองจิจูด", "อายุ",
+               "เพศ", "บัตรสวัสดิการแห่งรัฐ", "จปฐ.7", "รายได้เฉลี่ยต่อคนต่อปี"])
+    ws.append([int(nid(5)), 75010000001, 750101, 13.401, 99.995, 44, "F", True, 1, 38000.5])
+    ws.append([float(nid(6)), 75010000001, 750101, None, None, 40.0, "M", False, 0, 12000])
+    wb.save(tmp_path / "typed.xlsx")
+    report, cap = run(settings, [tmp_path / "typed.xlsx"])
+    assert report.status == "created", report.summary()
+    got = cap.persons
+    assert got["person_id"].to_list() == [person_pseudonym(KEY, nid(5)),
+                                          person_pseudonym(KEY, nid(6))]
+    assert got["welfare_card"].to_list() == [True, False]
+    assert got["age"].to_list() == [44, 40] and got["lat"].to_list() == [13.401, None]
+    assert got["income_per_person_thb"].to_list() == [38000.5, 12000.0]
