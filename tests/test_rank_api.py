@@ -141,17 +141,22 @@ def test_api_rankings_public_vs_detail(store_app):
     assert weighted["weights"]["components"][1]["weight"] == 5
     assert client.get("/api/v1/rankings?w_nope=1").status_code == 422
     assert client.get("/api/v1/rankings?level=planet").status_code == 422
-    # bootstrap reads households: other provinces and the public are refused, even once a
-    # national caller's identical request sits in the response cache
+    # intervals: the household bootstrap for callers who may see the province's detail,
+    # binomial resampling of the public table for everyone else (even once a national
+    # caller's answer sits in the response cache)
     nat = client.get("/api/v1/rankings?province=TH50&bootstrap=20", headers=token(
-        store_app, "national"))
-    assert nat.status_code == 200
-    assert client.get("/api/v1/rankings?province=TH50&bootstrap=20").status_code == 401
+        store_app, "national")).get_json()
+    assert nat["uncertainty"]["method"].startswith("Poisson household")
+    pub = client.get("/api/v1/rankings?province=TH50&bootstrap=20").get_json()
+    assert pub["uncertainty"]["method"].startswith("binomial")
+    assert {i["code"] for i in pub["items"]} < {i["code"] for i in nat["items"]}
     other = token(store_app, "provincial", "TH10")
-    assert client.get("/api/v1/rankings?province=TH50&bootstrap=20",
-                      headers=other).status_code == 403
+    theirs = client.get("/api/v1/rankings?province=TH50&bootstrap=20", headers=other)
+    assert theirs.get_json()["uncertainty"]["method"].startswith("binomial")
+    assert theirs.get_json()["items"] == pub["items"]
     boot = client.get("/api/v1/rankings?province=TH10&bootstrap=20&top_n=2", headers=other)
     assert boot.status_code == 200
+    assert boot.get_json()["uncertainty"]["method"].startswith("Poisson household")
     assert sum(i["p_top_n"] for i in boot.get_json()["items"]) == pytest.approx(2.0)
 
 

@@ -3,9 +3,11 @@
 Who sees what: a caller who may see a province's detail (national, or provincial for its own
 province) gets rankings and lists computed from the unsuppressed area table; anyone else gets
 them computed from the public, disclosure-controlled table (suppressed areas are left out and
-counted in ``notes``). Budget selection and bootstrap intervals read household data, and the
-household target list is personal data: those need the province's detail right, and the
-household list is audit-logged.
+counted in ``notes``). Budget selection reads household data, and the household target list
+is personal data: those need the province's detail right, and the household list is
+audit-logged. Ranking intervals (``bootstrap=N``) use the household bootstrap for callers
+who may see the province's detail and binomial resampling of the visible area table for
+everyone else.
 """
 
 from __future__ import annotations
@@ -129,12 +131,6 @@ def _ranking_inputs(level: str, province: str | None):
 @bp.get("/rankings")
 def rankings():
     """Priority ranking with explanations; ``bootstrap=N`` adds intervals and P(top N)."""
-    province = province_arg()
-    if int_arg("bootstrap", 0, lo=0, hi=MAX_BOOT):
-        if not province:
-            raise InvalidInput("bootstrap needs a province / ต้องระบุจังหวัด",
-                               column="province")
-        require_province(province)  # household data, checked before any cached answer
     return cached_json(_cache_key(), _rankings_body)
 
 
@@ -146,20 +142,28 @@ def _rankings_body() -> dict[str, Any]:
     n_boot = int_arg("bootstrap", 0, lo=0, hi=MAX_BOOT)
     top_n = int_arg("top_n", 10, lo=1, hi=1000)
     dataset, v, prev_v, areas, previous, notes = _ranking_inputs(level, province)
-    if n_boot and province:
+    if n_boot and province and can_see_province(current_principal(), province):
+        # household bootstrap: the caller may see this province's detail
         from service.analysis.uncertainty import bootstrap_ranking
 
         persons = get_store().read_persons(dataset, province, version=v.id)
         ranked = bootstrap_ranking(persons, level=level, config=config, areas=areas,
                                    previous=previous, n_boot=n_boot, top_n=top_n)
         ranked = ranked[ranked["code"].isin(areas["code"])]
+    elif n_boot:
+        # from the (public) area table only: never touches household data
+        from service.analysis.uncertainty import resample_areas
+
+        ranked = resample_areas(areas, config=config, previous=previous, n_boot=n_boot,
+                                top_n=top_n)
     else:
         ranked = rank_areas(areas, config, previous=previous)
     page, meta = _page(ranked)
     return {"dataset": dataset, "version": v.id, "level": level, "province": province,
             "previous_version": prev_v.id if prev_v is not None else None,
             "notes": ranked.attrs.get("notes", []) + notes,
-            "weights": ranked.attrs.get("config"), **meta, "items": records(page)}
+            "weights": ranked.attrs.get("config"),
+            "uncertainty": ranked.attrs.get("bootstrap"), **meta, "items": records(page)}
 
 
 @bp.get("/selection")
