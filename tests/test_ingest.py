@@ -424,3 +424,12 @@ def test_xlsx_typed_cells_numbers_and_booleans(settings, tmp_path):
     assert got["welfare_card"].to_list() == [True, False]
     assert got["age"].to_list() == [44, 40] and got["lat"].to_list() == [13.401, None]
     assert got["income_per_person_thb"].to_list() == [38000.5, 12000.0]
+
+
+@pytest.mark.parametrize(("moo", "village"), [("3", "TH75010103"), ("หมู่ที่ 12", "TH75010112"),
+                                              ("07", "TH75010107"), ("0", None)])
+def test_moo_forms(settings, tmp_path, moo, village):
+    rows = good_rows(1)
+    rows[0][5] = moo
+    report, cap = run(settings, [write_csv(tmp_path / "m.csv", rows)])
+    assert report.status == "created" and cap.persons["village_id"].to_list() == [village]

@@ -197,10 +197,14 @@ class Validator:
         tambon = pl.when(tambon.is_null() & village.str.contains(r"^TH\d{8}$")).then(
             village.str.slice(0, 8)).otherwise(tambon)
         df = df.with_columns(_village=village, _tambon=tambon,
-                             _moo=pl.col("moo").str.extract(r"^\s*(?:หมู่(?:ที่)?\s*)?0*(\d{1,2})\s*$"))
+                             _moo=pl.col("moo").str.extract(
+                                 r"^\s*(?:หมู่(?:ที่)?\s*)?(\d{1,3})(?:\.0+)?\s*$")
+                             .cast(pl.Int32, strict=False))
+        # moo 0 = outside any village (municipal areas): valid, but no village_id
         df = df.with_columns(
-            _village=pl.when(pl.col("_village").is_null() & pl.col("_moo").is_not_null()).then(
-                pl.col("_tambon") + pl.col("_moo").str.zfill(2)).otherwise(pl.col("_village")))
+            _village=pl.when(pl.col("_village").is_null() & pl.col("_moo").is_between(1, 99))
+            .then(pl.col("_tambon") + pl.col("_moo").cast(pl.String).str.zfill(2))
+            .otherwise(pl.col("_village")))
         t = pl.col("_tambon")
         bad_tambon_fmt = t.is_not_null() & ~t.str.contains(r"^TH\d{6}$")
         checks += [
@@ -208,7 +212,8 @@ class Validator:
             (bad_tambon_fmt, "tambon_code", "bad_code", pl.col("tambon_code")),
             (t.str.contains(r"^TH\d{6}$") & ~t.is_in(list(self.tambons)), "tambon_code",
              "unknown_tambon", pl.col("tambon_code")),
-            (pl.col("moo").is_not_null() & pl.col("_moo").is_null(), MOO.name, "bad_code",
+            (pl.col("moo").is_not_null() & ~pl.col("_moo").is_between(0, 99).fill_null(False),
+             MOO.name, "bad_code",
              pl.col("moo")),
             (pl.col("_village").is_not_null() & ~pl.col("_village").str.contains(r"^TH\d{8}$"),
              "village_id", "bad_code", pl.col("village_id")),
