@@ -102,7 +102,8 @@ def emit(frame: pd.DataFrame, fmt: str, output: str | None, meta: dict[str, Any]
 @click.option("--weight", "weight_overrides", multiple=True, metavar="ID=W",
               help="Override one component's weight, e.g. --weight n_poor=0.5 (repeatable).")
 @click.option("--bootstrap", "n_boot", default=0, show_default=True, type=int,
-              help="Bootstrap replicates for intervals and P(top N) (needs --province).")
+              help="Replicates for intervals and P(top N): household bootstrap with --province, "
+                   "binomial resampling of the area table without.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "csv", "json"]))
@@ -127,17 +128,21 @@ def command(dataset: str | None, version_id: str | None, level: str, province: s
                                             version=version_id)
     if areas.empty:
         raise click.ClickException(f"no {level} areas found for {province or 'the country'}")
-    if n_boot > 0:
-        if not province:
-            raise click.UsageError("--bootstrap needs --province (household data)")
+    if n_boot > 0 and province:
         from service.analysis.uncertainty import bootstrap_ranking
 
         persons = store.read_persons(dataset, province, version=v.id)
         ranked = bootstrap_ranking(persons, level=level, config=config, areas=areas,
                                    previous=previous, n_boot=n_boot, top_n=top, seed=seed)
+    elif n_boot > 0:  # national ranking: from the area table (households are per province)
+        from service.analysis.uncertainty import resample_areas
+
+        ranked = resample_areas(areas, config=config, previous=previous, n_boot=n_boot,
+                                top_n=top, seed=seed)
     else:
         ranked = rank_areas(areas, config, previous=previous)
     meta = {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
+            "uncertainty": (ranked.attrs.get("bootstrap") or {}).get("method"),
             "province": province or "all",
             "previous_version": prev_v.id if prev_v is not None else None,
             "areas": len(ranked), "notes": ranked.attrs.get("notes", [])}
