@@ -56,9 +56,17 @@ def command(provinces: str, seed: int, dataset: str | None, round_: int, serve: 
         f"({time.perf_counter() - t0:,.1f} s)"
     )
     t1 = time.perf_counter()
+    raster = settings.get("population_raster") or None
+    if raster is None:
+        # The demo's stand-in for a WorldPop grid: survey-gap flags need a population raster.
+        from service.demo.raster import ensure_population_raster
+
+        raster = ensure_population_raster(data_dir, settings["boundaries_dir"], seed=seed)
+        click.echo(f"population raster: {raster}")
     version = build_version(
         settings, dataset=dataset, round=round_, persons_dir=src,
         source_sha256=_manifest_sha256(manifest), progress=True,
+        population_raster=raster,
     )
     click.echo(f"dataset {dataset!r} version {version.id} ready ({time.perf_counter() - t1:,.1f} s)")
     if serve:
