@@ -122,3 +122,21 @@ def test_villages_for_the_province_user_are_audited(app, client):
     assert client.get("/maps/values/village.json?scope=TH500101", headers=bkk).status_code == 403
     actions = [row["action"] for row in user_store(app).audit_rows()]
     assert actions.count("map.villages") == 1 and "map.village_points" in actions
+
+
+def test_small_h3_cells_are_not_even_located_for_the_public(app, client, source):
+    frame = source.read_areas("demo", "h3_r7")
+    small = frame["code"].iloc[:5].tolist()
+    frame.loc[frame["code"].isin(small), "n_households"] = 3
+    src = type(source)()
+    src.add("demo", "v1", "h3_r7", frame)
+    app.extensions["chipao_map_source"] = src
+    nat = _token(app, "nat", "national")
+    url_geo, url_val = "/maps/geo/h3_r7.geojson?dataset=demo", "/maps/values/h3_r7.json"
+    pub_geo, pub_val = _json(client.get(url_geo)), _json(client.get(url_val))
+    assert not set(small) & set(pub_geo["codes"]) and not set(small) & set(pub_val["codes"])
+    assert len(pub_geo["codes"]) == len(frame) - 5
+    assert not set(small) & set(_json(client.get("/embed/values/h3_r7.json"))["codes"])
+    all_geo = _json(client.get(url_geo, headers=nat))
+    assert set(small) <= set(all_geo["codes"])
+    assert set(small) <= set(_json(client.get(url_val, headers=nat))["codes"])

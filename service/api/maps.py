@@ -526,10 +526,33 @@ def at_cutoff(frame: pd.DataFrame, params: MapParams, level: str, scope: str | N
     return mpi.ratios_from_counts(out.drop(columns=ratio_cols))
 
 
+def without_small_cells(frame: pd.DataFrame, p, *, public: bool = False) -> pd.DataFrame:
+    """H3 cells with fewer than ``min_cell_households`` households, dropped for callers who
+    may not see them: an H3 code is a location, so even a hatched cell would tell that a
+    household lives there (CONTRACT §3a nulls the location of suppressed areas)."""
+    if frame.empty or "n_households" not in frame.columns:
+        return frame
+    minimum = settings()["min_cell_households"]
+    small = pd.to_numeric(frame["n_households"], errors="coerce").fillna(0) < minimum
+    if not small.any():
+        return frame
+    if public or p is None or not p.is_authenticated:
+        hidden = small
+    else:
+        from service.api.auth import needs_suppression
+
+        provinces = frame["province_code"].astype(str) if "province_code" in frame.columns \
+            else pd.Series([None] * len(frame), index=frame.index)
+        hidden = small & provinces.map(lambda c: needs_suppression(p, c)).astype(bool)
+    return frame.loc[~hidden].reset_index(drop=True)
+
+
 def _values_body(level: str, scope: str | None, params: MapParams, version: str | None,
                  previous_id: str | None, p, public: bool) -> tuple[bytes, bytes]:
     frame = at_cutoff(read_scope(params.dataset, level, scope, version), params, level,
                       scope, version)
+    if level.startswith("h3_"):
+        frame = without_small_cells(frame, p, public=public)
     previous = None
     if params.change:
         if previous_id is None:
@@ -599,10 +622,16 @@ def geometry_response(level: str) -> Response:
             audit("map.village_points", f"{params.dataset}/{version}/{scope}")
             public_cache = False
         else:
-            key = geometry.cache_key(level, scope or "all", params.dataset, version)
+            p = principal()
+            if not p.is_authenticated:
+                visibility = "public"
+            else:
+                visibility = "all" if p.role == "national" else f"{p.role}:{p.province}"
+            key = geometry.cache_key(level, scope or "all", params.dataset, version,
+                                     visibility)
 
             def build() -> bytes:
-                frame = read_scope(params.dataset, level, scope, version)
+                frame = without_small_cells(read_scope(params.dataset, level, scope, version), p)
                 return geometry.h3_compact(frame["code"].astype(str).tolist())
 
             data = cache.get_or_build(key, build)
