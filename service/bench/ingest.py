@@ -27,7 +27,7 @@ import click
 log = logging.getLogger(__name__)
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 mode, path, data_dir = sys.argv[1], sys.argv[2], sys.argv[3]
 t = time.perf_counter()
 rows = 0
@@ -53,7 +53,10 @@ else:
     assert report.status == "created", report.summary()
     rows = report.n_accepted
 seconds = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM of this process's own address space: ru_maxrss would carry over the parent's peak
+# through fork + exec
+with open("/proc/self/status") as fh:
+    peak = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
 print(json.dumps({"mode": mode, "rows": rows, "seconds": seconds, "peak_rss": peak}))
 """
 

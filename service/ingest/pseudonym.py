@@ -61,6 +61,8 @@ class Pseudonymiser:
     def series(self, domain: str, s: pl.Series) -> pl.Series:
         """Pseudonyms of a string Series; each distinct value is hashed once."""
         uniq = s.drop_nulls().unique()
+        if uniq.len() * 2 > s.len():  # mostly distinct (persons): hash in place
+            return pl.Series(s.name, self.many(domain, s.to_list()), dtype=pl.String)
         mapping = dict(zip(uniq.to_list(), self.many(domain, uniq.to_list()), strict=True))
         return s.replace_strict(mapping, default=None, return_dtype=pl.String).alias(s.name)
 
