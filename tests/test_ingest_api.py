@@ -166,3 +166,15 @@ def test_too_many_columns(client, national):
     header = ",".join(f"c{i}" for i in range(600)).encode()
     r = _post(client, national, header + b"\n" + b",".join([b"1"] * 600) + b"\n")
     assert r.status_code == 422 and "too many columns" in r.get_json()["detail"]
+
+
+def test_huge_shared_strings_table_is_refused(tmp_path):
+    from service.errors import PayloadTooLarge
+    from service.ingest.readers import Limits, sniff
+
+    path = write_xlsx(tmp_path / "ss.xlsx", good_rows(2))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
+        text = os.urandom(750_000).hex().encode()  # 1.5 MB, incompressible: not a bomb
+        zf.writestr("xl/sharedStrings.xml", b"<sst><si><t>" + text + b"</t></si></sst>")
+    with pytest.raises(PayloadTooLarge, match="shared-strings"):
+        sniff(path, limits=Limits(max_uncompressed_bytes=4 * 2**20))

@@ -290,6 +290,14 @@ def _check_xlsx(src: SourceFile, limits: Limits) -> None:
             raise PayloadTooLarge(
                 f"file {src.name}: XLSX บีบอัดผิดปกติ / member {i.filename!r} compresses {ratio:,.0f}:1 (limit "
                 f"{limits.max_compression_ratio:,.0f}:1): possible zip bomb")
+    for i in infos:
+        # openpyxl keeps every shared string in memory, even read-only: bound that table
+        if i.filename.endswith("sharedStrings.xml") and i.file_size > \
+                limits.max_uncompressed_bytes // 4:
+            raise PayloadTooLarge(
+                f"file {src.name}: ตารางข้อความใน XLSX ใหญ่เกินไป / the shared-strings table "
+                f"expands to {i.file_size / 2**20:,.0f} MiB (limit "
+                f"{limits.max_uncompressed_bytes // 4 / 2**20:,.0f} MiB): save as CSV UTF-8")
     names = {i.filename for i in infos}
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/worksheets/") for n in names):
         raise UnsupportedMedia(
