@@ -366,6 +366,10 @@
       print.type = "button";
       print.textContent = "พิมพ์ / PDF · Print";
       print.addEventListener("click", function () { window.print(); });
+      var png = el("button", "", tools);
+      png.type = "button";
+      png.textContent = "รูปภาพ · PNG";
+      png.addEventListener("click", function () { exportPng(); });
       if (cfg.embed_code_url) {
         var share = el("a", "", tools);
         share.href = cfg.embed_code_url + (cfg.embed_code_url.indexOf("?") >= 0 ? "&" : "?") + query();
@@ -374,6 +378,59 @@
       return div;
     };
     panel.addTo(map);
+
+    // a static image for committee papers: the map canvases, title and legend on one PNG
+    function exportPng() {
+      var size = map.getSize(), ratio = window.devicePixelRatio || 1;
+      var legendRows = data && data.legend ? data.legend.labels.length : 0;
+      var legendH = 70 + 18 * (legendRows + 2);
+      var out = document.createElement("canvas");
+      out.width = size.x * ratio;
+      out.height = (size.y + legendH) * ratio;
+      var ctx = out.getContext("2d");
+      ctx.scale(ratio, ratio);
+      ctx.fillStyle = "#ffffff";
+      ctx.fillRect(0, 0, size.x, size.y + legendH);
+      var box = map.getContainer().getBoundingClientRect();
+      map.getContainer().querySelectorAll(".leaflet-pane canvas, .leaflet-tile-pane img").forEach(function (c) {
+        var r = c.getBoundingClientRect();
+        try { ctx.drawImage(c, r.left - box.left, r.top - box.top, r.width, r.height); } catch (e) { /* tainted tile */ }
+      });
+      var y = size.y + 22;
+      ctx.fillStyle = "#000000";
+      ctx.font = "bold 15px Sarabun, sans-serif";
+      ctx.fillText(cfg.title_th + " · " + cfg.title_en, 12, y);
+      if (data) {
+        ctx.font = "13px Sarabun, sans-serif";
+        y += 20;
+        ctx.fillText(data.measure.th + " · " + data.measure.en + " (" + data.measure.unit_th + " · " +
+          data.measure.unit_en + ")" + (data.change ? " — เปลี่ยนแปลงจากรอบก่อน · change since last round" : ""), 12, y);
+        var rows = (data.legend ? data.legend.labels.map(function (l, i) { return [data.legend.colours[i], l]; }) : [])
+          .concat([[hatch, "น้อยกว่า " + minHh + " ครัวเรือน · fewer than " + minHh + " households"],
+                   [data.legend ? data.legend.no_data : "#d9d9d9", "ไม่มีข้อมูล · no data"]]);
+        rows.forEach(function (row) {
+          y += 18;
+          ctx.fillStyle = row[0];
+          ctx.fillRect(12, y - 11, 22, 13);
+          ctx.strokeStyle = "#999999";
+          ctx.strokeRect(12, y - 11, 22, 13);
+          ctx.fillStyle = "#000000";
+          ctx.fillText(row[1], 42, y);
+        });
+      }
+      ctx.font = "11px Sarabun, sans-serif";
+      ctx.fillStyle = "#555555";
+      ctx.fillText(cfg.attribution, 12, size.y + legendH - 8);
+      out.toBlob(function (blob) {
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(blob);
+        a.download = "chipao-" + (cfg.params.scope || "TH") + "-" + cfg.level + "-" +
+          (data ? data.measure.id : "map") + ".png";
+        document.body.appendChild(a);
+        a.click();
+        setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+      }, "image/png");
+    }
 
     function query(skip) {
       var q = new URLSearchParams();

@@ -137,3 +137,18 @@ def test_village_map_for_the_province_user(chromium_browser, live_server, artifa
         assert rec.console_errors == [] and rec.off_server() == set()
     finally:
         context.close()
+
+
+def test_png_export_for_committee_papers(recorded_page, live_server, artifacts):
+    origin, _ = live_server
+    rec = recorded_page
+    _open(rec, origin, "/maps/area/TH50?measure=h")
+    with rec.page.expect_download() as info:
+        rec.page.get_by_role("button", name="รูปภาพ · PNG").click()
+    download = info.value
+    assert download.suggested_filename == "chipao-TH50-tambon-h.png"
+    path = artifacts / "export-TH50-tambon-h.png"
+    download.save_as(str(path))
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert rec.console_errors == [] and rec.off_server() == set()
