@@ -125,3 +125,22 @@ def test_weighted_coverage_counts():
     assert row["n_excl_elderly_allowance"] == pytest.approx(1.0)
     assert ratios_from_counts(pl.DataFrame([row]))["cov_elderly_allowance"][0] == pytest.approx(
         2 / 3)
+
+
+def test_welfare_card_covers_members_of_eligible_households():
+    """TPMAP counts card holders per person in card households, children included: a child is
+    eligible when an adult of the household meets the income test, not otherwise."""
+    people = persons([
+        {"hh_id": "a", "age": 40, "income_per_person_thb": 80000, "welfare_card": True},
+        {"hh_id": "a", "age": 8, "income_per_person_thb": 80000, "welfare_card": True},
+        {"hh_id": "b", "age": 35, "income_per_person_thb": 130000, "welfare_card": True},
+        {"hh_id": "b", "age": 5, "income_per_person_thb": 130000, "welfare_card": True},
+        {"hh_id": "c", "age": 12, "income_per_person_thb": 20000, "welfare_card": True},
+    ])
+    progs = load_programmes()
+    out = people.with_columns(programme_exprs(progs))
+    assert out["elig_welfare_card"].to_list() == [True, True, False, False, False]
+    spec = load_spec("tpmap")
+    row = area_counts(score_persons(people, spec, progs), spec, progs).row(0, named=True)
+    wc = {r["programme"]: r for r in coverage_table(row, progs)}["welfare_card"]
+    assert (wc["eligible"], wc["covered_eligible"], wc["inclusion_errors"]) == (2, 2, 3)

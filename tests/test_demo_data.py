@@ -13,6 +13,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.analysis.coverage import load_programmes, programme_exprs
+from service.analysis.mpi import area_counts, ratios_from_counts, score_persons
+from service.analysis.spec import load_spec
 from service.cli import main
 from service.demo.calibration import DIMS, IND, TARGETS, poor_household_excess, tpmap
 from service.demo.fit import province_fit, read_persons, recount
@@ -21,7 +24,7 @@ from service.demo.generate import (
     generate,
     generate_province,
 )
-from service.demo.households import APPLIES, target_poor
+from service.demo.households import APPLIES, HH_IND, target_poor
 from service.demo.identifiers import is_valid_national_id
 from service.geo.boundaries import load_level
 from service.settings import REPO_ROOT
@@ -231,6 +234,67 @@ def test_target_poor_recomputed_by_tpmap_rule(persons):
     pub = tpmap("province").filter(pl.col("code").is_in(FIT_PROVINCES)).sort("code")
     for col in ["target", *[f"target_{d}" for d in DIMS], *[f"target_ind{i}" for i in IND]]:
         assert got[col].to_list() == pub[col].to_list(), col
+
+
+def _deprived_any() -> pl.Expr:
+    return pl.any_horizontal([pl.col(f"ind{i}").fill_null(0) == 1 for i in IND])
+
+
+def test_deprivations_co_occur_and_households_share_them(persons):
+    """Deprived people who are not target poor fail several indicators, correlated within
+    households; household indicators (BMN 4, 5, 8-11) are shared by those members."""
+    nt = persons.filter(_deprived_any() & ~pl.col("welfare_card"))
+    n_ind = nt.select(pl.sum_horizontal([pl.col(f"ind{i}").fill_null(0) for i in IND]))
+    n_ind = n_ind.to_series()
+    assert (n_ind >= 2).mean() > 0.4  # one indicator each before the co-occurrence model
+    assert (n_ind >= 5).mean() > 0.1
+    assert not (nt["ind22"].fill_null(0) == 1).any()  # 22 follows income, target poor only
+    g = nt.group_by("hh_id").agg(
+        pl.len().alias("n"),
+        *[pl.col(f"ind{i}").fill_null(0).sum().alias(f"s{i}") for i in HH_IND],
+    ).filter(pl.col("n") >= 2)
+    pairs = g.unpivot(index=["hh_id", "n"], on=[f"s{i}" for i in HH_IND]).filter(
+        pl.col("value") > 0)
+    assert pairs.height > 1000
+    # independent draws per person would give mostly partial households
+    assert (pairs["value"] == pairs["n"]).mean() > 0.85
+
+
+def test_mpi_headcount_plausible(persons):
+    """tpmap preset at k = 26 %: a few percent poor (an assumption, docs/calibration.md),
+    not ~0 as with one indicator per deprived person."""
+    spec = load_spec("tpmap")
+    progs = load_programmes()
+    r = ratios_from_counts(area_counts(score_persons(persons, spec, progs), spec, progs))
+    h, a = r["h"][0], r["a"][0]
+    deprived = persons.select(_deprived_any().mean()).item()
+    assert 0.005 < h < 0.06
+    assert 0.1 < h / deprived < 0.5
+    assert 0.3 < a < 0.5
+    assert r["m0"][0] == pytest.approx(h * a)
+
+
+def test_welfare_card_rule_agrees_with_generator(persons):
+    """Card holders of every age sit in card households (TPMAP's count); the programme rule
+    makes members of households meeting the income test eligible, so the only inclusion
+    errors are the households above 100,000 THB/person/year (the generator's 5 %)."""
+    progs = load_programmes()
+    out = persons.with_columns(programme_exprs(progs)).select(
+        "age", "welfare_card", "income_per_person_thb", "hh_id", "elig_welfare_card")
+    holders = out.filter(pl.col("welfare_card"))
+    assert (holders["age"] < 18).sum() > 1000  # children hold cards (TPMAP target poor)
+    errors = holders.filter(~pl.col("elig_welfare_card"))
+    assert errors.height / holders.height < 0.05
+    # explainable: above the income test (or, very rarely, a household without an adult)
+    no_adult = out.group_by("hh_id").agg((pl.col("age") >= 18).any().alias("adult")).filter(
+        ~pl.col("adult"))["hh_id"]
+    explained = (errors["income_per_person_thb"] > 100_000) | errors["hh_id"].is_in(no_adult)
+    assert explained.all()
+    assert (errors["income_per_person_thb"] > 100_000).mean() > 0.99
+    # children are not errors because of their age: about the adults' error rate
+    rate = holders.group_by(pl.col("age") < 18).agg((~pl.col("elig_welfare_card")).mean())
+    by_child = dict(zip(rate["age"], rate["elig_welfare_card"], strict=True))
+    assert by_child[True] < 1.5 * by_child[False]
 
 
 def test_cli_subset_with_identifiers(tmp_path):

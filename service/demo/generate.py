@@ -26,7 +26,7 @@ from service.geo.boundaries import load_level
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 VILLAGE_HOUSEHOLDS = 150
 MAX_VILLAGES = 99  # village ids carry a 2-digit moo number
 #: programme coverage seeds (DESIGN.md) and assumptions (docs/calibration.md)

@@ -210,6 +210,70 @@ def _fill_poor(rng: np.random.Generator, sizes: np.ndarray, poor: np.ndarray,
     return hh
 
 
+#: BMN indicators that describe the household (water 4, 5; housing 8-11): deprived members
+#: of a household share them (22, household income, is set from the income draw)
+HH_IND = (4, 5, 8, 9, 10, 11)
+#: co-occurrence of deprivations among deprived people who are not target poor (an
+#: assumption, not calibrated to a published MPI: docs/calibration.md). Person i of household
+#: h fails applicable indicator j with probability logistic(BASE_LOGIT + log w_j + SEVERITY
+#: * s_h), s_h ~ N(0, 1) a household severity; household indicators are drawn once per
+#: household; someone left with none fails one indicator drawn with weights w_j.
+BASE_LOGIT = -1.8
+SEVERITY = 2.0
+
+
+def nontarget_fails(rng: np.random.Generator, fails: np.ndarray, hh: np.ndarray, n_hh: int,
+                    people: np.ndarray, ages: np.ndarray, disabled: np.ndarray,
+                    target: np.ndarray) -> None:
+    """Set (in place) the indicators failed by ``people`` (deprived, not target poor): at
+    least one each, applicable to their age (28: disabled only), never 22; household
+    indicators are shared by the household's deprived members who are not target poor and
+    include those of its target poor members."""
+    if not len(people):
+        return
+    homes, inv = np.unique(hh[people], return_inverse=True)
+    n_p, n_h = len(people), len(homes)
+    a = ages[people]
+    ok = np.zeros((n_p, len(IND)), dtype=bool)
+    w = np.zeros(len(IND))
+    for ind, weight in _NONTARGET_W.items():
+        col = IND_POS[ind]
+        w[col] = weight
+        if ind in APPLIES:
+            lo, hi = APPLIES[ind]
+            ok[:, col] = (a >= lo) & (a <= hi)
+        elif ind == 28:
+            ok[:, col] = disabled[people]
+        else:
+            ok[:, col] = True
+    hh_cols = np.array([IND_POS[i] for i in HH_IND])
+    is_hh = np.zeros(len(IND), dtype=bool)
+    is_hh[hh_cols] = True
+    logw = np.log(np.maximum(w, 1e-300))
+    severity = rng.standard_normal(n_h)
+    logit = BASE_LOGIT + logw[None, :] + SEVERITY * severity[:, None]  # homes x IND
+    p = 1.0 / (1.0 + np.exp(-logit))
+    u = np.where(is_hh[None, :], rng.uniform(size=(n_h, len(IND)))[inv],
+                 rng.uniform(size=(n_p, len(IND))))
+    got = (u < p[inv]) & ok
+    # household indicators of the target poor members of the same household
+    if len(target):
+        tp = fails[np.ix_(target, hh_cols)]
+        shared = np.zeros((n_hh, len(hh_cols)), dtype=bool)
+        for k in range(len(hh_cols)):
+            shared[hh[target[tp[:, k]]], k] = True
+        got[:, hh_cols] |= shared[hh[people]]
+    # nobody deprived without an indicator: one drawn with weights (household noise shared)
+    none = ~got.any(axis=1)
+    if none.any():
+        g = np.where(is_hh[None, :], rng.gumbel(size=(n_h, len(IND)))[inv[none]],
+                     rng.gumbel(size=(int(none.sum()), len(IND))))
+        keys = np.where(ok[none], logw[None, :] + g, -np.inf)
+        choice = np.argmax(keys, axis=1)
+        got[np.flatnonzero(none), choice] = True
+    fails[people] |= got
+
+
 def generate_unit(t: dict[str, int], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """People of one unit as arrays of length ``t['persons']`` (``hh`` = local household index,
     ``income`` = household income per person)."""
@@ -248,22 +312,6 @@ def generate_unit(t: dict[str, int], rng: np.random.Generator) -> dict[str, np.n
     disabled[others[_top_k(rng, old_w[others], t["disabled"] - len(must))]] = True
     chronic = np.zeros(n, dtype=bool)
     chronic[_top_k(rng, old_w ** 1.5, t["chronic"])] = True
-    # 5. deprived people who are not target poor fail one applicable indicator
-    dep_other = np.flatnonzero(deprived & ~validated)
-    if len(dep_other):
-        w = np.zeros((len(dep_other), len(IND)))
-        a = ages[dep_other][:, None]
-        for ind, weight in _NONTARGET_W.items():
-            col = IND_POS[ind]
-            ok = np.ones((len(dep_other), 1), dtype=bool)
-            if ind in APPLIES:
-                lo, hi = APPLIES[ind]
-                ok = (a >= lo) & (a <= hi)
-            if ind == 28:
-                ok = disabled[dep_other][:, None]
-            w[:, col] = np.where(ok[:, 0], weight, 0.0)
-        choice = np.argmax(np.log(np.maximum(w, 1e-300)) + rng.gumbel(size=w.shape), axis=1)
-        fails[dep_other, choice] = True
     # 6. households: target poor failing BMN 22 live in households of their own; deprived
     # people live in exactly t["poor_households"] households (TPMAP's poor households)
     in22 = fails[:, IND_POS[22]]
@@ -291,6 +339,10 @@ def generate_unit(t: dict[str, int], rng: np.random.Generator) -> dict[str, np.n
     sizes = _sizes(rng, n - g, rest_hh)
     poor, sizes = _split_poor(rng, sizes, rest_poor, rest_dep)
     hh[prest] = h22 + _fill_poor(rng, sizes, poor, deprived[prest], adult[prest], key[prest])
+    # 5. deprived people who are not target poor: co-occurring indicators, household ones
+    # shared by the household (see nontarget_fails)
+    nontarget_fails(rng, fails, hh, n_hh, np.flatnonzero(deprived & ~validated), ages,
+                    disabled, np.flatnonzero(validated & deprived))
     # 7. household income per person (log-normal, truncated at the BMN 22 line)
 
     z22 = (np.log(BMN22_LINE) - np.log(INCOME_MEDIAN)) / INCOME_SIGMA
