@@ -66,7 +66,7 @@ def cell_columns(lon: Any, lat: Any,
     ones as its parents.
 
     H3 children do not tile their parent exactly, so a point's own r6 cell differs from the
-    r6 parent of its r9 cell for ~1-2 % of points. Deriving coarser levels from parents keeps
+    r6 parent of its r9 cell for ~6-7 % of points. Deriving coarser levels from parents keeps
     the hierarchy consistent: the households of an r6 cell are exactly those of its r9
     children, which aggregation and the parent-minus-children disclosure audit rely on.
     """
