@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.geo.boundaries import load_level
-from service.geo.locate import TambonLocator, assign_tambon
+from service.geo.locate import CellIndex, TambonLocator, assign_tambon
 from service.settings import REPO_ROOT
 
 
@@ -173,3 +173,13 @@ def test_assign_tambon_first_rows_outside(small):
     assert tambon[:-1].unique().to_list() == ["TH100102"]
     assert tambon[-1] == "TH100101" and source[-1] == "point"
     assert (source[:-1] == "tambon").all()
+
+
+def test_cache_save_race_keeps_first(tmp_path, small):
+    frame, loc = small
+    loc.index.save(tmp_path, "k")
+    loc.index.save(tmp_path, "k")  # second writer loses the rename, leaves no debris
+    assert [p.name for p in tmp_path.iterdir()] == ["k"]
+    index = CellIndex.load(tmp_path / "k", frame.geometry.values)
+    assert (np.asarray(index.grid) == loc.index.grid).all()
+    assert (index.lookup(np.array([1.0, 0.6]), np.array([1.0, 1.3])) == [0, -1]).all()

@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -260,21 +262,24 @@ class CellIndex:
 
     # cache -------------------------------------------------------------------------------
     def save(self, directory: Path, key: str) -> None:
+        """Write ``<directory>/<key>/`` atomically (a private temporary directory renamed)."""
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{key}.tmp"
-        tmp.mkdir(exist_ok=True)
-        np.save(tmp / "grid.npy", self.grid)
-        np.savez(tmp / "edges.npz", edge_cells=self.edge_cells, cand_ptr=self.cand_ptr,
-                 cand_poly=self.cand_poly,
-                 spec=np.array([self.spec.west, self.spec.north, self.spec.dx, self.spec.dy,
-                                self.spec.nx, self.spec.ny], dtype=np.float64))
-        final = directory / key
-        if final.exists():  # another process won the race; keep theirs
-            for f in tmp.iterdir():
-                f.unlink()
-            tmp.rmdir()
-            return
-        tmp.rename(final)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=directory))
+        try:
+            np.save(tmp / "grid.npy", self.grid)
+            np.savez(tmp / "edges.npz", edge_cells=self.edge_cells, cand_ptr=self.cand_ptr,
+                     cand_poly=self.cand_poly,
+                     spec=np.array([self.spec.west, self.spec.north, self.spec.dx,
+                                    self.spec.dy, self.spec.nx, self.spec.ny],
+                                   dtype=np.float64))
+            try:
+                tmp.rename(directory / key)
+            except OSError:  # another process won the race: keep theirs
+                if not (directory / key / "edges.npz").exists():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path, geoms: np.ndarray) -> CellIndex:
