@@ -183,3 +183,18 @@ def test_cache_save_race_keeps_first(tmp_path, small):
     index = CellIndex.load(tmp_path / "k", frame.geometry.values)
     assert (np.asarray(index.grid) == loc.index.grid).all()
     assert (index.lookup(np.array([1.0, 0.6]), np.array([1.0, 1.3])) == [0, -1]).all()
+
+
+@pytest.mark.slow
+def test_bench_locate_command_runs_and_agrees(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from service.bench.locate import command
+
+    monkeypatch.setenv("CHIPAO_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(command, ["--points", "3000", "--uniform",
+                                          "--zonal-subset", "5"])
+    assert result.exit_code == 0, result.output
+    assert "0 differ from geopandas.sjoin" in result.output
+    assert "0 cells differ from the per-point loop" in result.output
+    assert "point -> tambon, 3,000 points" in result.output and "×" in result.output

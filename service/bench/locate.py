@@ -21,6 +21,7 @@ import gc
 import logging
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,9 @@ def _naive_mask_sums(path: Path, geoms: Any) -> np.ndarray:
     import rasterio.mask
 
     out = np.zeros(len(geoms))
-    with rasterio.open(path) as src:
+    with rasterio.open(path) as src, warnings.catch_warnings():
+        # rasterio.mask multiplies affine transforms with `*` (affine >= 2.4 warns)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
         nodata = src.nodata
         for i, g in enumerate(geoms):
             try:
