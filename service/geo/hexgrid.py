@@ -44,10 +44,13 @@ def cells(lon: Any, lat: Any, res: int) -> np.ndarray:
     if lon_a.shape != lat_a.shape:
         raise ValueError(f"lon and lat differ in length: {lon_a.shape} vs {lat_a.shape}")
     ok = np.isfinite(lon_a) & np.isfinite(lat_a) & (np.abs(lat_a) <= 90) & (np.abs(lon_a) <= 180)
-    df = pl.DataFrame({
-        "lat": pl.Series(np.where(ok, lat_a, np.nan)).fill_nan(None),
-        "lng": pl.Series(np.where(ok, lon_a, np.nan)).fill_nan(None),
-    })
+    if ok.all():
+        df = pl.DataFrame({"lat": lat_a, "lng": lon_a})
+    else:
+        df = pl.DataFrame({
+            "lat": pl.Series(np.where(ok, lat_a, np.nan)).fill_nan(None),
+            "lng": pl.Series(np.where(ok, lon_a, np.nan)).fill_nan(None),
+        })
     out = df.select(plh3.latlng_to_cell("lat", "lng", res).fill_null(0)).to_series()
     return out.to_numpy().astype(np.uint64, copy=False)
 
