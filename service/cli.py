@@ -13,6 +13,7 @@ import click
 COMMANDS = {
     "info": "info",
     "demo-data": "demo_data",
+    "demo-raster": "demo_raster",
     "demo": "demo",
     "serve": "serve",
     "mpi": "mpi",
