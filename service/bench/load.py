@@ -7,8 +7,8 @@ looping over a map client's request mix (tambon and village tables of a province
 with its children, H3 cells, KPI, coverage), 80 % anonymous and 20 % with a provincial token.
 
 Reported: requests, throughput, p50/p95/p99/max latency, error rate (non-2xx) and 5xx count.
-``--server werkzeug`` runs Flask's threaded development server instead, as the naive
-baseline. All clients share one address, so the per-client rate limit is raised for the run
+Baselines in the same run: ``waitress-uncached`` (the naive API: no response-body cache, rows
+converted to JSON cell by cell) and ``werkzeug`` (Flask's threaded development server). All clients share one address, so the per-client rate limit is raised for the run
 (it would otherwise answer 429 to the whole crowd).
 """
 
@@ -161,8 +161,19 @@ def _wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> Non
     raise click.ClickException("server did not start in time")
 
 
+_UNCACHED = (
+    # the naive API: no response-body cache, rows converted cell by cell in Python
+    "import service.api.datasets as d, service.api.areas as a, service.api.cells as c\n"
+    "d.RESPONSE_CACHE_BYTES = 0\n"
+    "def slow(frame, *, drop=('cell', 'geometry')):\n"
+    "    cols = [k for k in frame.columns if k not in drop]\n"
+    "    return [{k: d._json_value(v) for k, v in zip(cols, row)}\n"
+    "            for row in frame[cols].itertuples(index=False, name=None)]\n"
+    "d.records = a.records = c.records = slow\n"
+)
 SERVER_CODE = {
     "waitress": "from service.commands.serve import command; command()",
+    "waitress-uncached": _UNCACHED + "from service.commands.serve import command; command()",
     "werkzeug": ("from service import create_app; import os; "
                  "create_app().run(host='127.0.0.1', port=int(os.environ['CHIPAO_PORT']), "
                  "threaded=True)"),
@@ -176,8 +187,10 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
     env = {**os.environ, "CHIPAO_DATA_DIR": str(data_dir), "CHIPAO_PORT": str(port),
            "CHIPAO_THREADS": str(threads), "CHIPAO_RATE_LIMIT": "10000000 per minute",
            "CHIPAO_LOG_LEVEL": "WARNING", "CHIPAO_SECRET_KEY": "bench"}
+    # the server's output goes to a file: an unread pipe would fill up and stall the server
+    server_log = open(data_dir / f"server-{server}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE[server]], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=server_log, stderr=subprocess.STDOUT)
     try:
         _wait_ready(port, proc)
         paths = request_mix(province, info["amphoes"], info["cells"])
@@ -192,6 +205,7 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        server_log.close()
     lat = sorted(r[0] for r in results)
     codes = [r[1] for r in results]
     n = len(lat)
@@ -226,8 +240,10 @@ def markdown_row(r: dict) -> str:
               help="Province of the demo dataset the clients browse.")
 @click.option("--threads", default=8, show_default=True, help="Server worker threads.")
 @click.option("--server", "servers", multiple=True,
-              type=click.Choice(["waitress", "werkzeug"]), default=("waitress", "werkzeug"),
-              show_default=True, help="Server(s) to measure (werkzeug = naive baseline).")
+              type=click.Choice(sorted(SERVER_CODE)),
+              default=("waitress", "waitress-uncached", "werkzeug"), show_default=True,
+              help="Server(s): waitress (chipao serve), waitress-uncached (naive API: no "
+                   "response cache, per-cell JSON conversion), werkzeug (dev server).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Reuse this data directory (default: a temporary one).")
 @click.option("--seed", default=2561, show_default=True)
