@@ -433,3 +433,14 @@ def test_moo_forms(settings, tmp_path, moo, village):
     rows[0][5] = moo
     report, cap = run(settings, [write_csv(tmp_path / "m.csv", rows)])
     assert report.status == "created" and cap.persons["village_id"].to_list() == [village]
+
+
+def test_blank_lines_keep_row_numbers_exact(settings, tmp_path):
+    path = write_csv(tmp_path / "b.csv", good_rows(4))
+    lines = path.read_bytes().split(b"\r\n")
+    lines[3] = lines[3].replace(b",22,", b",222,")     # record 3 = spreadsheet row 4 ...
+    data = b"\r\n".join(lines[:2] + [b"", b""] + lines[2:]) + b"\r\n\r\n"  # ... now row 6
+    path.write_bytes(data)
+    report, cap = run(settings, [path], policy="quarantine")
+    assert [(p["row"], p["code"]) for p in report.problems] == [(6, "bad_age")]
+    assert report.n_blank == 4 and cap.persons.height == 3  # 2 inside, 2 at the end

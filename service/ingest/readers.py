@@ -57,6 +57,8 @@ class SourceFile:
     n_records: int | None = None
     #: UTF-8 copy of a cp874 CSV, parsed instead of the original
     utf8_path: Path | None = None
+    #: blank lines (skipped by the parser), each as the number of records before it
+    blank_lines: list[int] = field(default_factory=list)
 
     def describe(self) -> dict:
         return {"file": self.name, "format": self.format, "encoding": self.encoding,
@@ -230,7 +232,10 @@ def _check_csv_structure(src: SourceFile, limits: Limits, work_dir: Path | None)
             n = 0
             try:
                 for n, rec in enumerate(reader, start=1):  # noqa: B007
-                    if rec and len(rec) != len(header):
+                    if not rec:
+                        src.blank_lines.append(n - 1 - len(src.blank_lines))
+                        continue
+                    if len(rec) != len(header):
                         raise InvalidInput(
                             f"จำนวนช่องไม่ตรงกับหัวตาราง / {len(rec)} fields where the header has "
                             f"{len(header)}", file=src.name, row=n + 1)
@@ -242,23 +247,58 @@ def _check_csv_structure(src: SourceFile, limits: Limits, work_dir: Path | None)
         if out is not None:
             out.close()
     src.headers = header
-    src.n_records = n
+    src.n_records = n - len(src.blank_lines)
 
 
 def _csv_batches(src: SourceFile, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    """Stream the CSV with pyarrow's block reader: memory is bounded by the block and the
+    chunk, whatever the file size (polars' streaming scan reads far ahead of its consumer)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     path = src.utf8_path or src.path
-    lf = pl.scan_csv(path, infer_schema=False, row_index_name="_row", row_index_offset=2,
-                     new_columns=[f"c{i}" for i in range(len(src.headers))])
+    names = [f"c{i}" for i in range(len(src.headers))]
+    blanks = np.asarray(src.blank_lines, dtype=np.int64)
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=4 << 20,
+                                       encoding="utf8"),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+            quoted_strings_can_be_null=True, null_values=[""]))
     seen = 0
+    pending: list[pa.RecordBatch] = []
+    n_pending = 0
+
+    def flush() -> pl.DataFrame:
+        nonlocal seen, pending, n_pending
+        frame = pl.from_arrow(pa.Table.from_batches(pending))
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.with_row_index("_row", offset=seen).with_columns(
+            pl.col("_row").cast(pl.Int64))
+        # spreadsheet row = record index + 2 (+ blank lines above it, which the parser skips)
+        frame = frame.with_columns(pl.col("_row") + 2 + pl.Series(
+            np.searchsorted(blanks, frame["_row"].to_numpy(), side="right")))
+        seen += frame.height
+        pending, n_pending = [], 0
+        return frame.rename(dict(zip(names, src.headers, strict=True)))
+
     try:
-        for batch in lf.collect_batches(chunk_size=chunk_rows):
-            seen += batch.height
-            yield batch.rename(dict(zip([f"c{i}" for i in range(len(src.headers))],
-                                        src.headers, strict=True)))
-    except pl.exceptions.PolarsError as exc:
-        # polars messages can quote data: name the class only
+        for batch in reader:
+            pending.append(batch)
+            n_pending += batch.num_rows
+            if n_pending >= chunk_rows:
+                yield flush()
+        if pending:
+            yield flush()
+    except pa.ArrowException as exc:
+        # arrow messages can quote data: name the class only
         raise InvalidInput(f"อ่าน CSV ไม่ได้ / CSV parser error ({type(exc).__name__})",
-                           file=src.name, row=seen + 2) from None
+                           file=src.name, row=seen + n_pending + 2) from None
+    finally:
+        reader.close()
     if seen != src.n_records:
         raise InvalidInput(
             f"นับแถวไม่ตรงกัน / record count mismatch ({seen:,} parsed, {src.n_records:,} "
@@ -474,8 +514,7 @@ def iter_batches(src: SourceFile, *, chunk_rows: int = 100_000,
                  limits: Limits = Limits()) -> Iterator[pl.DataFrame]:
     """Batches of string columns named by the source headers, plus ``_row`` (Int64)."""
     if src.format == "csv":
-        for b in _csv_batches(src, chunk_rows):
-            yield b.with_columns(pl.col("_row").cast(pl.Int64))
+        yield from _csv_batches(src, chunk_rows)
     elif src.format == "xlsx":
         yield from _xlsx_batches(src, chunk_rows, limits)
     elif src.format == "parquet":

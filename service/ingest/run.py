@@ -277,7 +277,7 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
                         _write_quarantine(qpath, raw, problems, first=q_first)
                         q_first = False
                     bar.update(raw.height)
-                report.n_blank += getattr(validator, "n_blank", 0)
+                report.n_blank += getattr(validator, "n_blank", 0) + len(src.blank_lines)
                 if qpath is not None and not q_first:
                     report.quarantine_files.append(str(qpath))
         finally:
