@@ -214,3 +214,18 @@ def test_random_tables_never_show_small_counts():
     public = suppress(areas, min_households=MIN)
     shown = public["n_households"].dropna()
     assert (shown >= MIN).all()
+
+
+def test_stored_flags_keep_a_subset_safe():
+    # a map showing one parent's children only must still hide the complement chosen with
+    # the whole table in view
+    tables, cell_tambons = _build(seed=31)
+    flags = protect_levels(tables, min_households=MIN, cell_tambons=cell_tambons)
+    cells = tables["h3_r9"].merge(flags["h3_r9"], on="code")
+    whole = suppress(cells, min_households=MIN)
+    parent = whole.loc[whole["suppression_reason"] == "complementary", "parent_code"]
+    if parent.empty:
+        pytest.skip("no complementary suppression in this sample")
+    subset = cells[cells["parent_code"] == parent.iloc[0]]
+    part = suppress(subset, min_households=MIN)
+    assert part["suppressed"].tolist() == whole.loc[subset.index, "suppressed"].tolist()
