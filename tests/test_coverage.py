@@ -66,13 +66,13 @@ def test_eligibility_coverage_exclusion_inclusion_by_hand():
     cg = table["child_grant"]
     assert (cg["eligible"], cg["covered_eligible"], cg["excluded"]) == (2, 1, 1)
     wc = table["welfare_card"]
-    assert (wc["eligible"], wc["covered"], wc["inclusion_errors"]) == (6, 2, 1)
+    assert (wc["eligible"], wc["covered"], wc["inclusion_errors"]) == (8, 2, 1)
     ss = table["social_security"]
     assert (ss["eligible"], ss["covered"], ss["excluded"]) == (2, 1, 1)
     # the same formula through the shared ratio function
     ratios = ratios_from_counts(counts)
     assert ratios["cov_elderly_allowance"][0] == pytest.approx(0.5)
-    assert ratios["cov_welfare_card"][0] == pytest.approx(1 / 6)
+    assert ratios["cov_welfare_card"][0] == pytest.approx(1 / 8)
 
 
 def test_rules_are_data(tmp_path):
@@ -128,8 +128,9 @@ def test_weighted_coverage_counts():
 
 
 def test_welfare_card_covers_members_of_eligible_households():
-    """TPMAP counts card holders per person in card households, children included: a child is
-    eligible when an adult of the household meets the income test, not otherwise."""
+    """TPMAP counts card holders per person in card households, children included: every
+    member of a household meeting the income test (per person, household level) is eligible,
+    whatever the age; a household above it is not."""
     people = persons([
         {"hh_id": "a", "age": 40, "income_per_person_thb": 80000, "welfare_card": True},
         {"hh_id": "a", "age": 8, "income_per_person_thb": 80000, "welfare_card": True},
@@ -139,8 +140,8 @@ def test_welfare_card_covers_members_of_eligible_households():
     ])
     progs = load_programmes()
     out = people.with_columns(programme_exprs(progs))
-    assert out["elig_welfare_card"].to_list() == [True, True, False, False, False]
+    assert out["elig_welfare_card"].to_list() == [True, True, False, False, True]
     spec = load_spec("tpmap")
     row = area_counts(score_persons(people, spec, progs), spec, progs).row(0, named=True)
     wc = {r["programme"]: r for r in coverage_table(row, progs)}["welfare_card"]
-    assert (wc["eligible"], wc["covered_eligible"], wc["inclusion_errors"]) == (2, 2, 3)
+    assert (wc["eligible"], wc["covered_eligible"], wc["inclusion_errors"]) == (3, 3, 2)
