@@ -116,11 +116,13 @@ def test_deactivated_user_loses_session_and_tokens(client, users):
                       headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 
-def test_get_never_changes_state(app, client):
-    # every state-changing view of the auth blueprint refuses GET
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in {"auth.logout"}:
-            assert "GET" not in rule.methods
+def test_logout_is_not_a_get(client, users):
+    # a GET (an <img src=/logout> on another site) must not sign anyone out
+    users.create_user("nat", PASSWORD, "national")
+    token = _csrf(client.get("/login").text)
+    client.post("/login", data={"username": "nat", "password": PASSWORD, "csrf_token": token})
+    assert client.get("/logout").status_code == 405
+    assert client.get("/api/v1/me").json["username"] == "nat"
 
 
 def test_login_is_rate_limited(client, users):

@@ -10,6 +10,7 @@ editing this file. For each (role, province, endpoint, object) drawn by hypothes
   household count of 1-9;
 * a request that wrote a household-level audit row came from a national caller, or from the
   provincial caller of the province named in the audited object, and was sent ``no-store``;
+* no GET changes stored state (every catalog table except the append-only audit log);
 * household-level endpoints answer the public 401 and another province 403.
 """
 
@@ -115,13 +116,29 @@ def _num(v):
         return v
 
 
+def _state(engine) -> int:
+    """Hash of every catalog table except the append-only audit log."""
+    import sqlalchemy as sa
+
+    parts = []
+    with engine.connect() as conn:
+        for table in sorted(sa.inspect(conn).get_table_names()):
+            if table == "audit_log":
+                continue
+            rows = conn.exec_driver_sql(f'SELECT * FROM "{table}"').all()
+            parts.append((table, sorted(map(repr, rows))))
+    return hash(repr(parts))
+
+
 def _check(app, tokens, url: str, who: str | None):
     client = app.test_client()
     headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
     store = user_store(app)
     before = len(store.audit_rows(limit=100000))
+    state = _state(store.engine)
     resp = client.get(url, headers=headers)
     assert resp.status_code < 500, (url, who, resp.status_code, resp.get_data()[:300])
+    assert _state(store.engine) == state, (url, who, "a GET changed stored state")
     rows = store.audit_rows(limit=100000)
     new = rows[: len(rows) - before]
     role, own = ROLES[who]
