@@ -83,6 +83,21 @@ _SEX = {"m": "M", "male": "M", "ชาย": "M", "ช": "M", "1": "M",
         "f": "F", "female": "F", "หญิง": "F", "ญ": "F", "2": "F"}
 _IND = {"1": 1, "1.0": 1, "ไม่ผ่าน": 1, "fail": 1, "0": 0, "0.0": 0, "ผ่าน": 0, "pass": 0}
 _IND_NULL = ("-", "na", "n/a", "ไม่เกี่ยวข้อง")
+
+
+def _variants(mapping: dict) -> dict:
+    """Add upper-case and capitalised spellings of every key (no per-row lower-casing)."""
+    out = {}
+    for k, v in mapping.items():
+        for variant in (k, k.upper(), k.capitalize()):
+            out.setdefault(variant, v)
+    return out
+
+
+_SEX_ANY = _variants(_SEX)
+_BOOL_ANY = _variants({**{t: True for t in _TRUE}, **{f: False for f in _FALSE}})
+_IND_ANY = _variants({**_IND, **{n: -1 for n in _IND_NULL}})
+_IND_NULL_ANY = frozenset(k for k, v in _IND_ANY.items() if v == -1)
 _MASKED = {"national_id", "first_name", "last_name", "house_id"}
 
 
@@ -268,23 +283,25 @@ class Validator:
                                             | (age > 120)), "age", "bad_age", pl.col("age")),
         ]
         out["age"] = pl.when((age >= 0) & (age <= 120)).then(age).otherwise(None).cast(pl.Int16)
-        sex = pl.col("sex").str.to_lowercase().replace_strict(_SEX, default=None)
+        # one dictionary lookup per column (case variants precomputed); a value that is
+        # present but maps to nothing is the error, checked on the parsed "__" column
+        out["sex"] = pl.col("sex").replace_strict(_SEX_ANY, default=None, return_dtype=pl.String)
         checks += [(pl.col("sex").is_null(), "sex", "missing", None),
-                   (pl.col("sex").is_not_null() & sex.is_null(), "sex", "bad_sex", pl.col("sex"))]
-        out["sex"] = sex
+                   (pl.col("sex").is_not_null() & pl.col("__sex").is_null(), "sex", "bad_sex",
+                    pl.col("sex"))]
         for col in CANONICAL:
             if col.kind == "bool":
-                low = pl.col(col.name).str.to_lowercase()
-                val = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
-                checks.append((low.is_not_null() & ~low.is_in(_TRUE + _FALSE), col.name,
-                               "bad_bool", pl.col(col.name)))
-                out[col.name] = val.otherwise(None)
+                out[col.name] = pl.col(col.name).replace_strict(
+                    _BOOL_ANY, default=None, return_dtype=pl.Boolean)
+                checks.append((pl.col(col.name).is_not_null() & pl.col(f"__{col.name}").is_null(),
+                               col.name, "bad_bool", pl.col(col.name)))
             elif col.kind == "indicator":
-                low = pl.col(col.name).str.to_lowercase()
-                low = pl.when(low.is_in(_IND_NULL)).then(None).otherwise(low)
-                checks.append((low.is_not_null() & ~low.is_in(list(_IND)), col.name,
+                coded = pl.col(col.name).replace_strict(_IND_ANY, default=None,
+                                                        return_dtype=pl.Int8)
+                out[col.name] = pl.when(coded == -1).then(None).otherwise(coded)
+                checks.append((pl.col(col.name).is_not_null() & pl.col(f"__{col.name}").is_null()
+                               & ~pl.col(col.name).is_in(list(_IND_NULL_ANY)), col.name,
                                "bad_indicator", pl.col(col.name)))
-                out[col.name] = low.replace_strict(_IND, default=None, return_dtype=pl.Int8)
         money = pl.col("income_per_person_thb").str.replace_all(r"[,\s฿]|บาท", "").cast(
             pl.Float64, strict=False)
         checks.append((pl.col("income_per_person_thb").is_not_null()
