@@ -148,7 +148,8 @@ class UserStore:
         }
         try:
             with self.engine.begin() as conn:
-                uid = conn.execute(users_table.insert().values(**row)).inserted_primary_key[0]
+                key = conn.execute(users_table.insert().values(**row)).inserted_primary_key
+                uid = key[0] if key is not None else None
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"user {username!r} already exists") from exc
         log.info("created %s user id=%s", role, uid)
@@ -222,10 +223,11 @@ class UserStore:
             raise Conflict(f"user {username!r} is deactivated")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
-            tid = conn.execute(tokens_table.insert().values(
+            key = conn.execute(tokens_table.insert().values(
                 user_id=user.id, token_sha256=hash_token(secret), label=label[:128],
                 created_at=_now(),
-            )).inserted_primary_key[0]
+            )).inserted_primary_key
+            tid = key[0] if key is not None else None
         log.info("created token id=%s for user id=%s", tid, user.id)
         return secret, int(tid)
 
