@@ -149,7 +149,7 @@ class UserStore:
         try:
             with self.engine.begin() as conn:
                 key = conn.execute(users_table.insert().values(**row)).inserted_primary_key
-                uid = key[0] if key is not None else None
+                uid = int(key[0]) if key is not None else 0
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"user {username!r} already exists") from exc
         log.info("created %s user id=%s", role, uid)
@@ -227,7 +227,7 @@ class UserStore:
                 user_id=user.id, token_sha256=hash_token(secret), label=label[:128],
                 created_at=_now(),
             )).inserted_primary_key
-            tid = key[0] if key is not None else None
+            tid = int(key[0]) if key is not None else 0
         log.info("created token id=%s for user id=%s", tid, user.id)
         return secret, int(tid)
 
