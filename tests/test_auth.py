@@ -204,3 +204,33 @@ def test_user_store_reopens_same_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     UserStore(url).create_user("nat", PASSWORD, "national")
     assert [u.username for u in UserStore(url).list_users()] == ["nat"]
+
+
+def test_account_page_tokens_need_session_and_csrf(client, users):
+    users.create_user("cm", PASSWORD, "provincial", "TH50")
+    users.create_user("other", PASSWORD, "national")
+    _, other_tid = users.create_token("other")
+    assert client.get("/account").status_code == 401
+    token = _csrf(client.get("/login").text)
+    client.post("/login", data={"username": "cm", "password": PASSWORD, "csrf_token": token})
+    page = client.get("/account")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "โทเคน API" in page.text and "API tokens" in page.text
+    csrf = _csrf(page.text)
+    assert client.post("/account/tokens", data={"label": "qgis"}).status_code == 400
+    r = client.post("/account/tokens", data={"label": "<b>qgis</b>", "csrf_token": csrf})
+    assert r.status_code == 200 and "&lt;b&gt;qgis" in r.text  # escaped, not markup
+    secret = re.search(r'class="secret">(chp_[^<]+)<', r.text).group(1)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}
+                      ).json["province"] == "TH50"
+    (mine,) = users.list_tokens("cm")
+    # another user's token cannot be revoked from this account
+    assert client.post(f"/account/tokens/{other_tid}/revoke",
+                       data={"csrf_token": csrf}).status_code == 404
+    assert client.post(f"/account/tokens/{mine.id}/revoke").status_code == 400
+    assert client.post(f"/account/tokens/{mine.id}/revoke",
+                       data={"csrf_token": csrf}).status_code == 303
+    assert users.user_for_token(secret) is None
+    # a token cannot reach the account pages (no token minting with a stolen token)
+    assert client.get("/account", headers={"Authorization": "Bearer " + users.create_token(
+        "cm")[0]}).status_code == 401

@@ -289,6 +289,76 @@ def logout():
     return redirect("/", code=303)
 
 
+ACCOUNT_PAGE = """<!doctype html>
+<html lang="th"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>บัญชีของฉัน · My account — Chipao</title>
+<style>body{font-family:sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse}td,th{border:1px solid #ccd;padding:.25rem .5rem}
+.secret{font-family:monospace;background:#ffe;padding:.4rem;word-break:break-all}</style>
+</head><body>
+<h1>บัญชีของฉัน <small>My account</small></h1>
+<p>{{ principal.username }} — {{ principal.role }}{% if principal.province %},
+{{ principal.province }}{% endif %}</p>
+{% if secret %}<p role="alert">โทเคนใหม่ (แสดงครั้งเดียว เก็บไว้ให้ปลอดภัย) ·
+New token (shown once, keep it secret):</p><p class="secret">{{ secret }}</p>{% endif %}
+<h2>โทเคน API · API tokens</h2>
+<table><tr><th>id</th><th>ชื่อ · label</th><th>สร้างเมื่อ · created</th>
+<th>เพิกถอน · revoked</th><th></th></tr>
+{% for t in tokens %}<tr><td>{{ t.id }}</td><td>{{ t.label }}</td>
+<td>{{ t.created_at.strftime('%Y-%m-%d %H:%M') }}</td>
+<td>{{ t.revoked_at.strftime('%Y-%m-%d %H:%M') if t.revoked_at else '–' }}</td>
+<td>{% if not t.revoked_at %}<form method="post"
+ action="{{ url_for('auth.revoke_token', token_id=t.id) }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+<button type="submit">เพิกถอน · Revoke</button></form>{% endif %}</td></tr>
+{% endfor %}</table>
+<form method="post" action="{{ url_for('auth.create_token') }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+<label>ชื่อโทเคน · Label <input name="label" maxlength="128"></label>
+<button type="submit">สร้างโทเคน · Create token</button></form>
+<form method="post" action="{{ url_for('auth.logout') }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+<button type="submit">ออกจากระบบ · Sign out</button></form>
+</body></html>"""
+
+
+def _session_principal() -> Principal:
+    # account pages work with the web session only (a token cannot mint more tokens)
+    p = current_principal()
+    if via_token() or not p.is_authenticated:
+        raise Unauthorized("sign in at /login first / กรุณาเข้าสู่ระบบที่ /login")
+    return p
+
+
+def _account_page(secret: str | None = None):
+    p = _session_principal()
+    tokens = user_store().list_tokens(p.username)
+    body = render_template_string(ACCOUNT_PAGE, principal=p, tokens=tokens, secret=secret)
+    no_store()
+    return body
+
+
+@bp.get("/account")
+def account():
+    """The signed-in user's API tokens (list, create, revoke)."""
+    return _account_page()
+
+
+@bp.post("/account/tokens")
+def create_token():
+    p = _session_principal()
+    secret, _ = user_store().create_token(str(p.username), request.form.get("label", "")[:128])
+    return _account_page(secret)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    p = _session_principal()
+    user_store().revoke_token(token_id, username=p.username)
+    return redirect("/account", code=303)
+
+
 @bp.get("/api/v1/me")
 def me():
     """Who the API thinks you are (role, province, username)."""

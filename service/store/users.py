@@ -246,12 +246,15 @@ class UserStore:
             ).first()
         return None if row is None else self._user_from_row(row)
 
-    def revoke_token(self, token_id: int) -> None:
+    def revoke_token(self, token_id: int, *, username: str | None = None) -> None:
+        """Revoke a token; with ``username``, only if that user owns it."""
+        cond = [tokens_table.c.id == token_id, tokens_table.c.revoked_at.is_(None)]
+        if username is not None:
+            cond.append(tokens_table.c.user_id == sa.select(users_table.c.id).where(
+                users_table.c.username == username).scalar_subquery())
         with self.engine.begin() as conn:
             n = conn.execute(
-                tokens_table.update()
-                .where(tokens_table.c.id == token_id, tokens_table.c.revoked_at.is_(None))
-                .values(revoked_at=_now())
+                tokens_table.update().where(*cond).values(revoked_at=_now())
             ).rowcount
         if not n:
             raise NotFound(f"no active token with id {token_id}")
