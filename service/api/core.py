@@ -62,7 +62,7 @@ Poverty targeting maps and lists for Thailand.</p>
 <li><a href="/maps/">แผนที่ · Maps</a></li>
 <li><a href="/api/v1/docs">เอกสาร API · API documentation</a></li>
 {% if principal.is_authenticated %}
-<li>{{ principal.username }} ({{ principal.role }}{% if principal.province %},
+<li><a href="/account">{{ principal.username }}</a> ({{ principal.role }}{% if principal.province %},
  {{ principal.province }}{% endif %})
 <form method="post" action="/logout" style="display:inline">
 <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
