@@ -235,3 +235,17 @@ def test_every_api_route_is_documented(api):
         if oa not in documented:
             missing.append(path)
     assert missing == [], f"add these routes to OPENAPI_PATHS: {missing}"
+
+
+def test_large_json_is_gzipped_when_accepted(api):
+    import gzip
+
+    app, _, _ = api
+    c = app.test_client()
+    plain = c.get("/api/v1/areas/village?limit=5000")
+    packed = c.get("/api/v1/areas/village?limit=5000", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert json.loads(gzip.decompress(packed.data)) == plain.json
+    assert len(packed.data) < len(plain.data) / 3

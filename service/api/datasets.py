@@ -7,6 +7,7 @@ dataset/version/paging parameters the same way and answers bad values with the s
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
@@ -122,6 +123,7 @@ def records(frame: pd.DataFrame, *, drop: tuple[str, ...] = ("cell", "geometry")
 
 RESPONSE_CACHE_KEY = "chipao_response_cache"
 RESPONSE_CACHE_BYTES = 256 * 1024 * 1024
+GZIP_MIN = 2048
 
 
 def cached_json(key: tuple, build: Callable[[], dict[str, Any]]) -> Response:
@@ -136,20 +138,31 @@ def cached_json(key: tuple, build: Callable[[], dict[str, Any]]) -> Response:
             RESPONSE_CACHE_KEY, {"lru": OrderedDict(), "bytes": 0, "lock": threading.Lock()})
     lru, lock = entry["lru"], entry["lock"]
     with lock:
-        body = lru.get(key)
-        if body is not None:
+        cached = lru.get(key)
+        if cached is not None:
             lru.move_to_end(key)
-    if body is None:
+    if cached is None:
         body = json.dumps(build(), ensure_ascii=False, separators=(",", ":"),
                           allow_nan=False).encode("utf-8")
+        # compressed once, served many times (tables of a province are 0.1-1 MB of JSON)
+        packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) > GZIP_MIN else None
+        cached = (body, packed)
+        size = len(body) + (len(packed) if packed else 0)
         with lock:
             if key not in lru:
-                lru[key] = body
-                entry["bytes"] += len(body)
+                lru[key] = cached
+                entry["bytes"] += size
                 while entry["bytes"] > RESPONSE_CACHE_BYTES and lru:
-                    _, old = lru.popitem(last=False)
-                    entry["bytes"] -= len(old)
-    return Response(body, mimetype="application/json")
+                    _, (b, z) = lru.popitem(last=False)
+                    entry["bytes"] -= len(b) + (len(z) if z else 0)
+    body, packed = cached
+    if packed is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        resp = Response(packed, mimetype="application/json")
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp = Response(body, mimetype="application/json")
+    resp.vary.add("Accept-Encoding")
+    return resp
 
 
 def request_key(*parts: Any) -> tuple:
