@@ -249,3 +249,17 @@ def test_large_json_is_gzipped_when_accepted(api):
     assert "Accept-Encoding" in packed.headers["Vary"]
     assert json.loads(gzip.decompress(packed.data)) == plain.json
     assert len(packed.data) < len(plain.data) / 3
+
+
+def test_no_operation_accepts_arbitrary_geometry(api):
+    """Public callers address precomputed areas only: no polygon, bbox or geometry input."""
+    doc = get(api, "/api/v1/openapi.json").json
+    banned = {"geometry", "polygon", "bbox", "wkt", "geojson", "geom", "shape", "coordinates"}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            names = {p["name"].lower() for p in op.get("parameters", [])}
+            assert not names & banned, (method, path, names & banned)
+            if method == "get":
+                assert "requestBody" not in op, (method, path)
+            elif "requestBody" in op:  # only authenticated uploads take a body
+                assert op.get("security"), (method, path)
