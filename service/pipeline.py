@@ -227,32 +227,41 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
             del scored
             times.add("aggregate", t)
         t = time.perf_counter()
-        tables = {level: frame.to_pandas() for level, frame in agg.finish().items()}
+        tables = agg.finish()
         cell_tambons = {level: frame.to_pandas() for level, frame in agg.cell_tambons.items()}
+        # raster sums and protection need only a few columns: keep the wide tables in polars
+        narrow = {level: frame.select("code", "parent_code", "n_households", "n_persons")
+                  .to_pandas() for level, frame in tables.items()}
         t = times.add("aggregate", t)
         if raster:
-            _raster_columns(tables, str(raster), tambons, locator)
+            _raster_columns(narrow, str(raster), tambons, locator)
             t = times.add("raster", t)
         geoms = dict(zip(tambons["code"], tambons.geometry.values, strict=True))
-        flags = protect_levels(tables, min_households=min_hh, cell_tambons=cell_tambons,
+        flags = protect_levels(narrow, min_households=min_hh, cell_tambons=cell_tambons,
                                tambon_geometries=geoms)
         t = times.add("disclosure", t)
         levels: dict[str, int] = {}
         suppressed: dict[str, int] = {}
-        for level, frame in tables.items():
-            f = flags[level].set_index("code").reindex(frame["code"])
-            frame["dc_suppressed"] = f["dc_suppressed"].fillna(True).to_numpy(dtype=bool)
-            frame["dc_reason"] = f["dc_reason"].to_numpy()
-            frame = frame.sort_values(["province_code", "code"], na_position="first")
-            frame.to_parquet(writer.areas_path(level), index=False, row_group_size=50_000)
-            levels[level] = len(frame)
+        for level in list(tables):
+            extra = narrow.pop(level).drop(columns=["parent_code", "n_households", "n_persons"])
+            extra = extra.merge(flags[level], on="code", how="left")
+            extra["dc_suppressed"] = extra["dc_suppressed"].fillna(True).astype(bool)
+            extra["dc_reason"] = extra["dc_reason"].astype(object)
+            frame = (tables[level].join(pl.from_pandas(extra), on="code", how="left")
+                     .sort("province_code", "code", nulls_last=False))
+            frame.write_parquet(writer.areas_path(level), row_group_size=50_000,
+                                compression="zstd")
+            levels[level] = frame.height
             suppressed[level] = int(frame["dc_suppressed"].sum())
+            if level != "country":
+                del tables[level]
+            del frame
         audit_dir = writer.dir / "audit"
         audit_dir.mkdir(exist_ok=True)
-        for level, frame in cell_tambons.items():
-            frame.to_parquet(audit_dir / f"cell_tambons_{level}.parquet", index=False)
+        for level, ct in cell_tambons.items():
+            ct.to_parquet(audit_dir / f"cell_tambons_{level}.parquet", index=False)
         times.add("write_areas", t)
-        country = tables["country"].iloc[0]
+        country = tables["country"].row(0, named=True)
         meta = {
             "pipeline_version": PIPELINE_VERSION, "spec": spec,
             "programmes": str(programmes) if programmes else "default",

@@ -262,8 +262,11 @@ class Aggregator:
                                          ("village", village, 8)):
             tables[level] = self._admin_identity(level, frame, parent_len)
 
+        self._parts.pop("tambon", None)
+        self._parts.pop("village", None)
+        cells = None
         if "h3_r9" in self._parts:
-            cells = (pl.concat(self._parts["h3_r9"]).group_by("h3_r9", "tambon_located")
+            cells = (pl.concat(self._parts.pop("h3_r9")).group_by("h3_r9", "tambon_located")
                      .agg(sums))
             for res in reversed(H3_RESOLUTIONS):
                 col = f"h3_r{res}"
@@ -275,9 +278,12 @@ class Aggregator:
                 self.cell_tambons[col] = cells.select(
                     _h3_str(pl.col(col)).alias("code"), pl.col("tambon_located").alias("tambon"),
                     "n_households").sort("code", "tambon")
+        del cells
         for level, frame in tables.items():
+            # Int32 holds any national count (38.6 M persons) at half the memory of Int64;
+            # signed so differences between rounds cannot wrap around
             frame = frame.with_columns(
-                [pl.col(c).cast(pl.Float64 if c.startswith("sum_") else pl.Int64)
+                [pl.col(c).cast(pl.Float64 if c.startswith("sum_") else pl.Int32)
                  for c in count_cols])
             tables[level] = ratios(frame, spec).sort("code")
         return tables
@@ -311,8 +317,8 @@ class Aggregator:
         """One row per cell; province_code = province with most households in the cell."""
         col = f"h3_r{res}"
         count_cols = self.spec.count_columns() if self.spec else []
-        by_province = (cells.with_columns(pl.col("tambon_located").str.slice(0, 4)
-                                          .alias("_province"))
+        by_province = (cells.select(col, pl.col("tambon_located").str.slice(0, 4)
+                                    .alias("_province"), "n_households")
                        .group_by(col, "_province").agg(pl.col("n_households").sum()))
         majority = (by_province.sort(["n_households", "_province"], descending=[True, False])
                     .group_by(col, maintain_order=True).first()

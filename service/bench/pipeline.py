@@ -145,9 +145,12 @@ def command(households: int | None, persons_dir: Path | None, naive_sample: int,
         log.info("%s done: %s households so far", province, f"{n_hh:,}")
     gc.collect()
     t = time.perf_counter()
-    tables = {k: v.to_pandas() for k, v in agg.finish().items()}
+    wide = agg.finish()
     cell_tambons = {k: v.to_pandas() for k, v in agg.cell_tambons.items()}
-    times["aggregate"] += time.perf_counter() - t
+    tables = {k: v.select("code", "parent_code", "n_households").to_pandas()
+              for k, v in wide.items()}
+    t_finish = time.perf_counter() - t
+    times["aggregate"] += t_finish
     t = time.perf_counter()
     flags = protect_levels(tables, min_households=int(settings["min_cell_households"]),
                            cell_tambons=cell_tambons,
@@ -179,7 +182,10 @@ def command(households: int | None, persons_dir: Path | None, naive_sample: int,
                f"({'files in ' + str(persons_dir) if persons_dir else 'generated demo data'})")
     click.echo(f"  tambon locator grid ready in {t_locator:,.2f} s (cached after first build)")
     for stage in STAGES:
-        click.echo(f"  {stage:<11} {times[stage]:>8,.2f} s")
+        extra = (f"   (summing batches {times['aggregate'] - t_finish:,.2f} s, all levels "
+                 f"{t_finish:,.2f} s; {len(wide['country'].columns)} columns per table)"
+                 if stage == "aggregate" else "")
+        click.echo(f"  {stage:<11} {times[stage]:>8,.2f} s{extra}")
     click.echo(f"  {'total':<11} {total:>8,.2f} s   peak RSS {rss:,.2f} GiB")
     click.echo("  areas: " + ", ".join(f"{k} {len(v):,}" for k, v in tables.items()))
     click.echo("  suppressed for the public: " + ", ".join(
