@@ -70,3 +70,21 @@ def test_export_command_public_and_households(env):
     assert rows[0]["action"] == "export_households" and rows[0]["username"].startswith("cli:")
     assert run("export", "--households", "TH50", "--public").exit_code != 0
     assert run("export", "--out", str(out)).exit_code != 0
+
+
+def test_serve_uses_waitress_with_settings(env, monkeypatch):
+    import waitress
+
+    seen = {}
+
+    def fake_serve(app, **kwargs):
+        seen.update(kwargs, app=app)
+
+    monkeypatch.setattr(waitress, "serve", fake_serve)
+    monkeypatch.setenv("CHIPAO_THREADS", "6")
+    monkeypatch.setenv("CHIPAO_MAX_UPLOAD_MB", "50")
+    r = run("serve", "--port", "8123")
+    assert r.exit_code == 0, r.output
+    assert (seen["host"], seen["port"], seen["threads"]) == ("127.0.0.1", 8123, 6)
+    assert seen["max_request_body_size"] == 50 * 1024 * 1024
+    assert seen["app"].config["CHIPAO"]["port"] == 8123
