@@ -46,7 +46,7 @@ _H3_RE = re.compile(r"^[0-9a-f]{15}$")
 _PROVINCE_RE = re.compile(r"^TH\d{2}$")
 MAX_LIMIT = 5000
 PUBLIC_CACHE_KEY = "chipao_public_views"
-PUBLIC_CACHE_SIZE = 48
+PUBLIC_CACHE_SIZE = 20  # 9 levels x 2 versions: village frames of a country are large
 
 #: KPI measures followed across rounds (those present in the area table)
 KPI_MEASURES = ("n_households", "n_persons", "n_poor", "h", "a", "m0", "n_target_poor",
