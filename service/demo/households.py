@@ -15,6 +15,9 @@ Construction (see docs/calibration.md):
 3. Ages: classes fixed by step 2, then the elderly count is completed exactly.
 4. Households: target poor failing BMN 22 (household income) form their own households, so
    ``ind22 == 1`` exactly when household income per person < 38,000 THB.
+5. Deprived people who are not target poor (no published indicator counts): co-occurring
+   indicators drawn with a household severity, household indicators shared by the household
+   (:func:`nontarget_fails`; an assumption giving a national MPI headcount of a few percent).
 """
 
 from __future__ import annotations
