@@ -266,16 +266,24 @@ class Aggregator:
         self._parts.pop("village", None)
         cells = None
         if "h3_r9" in self._parts:
-            cells = (pl.concat(self._parts.pop("h3_r9")).group_by("h3_r9", "tambon_located")
-                     .agg(sums))
+            # the wide sums are grouped by cell only; households per (cell, tambon), which the
+            # majority province and the differencing audit need, travel in a narrow table
+            parts = pl.concat(self._parts.pop("h3_r9"))
+            by_tambon = (parts.select("h3_r9", "tambon_located", "n_households")
+                         .group_by("h3_r9", "tambon_located").agg(pl.col("n_households").sum()))
+            cells = parts.group_by("h3_r9").agg(sums)
+            del parts
             for res in reversed(H3_RESOLUTIONS):
                 col = f"h3_r{res}"
                 if res != 9:
-                    cells = (cells.with_columns(_h3_parent(pl.col(f"h3_r{res + 1}"), res)
-                                                .alias(col))
-                             .group_by(col, "tambon_located").agg(sums))
-                tables[col] = self._cell_identity(res, cells)
-                self.cell_tambons[col] = cells.select(
+                    parent = _h3_parent(pl.col(f"h3_r{res + 1}"), res).alias(col)
+                    cells = cells.with_columns(parent).drop(f"h3_r{res + 1}").group_by(
+                        col).agg(sums)
+                    by_tambon = (by_tambon.with_columns(parent).drop(f"h3_r{res + 1}")
+                                 .group_by(col, "tambon_located")
+                                 .agg(pl.col("n_households").sum()))
+                tables[col] = self._cell_identity(res, cells, by_tambon)
+                self.cell_tambons[col] = by_tambon.select(
                     _h3_str(pl.col(col)).alias("code"), pl.col("tambon_located").alias("tambon"),
                     "n_households").sort("code", "tambon")
         del cells
@@ -313,17 +321,18 @@ class Aggregator:
                  pl.Series("name_en", en, dtype=pl.String), province.alias("province_code")]
         return frame.select(ident + [c for c in frame.columns if c != "code"])
 
-    def _cell_identity(self, res: int, cells: pl.DataFrame) -> pl.DataFrame:
+    def _cell_identity(self, res: int, cells: pl.DataFrame,
+                       by_tambon: pl.DataFrame) -> pl.DataFrame:
         """One row per cell; province_code = province with most households in the cell."""
         col = f"h3_r{res}"
         count_cols = self.spec.count_columns() if self.spec else []
-        by_province = (cells.select(col, pl.col("tambon_located").str.slice(0, 4)
-                                    .alias("_province"), "n_households")
+        by_province = (by_tambon.select(col, pl.col("tambon_located").str.slice(0, 4)
+                                        .alias("_province"), "n_households")
                        .group_by(col, "_province").agg(pl.col("n_households").sum()))
         majority = (by_province.sort(["n_households", "_province"], descending=[True, False])
                     .group_by(col, maintain_order=True).first()
                     .select(col, pl.col("_province").alias("province_code")))
-        summed = cells.group_by(col).agg(_sum_exprs(count_cols)).join(majority, on=col)
+        summed = cells.join(majority, on=col, how="left")
         code = _h3_str(pl.col(col))
         parent = (pl.lit(None, dtype=pl.String) if res == H3_RESOLUTIONS[0]
                   else _h3_str(_h3_parent(pl.col(col), res - 1)))
