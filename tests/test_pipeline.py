@@ -199,6 +199,9 @@ def test_cli_datasets_and_unchanged_aggregate(built, demo_src, monkeypatch):
     assert "unchanged" in same.output
     one = runner.invoke(main, ["datasets", "compare", "--dataset", "demo"])
     assert one.exit_code != 0 and "only one version" in one.output
+    audited = runner.invoke(main, ["datasets", "audit", "--dataset", "demo"])
+    assert audited.exit_code == 0, audited.output
+    assert "passed" in audited.output and "tambon minus h3_r9" in audited.output
     missing = runner.invoke(main, ["aggregate", "--dataset", "nothing-here"])
     assert missing.exit_code != 0 and "no ready version" in missing.output
 
