@@ -130,37 +130,13 @@ def _sum_exprs(count_columns: list[str]) -> list[pl.Expr]:
     return [pl.col(c).sum() for c in count_columns]
 
 
-def ratios(frame: pl.DataFrame, spec: CountSpec) -> pl.DataFrame:
-    """Add h, a, m0, h_<grp>, m0_<grp>, cov_<p> computed from summed counts.
+def ratios(frame: pl.DataFrame, spec: CountSpec | None = None) -> pl.DataFrame:
+    """Add h, a, m0, h_<grp>, m0_<grp>, cov_<p> computed from summed counts, with the
+    engine's :func:`service.analysis.mpi.ratios_from_counts` (the one place the formulas
+    live; denominators ``n_scored``, ``n_<grp>``, ``n_elig_<p>``; null when 0)."""
+    from service.analysis.mpi import ratios_from_counts
 
-    Delegates to the engine's ``service.analysis.mpi.ratios_from_counts`` when it exists, so
-    the formulas live in one place; otherwise applies the §3 definitions directly.
-    """
-    try:
-        from service.analysis.mpi import ratios_from_counts  # type: ignore[attr-defined]
-    except ImportError:
-        ratios_from_counts = None
-    if ratios_from_counts is not None:
-        return ratios_from_counts(frame)
-
-    def div(num: str, den: str) -> pl.Expr:
-        return (pl.when(pl.col(den) > 0)
-                .then(pl.col(num).cast(pl.Float64) / pl.col(den).cast(pl.Float64))
-                .otherwise(None))
-
-    exprs = [div("n_poor", "n_persons").alias("h"), div("sum_c_poor", "n_poor").alias("a"),
-             div("sum_c_poor", "n_persons").alias("m0")]
-    for g in spec.groups:
-        exprs += [div(f"n_poor_{g}", f"n_{g}").alias(f"h_{g}"),
-                  div(f"sum_c_poor_{g}", f"n_{g}").alias(f"m0_{g}")]
-    for p in spec.programmes:
-        # coverage = eligible and covered / eligible = 1 - excluded / eligible
-        exprs.append(
-            (pl.when(pl.col(f"n_elig_{p}") > 0)
-             .then(1.0 - pl.col(f"n_excl_{p}").cast(pl.Float64)
-                   / pl.col(f"n_elig_{p}").cast(pl.Float64))
-             .otherwise(None)).alias(f"cov_{p}"))
-    return frame.with_columns(exprs)
+    return ratios_from_counts(frame)
 
 
 @dataclass

@@ -308,7 +308,8 @@ def protect_levels(tables: Mapping[str, pd.DataFrame], *, min_households: int,
             frame = tables[level][["code", "parent_code", "n_households"]].copy()
             extra = forced.get(level, set())
             frame["dc_suppressed"] = frame["code"].isin(extra)
-            frame["dc_reason"] = np.where(frame["dc_suppressed"], "differencing", None)
+            frame["dc_reason"] = pd.Series(None, index=frame.index, dtype=object).mask(
+                frame["dc_suppressed"], "differencing")
             public = suppress(frame, min_households=min_households, level=level,
                               parents=parent_public)
             flags[level] = public[["code", "suppressed", "suppression_reason"]].rename(
