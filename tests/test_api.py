@@ -173,15 +173,30 @@ def _disposition_name(header: str) -> str:
     return urllib.parse.unquote(header.split("filename*=UTF-8''", 1)[1])
 
 
-def test_exports_area_csv_bom_and_thai_name(api):
+def test_exports_village_list_csv_bom_thai_name_ranked_and_suppressed(api):
     r = get(api, "/api/v1/exports/villages/TH5001.csv")
     assert r.status_code == 200 and r.data.startswith(b"\xef\xbb\xbf")
     assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
     name = _disposition_name(r.headers["Content-Disposition"])
-    assert "เมืองเชียงใหม่" in name and name.endswith(".csv")
+    assert "เมืองเชียงใหม่" in name and "หมู่บ้านเป้าหมาย" in name and name.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(r.data.decode("utf-8-sig"))))
-    assert len(rows) == 8 and all(row["code"].startswith("TH5001") for row in rows)
+    assert len(rows) == 8 and all(row["village_id"].startswith("TH5001") for row in rows)
     assert all(row["n_households"] == "" or int(row["n_households"]) >= K for row in rows)
+    shown = [row for row in rows if row["suppressed"] == "False"]
+    hidden = [row for row in rows if row["suppressed"] == "True"]
+    assert shown and hidden and rows == shown + hidden  # suppressed villages last
+    assert all(row["n_households"] == row["priority_rank"] == row["lon"] == "" for row in hidden)
+    assert [int(row["priority_rank"]) for row in shown] == list(range(1, len(shown) + 1))
+    assert all(row["tambon_name"] and row["province_name"] == "เชียงใหม่" for row in rows)
+    # the same rows, in the same order, as the JSON target list
+    items = get(api, "/api/v1/targets/villages?area=TH5001").json["items"]
+    assert [i["village_id"] for i in items] == [row["village_id"] for row in shown]
+    assert [i["n_poor"] for i in items] == [int(row["n_poor"]) for row in shown]
+    # the provincial user of TH50 sees every village in detail, ranked
+    rows = list(csv.DictReader(io.StringIO(
+        get(api, "/api/v1/exports/villages/TH5001.csv", "cm").data.decode("utf-8-sig"))))
+    assert len(rows) == 8 and all(row["suppressed"] == "False" for row in rows)
+    assert sorted(int(row["priority_rank"]) for row in rows) == list(range(1, 9))
 
 
 def test_exports_geojson_gpkg_xlsx(api, tmp_path):
@@ -194,12 +209,64 @@ def test_exports_geojson_gpkg_xlsx(api, tmp_path):
     (tmp_path / "p.gpkg").write_bytes(r.data)
     back = gpd.read_file(tmp_path / "p.gpkg")
     assert sorted(back["code"]) == ["TH10", "TH50"]
+    # village list: one point per village, none for a suppressed village
+    gj = get(api, "/api/v1/exports/villages/TH50.geojson").json
+    feats = gj["features"]
+    assert len(feats) == 8 and any(f["geometry"] is None for f in feats)
+    for f in feats:
+        if f["properties"]["suppressed"]:
+            assert f["geometry"] is None and f["properties"]["n_households"] is None
+        else:
+            assert f["geometry"]["type"] == "Point"
+            assert f["geometry"]["coordinates"] == [f["properties"]["lon"],
+                                                    f["properties"]["lat"]]
+    r = get(api, "/api/v1/exports/villages/TH5001.gpkg", "cm")
+    (tmp_path / "v.gpkg").write_bytes(r.data)
+    back = gpd.read_file(tmp_path / "v.gpkg")
+    assert len(back) == 8 and (back.geom_type == "Point").all()
+    assert back["priority_rank"].tolist() == list(range(1, 9))
+
+
+def test_exports_household_list_is_the_target_list(api):
+    import polars as pl
+
+    from service.analysis.targets import household_list
+    from service.api.datasets import get_store
+
+    app, _, _ = api
+    with app.app_context():
+        persons = get_store().read_persons("demo", "TH50")
+    expected = household_list(persons, area="TH50")
+    n_poor = persons.filter(pl.col("hh_mpi_poor")).select(pl.col("hh_id").n_unique()).item()
+    before = len(user_store(app).audit_rows())
     r = get(api, "/api/v1/exports/households/TH50.xlsx", "cm")
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert "ครัวเรือนเป้าหมาย" in _disposition_name(r.headers["Content-Disposition"])
     ws = load_workbook(io.BytesIO(r.data)).active
-    assert ws.max_row - 1 == 2 * sum((3, 8, 14, 30))
+    header = [c.value for c in ws[1]]
+    assert "lon" not in header and "lat" not in header and "person_id" not in header
+    assert header[:3] == ["visit_order", "hh_id", "village_id"]
+    assert 0 < ws.max_row - 1 == n_poor == len(expected)
+    assert [c.value for c in ws["A"][1:]] == list(range(1, n_poor + 1))  # numbers stay numbers
+    assert [c.value for c in ws["B"][1:]] == list(expected["hh_id"])
+    assert {ws.cell(1, j).value for j in range(1, ws.max_column + 1)} >= {
+        "failing_labels_th", "failing_labels_en", "plan_urgent", "plan_medium", "plan_long"}
+    rows = user_store(app).audit_rows()
+    assert len(rows) == before + 1
+    assert (rows[0]["username"], rows[0]["action"]) == ("cm", "export_households")
+    assert f"rows={n_poor}" in rows[0]["detail"]
+    r = get(api, "/api/v1/exports/households/TH5001.csv", "nat")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    rows = list(csv.DictReader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert rows and all(row["village_id"].startswith("TH5001") for row in rows)
+    # no home locations: spatial formats are refused, even for authorised users
+    for fmt in ("geojson", "gpkg"):
+        r = get(api, f"/api/v1/exports/households/TH50.{fmt}", "cm")
+        assert r.status_code == 422 and "CSV" in r.json["detail"]
+    assert len(user_store(app).audit_rows()) == before + 2
     assert get(api, "/api/v1/exports/households/TH50.csv", "bkk").status_code == 403
     assert get(api, "/api/v1/exports/households/TH50.csv").status_code == 401
+    assert get(api, "/api/v1/exports/households/TH50.geojson").status_code == 401
     assert get(api, "/api/v1/exports/areas/province.exe").status_code == 404
 
 

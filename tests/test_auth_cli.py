@@ -52,10 +52,15 @@ def test_users_lifecycle(env):
 
 def test_export_command_public_and_households(env):
     import api_dataset
+    import geopandas as gpd
+    from openpyxl import load_workbook
 
+    from service.analysis.targets import household_list
     from service.settings import load_settings
+    from service.store import open_store
 
-    api_dataset.build(load_settings({"data_dir": str(env / "var")}))
+    settings = load_settings({"data_dir": str(env / "var")})
+    api_dataset.build(settings)
     out = env / "out"
     r = run("export", "--level", "village", "--province", "TH50", "--public", "--out", str(out))
     assert r.exit_code == 0, r.output
@@ -63,12 +68,37 @@ def test_export_command_public_and_households(env):
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert len(rows) == 8
     assert all(row["n_households"] == "" or int(row["n_households"]) >= 10 for row in rows)
+    # village target list: public = suppressed, suppressed villages last and unranked
+    r = run("export", "--villages", "TH5001", "--public", "--out", str(out / "v"))
+    assert r.exit_code == 0, r.output
+    (path,) = (out / "v").glob("*หมู่บ้านเป้าหมาย*public.csv")
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == 8 and rows[-1]["suppressed"] == "True"
+    assert all(row["n_households"] == "" or int(row["n_households"]) >= 10 for row in rows)
+    shown = [row for row in rows if row["suppressed"] == "False"]
+    assert [int(row["priority_rank"]) for row in shown] == list(range(1, len(shown) + 1))
+    r = run("export", "--villages", "TH5001", "--format", "gpkg", "--out", str(out / "g"))
+    assert r.exit_code == 0, r.output
+    (path,) = (out / "g").glob("*.gpkg")
+    back = gpd.read_file(path)
+    assert len(back) == 8 and (back.geom_type == "Point").all()
+    assert not back["suppressed"].any()
+    # household target list: poor households nearest to exit first, audited, csv/xlsx only
     r = run("export", "--households", "TH50", "--format", "xlsx", "--out", str(out))
     assert r.exit_code == 0, r.output
-    assert list(out.glob("*ครัวเรือน*.xlsx"))
+    (path,) = out.glob("*ครัวเรือน*.xlsx")
+    ws = load_workbook(path).active
+    persons = open_store(settings).read_persons("demo", "TH50")
+    expected = household_list(persons, area="TH50")
+    assert [c.value for c in ws["B"][1:]] == list(expected["hh_id"]) and len(expected) > 0
+    assert "lon" not in [c.value for c in ws[1]]
     rows = UserStore(f"sqlite:///{env / 'var' / 'chipao.db'}").audit_rows()
     assert rows[0]["action"] == "export_households" and rows[0]["username"].startswith("cli:")
+    assert f"rows={len(expected)}" in rows[0]["detail"]
     assert run("export", "--households", "TH50", "--public").exit_code != 0
+    r = run("export", "--households", "TH50", "--format", "geojson", "--out", str(out))
+    assert r.exit_code != 0 and "CSV" in r.output
+    assert run("export", "--households", "TH5", "--out", str(out)).exit_code != 0
     assert run("export", "--out", str(out)).exit_code != 0
 
 

@@ -122,3 +122,91 @@ def test_property_no_cell_starts_with_formula_char(values):
             assert cell == neutralise(value)
         else:
             assert float(cell) == pytest.approx(float(value))
+
+
+# -- target lists as files (service.export.targets) -------------------------------------------
+def _villages() -> pd.DataFrame:
+    return pd.DataFrame({
+        "level": "village",
+        "code": ["TH10010101", "TH10010102", "TH10010103", "TH10010104", "TH10010201"],
+        "name_th": ["=HYPERLINK(\"x\")", "บ้านสอง", "บ้านสาม", "บ้านสี่", "บ้านห้า"],
+        "province_code": "TH10",
+        "n_households": [3, 40, 30, 20, 50], "n_persons": [9, 100, 80, 50, 120],
+        "n_poor": [3, 10, 20, 5, 30], "sum_c_poor": [1.5, 4.0, 9.0, 2.0, 12.0],
+        "n_cdep_ind22": [3, 8, 3, 0, 10], "lon": [100.51, 100.52, 100.53, 100.54, 100.6],
+        "lat": [13.71, 13.72, 13.73, 13.74, 13.8],
+    })
+
+
+def test_village_targets_public_view_ranks_visible_and_hides_suppressed():
+    from service.analysis.disclosure import suppress
+    from service.analysis.rank import rank_areas
+    from service.analysis.targets import village_list
+    from service.export.targets import village_targets
+
+    public = suppress(_villages(), min_households=10, level="village")
+    hidden = set(public.loc[public["suppressed"], "code"])
+    assert "TH10010101" in hidden  # 3 households
+    out = village_targets(public, "TH100101")
+    assert set(out["village_id"]) == {f"TH1001010{i}" for i in range(1, 5)}
+    n_shown = 4 - len(hidden & set(out["village_id"]))
+    shown, tail = out.iloc[:n_shown], out.iloc[n_shown:]
+    assert not shown["suppressed"].any() and tail["suppressed"].all()
+    assert tail["n_households"].isna().all() and tail["lon"].isna().all()
+    assert tail["priority_rank"].isna().all()
+    # visible villages: exactly the ranking of the visible rows (as /targets/villages does)
+    visible = public[~public["suppressed"] & public["code"].str.startswith("TH100101")]
+    expected = village_list(visible, ranking=rank_areas(visible.reset_index(drop=True),
+                                                         explain=False))
+    assert shown["village_id"].tolist() == expected["village_id"].tolist()
+    assert shown["priority_rank"].tolist() == list(range(1, n_shown + 1))
+    assert shown["lon"].tolist() == visible.set_index("code").loc[
+        shown["village_id"], "lon"].tolist()
+    # detail view: every village ranked, none suppressed
+    full = village_targets(_villages(), "TH100101")
+    assert not full["suppressed"].any()
+    assert sorted(full["priority_rank"].tolist()) == [1, 2, 3, 4]
+
+
+def test_village_targets_files_points_and_neutralised_text():
+    from service.analysis.disclosure import suppress
+    from service.export.targets import village_targets, with_points
+
+    out = village_targets(_villages(), "TH1001")
+    rows = list(csv.DictReader(io.StringIO(export_frame(out, "csv").decode("utf-8-sig"))))
+    assert {r["name_th"] for r in rows} >= {"'=HYPERLINK(\"x\")", "บ้านห้า"}
+    assert all(int(r["n_households"]) > 0 for r in rows)  # numbers stay numbers
+    public = village_targets(suppress(_villages(), min_households=10), "TH1001")
+    gj = json.loads(export_frame(with_points(public), "geojson"))
+    by_id = {f["properties"]["village_id"]: f for f in gj["features"]}
+    assert by_id["TH10010101"]["geometry"] is None  # suppressed: no point
+    assert by_id["TH10010201"]["geometry"]["coordinates"] == [100.6, 13.8]
+    from service.errors import NotFound
+
+    with pytest.raises(NotFound):
+        village_targets(_villages(), "TH2001")
+
+
+def test_household_targets_are_the_target_list_without_coordinates():
+    import polars as pl
+
+    from service.analysis.targets import household_list
+    from service.export.targets import check_household_format, household_targets
+
+    persons = pl.DataFrame({
+        "hh_id": ["a", "a", "b", "c"], "village_id": ["TH10010101"] * 3 + ["TH10010201"],
+        "mpi_c": [0.5, 0.1, 0.4, 0.6], "mpi_poor": [True, False, True, True],
+        "dep_ind22": [1, 0, 1, 1], "dep_ind8": [1, 0, 0, 1],
+        "lon": [100.5, 100.5, 100.6, 100.7], "lat": [13.7, 13.7, 13.8, 13.9],
+    })
+    out = household_targets(persons, "TH100101")
+    assert out["hh_id"].tolist() == ["b", "a"]  # one deprivation before two
+    assert "lon" not in out and "lat" not in out
+    pd.testing.assert_frame_equal(out, household_list(persons, area="TH100101"))
+    with pytest.raises(InvalidInput, match="area"):
+        household_targets(persons, "TH1")
+    check_household_format("csv")
+    check_household_format("xlsx")
+    for fmt in ("geojson", "gpkg"):
+        with pytest.raises(InvalidInput, match="CSV or XLSX|csv or xlsx"):
+            check_household_format(fmt)

@@ -1,9 +1,12 @@
-"""/api/v1/exports: area tables, village lists and (authorised) household lists as files.
+"""/api/v1/exports: area tables, village target lists and (authorised) household lists.
 
 Formats come from the EXPORTERS registry (csv with BOM, xlsx, geojson, gpkg). The server
 makes every file name (Thai names via RFC 6266 ``filename*``). Area and village exports obey
-the same views as the JSON API (public = suppressed); household exports need the national
-role or the provincial role of that province, are audited and sent ``no-store``.
+the same views as the JSON API (public = suppressed). Village and household lists are the
+target lists of ``/api/v1/targets/...`` (service.analysis.targets via service.export.targets):
+villages ranked, with a point per village in GeoJSON/GPKG; households nearest to exit first,
+CSV/XLSX only (no home locations), for the national role or the provincial role of that
+province, audited and sent ``no-store``.
 """
 
 from __future__ import annotations
@@ -35,12 +38,16 @@ def _exporter(fmt: str):
     return EXPORTERS[fmt]
 
 
-def _send(frame: pd.DataFrame, fmt: str, name_parts: list, layer: str) -> Response:
-    exporter = _exporter(fmt)
+def _check_size(frame: pd.DataFrame) -> None:
     if len(frame) > MAX_EXPORT_ROWS:
         raise InvalidInput(f"{len(frame):,} rows is more than one export may hold "
-                           f"({MAX_EXPORT_ROWS:,}); filter by province "
-                           f"/ ข้อมูลมากเกินไป กรุณาเลือกจังหวัด", column="province")
+                           f"({MAX_EXPORT_ROWS:,}); choose a smaller area "
+                           f"/ ข้อมูลมากเกินไป กรุณาเลือกพื้นที่ที่เล็กลง", column="province")
+
+
+def _send(frame: pd.DataFrame, fmt: str, name_parts: list, layer: str) -> Response:
+    exporter = _exporter(fmt)
+    _check_size(frame)
     body = export_frame(frame, fmt, layer=layer)
     ascii_name, uni = make_filename(name_parts + [dt.date.today().isoformat()],
                                     exporter.extension)
@@ -55,9 +62,11 @@ def _with_geometry(frame: pd.DataFrame, level: str, dataset: str, version: str
                    ) -> pd.DataFrame:
     import geopandas as gpd
 
-    if level == "village":  # centroid points from the (possibly suppressed) lon/lat
+    if level == "village":  # household-centroid points from the (possibly suppressed) lon/lat
+        from service.export.targets import with_points
+
         if {"lon", "lat"} <= set(frame.columns):
-            return frame
+            return with_points(frame)
         raise InvalidInput("village table has no lon/lat", column="geometry")
     geoms = get_store().area_geometries(level, list(frame["code"]), dataset=dataset,
                                         version=version)
@@ -111,39 +120,66 @@ def _admin_area(code: str) -> str:
                    f"/ รหัสพื้นที่ไม่ถูกต้อง")
 
 
+def _names(dataset: str, version_id: str, province: str) -> dict[str, str]:
+    """Province, amphoe and tambon names (public identity columns) for a village list."""
+    from service.analysis.targets import names_from_areas
+
+    names: dict[str, str] = {}
+    for lvl in ("province", "amphoe", "tambon"):
+        try:
+            names.update(names_from_areas(get_store().read_areas(
+                dataset, lvl, version=version_id, province=province)))
+        except NotFound:
+            continue
+    return names
+
+
 @bp.get("/villages/<area>.<fmt>")
 def export_villages(area: str, fmt: str):
-    """Village list (village statistics) of a province, amphoe or tambon."""
+    """Village target list of a province, amphoe or tambon (ranked; public = suppressed)."""
+    from service.commands.rank import previous_version
+    from service.export.targets import village_targets, with_points
+
     exporter = _exporter(fmt)
     level = _admin_area(area)
     if level == "village":
         raise NotFound("give a province, amphoe or tambon code / ระบุรหัสจังหวัด อำเภอ หรือตำบล")
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
-    frame = level_view(dataset, v.id, "village", current_principal())
-    frame = frame[frame["code"].str.startswith(area)].drop(columns=["cell"], errors="ignore")
+    principal = current_principal()
+    villages = level_view(dataset, v.id, "village", principal)
+    previous = None
+    prev_v = previous_version(get_store(), dataset, v)
+    if prev_v is not None:
+        try:
+            previous = level_view(dataset, prev_v.id, "village", principal)
+        except NotFound:
+            previous = None
+    frame = village_targets(villages, area, previous=previous,
+                            names=_names(dataset, v.id, area[:4]))
     if exporter.spatial:
-        frame = _with_geometry(frame, "village", dataset, v.id)
+        frame = with_points(frame)
     name = _area_name(dataset, v.id, area)
-    return _send(frame.reset_index(drop=True), fmt,
-                 ["chipao", dataset, v.round, "หมู่บ้าน", name or "", area, "villages"],
+    return _send(frame, fmt,
+                 ["chipao", dataset, v.round, "หมู่บ้านเป้าหมาย", name or "", area, "villages"],
                  layer="villages")
 
 
 @bp.get("/households/<area>.<fmt>")
 def export_households(area: str, fmt: str):
-    """Household list of an admin area (authorised roles only; audited; no-store)."""
-    from service.export.households import household_list
+    """Poor households of an admin area, nearest to exit first, as CSV/XLSX
+    (authorised roles only; audited; no-store; no coordinates)."""
+    from service.export.targets import check_household_format, household_targets
 
-    exporter = _exporter(fmt)
+    _exporter(fmt)
     level = _admin_area(area)
     assert level in _CODE_RE
     require_province(area[:4])
+    check_household_format(fmt)
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
-    frame = household_list(get_store().read_persons(dataset, area[:4], version=v.id), area)
-    if exporter.spatial:
-        frame = frame.dropna(subset=[c for c in ("lon", "lat") if c in frame.columns])
+    frame = household_targets(get_store().read_persons(dataset, area[:4], version=v.id), area)
+    _check_size(frame)
     audit("export_households", f"{dataset}/{v.id}/{area}", f"format={fmt} rows={len(frame)}")
-    return _send(frame, fmt, ["chipao", dataset, v.round, "ครัวเรือน", area, "households"],
-                 layer="households")
+    return _send(frame, fmt, ["chipao", dataset, v.round, "ครัวเรือนเป้าหมาย", area,
+                              "households"], layer="households")

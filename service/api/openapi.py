@@ -70,6 +70,8 @@ ADMIN_LEVEL = _p("level", {"type": "string", "enum": ["province", "amphoe", "tam
 CODE = _p("code", {"type": "string", "maxLength": 32},
           "Area code: TH, TH50, TH5001, TH500101, TH50010103 or an H3 cell id")
 FMT = _p("fmt", {"type": "string", "enum": list(EXPORTERS)}, "File format / รูปแบบไฟล์")
+HOUSEHOLD_FMT = _p("fmt", {"type": "string", "enum": ["csv", "xlsx"]},
+                  "File format (no geometry: home locations stay private) / รูปแบบไฟล์")
 AREA_CODE = _p("area", {"type": "string", "maxLength": 32},
                "Province, amphoe or tambon code (households: village too)")
 
@@ -293,13 +295,15 @@ CORE_PATHS: dict[str, Any] = {
         "tags": ["exports"], "parameters": [LEVEL, FMT, *AREA_PARAMS, PROVINCE],
         "responses": {"200": FILE_RESPONSE}}},
     "/api/v1/exports/villages/{area}.{fmt}": {"get": {
-        "summary": "Village list of an area / ส่งออกรายชื่อหมู่บ้าน", "tags": ["exports"],
+        "summary": "Village target list of an area, ranked (public = suppressed) "
+                   "/ ส่งออกรายชื่อหมู่บ้านเป้าหมาย", "tags": ["exports"],
         "parameters": [AREA_CODE, FMT, *AREA_PARAMS],
         "responses": {"200": FILE_RESPONSE}}},
     "/api/v1/exports/households/{area}.{fmt}": {"get": {
-        "summary": "Household list file (authorised; audited) / ส่งออกรายชื่อครัวเรือน",
+        "summary": "Poor households nearest to exit first, CSV/XLSX (authorised; audited) "
+                   "/ ส่งออกรายชื่อครัวเรือนเป้าหมาย",
         "tags": ["exports", "households"], "security": [{"bearer": []}, {"session": []}],
-        "parameters": [AREA_CODE, FMT, *AREA_PARAMS],
+        "parameters": [AREA_CODE, HOUSEHOLD_FMT, *AREA_PARAMS],
         "responses": {"200": FILE_RESPONSE}}},
 }
 

@@ -1,8 +1,10 @@
-"""`chipao export`: area tables, village lists or household lists to CSV/XLSX/GeoJSON/GPKG.
+"""`chipao export`: area tables, village target lists or household target lists to files.
 
 Runs with the operator's full access to the store. ``--public`` applies the same disclosure
-control as the public API (use it for anything published). Household exports are written to
-the audit log as the operating-system user.
+control as the public API (use it for anything published). Village and household lists are
+the target lists of service.analysis.targets (via service.export.targets), the same rows as
+``/api/v1/targets/...`` and ``/api/v1/exports/...``. Household lists are CSV/XLSX only (no
+home locations), never public, and written to the audit log as the operating-system user.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ log = logging.getLogger(__name__)
               help="Area level to export (country, province, amphoe, tambon, village, h3_r6-9).")
 @click.option("--province", default=None, help="Only this province (TH50).")
 @click.option("--villages", "villages_of", default=None, metavar="AREA",
-              help="Village list of a province/amphoe/tambon code.")
+              help="Village target list (ranked) of a province/amphoe/tambon code.")
 @click.option("--households", "households_of", default=None, metavar="AREA",
-              help="Household list of an admin area (personal data; audited).")
+              help="Poor households of an admin area, nearest to exit first (personal data; "
+                   "audited; csv/xlsx only).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "geojson", "gpkg"]),
               default="csv", show_default=True)
 @click.option("--public", is_flag=True, help="Apply disclosure control (suppression).")
@@ -40,7 +43,6 @@ def command(dataset: str | None, version: str | None, level: str | None,
     from service.analysis.disclosure import suppress
     from service.errors import ChipaoError
     from service.export import EXPORTERS, export_frame, make_filename
-    from service.export.households import household_list
     from service.store import open_store
 
     chosen = [x for x in (level, villages_of, households_of) if x]
@@ -53,35 +55,32 @@ def command(dataset: str | None, version: str | None, level: str | None,
     try:
         v = store.version(dataset, version)
         if households_of:
-            if public:
-                raise click.UsageError("household lists are never public")
-            area = households_of.upper()
-            frame = household_list(store.read_persons(dataset, area[:4], version=v.id), area)
-            from service.store.users import UserStore
-
-            UserStore(settings["database_url"]).audit(
-                username=f"cli:{getpass.getuser()}", role="national", province=None,
-                action="export_households", object=f"{dataset}/{v.id}/{area}",
-                detail=f"format={fmt} rows={len(frame)}")
-            parts, layer = ["chipao", dataset, v.round, "ครัวเรือน", area], "households"
+            frame, parts, layer = _households(store, settings, dataset, v,
+                                              households_of.upper(), fmt, public)
+        elif villages_of:
+            frame, parts, layer = _villages(store, dataset, v, villages_of.upper(), fmt,
+                                            public, k)
         else:
-            lvl = "village" if villages_of else str(level)
+            lvl = str(level)
             frame = store.read_areas(dataset, lvl, version=v.id)
             if public:
                 frame = suppress(frame, min_households=k, level=lvl)
-            if villages_of:
-                frame = frame[frame["code"].str.startswith(villages_of.upper())]
             if province:
                 frame = frame[frame["province_code"] == province.upper()]
             frame = frame.drop(columns=["cell"], errors="ignore").reset_index(drop=True)
-            if EXPORTERS[fmt].spatial and lvl != "village":
-                import geopandas as gpd
+            if EXPORTERS[fmt].spatial:
+                if lvl == "village":
+                    from service.export.targets import with_points
 
-                geoms = store.area_geometries(lvl, list(frame["code"]), dataset=dataset,
-                                              version=v.id)
-                frame = gpd.GeoDataFrame(frame.merge(geoms, on="code", how="left"),
-                                         geometry="geometry", crs="EPSG:4326")
-            parts = ["chipao", dataset, v.round, villages_of or province or "", lvl,
+                    frame = with_points(frame)
+                else:
+                    import geopandas as gpd
+
+                    geoms = store.area_geometries(lvl, list(frame["code"]), dataset=dataset,
+                                                  version=v.id)
+                    frame = gpd.GeoDataFrame(frame.merge(geoms, on="code", how="left"),
+                                             geometry="geometry", crs="EPSG:4326")
+            parts = ["chipao", dataset, v.round, province or "", lvl,
                      "public" if public else "full"]
             layer = lvl
         body = export_frame(frame, fmt, layer=layer)
@@ -92,3 +91,63 @@ def command(dataset: str | None, version: str | None, level: str | None,
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
     click.echo(f"wrote {len(frame):,} rows to {path} ({len(body) / 1024:,.1f} KiB)")
+
+
+def _households(store, settings, dataset: str, v, area: str, fmt: str, public: bool):
+    """Poor households nearest to exit first (service.analysis.targets); audited."""
+    from service.errors import InvalidInput
+    from service.export.targets import check_area, check_household_format, household_targets
+    from service.store.users import UserStore
+
+    if public:
+        raise click.UsageError("household lists are never public "
+                               "/ รายชื่อครัวเรือนไม่เผยแพร่ต่อสาธารณะ")
+    try:
+        check_household_format(fmt)
+    except InvalidInput as exc:
+        raise click.UsageError(str(exc)) from exc
+    check_area(area)
+    frame = household_targets(store.read_persons(dataset, area[:4], version=v.id), area)
+    UserStore(settings["database_url"]).audit(
+        username=f"cli:{getpass.getuser()}", role="national", province=None,
+        action="export_households", object=f"{dataset}/{v.id}/{area}",
+        detail=f"format={fmt} rows={len(frame)}")
+    return frame, ["chipao", dataset, v.round, "ครัวเรือนเป้าหมาย", area], "households"
+
+
+def _villages(store, dataset: str, v, area: str, fmt: str, public: bool, k: int):
+    """Village target list (service.analysis.targets.village_list), ranked; --public
+    suppresses first, exactly as the public API does."""
+    from service.analysis.disclosure import suppress
+    from service.analysis.targets import names_from_areas
+    from service.commands.rank import previous_version
+    from service.errors import NotFound
+    from service.export import EXPORTERS
+    from service.export.targets import village_targets, with_points
+
+    province = area[:4]
+
+    def view(version_id: str):
+        table = store.read_areas(dataset, "village", version=version_id, province=province)
+        return suppress(table, min_households=k, level="village") if public else table
+
+    previous = None
+    prev_v = previous_version(store, dataset, v)
+    if prev_v is not None:
+        try:
+            previous = view(prev_v.id)
+        except NotFound:
+            previous = None
+    names: dict[str, str] = {}
+    for lvl in ("province", "amphoe", "tambon"):
+        try:
+            names.update(names_from_areas(store.read_areas(dataset, lvl, version=v.id,
+                                                           province=province)))
+        except NotFound:
+            continue
+    frame = village_targets(view(v.id), area, previous=previous, names=names)
+    if EXPORTERS[fmt].spatial:
+        frame = with_points(frame)
+    parts = ["chipao", dataset, v.round, "หมู่บ้านเป้าหมาย", names.get(area, ""), area,
+             "public" if public else "full"]
+    return frame, parts, "villages"

@@ -1,4 +1,9 @@
-"""Household lists (one row per household) from scored persons of one province.
+"""Household roster (every household of an area, one row each) from scored persons.
+
+Used only by ``GET /api/v1/areas/{level}/{code}/households`` (service.api.areas). Target
+lists are not made here: the household and village lists that planners export (API
+``/api/v1/exports/...``, ``chipao export``) and read (``/api/v1/targets/...``) come from
+service.analysis.targets via service.export.targets.
 
 Personal data: only national users and the provincial user of that province may receive it,
 and every read or export is audited by the caller (service.api.auth.audit). Rows carry the
