@@ -23,7 +23,7 @@ import polars as pl
 from service.analysis.aggregate import H3_LEVELS, Aggregator, admin_names
 from service.errors import InvalidInput
 from service.store.catalog import Version
-from service.store.store import Store, open_store
+from service.store.store import SourceAlreadyStored, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +177,8 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
     ``survey_gap`` to the area tables. ``locator`` reuses a built
     :class:`service.geo.locate.TambonLocator` (else one is loaded from the data_dir cache).
     """
-    from tqdm import tqdm
 
     from service.analysis.coverage import load_programmes
-    from service.analysis.disclosure import protect_levels
-    from service.analysis.mpi import score_persons
     from service.analysis.spec import load_spec
     from service.geo.boundaries import hierarchy, load_level
     from service.geo.locate import TambonLocator
@@ -204,10 +201,30 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
         locator = TambonLocator(tambons, cache_dir=Path(settings["data_dir"]) / "cache")
     agg = Aggregator(names=admin_names(hierarchy(bdir)))
     t = times.add("prepare", t)
-    locate_reports: dict[str, Any] = {}
-    min_hh = int(settings["min_cell_households"])
     raster = population_raster or settings.get("population_raster") or None
 
+    try:
+        return _build(store, settings, dataset=dataset, round=round, files=files, sha=sha,
+                      progress=progress, spec=spec, programmes=programmes, raster=raster,
+                      spec_obj=spec_obj, prog=prog, tambons=tambons, locator=locator, agg=agg,
+                      times=times, on_stage=on_stage)
+    except SourceAlreadyStored as exc:
+        log.info("dataset %s: source stored meanwhile as version %s", dataset, exc.version.id)
+        return exc.version
+
+
+def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
+           files: list[Path], sha: str, progress: bool, spec: str, programmes: Any,
+           raster: Any, spec_obj: Any, prog: Any, tambons: Any, locator: Any,
+           agg: Aggregator, times: StageTimes,
+           on_stage: Callable[[str, float], None] | None) -> Version:
+    from tqdm import tqdm
+
+    from service.analysis.disclosure import protect_levels
+    from service.analysis.mpi import score_persons
+
+    locate_reports: dict[str, Any] = {}
+    min_hh = int(settings["min_cell_households"])
     with store.write_version(dataset, round=round, source_sha256=sha) as writer:
         bar = tqdm(files, desc="provinces / จังหวัด", unit="prov", disable=not progress)
         for path in bar:

@@ -149,3 +149,16 @@ def test_area_geometries(settings):
     villages = store.read_areas("demo", "village")
     pts = store.area_geometries("village", villages["code"][:2].tolist(), dataset="demo")
     assert len(pts) == 2 and pts.geometry.geom_type.eq("Point").all()
+
+
+def test_same_source_checked_again_under_the_lock(settings):
+    from service.store.store import SourceAlreadyStored
+
+    store = open_store(settings)
+    first = _write(store, "demo", 2561, "a" * 64, make_scored(30, seed=1))
+    # a second builder that checked before the first finished finds it under the lock
+    with pytest.raises(SourceAlreadyStored) as info:
+        with store.write_version("demo", round=2561, source_sha256="a" * 64):
+            pass
+    assert info.value.version.id == first.id
+    assert len(store.catalog.versions("demo", status=None)) == 1

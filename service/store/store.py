@@ -47,6 +47,14 @@ def _check_level(level: str) -> str:
     return level
 
 
+class SourceAlreadyStored(Exception):
+    """Raised by :meth:`Store.write_version` when another build stored the same source first."""
+
+    def __init__(self, version: Version) -> None:
+        super().__init__(f"source already stored as version {version.id}")
+        self.version = version
+
+
 class VersionWriter:
     """Directory a new version is written into; :meth:`publish` makes it current."""
 
@@ -136,12 +144,17 @@ class Store:
         """Context for writing a new version; call ``writer.publish(...)`` inside it.
 
         On an exception (or without publish) the version is marked failed and its files are
-        removed; the previous version stays current.
+        removed; the previous version stays current. Raises :class:`SourceAlreadyStored` when
+        a ready version of this dataset already has ``source_sha256``.
         """
         validate_dataset_name(dataset)
         base = self.root / dataset
         base.mkdir(parents=True, exist_ok=True)
         with self.dataset_lock(dataset):
+            # checked again under the lock: two imports of one file at once store it once
+            existing = self.catalog.find_by_sha256(dataset, source_sha256)
+            if existing is not None:
+                raise SourceAlreadyStored(existing)
             self._clean_stale(dataset)
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
             version_id = f"r{int(round)}-{stamp}-{secrets.token_hex(3)}"
