@@ -264,8 +264,9 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
             extra = extra.merge(flags[level], on="code", how="left")
             extra["dc_suppressed"] = extra["dc_suppressed"].fillna(True).astype(bool)
             extra["dc_reason"] = extra["dc_reason"].astype(object)
+            order = "cell" if "cell" in tables[level].columns else "code"
             frame = (tables[level].join(pl.from_pandas(extra), on="code", how="left")
-                     .sort("province_code", "code", nulls_last=False))
+                     .sort("province_code", order, nulls_last=False))
             frame.write_parquet(writer.areas_path(level), row_group_size=50_000,
                                 compression="zstd")
             levels[level] = frame.height
