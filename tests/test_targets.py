@@ -71,8 +71,12 @@ def test_village_needs_counts_poor_households_per_indicator():
 
 def test_household_list_nearest_to_exit_first_with_plans():
     out = household_list(persons_fixture())
-    assert out["hh_id"].tolist() == ["B", "A", "D"]  # 1, 2, 3 deprivations; C not poor
-    assert out["visit_order"].tolist() == [1, 2, 3]
+    # C is not MPI-poor but has a TPMAP target-poor member, so it is listed too:
+    # 1 (C, c 0.10), 1 (B, c 0.35), 2 (A), 3 (D) deprivations
+    assert out["hh_id"].tolist() == ["C", "B", "A", "D"]
+    assert out["listed_by"].tolist() == ["tpmap", "mpi", "mpi", "both"]
+    assert out["visit_order"].tolist() == [1, 2, 3, 4]
+    out = out[out["hh_id"] != "C"].reset_index(drop=True)
     b = out.iloc[0]
     assert b["failing_indicators"] == "ind22" and b["missed_programmes"] == "elderly_allowance"
     assert "rights:elderly_allowance" in b["plan_urgent"] and b["plan_medium"] == "ind22"
@@ -82,7 +86,7 @@ def test_household_list_nearest_to_exit_first_with_plans():
     assert set(d["plan_urgent"].split(", ")) == {"ind9", "ind27"}
     assert "person_id" not in out.columns
     only = household_list(persons_fixture(), area="TH10010102")
-    assert only["hh_id"].tolist() == ["D"]
+    assert only["hh_id"].tolist() == ["C", "D"]
 
 
 def test_household_list_ties_broken_by_score_then_id():
@@ -90,8 +94,8 @@ def test_household_list_ties_broken_by_score_then_id():
         pl.when(pl.col("hh_id") == "A").then(pl.lit(0)).otherwise(pl.col("dep_ind8"))
         .cast(pl.Int8).alias("dep_ind8"))
     out = household_list(df)
-    # A and B now both fail only ind22: B (c 0.35) before A (max c 0.40)
-    assert out["hh_id"].tolist()[:2] == ["B", "A"]
+    # C, B and A now all fail one indicator: C (c 0.10), B (c 0.35), A (max c 0.40)
+    assert out["hh_id"].tolist()[:3] == ["C", "B", "A"]
 
 
 def test_village_list_columns_order_and_top_indicators():

@@ -122,9 +122,22 @@ def village_needs(persons: pl.DataFrame) -> pd.DataFrame:
     return out.rename({"village_id": "code"}).to_pandas()
 
 
+def _listed_by(hh: pd.DataFrame) -> list[str]:
+    mpi = hh["hh_poor"].to_numpy(bool)
+    tpmap = (hh["hh_target_poor"].to_numpy(bool) if "hh_target_poor" in hh
+             else np.zeros(len(hh), bool))
+    return ["both" if m and t else "mpi" if m else "tpmap" for m, t in zip(mpi, tpmap, strict=True)]
+
+
 def household_list(persons: pl.DataFrame, *, area: str | None = None,
                    horizons: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Poor households to visit, nearest to exit first.
+
+    A household is listed when it is MPI-poor (``hh_poor``) or has a TPMAP target-poor member
+    (``hh_target_poor``: deprived in a BMN dimension and a validated welfare-card holder) —
+    step 3 of the ministry's household process filters on TPMAP and the registries, so a
+    household the TPMAP rule flags must reach the field team even when its MPI score is below
+    k. ``listed_by`` says which rule(s) put it on the list (``mpi``, ``tpmap``, ``both``).
 
     ``area`` restricts to a village, tambon, amphoe or province code (by prefix of the
     village id). Order: fewest distinct deprivations to fix (``n_deprivations``), then lowest
@@ -135,7 +148,11 @@ def household_list(persons: pl.DataFrame, *, area: str | None = None,
     horizons = horizons or plan_horizons()
     ind_horizon: Mapping[str, str] = horizons.get("indicators", {})
     prog_horizon = str(horizons.get("programmes", "urgent"))
-    hh = _households(persons).filter(pl.col("hh_poor")).to_pandas()
+    hh_all = _households(persons)
+    listed = pl.col("hh_poor")
+    if "hh_target_poor" in hh_all.columns:
+        listed = listed | pl.col("hh_target_poor")
+    hh = hh_all.filter(listed).to_pandas()
     inds = _dep_indicators(persons.columns)
     progs = _programmes(persons.columns)
     dep = hh[[f"hh_dep_{i}" for i in inds]].to_numpy(bool) if inds else np.zeros((len(hh), 0))
@@ -154,6 +171,7 @@ def household_list(persons: pl.DataFrame, *, area: str | None = None,
         "failing_labels_th": ["; ".join(_label(i, "th") for i in f) for f in failing],
         "failing_labels_en": ["; ".join(_label(i, "en") for i in f) for f in failing],
         "missed_programmes": [", ".join(m) for m in missed],
+        "listed_by": _listed_by(hh),
     })
     for extra in ("hh_crossgen", "n_child", "n_elderly", "n_disabled"):
         if extra in hh:
