@@ -60,6 +60,30 @@ def test_point_ranking_matches_rank_areas_and_probabilities_sum_to_n():
     pd.testing.assert_frame_equal(out, again)
 
 
+def test_point_raw_values_are_person_counts_with_unequal_household_sizes():
+    # households of 1 to 6 members: n_persons must count people, not households
+    rng = np.random.default_rng(5)
+    rows: dict[str, list] = {"hh_id": [], "village_id": [], "mpi_c": [], "mpi_poor": []}
+    for v in range(6):
+        for h in range(40):
+            poor = bool(rng.random() < 0.1 * (v + 1))
+            for _ in range(int(rng.integers(1, 7))):
+                rows["hh_id"].append(f"TH100101{v:02d}-{h}")
+                rows["village_id"].append(f"TH100101{v:02d}")
+                rows["mpi_c"].append(0.4 if poor else 0.1)
+                rows["mpi_poor"].append(poor)
+    persons = pl.DataFrame(rows)
+    out = bootstrap_ranking(persons, config=CONFIG, n_boot=5, top_n=2, seed=1)
+    sums = persons.group_by("village_id").agg(
+        pl.len().alias("n_persons"), pl.col("mpi_poor").sum().alias("n_poor"),
+        (pl.col("mpi_c") * pl.col("mpi_poor")).sum().alias("sum_c_poor"),
+    ).rename({"village_id": "code"}).to_pandas()
+    plain = rank_areas(sums, CONFIG, explain=False).set_index("code")
+    got = out.set_index("code").loc[plain.index]
+    np.testing.assert_allclose(got["raw_m0"], plain["raw_m0"])
+    np.testing.assert_allclose(got["raw_n_poor"], plain["raw_n_poor"])
+
+
 def test_small_villages_have_wider_intervals():
     persons = make_persons(SIZES, seed=3)
     out = bootstrap_ranking(persons, config=CONFIG, n_boot=150, top_n=3, seed=1)

@@ -47,7 +47,9 @@ def _person_count_exprs(columns: list[str]) -> dict[str, pl.Expr]:
     cols = set(columns)
     poor = pl.col("mpi_poor").fill_null(False)
     exprs: dict[str, pl.Expr] = {
-        "n_persons": pl.lit(1, dtype=pl.Float64),
+        # one per person row; not pl.lit(1): a literal summed inside group_by().agg() gives 1
+        # per group (it would count households, not people)
+        "n_persons": pl.col("hh_id").is_not_null().cast(pl.Float64),
         "n_poor": poor.cast(pl.Float64),
         "sum_c_poor": pl.when(poor).then(pl.col("mpi_c").cast(pl.Float64)).otherwise(0.0),
     }
