@@ -29,7 +29,7 @@ from service.errors import InvalidInput
 from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
 from service.ingest.schema import PERSON_SCHEMA
-from service.ingest.validate import REASONS, Validator, map_headers
+from service.ingest.validate import NOTICES, REASONS, Validator, map_headers
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ class IngestReport:
     n_blank: int = 0
     problem_counts: Counter = field(default_factory=Counter)   # (column, code) -> n
     problems: list[dict[str, Any]] = field(default_factory=list)
+    #: notices (accepted rows, not problems): (column, code) -> n, and the first rows
+    notice_counts: Counter = field(default_factory=Counter)
+    notices: list[dict[str, Any]] = field(default_factory=list)
     version_id: str | None = None
     report_file: str | None = None
     quarantine_files: list[str] = field(default_factory=list)
@@ -85,6 +88,12 @@ class IngestReport:
             ],
             "problems": self.problems,
             "problems_listed": len(self.problems), "problems_total": self.n_problems,
+            "notice_counts": [
+                {"column": col, "code": code, "count": n,
+                 "reason_th": NOTICES[code][0], "reason_en": NOTICES[code][1]}
+                for (col, code), n in sorted(self.notice_counts.items())
+            ],
+            "notices": self.notices,
             "report_file": self.report_file, "quarantine_files": self.quarantine_files,
             "carried_provinces": self.carried_provinces,
             "seconds": round(self.seconds, 2),
@@ -105,6 +114,9 @@ class IngestReport:
         for (col, code), n in self.problem_counts.most_common(15):
             th, en = REASONS[code]
             lines.append(f"  {n:>10,}  {col}: {en} / {th}")
+        for (col, code), n in sorted(self.notice_counts.items()):
+            th, en = NOTICES[code]
+            lines.append(f"  {n:>10,}  หมายเหตุ/note {col}: {en} / {th}")
         for p in self.problems[:10]:
             lines.append(f"    {p['file']} row {p['row']:,} column {p['column']}: {p['reason_en']}"
                          + (f" ({p['value']})" if p.get("value") else ""))
@@ -260,6 +272,8 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
                 for raw in iter_batches(src, chunk_rows=chunk_rows, limits=limits):
                     good, problems = validator.process(raw)
                     good, dup = _duplicates(good, seen, src.name)
+                    _record_notices(report, validator.last_notices.filter(
+                        pl.col("_row").is_in(good["_row"].implode())), src.name)
                     seen = pl.concat([seen, good.select(
                         "person_id", pl.lit(src.name).alias("_file"),
                         pl.col("_row").alias("_first_row"))])
@@ -378,6 +392,20 @@ def _record_problems(report: IngestReport, problems: pl.DataFrame, file: str,
             break
         if writer is not None:
             writer.writerow([file, row, col, code, th, en, value or ""])
+
+
+def _record_notices(report: IngestReport, notices: pl.DataFrame, file: str) -> None:
+    """Count notices of accepted rows; list the first ones (not written to the CSV report,
+    which lists problems only)."""
+    if not notices.height:
+        return
+    for col, code, n in notices.group_by(["column", "code"]).len().iter_rows():
+        report.notice_counts[(col, code)] += n
+    room = MAX_LISTED - len(report.notices)
+    for row, col, code, value in notices.sort("_row").head(max(room, 0)).iter_rows():
+        th, en = NOTICES[code]
+        report.notices.append({"file": file, "row": row, "column": col, "code": code,
+                               "reason_th": th, "reason_en": en, "value": value})
 
 
 def _write_quarantine(path: Path, raw: pl.DataFrame, problems: pl.DataFrame, *,

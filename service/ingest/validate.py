@@ -66,6 +66,23 @@ REASONS: dict[str, tuple[str, str]] = {
                        "row belongs to a province outside the uploader's own"),
     "mojibake": ("ข้อความอ่านไม่ออก (ถอดรหัสอักขระผิด)",
                  "garbled text (decoded with the wrong encoding)"),
+    "municipal_unlocated": (
+        "รหัสตำบลเทศบาล (≥ 51) ต้องมีพิกัดที่อยู่ในตำบลหนึ่งของประเทศ จึงจะระบุตำบลได้ "
+        "กรุณาเพิ่มพิกัดหรือใช้รหัสตำบลจริง",
+        "municipal pseudo-tambon code (≥ 51) needs coordinates inside a tambon to be placed: "
+        "add lon/lat or give the real tambon code"),
+}
+
+#: notice code -> (Thai, English) reason: reported with a count, the row is still accepted
+NOTICES: dict[str, tuple[str, str]] = {
+    "municipal_tambon": (
+        "รหัสตำบลเทศบาล (รหัส 2 หลักท้าย ≥ 51) ใช้รหัสอำเภอ/จังหวัด และหาตำบลจากพิกัด",
+        "municipal pseudo-tambon code (last two digits ≥ 51): amphoe and province kept, "
+        "the tambon is found from the coordinates"),
+    "outside_amphoe": (
+        "พิกัดอยู่นอกอำเภอที่ระบุ ระบบจะใช้ตำแหน่งตามพิกัด",
+        "coordinates fall outside the declared amphoe: the point decides where the person "
+        "is counted"),
 }
 
 #: columns that must be present (one of each group)
@@ -114,6 +131,33 @@ def admin_codes(boundaries_dir: str) -> tuple[frozenset[str], object]:
     return frozenset(tambons.to_list()), outline
 
 
+@functools.lru_cache(maxsize=2)
+def amphoe_codes(boundaries_dir: str) -> frozenset[str]:
+    """Known amphoe codes (municipal pseudo-tambons roll up to one of them)."""
+    return frozenset(pl.read_parquet(Path(boundaries_dir) / "amphoes.parquet",
+                                     columns=["code"])["code"].to_list())
+
+
+@functools.lru_cache(maxsize=2)
+def tambon_index(boundaries_dir: str) -> tuple[np.ndarray, shapely.STRtree]:
+    """Tambon codes and a spatial index of their polygons (locating municipal rows)."""
+    import geopandas as gpd
+
+    tambons = gpd.read_parquet(Path(boundaries_dir) / "tambons.parquet", columns=["code",
+                                                                                  "geometry"])
+    return tambons["code"].to_numpy().astype(str), shapely.STRtree(tambons.geometry.values)
+
+
+def tambon_of_points(boundaries_dir: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Tambon code containing each point ("" where none does), as the pipeline locates."""
+    codes, tree = tambon_index(boundaries_dir)
+    out = np.full(len(x), "", dtype=object)
+    if len(x):
+        pts, polys = tree.query(shapely.points(x, y), predicate="within")
+        out[pts] = codes[polys]
+    return out
+
+
 @dataclass
 class FileMapping:
     """How a file's headers map to canonical columns."""
@@ -158,6 +202,11 @@ def map_headers(headers: list[str], *, file: str) -> FileMapping:
     return FileMapping(columns, ignored, absent)
 
 
+def _empty_problems() -> pl.DataFrame:
+    return pl.DataFrame(schema={"_row": pl.Int64, "column": pl.String, "code": pl.String,
+                                "value": pl.String})
+
+
 def _clean(col: str) -> pl.Expr:
     s = pl.col(col).str.strip_chars()
     return pl.when(s == "").then(None).otherwise(s)
@@ -169,10 +218,31 @@ def _mask(column: str, value: pl.Expr) -> pl.Expr:
     return value.str.slice(0, 60)
 
 
+def _code_form(expr: pl.Expr) -> pl.Expr:
+    """Admin code as typed -> ``TH`` + digits, without DOPA remapping.
+
+    Accepted: COD-AB (``TH750101``, any case), DOPA/TPMAP digits (``750101``), digits with
+    spaces or hyphens (``75-01-01``) and numbers a spreadsheet stored as floats
+    (``750101.0``). Anything else stays as typed and fails the format check.
+    """
+    up = expr.str.to_uppercase().str.replace_all(r"[\s\-]", "")
+    up = up.str.replace(r"^(TH)?(\d+)\.0*$", "${1}${2}")
+    return pl.when(up.str.contains(r"^\d+$")).then(pl.lit("TH") + up).otherwise(up)
+
+
+#: DOPA codes whose COD-AB code differs (service.geo.boundaries.from_dopa): tambon and the
+#: villages of it. COD-AB has no TH530407, so the TH-prefixed form is unambiguous too.
+DOPA_TO_CODAB = {"TH530407": "TH530306"}
+
+
 def _code(expr: pl.Expr, digits: int) -> pl.Expr:
-    up = expr.str.to_uppercase().str.replace_all(r"\s", "")
-    return pl.when(up.str.contains(r"^\d+$")).then(pl.lit("TH") + up).otherwise(up).replace(
-        {"TH530407": "TH530306"})
+    form = _code_form(expr)
+    if digits < 8:
+        return form
+    for dopa, codab in DOPA_TO_CODAB.items():
+        form = pl.when(form.str.starts_with(dopa) & (form.str.len_chars() == digits)).then(
+            pl.lit(codab) + form.str.slice(8)).otherwise(form)
+    return form
 
 
 class Validator:
@@ -182,7 +252,11 @@ class Validator:
                  pseudonymiser: Callable[[], Pseudonymiser], allowed_province: str | None = None
                  ) -> None:
         self.mapping, self.file = mapping, file
-        self.tambons, self.outline = admin_codes(str(boundaries_dir))
+        self.boundaries_dir = str(boundaries_dir)
+        self.tambons, self.outline = admin_codes(self.boundaries_dir)
+        self.amphoes = amphoe_codes(self.boundaries_dir)
+        #: notices (accepted rows) of the last processed batch: _row, column, code, value
+        self.last_notices = _empty_problems()
         self._pseudonymiser = pseudonymiser
         self.allowed_province = allowed_province
         if mapping.has_identifiers:
@@ -209,9 +283,11 @@ class Validator:
         # -- admin codes ------------------------------------------------------------------
         village = _code(pl.col("village_id"), 10)
         tambon = _code(pl.col("tambon_code"), 8)
+        # as typed (DOPA codes not remapped): a DOPA amphoe/province next to it agrees too
+        tambon_as_typed = _code_form(pl.col("tambon_code"))
         tambon = pl.when(tambon.is_null() & village.str.contains(r"^TH\d{8}$")).then(
             village.str.slice(0, 8)).otherwise(tambon)
-        df = df.with_columns(_village=village, _tambon=tambon,
+        df = df.with_columns(_village=village, _tambon=tambon, _tambon_typed=tambon_as_typed,
                              _moo=pl.col("moo").str.extract(
                                  r"^\s*(?:หมู่(?:ที่)?\s*)?(\d{1,3})(?:\.0+)?\s*$")
                              .cast(pl.Int32, strict=False))
@@ -222,11 +298,18 @@ class Validator:
             .otherwise(pl.col("_village")))
         t = pl.col("_tambon")
         bad_tambon_fmt = t.is_not_null() & ~t.str.contains(r"^TH\d{6}$")
+        # TPMAP/DOPA municipal pseudo-tambons (tt >= 51) of a known amphoe: the amphoe and
+        # province are kept, the tambon is left unknown for the pipeline to find from lon/lat
+        df = df.with_columns(_muni=(
+            t.str.contains(r"^TH\d{6}$") & ~t.is_in(list(self.tambons))
+            & (t.str.slice(6, 2).cast(pl.Int32, strict=False) >= 51)
+            & t.str.slice(0, 6).is_in(list(self.amphoes))).fill_null(False))
+        muni = pl.col("_muni")
         checks += [
             (t.is_null(), "tambon_code", "missing", None),
             (bad_tambon_fmt, "tambon_code", "bad_code", pl.col("tambon_code")),
-            (t.str.contains(r"^TH\d{6}$") & ~t.is_in(list(self.tambons)), "tambon_code",
-             "unknown_tambon", pl.col("tambon_code")),
+            (t.str.contains(r"^TH\d{6}$") & ~t.is_in(list(self.tambons)) & ~muni,
+             "tambon_code", "unknown_tambon", pl.col("tambon_code")),
             (pl.col("moo").is_not_null() & ~pl.col("_moo").is_between(0, 99).fill_null(False),
              MOO.name, "bad_code",
              pl.col("moo")),
@@ -239,9 +322,12 @@ class Validator:
         for name, n in (("amphoe_code", 6), ("province_code", 4)):
             given = _code(pl.col(name), n)
             checks.append((given.is_not_null() & t.is_not_null()
-                           & (given != t.str.slice(0, n)), name, "code_mismatch", pl.col(name)))
-        out["village_id"] = pl.col("_village")
-        out["tambon_code"] = t
+                           & (given != t.str.slice(0, n))
+                           & (given != pl.col("_tambon_typed").str.slice(0, n)).fill_null(True),
+                           name, "code_mismatch", pl.col(name)))
+        # a village code needs a real tambon: municipal rows have none (null = unknown)
+        out["village_id"] = pl.when(muni).then(None).otherwise(pl.col("_village"))
+        out["tambon_code"] = pl.when(muni).then(None).otherwise(t)
         out["amphoe_code"] = t.str.slice(0, 6)
         out["province_code"] = t.str.slice(0, 4)
         if self.allowed_province is not None:
@@ -267,6 +353,25 @@ class Validator:
             inside[idx] = shapely.contains_xy(self.outline, x[idx], y[idx])
             swapped[idx] = ~inside[idx] & shapely.contains_xy(self.outline, y[idx], x[idx])
         df = df.with_columns(_inside=pl.Series(inside), _swapped=pl.Series(swapped))
+        # municipal rows: the tambon their point lies in (as service.geo.locate finds it)
+        located = np.full(df.height, "", dtype=object)
+        placeable = df.select(muni & lon.is_not_null() & lat.is_not_null()
+                              & pl.col("_inside")).to_series().to_numpy()
+        if placeable.any():
+            located[placeable] = tambon_of_points(self.boundaries_dir,
+                                                  df["_lon"].to_numpy()[placeable],
+                                                  df["_lat"].to_numpy()[placeable])
+        df = df.with_columns(_located=pl.Series(located, dtype=pl.String))
+        checks.append((muni & ((lon.is_null() & lat.is_null())
+                               | (pl.col("_inside") & (pl.col("_located") == ""))),
+                       "tambon_code", "municipal_unlocated", pl.col("tambon_code")))
+        notices: list[tuple[pl.Expr, str, str, pl.Expr | None]] = [
+            (muni, "tambon_code", "municipal_tambon", pl.col("tambon_code")),
+            (muni & (pl.col("_located") != "")
+             & (pl.col("_located").str.slice(0, 6) != t.str.slice(0, 6)), "lon",
+             "outside_amphoe", pl.format("{} {} ({})", pl.col("lon"), pl.col("lat"),
+                                         pl.col("_located"))),
+        ]
         checks += [
             (~pl.col("_inside") & ~pl.col("_swapped"), "lon", "outside_thailand",
              pl.format("{} {}", pl.col("lon"), pl.col("lat"))),
@@ -342,6 +447,7 @@ class Validator:
         problems = pl.concat([problems, self._problems(df, more)])
         bad_rows = problems["_row"].unique()
         good = df.filter(~pl.col("_row").is_in(bad_rows.implode()))
+        self.last_notices = self._problems(good, notices)
         good = good.select(pl.col("_row"), *[
             pl.col(c if c in ("person_id", "hh_id") else f"__{c}").cast(t, strict=True).alias(c)
             for c, t in PERSON_SCHEMA.items()])
@@ -379,8 +485,7 @@ class Validator:
                 pl.col("_row"), pl.lit(column).alias("column"), pl.lit(code).alias("code"),
                 value_expr.cast(pl.String).alias("value")))
         if not frames:
-            return pl.DataFrame(schema={"_row": pl.Int64, "column": pl.String,
-                                        "code": pl.String, "value": pl.String})
+            return _empty_problems()
         return pl.concat(frames).with_columns(pl.col("_row").cast(pl.Int64))
 
     def _pseudonymise(self, df: pl.DataFrame) -> pl.DataFrame:
