@@ -67,12 +67,34 @@ def test_ranking_explained_contributions_add_up():
         (df.set_index("code")["sum_c_poor"] / df.set_index("code")["n_persons"]
          .replace(0, np.nan)).reindex(out["code"]),
     )
-    # change component: current - previous
+    # change component: current - previous, a fall counted as no rise (change_floor 0)
     merged = df.merge(prev, on="code", suffixes=("", "_p")).set_index("code")
     expected = merged["sum_c_poor"] / merged["n_persons"] - merged["sum_c_poor_p"] / merged[
         "n_persons_p"]
     got = out.set_index("code")["raw_m0_change"]
-    np.testing.assert_allclose(got.dropna(), expected.reindex(got.dropna().index))
+    np.testing.assert_allclose(got.dropna(), expected.clip(lower=0).reindex(got.dropna().index))
+    fell = expected[expected < 0].index
+    assert len(fell) > 0
+    assert (out.set_index("code").loc[fell, "contrib_m0_change"] == 0).all()
+
+
+def test_change_floor_optional_and_only_with_change():
+    cur = pd.DataFrame({"code": ["TH100101", "TH100102", "TH100103"],
+                        "n_persons": [100, 100, 100], "sum_c_poor": [5.0, 2.0, 4.0]})
+    prev = cur.assign(sum_c_poor=[3.0, 6.0, 4.0])
+    comp = {"id": "d", "weight": 1, "numerator": "sum_c_poor", "denominator": "n_persons",
+            "change": True}
+    plain = rank_areas(cur, parse_config({"components": [comp]}), previous=prev)
+    floored = rank_areas(cur, parse_config({"components": [{**comp, "change_floor": 0}]}),
+                         previous=prev)
+    raw = plain.set_index("code")["raw_d"]
+    assert raw["TH100102"] == pytest.approx(-0.04)
+    assert floored.set_index("code")["raw_d"].tolist() == pytest.approx([0.02, 0.0, 0.0])
+    # without the floor the fall of TH100102 is the minimum and TH100103 (no change) earns points
+    assert plain.set_index("code").loc["TH100103", "priority_score"] > 0
+    assert floored.set_index("code").loc["TH100103", "priority_score"] == 0
+    with pytest.raises(InvalidSpec, match="change_floor"):
+        parse_config({"components": [{**comp, "change": False, "change_floor": 0}]})
 
 
 def test_missing_columns_are_noted_not_silently_zero():

@@ -7,7 +7,8 @@ villages of one province):
 1. Each *component* j has a raw value per area, computed from the summed counts of the area
    table (docs/CONTRACT.md section 3): a count (``numerator``), a ratio of counts
    (``numerator / denominator``), optionally ``1 - ratio`` (``transform: one_minus``), clipped,
-   and optionally the change against the previous round (``change: true``: current - previous).
+   and optionally the change against the previous round (``change: true``: current - previous;
+   ``change_floor: 0`` counts a fall as no rise, so a falling area earns no points for it).
    A raw value that cannot be computed (denominator 0, column null, area absent from the previous
    round) is replaced by ``fill`` (default 0, i.e. "no evidence of need") and flagged.
 2. Normalisation, per component over the compared areas: ``minmax`` maps the lowest raw value
@@ -61,6 +62,7 @@ class Component:
     transform: str = "none"
     clip: tuple[float, float] | None = None
     change: bool = False
+    change_floor: float | None = None
     fill: float = 0.0
     label_en: str = ""
     label_th: str = ""
@@ -140,10 +142,16 @@ def parse_config(spec: Mapping[str, Any], *, source: str = "") -> PriorityConfig
                     or not all(isinstance(v, int | float) for v in clip) or clip[0] > clip[1]):
                 raise _spec_error(f"'clip' of {cid!r} must be [low, high]", source, where)
             clip = (float(clip[0]), float(clip[1]))
+        floor = c.get("change_floor")
+        if floor is not None and (not c.get("change") or not isinstance(floor, int | float)
+                                  or isinstance(floor, bool) or not np.isfinite(floor)):
+            raise _spec_error(f"'change_floor' of {cid!r} must be a number and needs "
+                              f"'change': true", source, where)
         comps.append(Component(
             id=cid, weight=float(weight), numerator=c["numerator"],
             denominator=c.get("denominator"), transform=transform, clip=clip,
-            change=bool(c.get("change", False)), fill=float(c.get("fill", 0.0)),
+            change=bool(c.get("change", False)),
+            change_floor=None if floor is None else float(floor), fill=float(c.get("fill", 0.0)),
             label_en=str(c.get("label_en", cid)), label_th=str(c.get("label_th", cid)),
             format=str(c.get("format", "count")),
         ))
@@ -211,6 +219,8 @@ def component_raw(comp: Component, columns: Mapping[str, np.ndarray],
         prev = component_raw(
             Component(**{**comp.__dict__, "change": False}), previous, None)
         val = val - prev
+        if comp.change_floor is not None:
+            val = np.maximum(val, comp.change_floor)  # NaN (no previous value) stays NaN
     return val
 
 
