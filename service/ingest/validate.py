@@ -148,14 +148,16 @@ def tambon_index(boundaries_dir: str) -> tuple[np.ndarray, shapely.STRtree]:
     return tambons["code"].to_numpy().astype(str), shapely.STRtree(tambons.geometry.values)
 
 
-def tambon_of_points(boundaries_dir: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Tambon code containing each point ("" where none does), as the pipeline locates."""
+def tambon_of_points(boundaries_dir: str, x: np.ndarray, y: np.ndarray) -> pl.Series:
+    """Tambon code containing each point (null where none does), as the pipeline locates."""
     codes, tree = tambon_index(boundaries_dir)
-    out = np.full(len(x), "", dtype=object)
+    idx = np.full(len(x), -1, dtype=np.int64)
     if len(x):
         pts, polys = tree.query(shapely.points(x, y), predicate="within")
-        out[pts] = codes[polys]
-    return out
+        idx[pts] = polys
+    inside = idx >= 0
+    return (pl.Series(codes, dtype=pl.String).gather(np.where(inside, idx, 0))
+            .scatter(np.flatnonzero(~inside), None))
 
 
 @dataclass
@@ -356,20 +358,23 @@ class Validator:
             swapped[idx] = ~inside[idx] & shapely.contains_xy(self.outline, y[idx], x[idx])
         df = df.with_columns(_inside=pl.Series(inside), _swapped=pl.Series(swapped))
         # municipal rows: the tambon their point lies in (as service.geo.locate finds it)
-        located = np.full(df.height, "", dtype=object)
-        placeable = df.select(muni & lon.is_not_null() & lat.is_not_null()
-                              & pl.col("_inside")).to_series().to_numpy()
-        if placeable.any():
-            located[placeable] = tambon_of_points(self.boundaries_dir,
-                                                  df["_lon"].to_numpy()[placeable],
-                                                  df["_lat"].to_numpy()[placeable])
-        df = df.with_columns(_located=pl.Series(located, dtype=pl.String))
+        df = df.with_columns(_located=pl.lit(None, dtype=pl.String))
+        sub = (df.with_row_index("_i")
+               .filter(muni & lon.is_not_null() & lat.is_not_null() & pl.col("_inside"))
+               .select("_i", "_lon", "_lat"))
+        if sub.height:
+            # once per distinct point (household members share one)
+            points = sub.select("_lon", "_lat").unique()
+            points = points.with_columns(_located=tambon_of_points(
+                self.boundaries_dir, points["_lon"].to_numpy(), points["_lat"].to_numpy()))
+            sub = sub.join(points, on=["_lon", "_lat"], how="left", maintain_order="left")
+            df = df.with_columns(df["_located"].scatter(sub["_i"], sub["_located"]))
         checks.append((muni & ((lon.is_null() & lat.is_null())
-                               | (pl.col("_inside") & (pl.col("_located") == ""))),
+                               | (pl.col("_inside") & pl.col("_located").is_null())),
                        "tambon_code", "municipal_unlocated", pl.col("tambon_code")))
         notices: list[tuple[pl.Expr, str, str, pl.Expr | None]] = [
             (muni, "tambon_code", "municipal_tambon", pl.col("tambon_code")),
-            (muni & (pl.col("_located") != "")
+            (muni & pl.col("_located").is_not_null()
              & (pl.col("_located").str.slice(0, 6) != t.str.slice(0, 6)), "lon",
              "outside_amphoe", pl.format("{} {} ({})", pl.col("lon"), pl.col("lat"),
                                          pl.col("_located"))),
