@@ -122,7 +122,14 @@ def test_cli_select_reports_method_and_baseline(store_app):
     assert out["gain_people_lifted"] >= 0
     res = CliRunner().invoke(main, ["select", "--province", "TH50", "--budget", "1",
                                     "--cost", "oops"], env=cli_env(store_app))
-    assert res.exit_code != 0 and "name=number" in res.output + str(res.exception)
+    assert res.exit_code == 1 and "name=number" in res.output  # a clear message, no traceback
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    res = CliRunner().invoke(main, ["select", "--province", "TH50", "--budget", "1",
+                                    "--per-amphoe"], env=cli_env(store_app))
+    assert res.exit_code == 1 and "needs at least" in res.output
+    res = CliRunner().invoke(main, ["rank", "--province", "TH50", "--weight", "nope=1"],
+                             env=cli_env(store_app))
+    assert res.exit_code == 1 and "unknown weight" in res.output
 
 
 def test_api_rankings_public_vs_detail(store_app):

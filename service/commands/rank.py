@@ -13,7 +13,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from service.errors import InvalidInput
+from service.errors import ChipaoError, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +123,12 @@ def command(dataset: str | None, version_id: str | None, level: str, province: s
     settings = settings_from_env()
     dataset = dataset or settings["default_dataset"]
     store = open_store(settings)
-    config = load_config(weights_file, parse_pairs(weight_overrides, "weight") or None)
-    areas, previous, v, prev_v = load_areas(store, dataset, level, province=province,
-                                            version=version_id)
+    try:
+        config = load_config(weights_file, parse_pairs(weight_overrides, "weight") or None)
+        areas, previous, v, prev_v = load_areas(store, dataset, level, province=province,
+                                                version=version_id)
+    except ChipaoError as exc:  # bad weights file or override, unknown dataset/version
+        raise click.ClickException(str(exc)) from exc
     if areas.empty:
         raise click.ClickException(f"no {level} areas found for {province or 'the country'}")
     if n_boot > 0 and province:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from service.commands.rank import emit, load_areas, parse_pairs
+from service.errors import ChipaoError
 
 #: THB per household lifted out of each deprivation when no --cost is given: an
 #: illustrative price list to edit, not an official one (docs/ranking.md)
@@ -81,11 +82,14 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
     settings = settings_from_env()
     dataset = dataset or settings["default_dataset"]
     store = open_store(settings)
-    table, ranking, v = village_table(store, dataset, province.upper(), version_id)
-    price = parse_pairs(costs, "cost") if costs else DEFAULT_COSTS
-    price = usable_costs(price, table)
-    sel = select_villages(table, budget=budget, costs=price, objective=objective,
-                          per_amphoe=per_amphoe, ranking=ranking, time_limit=time_limit)
+    try:
+        table, ranking, v = village_table(store, dataset, province.upper(), version_id)
+        price = parse_pairs(costs, "cost") if costs else DEFAULT_COSTS
+        price = usable_costs(price, table)
+        sel = select_villages(table, budget=budget, costs=price, objective=objective,
+                              per_amphoe=per_amphoe, ranking=ranking, time_limit=time_limit)
+    except ChipaoError as exc:  # e.g. a budget below one village per amphoe: say so, no trace
+        raise click.ClickException(str(exc)) from exc
     summary = sel.summary()
     base = summary.pop("top_of_ranking")
     meta = {"dataset": dataset, "version": v.id, "province": province.upper(),
