@@ -159,3 +159,39 @@ def test_cli_reject_exit_code_and_find_pseudonym(settings, tmp_path, monkeypatch
     assert nid(2) in result.output and "row: 3" in result.output
     result = CliRunner().invoke(main, ["ingest", str(bad)])
     assert result.exit_code != 0 and "--round" in result.output
+
+
+def test_municipal_rows_are_counted_in_the_tambon_amphoe_and_province_of_their_point(
+        settings, tmp_path, monkeypatch):
+    """TPMAP municipal pseudo-tambons through the real pipeline and the CLI."""
+    monkeypatch.setenv("CHIPAO_DATA_DIR", settings["data_dir"])
+    monkeypatch.setenv("CHIPAO_PSEUDONYM_KEY", KEY)
+    rows = good_rows(8)
+    points = {"750151": ("13.3799", "99.9547"),     # Bang Khan Taek, TH750102 (amphoe TH7501)
+              "TH750152": ("13.401", "99.995")}     # Mae Klong, TH750101
+    for i, r in enumerate(rows[:6]):
+        code = "750151" if i < 4 else "TH750152"
+        r[4], (r[6], r[7]) = code, points[code]
+    rows[5][6], rows[5][7] = "13.4759", "99.9523"   # Kradang Nga, TH750201: another amphoe
+    rows[5][3] = "75019999999"                      # its own household
+    path = write_csv(tmp_path / "muni.csv", rows)   # rows 7-8: ordinary TH750101 persons
+    result = CliRunner().invoke(main, ["ingest", str(path), "--dataset", "muni", "--round",
+                                       "2567"])
+    assert result.exit_code == 0, result.output
+    assert "municipal pseudo-tambon" in result.output and "outside the declared amphoe" in (
+        result.output)
+    store = open_store(settings)
+    persons = store.read_persons("muni", "TH75").sort("age")
+    assert persons["tambon_code"].to_list() == [None] * 6 + ["TH750101"] * 2
+    assert persons["tambon_located"].to_list() == (
+        ["TH750102"] * 4 + ["TH750101", "TH750201"] + ["TH750101"] * 2)
+    assert persons["locate_source"].unique().to_list() == ["point"]
+    tambon = store.read_areas("muni", "tambon").set_index("code")["n_persons"]
+    amphoe = store.read_areas("muni", "amphoe").set_index("code")["n_persons"]
+    province = store.read_areas("muni", "province").set_index("code")["n_persons"]
+    assert tambon.to_dict() == {"TH750101": 3, "TH750102": 4, "TH750201": 1}
+    assert amphoe.to_dict() == {"TH7501": 7, "TH7502": 1}
+    assert province.to_dict() == {"TH75": 8}
+    # no village is invented from a pseudo-tambon
+    villages = store.read_areas("muni", "village")["code"].to_list()
+    assert villages == ["TH75010103"]
