@@ -178,3 +178,21 @@ def test_huge_shared_strings_table_is_refused(tmp_path):
         zf.writestr("xl/sharedStrings.xml", b"<sst><si><t>" + text + b"</t></si></sst>")
     with pytest.raises(PayloadTooLarge, match="shared-strings"):
         sniff(path, limits=Limits(max_uncompressed_bytes=4 * 2**20))
+
+
+def test_municipal_rows_are_notices_in_the_upload_response(app, client, tmp_path, fast_build):
+    headers = _token(app, "p75m", "provincial", "TH75")
+    rows = good_rows(3)
+    for r in rows:
+        r[4] = "750151"                         # municipal pseudo-tambon of amphoe TH7501
+    rows[2][6], rows[2][7] = "", ""             # cannot be placed without coordinates
+    r = _post(client, headers, write_csv(tmp_path / "m.csv", rows).read_bytes(),
+              policy="quarantine")
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["accepted"] == 2 and body["quarantined"] == 1
+    assert [(c["column"], c["code"], c["count"]) for c in body["notice_counts"]] == [
+        ("tambon_code", "municipal_tambon", 2)]
+    assert body["notice_counts"][0]["reason_th"] and body["notice_counts"][0]["reason_en"]
+    assert [n["row"] for n in body["notices"]] == [2, 3]
+    assert [(p["row"], p["code"]) for p in body["problems"]] == [(4, "municipal_unlocated")]
