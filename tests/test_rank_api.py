@@ -203,6 +203,8 @@ def test_bench_ranking_runs_on_a_store(store_app):
                                     "3", "--budget", "500000"], env=cli_env(store_app))
     assert res.exit_code == 0, res.output
     assert "bootstrap: vectorised" in res.output and "selection (target_poor" in res.output
+    # same seed and household weights: the vectorised bootstrap must agree with the loop
+    assert "P(top 10) difference| 0.00 " in res.output
 
 
 def test_cli_rank_csv_file_has_bom_and_thai(store_app, tmp_path):
