@@ -222,7 +222,8 @@ LOGIN_PAGE = """<!doctype html>
 <html lang="th"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>เข้าสู่ระบบ · Sign in — Chipao</title>
-<style>body{font-family:sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem}
+<link rel="stylesheet" href="/assets/maps/chipao-page.css"><link rel="icon" href="/assets/maps/favicon.svg" type="image/svg+xml">
+<style>body{font-family:"Sarabun",sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem}
 label{display:block;margin-top:1rem}input{width:100%;padding:.4rem;font-size:1rem}
 button{margin-top:1.2rem;padding:.5rem 1.2rem;font-size:1rem}.err{color:#a00}</style>
 </head><body>
@@ -293,7 +294,8 @@ ACCOUNT_PAGE = """<!doctype html>
 <html lang="th"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>บัญชีของฉัน · My account — Chipao</title>
-<style>body{font-family:sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}
+<link rel="stylesheet" href="/assets/maps/chipao-page.css"><link rel="icon" href="/assets/maps/favicon.svg" type="image/svg+xml">
+<style>body{font-family:"Sarabun",sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}
 table{border-collapse:collapse}td,th{border:1px solid #ccd;padding:.25rem .5rem}
 .secret{font-family:monospace;background:#ffe;padding:.4rem;word-break:break-all}</style>
 </head><body>

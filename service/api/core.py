@@ -53,7 +53,8 @@ HOME_PAGE = """<!doctype html>
 <html lang="th"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ชี้เป้า Chipao</title>
-<style>body{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}</style>
+<link rel="stylesheet" href="/assets/maps/chipao-page.css"><link rel="icon" href="/assets/maps/favicon.svg" type="image/svg+xml">
+<style>body{font-family:"Sarabun",sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}</style>
 </head><body>
 <h1>ชี้เป้า <small>Chipao</small></h1>
 <p>แผนที่และรายชื่อเป้าหมายการแก้ไขปัญหาความยากจน<br>

@@ -376,8 +376,9 @@ DOCS_PAGE = """<!doctype html>
 <html lang="th"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>เอกสาร API · API documentation — Chipao</title>
+<link rel="stylesheet" href="/assets/maps/chipao-page.css"><link rel="icon" href="/assets/maps/favicon.svg" type="image/svg+xml">
 <style>
-body{font-family:sans-serif;max-width:62rem;margin:1.5rem auto;padding:0 1rem;line-height:1.4}
+body{font-family:"Sarabun",sans-serif;max-width:62rem;margin:1.5rem auto;padding:0 1rem;line-height:1.4}
 .op{border:1px solid #ccd;border-radius:6px;margin:1rem 0;padding:.6rem .9rem}
 .m{display:inline-block;min-width:3.5rem;font-weight:bold;color:#fff;background:#2a6;
  border-radius:4px;text-align:center;margin-right:.5rem}
