@@ -62,10 +62,11 @@ def test_ranking_explained_contributions_add_up():
     best = max((c for c in out.columns if c.startswith("contrib_")), key=lambda c: top[c])
     assert f"+{top[best]:.1f}" in top["explanation_en"].split(";")[0]
     # M0 is a ratio of sums, not taken from a precomputed column
+    # (areas under min_denominator = 50 people have no M0: "no data")
+    persons = df.set_index("code")["n_persons"]
     np.testing.assert_allclose(
         out.set_index("code")["raw_m0"],
-        (df.set_index("code")["sum_c_poor"] / df.set_index("code")["n_persons"]
-         .replace(0, np.nan)).reindex(out["code"]),
+        (df.set_index("code")["sum_c_poor"] / persons.where(persons >= 50)).reindex(out["code"]),
     )
     # change component: current - previous, a fall counted as no rise (change_floor 0)
     merged = df.merge(prev, on="code", suffixes=("", "_p")).set_index("code")
@@ -76,6 +77,32 @@ def test_ranking_explained_contributions_add_up():
     fell = expected[expected < 0].index
     assert len(fell) > 0
     assert (out.set_index("code").loc[fell, "contrib_m0_change"] == 0).all()
+
+
+def test_one_poor_person_in_a_tiny_area_does_not_reach_the_top():
+    # 40 village-sized areas plus H3-cell-sized ones where one person is poor (M0 = 0.33)
+    rng = np.random.default_rng(3)
+    n = rng.integers(300, 600, 40)
+    poor = np.round(n * rng.uniform(0.0, 0.15, 40))
+    big = pd.DataFrame({"code": [f"TH100101{i:02d}" for i in range(40)], "n_persons": n,
+                        "n_poor": poor, "sum_c_poor": poor * 0.4, "n_severe": poor // 20,
+                        "n_target_poor": poor * 2})
+    tiny = pd.DataFrame({"code": [f"TH100199{i:02d}" for i in range(5)], "n_persons": [1, 2, 3, 3, 49],
+                         "n_poor": 1, "sum_c_poor": 0.6, "n_severe": 1, "n_target_poor": 1})
+    areas = pd.concat([big, tiny], ignore_index=True)
+    out = rank_areas(areas).set_index("code")
+    assert out.loc[tiny["code"], "priority_rank"].min() > 20
+    assert "fewer than 50 people" in out.loc["TH10019900", "explanation_en"]
+    assert "น้อยกว่า 50 คน" in out.loc["TH10019900", "explanation_th"]
+    # without the minimum the ratios of the tiny areas would put them on top
+    cfg = load_config()
+    loose = parse_config({"components": [
+        {k: v for k, v in c.__dict__.items() if v is not None and k != "min_denominator"
+         and v != "none"} for c in cfg.components]})
+    assert rank_areas(areas, loose).set_index("code").loc[tiny["code"], "priority_rank"].min() <= 5
+    with pytest.raises(InvalidSpec, match="min_denominator"):
+        parse_config({"components": [{"id": "x", "weight": 1, "numerator": "n_poor",
+                                      "min_denominator": 50}]})
 
 
 def test_change_floor_optional_and_only_with_change():

@@ -9,6 +9,8 @@ villages of one province):
    (``numerator / denominator``), optionally ``1 - ratio`` (``transform: one_minus``), clipped,
    and optionally the change against the previous round (``change: true``: current - previous;
    ``change_floor: 0`` counts a fall as no rise, so a falling area earns no points for it).
+   A ratio whose denominator is below ``min_denominator`` (e.g. an H3 cell of 3 people) is
+   treated as "no data" (``fill``): one poor person in a tiny area is not evidence of a rate.
    A raw value that cannot be computed (denominator 0, column null, area absent from the previous
    round) is replaced by ``fill`` (default 0, i.e. "no evidence of need") and flagged.
 2. Normalisation, per component over the compared areas: ``minmax`` maps the lowest raw value
@@ -63,6 +65,7 @@ class Component:
     clip: tuple[float, float] | None = None
     change: bool = False
     change_floor: float | None = None
+    min_denominator: float | None = None
     fill: float = 0.0
     label_en: str = ""
     label_th: str = ""
@@ -147,11 +150,17 @@ def parse_config(spec: Mapping[str, Any], *, source: str = "") -> PriorityConfig
                                   or isinstance(floor, bool) or not np.isfinite(floor)):
             raise _spec_error(f"'change_floor' of {cid!r} must be a number and needs "
                               f"'change': true", source, where)
+        min_den = c.get("min_denominator")
+        if min_den is not None and (not c.get("denominator") or not isinstance(min_den, int | float)
+                                    or isinstance(min_den, bool) or not min_den >= 0):
+            raise _spec_error(f"'min_denominator' of {cid!r} must be a number >= 0 and needs "
+                              f"a 'denominator'", source, where)
         comps.append(Component(
             id=cid, weight=float(weight), numerator=c["numerator"],
             denominator=c.get("denominator"), transform=transform, clip=clip,
             change=bool(c.get("change", False)),
-            change_floor=None if floor is None else float(floor), fill=float(c.get("fill", 0.0)),
+            change_floor=None if floor is None else float(floor),
+            min_denominator=None if min_den is None else float(min_den), fill=float(c.get("fill", 0.0)),
             label_en=str(c.get("label_en", cid)), label_th=str(c.get("label_th", cid)),
             format=str(c.get("format", "count")),
         ))
@@ -209,6 +218,9 @@ def component_raw(comp: Component, columns: Mapping[str, np.ndarray],
     num = np.asarray(columns[comp.numerator], dtype="float64")
     val = num if comp.denominator is None else _ratio(
         num, np.asarray(columns[comp.denominator], dtype="float64"))
+    if comp.min_denominator is not None and comp.denominator is not None:
+        den = np.asarray(columns[comp.denominator], dtype="float64")
+        val = np.where(den >= comp.min_denominator, val, np.nan)  # too small: "no data"
     if comp.transform == "one_minus":
         val = 1.0 - val
     if comp.clip is not None:
@@ -301,14 +313,19 @@ def _fmt(value: float, kind: str) -> str:
     return f"{value:,.0f}"
 
 
-def _explain(row_parts: list[tuple[Component, float, float, bool]], lang: str) -> str:
+def _explain(row_parts: list[tuple[Component, float, float, bool, bool]], lang: str) -> str:
     """Components by contribution, largest first; those adding 0 points are left out."""
     items = []
-    for comp, raw, contrib, missing in sorted(row_parts, key=lambda t: -t[2]):
+    for comp, raw, contrib, missing, small in sorted(row_parts, key=lambda t: -t[2]):
         if contrib <= 0 and not missing:
             continue
         label = comp.label_th if lang == "th" else comp.label_en
-        note = (" (ไม่มีข้อมูล)" if lang == "th" else " (no data)") if missing else ""
+        note = ""
+        if small:
+            n = f"{comp.min_denominator:,.0f}"
+            note = f" (น้อยกว่า {n} คน)" if lang == "th" else f" (fewer than {n} people)"
+        elif missing:
+            note = " (ไม่มีข้อมูล)" if lang == "th" else " (no data)"
         items.append(f"{label} {_fmt(raw, comp.format)}{note}: +{contrib:.1f}")
     if not items:
         return "ไม่มีองค์ประกอบใดให้คะแนน" if lang == "th" else "no component adds points"
@@ -359,10 +376,17 @@ def rank_areas(areas: pd.DataFrame, config: PriorityConfig | None = None, *,
     out = frame[[c for c in ("level", "code", "name_th", "name_en", "parent_code",
                              "province_code") if c in frame.columns]].copy()
     out["priority_score"] = score
+    small: dict[str, np.ndarray] = {}
+    for comp in used.components:
+        if comp.min_denominator is not None and comp.denominator is not None:
+            den = cols[comp.denominator]
+            small[comp.id] = ~(den >= comp.min_denominator)
     for cid, p in parts.items():
         out[f"raw_{cid}"] = p["raw"]
         out[f"norm_{cid}"] = p["norm"]
         out[f"contrib_{cid}"] = p["contrib"]
+        if cid in small:
+            out[f"_small_{cid}"] = small[cid]
     keys, asc = _sort_keys(used, out, frame)
     order = np.lexsort([k if a else -k for k, a in reversed(list(zip(keys, asc, strict=True)))])
     out = out.iloc[order].reset_index(drop=True)
@@ -372,11 +396,14 @@ def rank_areas(areas: pd.DataFrame, config: PriorityConfig | None = None, *,
         en, th = [], []
         for i in range(len(out)):
             row = [(comps[cid], out.at[i, f"raw_{cid}"], out.at[i, f"contrib_{cid}"],
-                    not np.isfinite(out.at[i, f"raw_{cid}"])) for cid in comps]
+                    not np.isfinite(out.at[i, f"raw_{cid}"]),
+                    bool(out.at[i, f"_small_{cid}"]) if cid in small else False)
+                   for cid in comps]
             en.append(_explain(row, "en"))
             th.append(_explain(row, "th"))
         out["explanation_en"] = en
         out["explanation_th"] = th
+    out = out.drop(columns=[f"_small_{cid}" for cid in small])
     out.attrs["notes"] = notes
     out.attrs["config"] = used.to_dict()
     if notes:
