@@ -119,3 +119,21 @@ def test_village_list_columns_order_and_top_indicators():
     plain = village_list(villages)
     assert plain["village_id"].tolist() == ["TH10010102", "TH10010101", "TH10020101"]
     assert np.all(plain["n_excl_child_grant"].to_numpy() == [0, 1, 2])
+
+
+def test_household_list_follows_located_area_like_the_aggregation():
+    df = persons_fixture()
+    # hh A's record carries no village/tambon code (a municipal record); the pipeline located
+    # it by its point in tambon TH100102. hh B's point fell in TH100201, another amphoe.
+    located = (pl.when(pl.col("hh_id") == "A").then(pl.lit("TH100102"))
+               .when(pl.col("hh_id") == "B").then(pl.lit("TH100201"))
+               .otherwise(pl.col("tambon_code")))
+    df = df.with_columns(
+        tambon_located=located,
+        village_id=pl.when(pl.col("hh_id") == "A").then(None).otherwise(pl.col("village_id")),
+        tambon_code=pl.when(pl.col("hh_id") == "A").then(None).otherwise(pl.col("tambon_code")),
+    )
+    assert set(household_list(df, area="TH100102")["hh_id"]) == {"A"}
+    assert set(household_list(df, area="TH1001")["hh_id"]) == {"A", "C", "D"}
+    assert set(household_list(df, area="TH1002")["hh_id"]) == {"B"}
+    assert set(household_list(df, area="TH10")["hh_id"]) == {"A", "B", "C", "D"}

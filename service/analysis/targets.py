@@ -70,6 +70,24 @@ def _programmes(columns: list[str]) -> list[str]:
     return [c[5:] for c in columns if c.startswith("elig_") and f"cov_{c[5:]}" in cols]
 
 
+def area_filter(columns: list[str], area: str) -> pl.Expr:
+    """Rows of persons counted in ``area`` (province, amphoe, tambon or village code).
+
+    Areas are those the aggregation counts a person in: the located tambon
+    (``tambon_located``, from the point, else the village or tambon code) and its prefixes, so
+    a list always holds the households behind the area's published figures — including
+    municipal records that carry no tambon or village code of their own.
+    """
+    cols = set(columns)
+    if len(area) >= 10:
+        return pl.col("village_id") == area
+    keys = [pl.col(c) for c in ("tambon_located", "tambon_code") if c in cols]
+    if not keys:
+        keys = [pl.col("village_id").str.slice(0, 8)]
+    keys += [pl.col(c) for c in ("amphoe_code", "province_code") if c in cols]
+    return pl.coalesce(keys).str.starts_with(area).fill_null(False)
+
+
 def _households(persons: pl.DataFrame) -> pl.DataFrame:
     """One row per household: identity, poverty flags, any-member deprivation per indicator,
     members excluded per programme."""
@@ -139,12 +157,12 @@ def household_list(persons: pl.DataFrame, *, area: str | None = None,
     household the TPMAP rule flags must reach the field team even when its MPI score is below
     k. ``listed_by`` says which rule(s) put it on the list (``mpi``, ``tpmap``, ``both``).
 
-    ``area`` restricts to a village, tambon, amphoe or province code (by prefix of the
-    village id). Order: fewest distinct deprivations to fix (``n_deprivations``), then lowest
+    ``area`` restricts to a village, tambon, amphoe or province code (see
+    :func:`area_filter`: where the aggregation counts the person). Order: fewest distinct deprivations to fix (``n_deprivations``), then lowest
     ``max_c``, then ``hh_id``; ``visit_order`` numbers the rows.
     """
     if area:
-        persons = persons.filter(pl.col("village_id").str.starts_with(area))
+        persons = persons.filter(area_filter(persons.columns, area))
     horizons = horizons or plan_horizons()
     ind_horizon: Mapping[str, str] = horizons.get("indicators", {})
     prog_horizon = str(horizons.get("programmes", "urgent"))

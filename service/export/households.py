@@ -68,7 +68,9 @@ def household_list(persons: pl.DataFrame, area: str) -> pd.DataFrame:
             p = m.group(1)
             aggs.append((pl.col(c).fill_null(False) & ~pl.col(f"cov_{p}").fill_null(False))
                         .sum().cast(pl.Int64).alias(f"n_excl_{p}"))
-    out = (persons.lazy().filter(pl.col(col) == area)
+    from service.analysis.targets import area_filter
+
+    out = (persons.lazy().filter(area_filter(persons.columns, area))
            .group_by("hh_id").agg(aggs)
            .sort([c for c in ("village_id", "hh_id") if c in cols or c == "hh_id"])
            .collect())
