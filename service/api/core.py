@@ -128,7 +128,7 @@ HOME_PAGE = """<!doctype html>
  · <span lang="en">This version has no country table yet (run <code>chipao aggregate</code>).</span></p>
 {% endif %}
 
-{% if home.top %}
+{% if home.top_heads %}
 <section id="top-provinces">
 <h2>10 จังหวัดที่มีสัดส่วนคนจนเป้าหมายสูงสุด
  <small lang="en">10 provinces with the highest target-poor rate</small></h2>
@@ -138,9 +138,11 @@ HOME_PAGE = """<!doctype html>
 {% for h in home.top_heads %}<th scope="col" class="num">{{ h.th }}<br><span lang="en">{{ h.en }}</span></th>{% endfor %}</tr></thead>
 <tbody>
 {% for row in home.top %}<tr data-code="{{ row.code }}"{% if row.own %} class="own"{% endif %}><td class="num">{{ loop.index }}</td>
-<td><a href="/maps/area/{{ row.code }}?measure=target_poor_rate">{{ row.name_th }}</a>
-<span lang="en">{{ row.name_en }}</span></td>
+<th scope="row"><a href="/maps/area/{{ row.code }}?measure=target_poor_rate">{{ row.name_th }}</a>
+<span lang="en">{{ row.name_en }}</span></th>
 {% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>
+{% else %}<tr><td colspan="{{ home.top_heads|length + 2 }}">ไม่มีจังหวัดที่เปิดเผยตัวเลขได้
+ · <span lang="en">No province has public figures.</span></td></tr>
 {% endfor %}</tbody></table>
 <p class="home-note">ตัวเลขสาธารณะหลังการปกปิดข้อมูล · <span lang="en">Public figures after
  disclosure control.</span>{% if home.n_hidden %} ไม่แสดง {{ home.n_hidden }} จังหวัดที่ปกปิดหรือไม่มีข้อมูล
