@@ -211,3 +211,22 @@ def test_thai_and_english_labels_links_and_offline(small_k):
     assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
     assert all(u.startswith("/assets/") for u in re.findall(r'<link[^>]+href="([^"]+)"', text))
     assert "http://" not in text and "https://" not in text
+
+
+def test_page_follows_the_current_version(small_k):
+    """Figures are cached per version: rolling back to the older round shows its figures."""
+    app, _, ids = small_k
+    settings = app.config["CHIPAO"]
+    store = open_store(settings)
+    assert ids[-1] in page(small_k)  # fills the cache for the newest version
+    store.catalog.set_current("demo", ids[0])
+    try:
+        text = page(small_k)
+        assert ids[0] in text and ids[-1] not in text
+        old = store.read_areas("demo", "country", version=ids[0])
+        public = suppress(old, min_households=int(settings["min_cell_households"]),
+                          level="country").iloc[0]
+        assert rows(text, "measure") == {m: [v] for m, v in expected_headline(public).items()}
+    finally:
+        store.catalog.set_current("demo", ids[-1])
+    assert ids[-1] in page(small_k)
