@@ -307,6 +307,7 @@ def _fill_figures(out: dict[str, Any], v: Any, dataset: str, principal: Any) -> 
         cells = []
         for _, _, r in areas:
             public = r.get("view") == "public"
+            cols: tuple[str, ...]
             if column is not None:
                 value, cols = r.get(column), (column,)
             elif m is not None:
