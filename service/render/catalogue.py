@@ -50,7 +50,9 @@ class Measure:
         if not self.grouped:
             raise ValueError(f"measure {self.id!r} has no target-group breakdown")
         # n_persons -> n_<grp>; n_poor -> n_poor_<grp>; sum_c_poor -> sum_c_poor_<grp>
-        return f"n_{group}" if column == "n_persons" else f"{column}_{group}"
+        if column in ("n_persons", "n_scored"):
+            return f"n_{group}"
+        return f"{column}_{group}"
 
     def label(self, lang: str) -> str:
         return self.th if lang == "th" else self.en
@@ -129,7 +131,10 @@ def compute(frame: pd.DataFrame, measure: Measure, *, group: str | None = None) 
     Ratios are num/den of the summed counts. ``percent`` measures are returned as fractions
     (0-1); formatting multiplies by 100.
     """
-    cols = measure.columns(group)
+    # H and M0 divide by the persons scored (n_scored: persons dropped for missing indicator
+    # values are not in the denominator, docs/mpi.md); tables without it scored everyone.
+    cols = tuple("n_persons" if c == "n_scored" and c not in frame.columns else c
+                 for c in measure.columns(group))
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise ValueError(
