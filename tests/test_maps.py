@@ -295,3 +295,19 @@ def test_basemap_must_be_local(tmp_path, source):
         app.extensions["chipao_map_source"] = source
         html = app.test_client().get("/maps/").get_data(as_text=True)
         assert expected in html and "tile.example.org" not in html
+
+
+def test_h_and_m0_divide_by_persons_scored():
+    import pandas as pd
+
+    from service.render.catalogue import compute, load_catalogue
+
+    cat = load_catalogue()
+    frame = pd.DataFrame({"n_persons": [100], "n_scored": [80], "n_poor": [20],
+                          "sum_c_poor": [8.0], "n_child": [40], "n_poor_child": [10],
+                          "sum_c_poor_child": [4.0]})
+    assert compute(frame, cat.get("h")).iloc[0] == 20 / 80
+    assert compute(frame, cat.get("m0")).iloc[0] == 8.0 / 80
+    assert compute(frame, cat.get("h"), group="child").iloc[0] == 10 / 40
+    # tables from before n_scored existed scored everyone
+    assert compute(frame.drop(columns="n_scored"), cat.get("h")).iloc[0] == 20 / 100
