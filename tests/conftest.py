@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from service import create_app
+
+# CI runs on a fresh, possibly slower machine: no per-example deadline, no "too slow" health
+# check (examples build real frames); the properties themselves are unchanged.
+hypothesis_settings.register_profile(
+    "chipao", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+hypothesis_settings.load_profile("chipao")
 
 
 @pytest.fixture
