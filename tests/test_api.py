@@ -107,6 +107,41 @@ def test_paging_and_filters(api):
     assert kids and {a["parent_code"] for a in kids} == {parent}
 
 
+@pytest.mark.parametrize("who", [None, "nat", "cm", "bkk"])
+def test_province_filter_reads_one_province_and_answers_the_same(api, who, monkeypatch):
+    """QA regression: a national /cells?province= or /areas/h3_r9?province= read the whole
+    country's table (8-30 s, 7.6 GB on the national demo, which killed the server); the
+    province is now pushed down to Parquet for unsuppressed reads, same answer."""
+    from service.store.store import Store
+
+    real = Store.read_areas
+    calls: list[tuple[str, str | None]] = []
+
+    def spy(self, dataset, level, **kw):
+        calls.append((level, kw.get("province")))
+        return real(self, dataset, level, **kw)
+
+    monkeypatch.setattr(Store, "read_areas", spy)
+    for prov in ("TH50", "TH10"):
+        for url, filtered in (
+                (f"/api/v1/areas/village?province={prov}&limit=4999", "/api/v1/areas/village?limit=4998"),
+                (f"/api/v1/cells?resolution=9&province={prov}&limit=4999", "/api/v1/cells?resolution=9&limit=4998"),
+                (f"/api/v1/areas/tambon?parent={prov}01&limit=4999", None)):
+            got = get(api, url, who)
+            assert got.status_code == 200
+            if filtered:
+                full = [a for a in get(api, filtered, who).json["items"]
+                        if a["province_code"] == prov]
+                assert got.json["items"] == full and full
+        area = get(api, f"/api/v1/areas/amphoe/{prov}01?x=qa", who).json
+        kids = [a for a in get(api, "/api/v1/areas/tambon?limit=4997", who).json["items"]
+                if a["parent_code"] == f"{prov}01"]
+        assert area["children"] == kids and kids
+    if who == "nat":  # every unsuppressed read of the filtered requests named its province
+        assert ("village", "TH50") in calls and ("h3_r9", "TH10") in calls
+        assert ("amphoe", "TH50") in calls and ("tambon", "TH10") in calls
+
+
 def test_older_round_by_version(api):
     _, _, ids = api
     old = get(api, f"/api/v1/areas/country?version={ids[0]}", "nat").json

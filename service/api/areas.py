@@ -132,13 +132,26 @@ def public_frame(dataset: str, version_id: str, level: str) -> pd.DataFrame:
     return public
 
 
-def level_view(dataset: str, version_id: str, level: str, principal: Principal
-               ) -> pd.DataFrame:
+def level_view(dataset: str, version_id: str, level: str, principal: Principal,
+               province: str | None = None) -> pd.DataFrame:
     """Rows of ``level`` as ``principal`` may see them, with a ``view`` column
-    (``detail`` = unsuppressed, ``public`` = disclosure-controlled)."""
+    (``detail`` = unsuppressed, ``public`` = disclosure-controlled).
+
+    ``province`` is a hint that the caller only needs that province's rows: unsuppressed
+    reads then push the filter down to Parquet (0.4 s instead of 8-30 s for national H3
+    r9). Public rows are always suppressed over the whole country, so the answer for a row
+    never depends on the hint."""
     if principal.role == "national":
-        raw = get_store().read_areas(dataset, level, version=version_id)
+        raw = get_store().read_areas(dataset, level, version=version_id, province=province)
         return raw.assign(view="detail")
+    if province is not None and principal.role == "provincial" \
+            and principal.province == province:
+        raw = get_store().read_areas(dataset, level, version=version_id, province=province)
+        own = raw[raw["province_code"] == province].assign(view="detail")
+        for column in ("suppressed", "suppression_reason"):  # same shape as the mixed view
+            if column not in own:
+                own[column] = None
+        return own.sort_values("code", kind="stable").reset_index(drop=True)
     public = public_frame(dataset, version_id, level).assign(view="public")
     if principal.role != "provincial" or not principal.province:
         return public
@@ -148,6 +161,15 @@ def level_view(dataset: str, version_id: str, level: str, principal: Principal
     others = public[public["province_code"] != principal.province]
     out = pd.concat([own, others], ignore_index=True, sort=False)
     return out.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def _admin_province(level: str, code: str | None) -> str | None:
+    """The province an admin area (and all its children) lies in: its code's first four
+    characters; None for the country and H3 cells (a cell's children may lie elsewhere)."""
+    if not code or level not in ("province", "amphoe", "tambon", "village"):
+        return None
+    head = code[:4]
+    return head if len(head) == 4 and head[:2] == "TH" and head[2:].isdigit() else None
 
 
 def _filter(frame: pd.DataFrame, *, province: str | None, parent: str | None) -> pd.DataFrame:
@@ -185,7 +207,8 @@ def list_areas(level: str):
     v = resolve_version(dataset, version)
 
     def build() -> dict:
-        frame = _filter(level_view(dataset, v.id, level, current_principal()),
+        frame = _filter(level_view(dataset, v.id, level, current_principal(),
+                                   province=province or _admin_province(level, parent)),
                         province=province, parent=parent)
         page, meta = _page(frame)
         return {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
@@ -204,12 +227,13 @@ def get_area(level: str, code: str):
     principal = current_principal()
 
     def build() -> dict:
-        area = _area_row(level_view(dataset, v.id, level, principal), code, level)
+        province = _admin_province(level, code)
+        area = _area_row(level_view(dataset, v.id, level, principal, province), code, level)
         child_level = CHILD_LEVEL.get(level)
         children: list[dict] = []
         if child_level is not None:
             try:
-                kids = level_view(dataset, v.id, child_level, principal)
+                kids = level_view(dataset, v.id, child_level, principal, province)
             except NotFound:  # that level was not computed for this dataset
                 kids = None
             if kids is not None:

@@ -47,7 +47,7 @@ def list_cells():
     v = resolve_version(dataset, version)
 
     def build() -> dict:
-        frame = level_view(dataset, v.id, level, current_principal())
+        frame = level_view(dataset, v.id, level, current_principal(), province)
         if province:
             frame = frame[frame["province_code"] == province]
         if parent:

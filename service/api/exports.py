@@ -99,7 +99,7 @@ def export_areas(level: str, fmt: str):
     dataset, version = dataset_arg(), version_arg()
     province = province_arg()
     v = resolve_version(dataset, version)
-    frame = level_view(dataset, v.id, level, current_principal())
+    frame = level_view(dataset, v.id, level, current_principal(), province)
     if province:
         frame = frame[frame["province_code"] == province]
     frame = frame.drop(columns=[c for c in ("cell",) if c in frame.columns])

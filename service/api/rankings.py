@@ -90,7 +90,7 @@ def _page(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 def _visible(dataset: str, version_id: str, level: str, province: str | None,
              ) -> tuple[pd.DataFrame, list[str]]:
     """The level's rows as the caller may see them, suppressed rows dropped."""
-    frame = level_view(dataset, version_id, level, current_principal())
+    frame = level_view(dataset, version_id, level, current_principal(), province)
     if province:
         frame = frame[frame["province_code"] == province]
     notes = []
