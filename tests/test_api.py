@@ -142,6 +142,21 @@ def test_province_filter_reads_one_province_and_answers_the_same(api, who, monke
         assert ("amphoe", "TH50") in calls and ("tambon", "TH10") in calls
 
 
+def test_generic_http_errors_are_thai_and_english(api):
+    """QA regression: Werkzeug's 404/405 bodies were English only."""
+    app, _, _ = api
+    for resp, status in ((get(api, "/no-such-page"), 404),
+                         (app.test_client().delete("/api/v1/datasets"), 405)):
+        assert resp.status_code == status
+        assert resp.headers["Content-Type"].startswith("application/problem+json")
+        detail = resp.json["detail"]
+        assert any("\u0e00" <= ch <= "\u0e7f" for ch in detail) and "URL" in detail or \
+            status == 405 and "วิธีเรียก" in detail
+    # domain errors already bilingual are not given a second Thai text
+    detail = get(api, "/api/v1/areas/foo").json["detail"]
+    assert detail.count(" / ") == 1
+
+
 def test_older_round_by_version(api):
     _, _, ids = api
     old = get(api, f"/api/v1/areas/country?version={ids[0]}", "nat").json

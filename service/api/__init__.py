@@ -58,4 +58,19 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return _problem(exc.code or 500, exc.name, exc.description or exc.name)
+        detail = exc.description or exc.name
+        thai = HTTP_THAI.get(exc.code or 500)
+        if thai and not any("\u0e00" <= ch <= "\u0e7f" for ch in detail):
+            detail = f"{detail} / {thai}"
+        return _problem(exc.code or 500, exc.name, detail)
+
+
+#: Thai text for Werkzeug's English-only HTTP errors (user-facing text is Thai and English)
+HTTP_THAI = {
+    400: "คำขอไม่ถูกต้อง",
+    404: "ไม่พบหน้าหรือข้อมูลที่ขอ กรุณาตรวจสอบที่อยู่ (URL)",
+    405: "ที่อยู่นี้ไม่รองรับวิธีเรียกนี้",
+    413: "ข้อมูลที่ส่งมีขนาดใหญ่เกินกำหนด",
+    429: "เรียกใช้บ่อยเกินไป กรุณารอสักครู่แล้วลองใหม่",
+    500: "เกิดข้อผิดพลาดภายในระบบ",
+}
