@@ -193,6 +193,8 @@ def test_cli_datasets_and_unchanged_aggregate(built, demo_src, monkeypatch):
     listed = runner.invoke(main, ["datasets", "list"])
     assert listed.exit_code == 0, listed.output
     assert f"* {version.id}" in listed.output
+    bare = runner.invoke(main, ["datasets"])  # README: `chipao datasets` lists versions
+    assert bare.exit_code == 0 and bare.output == listed.output
     same = runner.invoke(main, ["aggregate", "--dataset", "demo", "--persons", str(demo_src),
                                 "--round", "2561", "--no-progress"])
     assert same.exit_code == 0, same.output

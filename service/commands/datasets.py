@@ -18,9 +18,14 @@ def _store():
     return open_store(settings_from_env())
 
 
-@click.group("datasets")
-def command() -> None:
-    """Datasets and their versions (survey rounds) / ชุดข้อมูลและรุ่นข้อมูล."""
+@click.group("datasets", invoke_without_command=True)
+@click.pass_context
+def command(ctx: click.Context) -> None:
+    """Datasets and their versions (survey rounds) / ชุดข้อมูลและรุ่นข้อมูล.
+
+    Without a subcommand: the same as `chipao datasets list` (as README.md documents)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_)
 
 
 @command.command("list")
