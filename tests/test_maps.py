@@ -219,6 +219,20 @@ def test_bad_parameters_are_clear_errors(map_client):
             assert text in resp.get_json()["detail"], url
 
 
+def test_bad_parameter_errors_are_thai_and_english(map_client):
+    """QA regression: the map pages' 422 messages were English only."""
+    for url in ("/maps/?measure=nope", "/maps/?classes=12", "/maps/?classes=x",
+                "/maps/?level=village", "/maps/?k=abc", "/maps/?k=2",
+                "/maps/?classifier=zz", "/maps/?dataset=a%20b",
+                "/maps/values/tambon.json?group=martians",
+                "/maps/values/tambon.json?measure=a&group=child", "/maps/area/XX",
+                "/maps/values/tambon.json?scope=TH50010101"):
+        resp = map_client.get(url)
+        assert resp.status_code == 422, url
+        detail = resp.get_json()["detail"]
+        assert " / " in detail and any("\u0e00" <= ch <= "\u0e7f" for ch in detail), (url, detail)
+
+
 def test_values_route_suppresses_for_the_public(map_client, source):
     data = _json(map_client.get("/maps/values/tambon.json?scope=TH50&measure=h"))
     frame = source.read_areas("demo", "tambon", province="TH50").set_index("code")

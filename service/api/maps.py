@@ -107,9 +107,10 @@ def check_scope(scope: str | None) -> str:
     try:
         level = boundaries.level_of(scope)
     except ValueError as exc:
-        raise InvalidInput(str(exc), column="scope") from None
+        raise InvalidInput(f"{exc} / รหัสพื้นที่ไม่ถูกต้อง", column="scope") from None
     if level not in ("province", "amphoe", "tambon"):
-        raise InvalidInput(f"{scope} is not a province, amphoe or tambon code", column="scope")
+        raise InvalidInput(f"{scope} is not a province, amphoe or tambon code "
+                           f"/ {scope} ไม่ใช่รหัสจังหวัด อำเภอ หรือตำบล", column="scope")
     try:
         _hierarchy().name(scope)
     except KeyError:
@@ -123,7 +124,8 @@ def check_level(scope: str | None, level: str | None) -> str:
         return allowed[0]
     if level not in allowed:
         raise InvalidInput(
-            f"level {level!r} is not offered here; choose one of {', '.join(allowed)}",
+            f"level {level!r} is not offered here; choose one of {', '.join(allowed)} "
+            f"/ ไม่มีระดับ {level!r} ในแผนที่นี้",
             column="level")
     return level
 
@@ -144,36 +146,45 @@ class MapParams:
         cat = load_catalogue()
         measure = args.get("measure") or cat.default
         if measure not in cat.measures:
-            raise InvalidInput(f"unknown measure {measure!r}", column="measure")
+            raise InvalidInput(f"unknown measure {measure!r}; see /api/v1/measures "
+                               f"/ ไม่มีตัวชี้วัด {measure!r}", column="measure")
         group = args.get("group") or None
         if group is not None and group not in GROUPS:
-            raise InvalidInput(f"group must be one of {', '.join(GROUPS)}", column="group")
+            raise InvalidInput(f"group must be one of {', '.join(GROUPS)} "
+                               "/ กลุ่มเป้าหมายไม่ถูกต้อง", column="group")
         if group is not None and not cat.get(measure).grouped:
-            raise InvalidInput(f"measure {measure!r} has no target-group breakdown",
+            raise InvalidInput(f"measure {measure!r} has no target-group breakdown "
+                               "/ ตัวชี้วัดนี้แยกตามกลุ่มเป้าหมายไม่ได้",
                                column="group")
         try:
             classes = int(args.get("classes", 5))
         except ValueError:
-            raise InvalidInput("classes must be a whole number 2-9", column="classes") from None
+            raise InvalidInput("classes must be a whole number 2-9 / จำนวนชั้นต้องเป็น 2-9",
+                               column="classes") from None
         if not 2 <= classes <= 9:
-            raise InvalidInput("classes must be between 2 and 9", column="classes")
+            raise InvalidInput("classes must be between 2 and 9 / จำนวนชั้นต้องเป็น 2-9",
+                               column="classes")
         classifier = args.get("classifier") or "quantiles"
         if classifier not in CLASSIFIERS:
-            raise InvalidInput(f"classifier must be one of {', '.join(CLASSIFIERS)}",
+            raise InvalidInput(f"classifier must be one of {', '.join(CLASSIFIERS)} "
+                               "/ วิธีแบ่งชั้นไม่ถูกต้อง",
                                column="classifier")
         change = str(args.get("change", "")).lower() in {"1", "true", "yes", "on"}
         dataset = args.get("dataset") or settings()["default_dataset"]
         if not dataset.replace("_", "").replace("-", "").isalnum() or len(dataset) > 64:
-            raise InvalidInput("dataset name must be letters, digits, - or _", column="dataset")
+            raise InvalidInput("dataset name must be letters, digits, - or _ "
+                               "/ ชื่อชุดข้อมูลไม่ถูกต้อง", column="dataset")
         k = None
         if args.get("k"):
             try:
                 k = float(args["k"])
             except ValueError:
-                raise InvalidInput("k (poverty cut-off) must be a number such as 0.33",
+                raise InvalidInput("k (poverty cut-off) must be a number such as 0.33 "
+                                   "/ ค่า k (เกณฑ์ความยากจน) ต้องเป็นตัวเลข เช่น 0.33",
                                    column="k") from None
             if not 0 < k <= 1:
-                raise InvalidInput("k (poverty cut-off) must be in (0, 1]", column="k")
+                raise InvalidInput("k (poverty cut-off) must be in (0, 1] "
+                                   "/ ค่า k ต้องมากกว่า 0 และไม่เกิน 1", column="k")
         return cls(dataset, measure, group, args.get("round") or None, change, classes,
                    classifier, k)
 
