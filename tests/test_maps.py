@@ -100,6 +100,17 @@ def test_legend_classes_cover_values():
         legend.classify(values, k=12)
 
 
+def test_legend_class_of_one_value_is_labelled_once():
+    """QA regression: a class of only zeros read "0.0% – 0.0%" on the national r9 map."""
+    from service.render.legend import classify
+
+    legend = classify([0.0] * 60 + [0.01, 0.02, 0.05, 0.1, 0.3], k=5, fmt="percent")
+    assert legend is not None
+    assert legend.labels[0] == "0.0%"
+    assert all(" – " in label for label in legend.labels[1:])
+    assert len(set(legend.labels)) == len(legend.labels)
+
+
 def test_values_payload_change_and_suppression(source):
     frame = source.read_areas("demo", "tambon", version="v2", province="TH50")
     before = source.read_areas("demo", "tambon", version="v1", province="TH50")

@@ -97,7 +97,8 @@ def classify(
     labels = []
     lo = lower
     for b in clean:
-        labels.append(f"{format_value(lo, fmt, signed=signed)} – {format_value(b, fmt, signed=signed)}")
+        low, high = format_value(lo, fmt, signed=signed), format_value(b, fmt, signed=signed)
+        labels.append(low if low == high else f"{low} – {high}")  # not "0.0% – 0.0%"
         lo = b
     return Legend(clean, lower, colours, labels, classifier)
 
