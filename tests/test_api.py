@@ -157,6 +157,33 @@ def test_generic_http_errors_are_thai_and_english(api):
     assert detail.count(" / ") == 1
 
 
+@pytest.mark.parametrize("who", [None, "nat", "cm", "bkk"])
+def test_cell_detail_reads_only_its_provinces_and_answers_the_same(api, who, monkeypatch):
+    """QA regression: /cells/<cell> read the whole country's next-finer level (8 s for a
+    national caller on the demo); rows and children must equal the cell listings."""
+    from service.store.store import Store
+
+    real = Store.read_areas
+    full_reads: list[str] = []
+
+    def spy(self, dataset, level, **kw):
+        if kw.get("province") is None and kw.get("columns") is None:
+            full_reads.append(level)
+        return real(self, dataset, level, **kw)
+
+    cells = {r: get(api, f"/api/v1/cells?resolution={r}&limit=4996", who).json["items"]
+             for r in (7, 8)}
+    monkeypatch.setattr(Store, "read_areas", spy)
+    for cell in cells[7][:6]:
+        body = get(api, f"/api/v1/cells/{cell['code']}?qa=1", who).json
+        assert body["cell"] == cell
+        kids = [c for c in cells[8] if c["parent_code"] == cell["code"]]
+        assert sorted(body["children"], key=lambda c: c["code"]) == \
+            sorted(kids, key=lambda c: c["code"]) and kids
+    if who == "nat":
+        assert full_reads == []
+
+
 def test_older_round_by_version(api):
     _, _, ids = api
     old = get(api, f"/api/v1/areas/country?version={ids[0]}", "nat").json
