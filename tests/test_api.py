@@ -184,6 +184,24 @@ def test_cell_detail_reads_only_its_provinces_and_answers_the_same(api, who, mon
         assert full_reads == []
 
 
+def test_browser_pages_needing_sign_in_redirect_to_login(api):
+    """QA regression: a browser opening /account or a village map while signed out got a
+    raw JSON 401; it is now sent to the sign-in page, which returns it there after."""
+    app, _, _ = api
+    html = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    client = app.test_client()
+    for url in ("/account", "/maps/area/TH5001?level=village"):
+        resp = client.get(url, headers=html)
+        assert resp.status_code == 303, url
+        assert resp.headers["Location"] == "/login?next=" + url
+        assert client.get(url).status_code == 401  # API clients keep the problem+json
+    assert client.get("/api/v1/areas/village/TH50010101/households",
+                      headers=html).status_code == 401
+    assert client.get("/maps/values/village.json?scope=TH50", headers=html).status_code == 401
+    form = client.get("/login?next=/account").get_data(as_text=True)
+    assert 'value="/account"' in form
+
+
 def test_older_round_by_version(api):
     _, _, ids = api
     old = get(api, f"/api/v1/areas/country?version={ids[0]}", "nat").json

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+from urllib.parse import quote
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from service.errors import ChipaoError, status_for
@@ -30,6 +31,16 @@ BLUEPRINT_MODULES = (
     "service.api.embed",      # /embed/...
     "service.api.openapi",    # /api/v1/openapi.json, /api/v1/docs
 )
+
+
+def _browser_page_request() -> bool:
+    """A person's browser asking for an HTML page (not the API, not a data file): such a
+    request is sent to the sign-in page instead of a JSON 401."""
+    if request.method != "GET" or request.path.startswith("/api/"):
+        return False
+    if request.path.endswith((".json", ".geojson", ".csv", ".xlsx", ".gpkg")):
+        return False
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 def _problem(status: int, title: str, detail: str):
@@ -54,7 +65,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ChipaoError)
     def _domain_error(exc: ChipaoError):
-        return _problem(status_for(exc), exc.title, str(exc))
+        status = status_for(exc)
+        if status == 401 and _browser_page_request():
+            return redirect(f"/login?next={quote(request.full_path.rstrip('?'), safe='/?=&')}",
+                            code=303)
+        return _problem(status, exc.title, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
