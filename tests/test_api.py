@@ -241,6 +241,8 @@ def test_cells(api):
     assert sum(c["n_households"] for c in detail["children"]) == detail["cell"]["n_households"]
     assert get(api, "/api/v1/cells/zzz").status_code == 404
     assert get(api, "/api/v1/cells?resolution=12").status_code == 422
+    bad = get(api, "/api/v1/cells?resolution=6&parent=8664800001fffff")
+    assert bad.status_code == 422 and "ไม่มีเซลล์แม่" in bad.json["detail"]
 
 
 def test_household_list_access_and_audit(api):

@@ -44,7 +44,8 @@ def list_cells():
     parent = request.args.get("parent") or None
     if parent:
         if res == H3_RESOLUTIONS[0]:
-            raise InvalidInput("resolution 6 cells have no parent here", column="parent")
+            raise InvalidInput("resolution 6 cells have no parent here "
+                               "/ เซลล์ความละเอียด 6 ไม่มีเซลล์แม่", column="parent")
         check_code(f"h3_r{res - 1}", parent)
     v = resolve_version(dataset, version)
 
