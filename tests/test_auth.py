@@ -216,6 +216,7 @@ def test_account_page_tokens_need_session_and_csrf(client, users):
     page = client.get("/account")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     assert "โทเคน API" in page.text and "API tokens" in page.text
+    assert "ระดับจังหวัด · provincial" in page.text  # the role in Thai and English
     csrf = _csrf(page.text)
     assert client.post("/account/tokens", data={"label": "qgis"}).status_code == 400
     r = client.post("/account/tokens", data={"label": "<b>qgis</b>", "csrf_token": csrf})

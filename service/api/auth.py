@@ -49,6 +49,19 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
+ROLE_LABELS = {
+    "national": "ระดับประเทศ · national",
+    "provincial": "ระดับจังหวัด · provincial",
+    "public": "สาธารณะ · public",
+}
+
+
+@bp.app_template_global()
+def role_label(role: str) -> str:
+    """A role in Thai and English for the pages."""
+    return ROLE_LABELS.get(role, role)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -231,7 +244,7 @@ button{margin-top:1.2rem;padding:.5rem 1.2rem;font-size:1rem}.err{color:#a00}</s
 {% if error %}<p class="err" role="alert">ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง<br>
 Wrong username or password.</p>{% endif %}
 {% if principal.is_authenticated %}<p>เข้าสู่ระบบแล้วในชื่อ / Signed in as
-<b>{{ principal.username }}</b> ({{ principal.role }}{% if principal.province %},
+<b>{{ principal.username }}</b> ({{ role_label(principal.role) }}{% if principal.province %},
 {{ principal.province }}{% endif %})</p>{% endif %}
 <form method="post" action="{{ url_for('auth.login') }}">
 <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
@@ -300,7 +313,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccd;padding:.25rem .5rem}
 .secret{font-family:monospace;background:#ffe;padding:.4rem;word-break:break-all}</style>
 </head><body>
 <h1>บัญชีของฉัน <small>My account</small></h1>
-<p>{{ principal.username }} — {{ principal.role }}{% if principal.province %},
+<p>{{ principal.username }} — {{ role_label(principal.role) }}{% if principal.province %},
 {{ principal.province }}{% endif %}</p>
 {% if secret %}<p role="alert">โทเคนใหม่ (แสดงครั้งเดียว เก็บไว้ให้ปลอดภัย) ·
 New token (shown once, keep it secret):</p><p class="secret">{{ secret }}</p>{% endif %}

@@ -61,7 +61,7 @@ HOME_PAGE = """<!doctype html>
 <h1>ชี้เป้า <small>Chipao</small></h1>
 <nav class="home-account">
 {% if principal.is_authenticated %}
-<a href="/account">{{ principal.username }}</a> ({{ principal.role }}{% if principal.province %},
+<a href="/account">{{ principal.username }}</a> ({{ role_label(principal.role) }}{% if principal.province %},
  {{ principal.province }}{% endif %})
 <form method="post" action="/logout">
 <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
