@@ -332,6 +332,55 @@ def _explain(row_parts: list[tuple[Component, float, float, bool, bool]], lang: 
     return "; ".join(items)
 
 
+def _fmt_many(values: np.ndarray, kind: str) -> np.ndarray:
+    """:func:`_fmt` of every value (object array of str)."""
+    pattern = "{:.4f}" if kind == "ratio" else "{:,.0f}"
+    return np.array([pattern.format(v) if np.isfinite(v) else "n/a" for v in values.tolist()],
+                    dtype=object)
+
+
+def explanations(components: tuple[Component, ...] | list[Component],
+                 raw: Mapping[str, np.ndarray], contrib: Mapping[str, np.ndarray],
+                 small: Mapping[str, np.ndarray], lang: str) -> np.ndarray:
+    """The :func:`_explain` text of every area at once (object array of str).
+
+    Per component the item text is built column-wise; the items of each area are then put in
+    the order of its contributions (largest first, ties in component order, like the stable
+    ``sorted`` of :func:`_explain`) and joined with ``"; "``.
+    """
+    n = len(next(iter(raw.values()))) if raw else 0
+    if n == 0 or not components:
+        return np.empty(n, dtype=object)
+    items = np.empty((n, len(components)), dtype=object)
+    points = np.empty((n, len(components)), dtype="float64")
+    for j, comp in enumerate(components):
+        r = np.asarray(raw[comp.id], dtype="float64")
+        c = np.asarray(contrib[comp.id], dtype="float64")
+        missing = ~np.isfinite(r)
+        tiny = (np.asarray(small[comp.id], dtype=bool) if comp.id in small
+                else np.zeros(n, dtype=bool))
+        label = comp.label_th if lang == "th" else comp.label_en
+        note = np.full(n, "", dtype=object)
+        note[missing] = " (ไม่มีข้อมูล)" if lang == "th" else " (no data)"
+        if tiny.any():
+            m = f"{comp.min_denominator:,.0f}"
+            note[tiny] = f" (น้อยกว่า {m} คน)" if lang == "th" else f" (fewer than {m} people)"
+        text = (label + " " + _fmt_many(r, comp.format) + note + ": +"
+                + np.array([f"{v:.1f}" for v in c.tolist()], dtype=object))
+        keep = ~((c <= 0) & ~missing)
+        items[:, j] = np.where(keep, text, "")
+        points[:, j] = c
+    order = np.argsort(-points, axis=1, kind="stable")
+    items = np.take_along_axis(items, order, axis=1)
+    out = items[:, 0]
+    for j in range(1, items.shape[1]):
+        nxt = items[:, j]
+        sep = np.where((out != "") & (nxt != ""), "; ", "")
+        out = out + sep + nxt
+    none = "ไม่มีองค์ประกอบใดให้คะแนน" if lang == "th" else "no component adds points"
+    return np.where(out == "", none, out).astype(object)
+
+
 def rank_areas(areas: pd.DataFrame, config: PriorityConfig | None = None, *,
                previous: pd.DataFrame | None = None, explain: bool = True) -> pd.DataFrame:
     """Rank areas by priority, most urgent first.
@@ -392,17 +441,13 @@ def rank_areas(areas: pd.DataFrame, config: PriorityConfig | None = None, *,
     out = out.iloc[order].reset_index(drop=True)
     out.insert(0, "priority_rank", np.arange(1, len(out) + 1, dtype="int64"))
     if explain:
-        comps = {c.id: c for c in used.components}
-        en, th = [], []
-        for i in range(len(out)):
-            row = [(comps[cid], out.at[i, f"raw_{cid}"], out.at[i, f"contrib_{cid}"],
-                    not np.isfinite(out.at[i, f"raw_{cid}"]),
-                    bool(out.at[i, f"_small_{cid}"]) if cid in small else False)
-                   for cid in comps]
-            en.append(_explain(row, "en"))
-            th.append(_explain(row, "th"))
-        out["explanation_en"] = en
-        out["explanation_th"] = th
+        small_sorted = {cid: out[f"_small_{cid}"].to_numpy(bool) for cid in small}
+        for lang in ("en", "th"):
+            out[f"explanation_{lang}"] = explanations(
+                used.components, {c.id: out[f"raw_{c.id}"].to_numpy("float64")
+                                  for c in used.components},
+                {c.id: out[f"contrib_{c.id}"].to_numpy("float64") for c in used.components},
+                small_sorted, lang)
     out = out.drop(columns=[f"_small_{cid}" for cid in small])
     out.attrs["notes"] = notes
     out.attrs["config"] = used.to_dict()
