@@ -49,7 +49,7 @@ def test_vectorised_explanations_equal_row_by_row(seed):
         got = explanations(comps, {c.id: ranked[f"raw_{c.id}"].to_numpy() for c in comps},
                            {c.id: ranked[f"contrib_{c.id}"].to_numpy() for c in comps},
                            small, lang)
-        assert got.tolist() == expected
+        assert got == expected
     assert ranked["explanation_en"].str.contains("(fewer than 50 people)", regex=False).any()
     assert ranked["explanation_th"].str.contains("(ไม่มีข้อมูล)", regex=False).any()
 
@@ -61,12 +61,12 @@ def test_exact_explanation_text():
     raw = {"a": np.array([1234.0, 0.0, 5.0]), "b": np.array([0.12345, np.nan, np.nan])}
     contrib = {"a": np.array([10.0, 0.0, 20.0]), "b": np.array([30.04, 0.0, 20.0])}
     small = {"b": np.array([False, False, True])}
-    assert explanations(comps, raw, contrib, small, "en").tolist() == [
+    assert explanations(comps, raw, contrib, small, "en") == [
         "B 0.1235: +30.0; A 1,234: +10.0",
         "B n/a (no data): +0.0",
         "A 5: +20.0; B n/a (fewer than 50 people): +20.0",
     ]
-    assert explanations(comps, raw, contrib, small, "th").tolist()[2] == (
+    assert explanations(comps, raw, contrib, small, "th")[2] == (
         "เอ 5: +20.0; บี n/a (น้อยกว่า 50 คน): +20.0")
     zero = {"a": np.zeros(1), "b": np.zeros(1)}
-    assert explanations(comps, zero, zero, {}, "th").tolist() == ["ไม่มีองค์ประกอบใดให้คะแนน"]
+    assert explanations(comps, zero, zero, {}, "th") == ["ไม่มีองค์ประกอบใดให้คะแนน"]

@@ -332,53 +332,55 @@ def _explain(row_parts: list[tuple[Component, float, float, bool, bool]], lang: 
     return "; ".join(items)
 
 
-def _fmt_many(values: np.ndarray, kind: str) -> np.ndarray:
-    """:func:`_fmt` of every value (object array of str)."""
-    pattern = "{:.4f}" if kind == "ratio" else "{:,.0f}"
-    return np.array([pattern.format(v) if np.isfinite(v) else "n/a" for v in values.tolist()],
-                    dtype=object)
-
-
 def explanations(components: tuple[Component, ...] | list[Component],
                  raw: Mapping[str, np.ndarray], contrib: Mapping[str, np.ndarray],
-                 small: Mapping[str, np.ndarray], lang: str) -> np.ndarray:
-    """The :func:`_explain` text of every area at once (object array of str).
+                 small: Mapping[str, np.ndarray], lang: str | tuple[str, ...]) -> Any:
+    """The :func:`_explain` text of every area at once.
 
-    Per component the item text is built column-wise; the items of each area are then put in
-    the order of its contributions (largest first, ties in component order, like the stable
-    ``sorted`` of :func:`_explain`) and joined with ``"; "``.
+    Returns a list of str for one ``lang`` or, for a tuple of languages, a dict lang -> list.
+    Each component's value and points are formatted once (shared by the languages); the items
+    of each area are put in the order of its contributions (largest first, ties in component
+    order, like the stable ``sorted`` of :func:`_explain`) and joined with ``"; "``.
     """
+    langs = (lang,) if isinstance(lang, str) else tuple(lang)
     n = len(next(iter(raw.values()))) if raw else 0
+    result: dict[str, list[str]] = {lg: [] for lg in langs}
     if n == 0 or not components:
-        return np.empty(n, dtype=object)
-    items = np.empty((n, len(components)), dtype=object)
-    points = np.empty((n, len(components)), dtype="float64")
+        return result[langs[0]] if isinstance(lang, str) else result
+    k = len(components)
+    points = np.column_stack([np.asarray(contrib[c.id], dtype="float64") for c in components])
+    order = np.argsort(-points, axis=1, kind="stable")
+    shown = np.empty((n, k), dtype=bool)
+    value_txt, kinds = [], []
     for j, comp in enumerate(components):
         r = np.asarray(raw[comp.id], dtype="float64")
-        c = np.asarray(contrib[comp.id], dtype="float64")
         missing = ~np.isfinite(r)
         tiny = (np.asarray(small[comp.id], dtype=bool) if comp.id in small
                 else np.zeros(n, dtype=bool))
-        label = comp.label_th if lang == "th" else comp.label_en
-        note = np.full(n, "", dtype=object)
-        note[missing] = " (ไม่มีข้อมูล)" if lang == "th" else " (no data)"
-        if tiny.any():
-            m = f"{comp.min_denominator:,.0f}"
-            note[tiny] = f" (น้อยกว่า {m} คน)" if lang == "th" else f" (fewer than {m} people)"
-        text = (label + " " + _fmt_many(r, comp.format) + note + ": +"
-                + np.array([f"{v:.1f}" for v in c.tolist()], dtype=object))
-        keep = ~((c <= 0) & ~missing)
-        items[:, j] = np.where(keep, text, "")
-        points[:, j] = c
-    order = np.argsort(-points, axis=1, kind="stable")
-    items = np.take_along_axis(items, order, axis=1)
-    out = items[:, 0]
-    for j in range(1, items.shape[1]):
-        nxt = items[:, j]
-        sep = np.where((out != "") & (nxt != ""), "; ", "")
-        out = out + sep + nxt
-    none = "ไม่มีองค์ประกอบใดให้คะแนน" if lang == "th" else "no component adds points"
-    return np.where(out == "", none, out).astype(object)
+        shown[:, j] = ~((points[:, j] <= 0) & ~missing)
+        pattern = "{:.4f}" if comp.format == "ratio" else "{:,.0f}"
+        value_txt.append([pattern.format(v) if f else "n/a"
+                          for v, f in zip(r.tolist(), (~missing).tolist(), strict=True)])
+        kinds.append(np.where(tiny, 2, np.where(missing, 1, 0)).tolist())  # note kind
+    points_txt = [[f"{v:.1f}" for v in points[:, j].tolist()] for j in range(k)]
+    order_l = order.tolist()
+    shown_l = shown.tolist()
+    for lg in langs:
+        th = lg == "th"
+        notes = []
+        for comp in components:
+            m = f"{comp.min_denominator:,.0f}" if comp.min_denominator is not None else ""
+            notes.append(("", " (ไม่มีข้อมูล)" if th else " (no data)",
+                          f" (น้อยกว่า {m} คน)" if th else f" (fewer than {m} people)"))
+        labels = [(c.label_th if th else c.label_en) + " " for c in components]
+        none = "ไม่มีองค์ประกอบใดให้คะแนน" if th else "no component adds points"
+        texts = result[lg]
+        for i in range(n):
+            row_shown = shown_l[i]
+            parts = [f"{labels[j]}{value_txt[j][i]}{notes[j][kinds[j][i]]}: +{points_txt[j][i]}"
+                     for j in order_l[i] if row_shown[j]]
+            texts.append("; ".join(parts) if parts else none)
+    return result[langs[0]] if isinstance(lang, str) else result
 
 
 def rank_areas(areas: pd.DataFrame, config: PriorityConfig | None = None, *,
@@ -442,12 +444,13 @@ def rank_areas(areas: pd.DataFrame, config: PriorityConfig | None = None, *,
     out.insert(0, "priority_rank", np.arange(1, len(out) + 1, dtype="int64"))
     if explain:
         small_sorted = {cid: out[f"_small_{cid}"].to_numpy(bool) for cid in small}
-        for lang in ("en", "th"):
-            out[f"explanation_{lang}"] = explanations(
-                used.components, {c.id: out[f"raw_{c.id}"].to_numpy("float64")
-                                  for c in used.components},
-                {c.id: out[f"contrib_{c.id}"].to_numpy("float64") for c in used.components},
-                small_sorted, lang)
+        text = explanations(
+            used.components, {c.id: out[f"raw_{c.id}"].to_numpy("float64")
+                              for c in used.components},
+            {c.id: out[f"contrib_{c.id}"].to_numpy("float64") for c in used.components},
+            small_sorted, ("en", "th"))
+        out["explanation_en"] = text["en"]
+        out["explanation_th"] = text["th"]
     out = out.drop(columns=[f"_small_{cid}" for cid in small])
     out.attrs["notes"] = notes
     out.attrs["config"] = used.to_dict()
