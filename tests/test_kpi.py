@@ -49,5 +49,6 @@ def test_kpi_statuses_across_rounds():
 def test_kpi_bad_input():
     with pytest.raises(InvalidInput):
         kpi_table([])
-    with pytest.raises(InvalidInput, match="baseline"):
+    with pytest.raises(InvalidInput, match="baseline") as err:
         kpi_table([(2561, province([0.1, 0.1], [0.1, 0.1], [1, 1]))], baseline_round=2500)
+    assert "รอบฐาน 2500" in str(err.value) and "(2561)" in str(err.value)

@@ -132,6 +132,39 @@ def test_cli_select_reports_method_and_baseline(store_app):
     assert res.exit_code == 1 and "unknown weight" in res.output
 
 
+def test_cli_table_output_is_for_people(store_app):
+    from service.cli import main
+
+    env = cli_env(store_app)
+    res = CliRunner().invoke(main, ["select", "--province", "TH50", "--budget", "20000000",
+                                    "--cost", "ind22=20000"], env=env)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert "budget_thb: 20,000,000 THB" in lines
+    assert not [ln for ln in lines if ln.rstrip().endswith(":")]  # no empty fields
+    m0 = next(ln for ln in lines if ln.startswith("m0_fall: "))
+    assert len(m0.split(": ")[1].split(".")[-1]) <= 4  # 0.0014, not 0.0014228939063367434
+    assert "e+" not in res.output and ".0 THB" not in res.output
+
+    res = CliRunner().invoke(main, ["rank", "--province", "TH50", "--top", "2"], env=env)
+    assert res.exit_code == 0, res.output
+    head = res.output.split("\n\n", 1)[0]
+    assert "notes: []" not in head and ": None" not in head and "round: 2566" in head
+    th_lines = [ln for ln in res.output.splitlines() if ln.strip().startswith("TH: ")]
+    en_lines = [ln for ln in res.output.splitlines() if ln.strip().startswith("EN: ")]
+    assert len(th_lines) == len(en_lines) == 2
+    assert "จำนวนคนจน" in res.output and "Poor people" in res.output
+    out_lines = res.output.splitlines()
+    assert out_lines.index(th_lines[0]) + 1 == out_lines.index(en_lines[0])  # Thai first
+    for lang, present, absent in (("th", "จำนวนคนจน", "Poor people"),
+                                  ("en", "Poor people", "จำนวนคนจน")):
+        res = CliRunner().invoke(main, ["rank", "--province", "TH50", "--top", "2",
+                                        "--lang", lang], env=env)
+        assert res.exit_code == 0, res.output
+        explained = res.output.split("\n\n", 1)[1]
+        assert present in explained and absent not in explained
+
+
 def test_api_rankings_public_vs_detail(store_app):
     client = store_app.test_client()
     public = client.get("/api/v1/rankings?province=TH50&level=village")

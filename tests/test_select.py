@@ -126,3 +126,20 @@ def test_select_villages_rejects_bad_input():
         select_villages(v, budget=1, costs={}, objective="votes")
     with pytest.raises(InvalidInput, match="budget"):
         select_villages(v, budget=-5, costs={})
+
+
+def test_cli_summary_numbers_are_formatted_for_people():
+    from service.commands.rank import human
+
+    assert human("budget_thb", 20_000_000.0) == "20,000,000 THB"
+    assert human("total_cost_thb", 1_234_567.89) == "1,234,568 THB"
+    assert human("m0_fall", 0.0014228939063367434) == "0.0014"
+    assert human("people_lifted", 12345) == "12,345"
+    assert human("total_benefit", 1234.0) == "1,234"
+    assert human("seconds", 1.23456) == "1.23"
+    assert human("round", 2566) == "2566"
+    assert human("mip_gap", 0.0) == "0"
+    assert human("per_amphoe", True) == "yes / ใช่"
+    for empty in (None, "", "  ", [], float("nan")):
+        assert human("note", empty) is None
+    assert human("notes", ["a", "b"]) == "a; b"

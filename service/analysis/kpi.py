@@ -55,8 +55,10 @@ def kpi_table(rounds: Sequence[tuple[int, pd.DataFrame]], *, baseline_round: int
     by_round = sorted(rounds, key=lambda r: r[0])
     base_round = by_round[0][0] if baseline_round is None else baseline_round
     if base_round not in {r for r, _ in by_round}:
-        raise InvalidInput(f"baseline round {base_round} is not among the rounds "
-                           f"{[r for r, _ in by_round]}", column="baseline_round")
+        known = ", ".join(str(r) for r, _ in by_round)
+        raise InvalidInput(f"baseline round {base_round} is not among the rounds ({known}) "
+                           f"/ รอบฐาน {base_round} ไม่อยู่ในรอบสำรวจที่มี ({known})",
+                           column="baseline_round")
     base = dict(by_round)[base_round].set_index("code")
     rows: list[dict] = []
     for rnd, table in by_round:

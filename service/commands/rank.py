@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import pandas as pd
 
 from service.errors import ChipaoError, InvalidInput
@@ -64,6 +66,35 @@ def parse_pairs(values: tuple[str, ...] | list[str], what: str) -> dict[str, flo
     return out
 
 
+def human(key: str, value: Any) -> str | None:
+    """``value`` of a summary field as people read it; None for an empty field (left out).
+
+    ``budget_thb`` 20000000.0 -> ``20,000,000 THB``; whole numbers with thousands separators;
+    other numbers with 2 decimals (4 below 1, e.g. an M0 fall of 0.0014); lists joined.
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value) or None
+    if isinstance(value, bool | np.bool_):
+        return "yes / ใช่" if value else "no / ไม่"
+    if isinstance(value, int | float | np.integer | np.floating):
+        v = float(value)
+        if key == "round" or key.endswith("_round"):  # a Buddhist-era year: no separator
+            return f"{v:.0f}"
+        if key.endswith("_thb"):
+            text = f"{v:,.0f}" if abs(v) >= 100 or v == int(v) else f"{v:,.2f}"
+            return f"{text} THB"
+        if isinstance(value, int | np.integer) or (v == int(v) and abs(v) >= 1):
+            return f"{v:,.0f}"
+        if v == 0:
+            return "0"
+        return f"{v:,.2f}" if abs(v) >= 1 else f"{v:.4f}"
+    return str(value)
+
+
 def emit(frame: pd.DataFrame, fmt: str, output: str | None, meta: dict[str, Any]) -> None:
     if fmt == "csv":
         from service.export.formats import to_csv  # BOM for Excel, formulas neutralised
@@ -84,7 +115,9 @@ def emit(frame: pd.DataFrame, fmt: str, output: str | None, meta: dict[str, Any]
             click.echo(text)
         return
     for key, value in meta.items():
-        click.echo(f"{key}: {value}")
+        text = human(key, value)
+        if text is not None:
+            click.echo(f"{key}: {text}")
     if output:
         raise click.UsageError("--output needs --format csv or json")
     with pd.option_context("display.max_columns", 12, "display.width", 160):
@@ -109,9 +142,11 @@ def emit(frame: pd.DataFrame, fmt: str, output: str | None, meta: dict[str, Any]
               type=click.Choice(["table", "csv", "json"]))
 @click.option("--output", default=None, type=click.Path(dir_okay=False),
               help="Write to this file (csv/json) instead of the terminal.")
+@click.option("--lang", default="both", show_default=True, type=click.Choice(["both", "th", "en"]),
+              help="Language of the explanations in the table (both: Thai, then English).")
 def command(dataset: str | None, version_id: str | None, level: str, province: str | None,
             top: int, weights_file: str | None, weight_overrides: tuple[str, ...], n_boot: int,
-            seed: int, fmt: str, output: str | None) -> None:
+            seed: int, fmt: str, output: str | None, lang: str = "both") -> None:
     """Rank areas by priority (most urgent first), each with its explanation.
 
     จัดลำดับความสำคัญของพื้นที่ พร้อมคำอธิบายที่มาของคะแนนแต่ละองค์ประกอบ
@@ -156,8 +191,17 @@ def command(dataset: str | None, version_id: str | None, level: str, province: s
             show += ["rank_lo", "rank_hi", "p_top_n"]
         emit(frame[[c for c in show if c in frame]].round(3), fmt, output, meta)
         click.echo("")
+        langs = ("th", "en") if lang == "both" else (lang,)
         for _, row in frame.iterrows():
-            click.echo(f"{row['priority_rank']:>3}. {row['code']} {row.get('name_th', '')}: "
-                       f"{row['explanation_en']}")
+            names = [row.get("name_en"), row.get("name_th")] if lang == "en" else [
+                row.get("name_th")]
+            name = next((n for n in names if isinstance(n, str) and n), "")
+            head = f"{row['priority_rank']:>3}. {row['code']} {name}".rstrip()
+            if len(langs) == 1:
+                click.echo(f"{head}: {row[f'explanation_{langs[0]}']}")
+                continue
+            click.echo(head)
+            for lg in langs:
+                click.echo(f"     {lg.upper()}: {row[f'explanation_{lg}']}")
         return
     emit(frame, fmt, output, meta)

@@ -101,4 +101,12 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
     cols = [c for c in ("code", "name_th", "amphoe_code", "n_poor", "n_target_poor",
                         "cost_thb", "benefit",
                         "priority_rank") if c in sel.selected]
-    emit(sel.selected[cols] if fmt == "table" else sel.selected, fmt, output, meta)
+    if fmt != "table":
+        emit(sel.selected, fmt, output, meta)
+        return
+    shown = sel.selected[cols].copy()
+    if "cost_thb" in shown:  # whole baht with separators; the benefit to 4 decimals at most
+        shown["cost_thb"] = [f"{v:,.0f}" for v in shown["cost_thb"].astype("float64")]
+    if "benefit" in shown:
+        shown["benefit"] = shown["benefit"].astype("float64").round(4)
+    emit(shown, fmt, output, meta)
