@@ -41,6 +41,21 @@ def get(api, url, who=None):
     return app.test_client().get(url, headers=headers)
 
 
+PROVINCES = ("TH10", "TH50")
+
+
+def country(api, url, who=None):
+    """Items of a big level (village, H3 r8/r9) over the whole fixture, one province at a
+    time (the API answers 422 to a whole-country listing of those levels)."""
+    sep = "&" if "?" in url else "?"
+    items = []
+    for prov in PROVINCES:
+        resp = get(api, f"{url}{sep}province={prov}", who)
+        assert resp.status_code == 200, resp.json
+        items += resp.json["items"]
+    return items
+
+
 def test_datasets_and_rounds(api):
     _, _, ids = api
     body = get(api, "/api/v1/datasets").json
@@ -54,8 +69,9 @@ def test_datasets_and_rounds(api):
 
 
 def test_public_areas_are_suppressed(api):
-    body = get(api, "/api/v1/areas/village?limit=5000").json
-    assert body["total"] == 16 and body["level"] == "village"
+    items = country(api, "/api/v1/areas/village?limit=5000")
+    body = {"items": items}
+    assert len(items) == 16
     sizes = [a["n_households"] for a in body["items"]]
     assert all(s is None or s >= K for s in sizes)
     small = [a for a in body["items"] if a["code"].endswith("01")]  # 3-household villages
@@ -64,11 +80,11 @@ def test_public_areas_are_suppressed(api):
 
 
 def test_national_sees_detail_provincial_only_own(api):
-    nat = get(api, "/api/v1/areas/village?limit=5000", "nat").json["items"]
+    nat = country(api, "/api/v1/areas/village?limit=5000", "nat")
     assert {a["view"] for a in nat} == {"detail"}
     assert sorted({a["n_households"] for a in nat}) == [3, 8, 14, 30]
-    pub = {a["code"]: a for a in get(api, "/api/v1/areas/village?limit=5000").json["items"]}
-    cm = get(api, "/api/v1/areas/village?limit=5000", "cm").json["items"]
+    pub = {a["code"]: a for a in country(api, "/api/v1/areas/village?limit=5000")}
+    cm = country(api, "/api/v1/areas/village?limit=5000", "cm")
     for a in cm:
         if a["province_code"] == "TH50":
             assert a["view"] == "detail" and a["n_households"] in (3, 8, 14, 30)
@@ -124,8 +140,10 @@ def test_province_filter_reads_one_province_and_answers_the_same(api, who, monke
     monkeypatch.setattr(Store, "read_areas", spy)
     for prov in ("TH50", "TH10"):
         for url, filtered in (
-                (f"/api/v1/areas/village?province={prov}&limit=4999", "/api/v1/areas/village?limit=4998"),
-                (f"/api/v1/cells?resolution=9&province={prov}&limit=4999", "/api/v1/cells?resolution=9&limit=4998"),
+                (f"/api/v1/areas/village?province={prov}&limit=4999", None),
+                (f"/api/v1/cells?resolution=9&province={prov}&limit=4999", None),
+                (f"/api/v1/areas/tambon?province={prov}&limit=4999", "/api/v1/areas/tambon?limit=4998"),
+                (f"/api/v1/cells?resolution=7&province={prov}&limit=4999", "/api/v1/cells?resolution=7&limit=4998"),
                 (f"/api/v1/areas/tambon?parent={prov}01&limit=4999", None)):
             got = get(api, url, who)
             assert got.status_code == 200
@@ -171,7 +189,7 @@ def test_cell_detail_reads_only_its_provinces_and_answers_the_same(api, who, mon
             full_reads.append(level)
         return real(self, dataset, level, **kw)
 
-    cells = {r: get(api, f"/api/v1/cells?resolution={r}&limit=4996", who).json["items"]
+    cells = {r: country(api, f"/api/v1/cells?resolution={r}&limit=4996", who)
              for r in (7, 8)}
     monkeypatch.setattr(Store, "read_areas", spy)
     for cell in cells[7][:6]:
@@ -231,7 +249,7 @@ def test_measures_catalogue(api):
 
 
 def test_cells(api):
-    body = get(api, "/api/v1/cells?resolution=8&limit=5000").json
+    body = get(api, "/api/v1/cells?resolution=8&limit=5000&province=TH50").json
     assert body["resolution"] == 8 and body["total"] > 0
     assert all(c["n_households"] is None or c["n_households"] >= K for c in body["items"])
     nat = get(api, "/api/v1/cells?resolution=7&limit=5000", "nat").json["items"]
@@ -406,8 +424,9 @@ def test_large_json_is_gzipped_when_accepted(api):
 
     app, _, _ = api
     c = app.test_client()
-    plain = c.get("/api/v1/areas/village?limit=5000")
-    packed = c.get("/api/v1/areas/village?limit=5000", headers={"Accept-Encoding": "gzip"})
+    plain = c.get("/api/v1/areas/village?limit=5000&province=TH50")
+    packed = c.get("/api/v1/areas/village?limit=5000&province=TH50",
+                   headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in plain.headers
     assert packed.headers["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in packed.headers["Vary"]
@@ -427,3 +446,109 @@ def test_no_operation_accepts_arbitrary_geometry(api):
                 assert "requestBody" not in op, (method, path)
             elif "requestBody" in op:  # only authenticated uploads take a body
                 assert op.get("security"), (method, path)
+
+
+def _reference_public(store, version_id, k):
+    """Today's public tables, built the plain way: ``suppress`` over every whole level,
+    parent before child (the answer a province-filtered public read must reproduce)."""
+    from service.analysis.aggregate import LEVELS
+    from service.analysis.disclosure import suppress
+    from service.api.areas import PARENT_LEVEL
+
+    out = {}
+    for level in LEVELS:  # parents come first in LEVELS
+        parent = out.get(PARENT_LEVEL.get(level))
+        out[level] = suppress(store.read_areas("demo", level, version=version_id),
+                              min_households=k, level=level,
+                              parents=None if parent is None else parent[["code", "suppressed"]])
+    return out
+
+
+@pytest.mark.parametrize("k", [K, 17])
+def test_province_public_rows_equal_whole_country_public_rows(api, k):
+    """QA regression: a public /areas/h3_r9 built the whole country's public table (30 s,
+    7.6 GB on the national demo). Public rows of one province, read with the filter pushed
+    down and the country-wide suppression decisions, equal the whole-country public table
+    restricted to that province, for every level, also with a threshold different from
+    the one the stored flags were built with (17: more primary and complementary
+    suppression crossing province borders inside H3 parents)."""
+    import pandas as pd
+
+    from service.analysis.aggregate import LEVELS
+    from service.api.areas import level_view, public_frame
+    from service.api.auth import Principal
+    from service.api.datasets import get_store
+
+    base, _, ids = api
+    app = create_app({"testing": True, "data_dir": base.config["CHIPAO"]["data_dir"],
+                      "secret_key": "t", "min_cell_households": k})
+    with app.app_context():
+        store = get_store()
+        for version_id in ids:
+            ref = _reference_public(store, version_id, k)
+            for level in LEVELS:
+                if level in ("village", "h3_r9"):  # the test has something to check
+                    assert ref[level]["suppressed"].any()
+                for prov in PROVINCES:
+                    want = ref[level][ref[level]["province_code"] == prov]
+                    got = public_frame("demo", version_id, level, prov)
+                    pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
+                    # another province's provincial user sees the same public rows
+                    other = "TH10" if prov == "TH50" else "TH50"
+                    view = level_view("demo", version_id, level,
+                                      Principal("provincial", other), prov)
+                    assert (view["view"] == "public").all()
+                    pd.testing.assert_frame_equal(view.drop(columns="view"),
+                                                  want.reset_index(drop=True))
+                if level in ("province", "amphoe", "tambon", "h3_r6", "h3_r7"):
+                    pd.testing.assert_frame_equal(public_frame("demo", version_id, level),
+                                                  ref[level])
+
+
+@pytest.mark.parametrize("who", [None, "nat", "cm"])
+def test_big_levels_need_a_province_and_never_read_the_whole_country(api, who, monkeypatch):
+    """A whole-country listing of village / H3 r8 / r9 (or its CSV) answers 422 in Thai
+    and English for every caller; scoped reads never materialise a big level's full table
+    (only narrow column reads for the country-wide suppression decisions)."""
+    from service.store.store import Store
+
+    for url in ("/api/v1/areas/village", "/api/v1/areas/h3_r9?limit=10",
+                "/api/v1/areas/h3_r8", "/api/v1/cells?resolution=9",
+                "/api/v1/cells", "/api/v1/exports/areas/h3_r9.csv",
+                "/api/v1/exports/areas/village.xlsx"):
+        resp = get(api, url, who)
+        assert resp.status_code == 422, url
+        detail = resp.json["detail"]
+        assert "province" in detail and "ทีละจังหวัด" in detail, detail
+
+    real = Store.read_areas
+    full_reads: list[str] = []
+
+    def spy(self, dataset, level, **kw):
+        if kw.get("province") is None and kw.get("columns") is None:
+            full_reads.append(level)
+        return real(self, dataset, level, **kw)
+
+    monkeypatch.setattr(Store, "read_areas", spy)
+    cells8 = get(api, "/api/v1/cells?resolution=8&province=TH50&limit=5000", who).json["items"]
+    cell8 = cells8[0]["code"]
+    parent7 = cells8[0]["parent_code"]
+    for url in (f"/api/v1/areas/h3_r9?province=TH50&q={who}",
+                f"/api/v1/areas/h3_r9?parent={cell8}&q={who}",
+                f"/api/v1/cells?resolution=9&parent={cell8}&q={who}",
+                f"/api/v1/cells/{cell8}?q={who}",
+                f"/api/v1/areas/h3_r8/{cell8}?q={who}",
+                f"/api/v1/areas/h3_r8/{cell8}/coverage?q={who}",
+                f"/api/v1/areas/h3_r8/{cell8}/kpi?q={who}",
+                f"/api/v1/areas/village?parent=TH500101&q={who}",
+                f"/api/v1/areas/tambon/TH500101?q={who}",
+                f"/api/v1/exports/areas/h3_r9.csv?province=TH10&q={who}"):
+        assert get(api, url, who).status_code == 200, url
+    assert not [lvl for lvl in full_reads if lvl in ("village", "h3_r8", "h3_r9")], full_reads
+    # a parent listing equals the province listings filtered by parent
+    by_parent = get(api, f"/api/v1/cells?resolution=8&parent={parent7}&limit=5000",
+                    who).json["items"]
+    every = country(api, "/api/v1/cells?resolution=8&limit=5000", who)
+    assert sorted(by_parent, key=lambda c: c["code"]) == \
+        sorted((c for c in every if c["parent_code"] == parent7), key=lambda c: c["code"])
+    assert by_parent

@@ -6,16 +6,21 @@ A cell belongs, for access control, to the province of most of its households
 
 from __future__ import annotations
 
-import pandas as pd
 from flask import Blueprint, request
 
 from service.analysis.aggregate import H3_RESOLUTIONS
-from service.api.areas import _page, check_code, level_view, province_arg
-from service.api.auth import can_see_province, current_principal
+from service.api.areas import (
+    _page,
+    check_code,
+    level_view,
+    province_arg,
+    require_scope,
+    rows_where,
+)
+from service.api.auth import current_principal
 from service.api.datasets import (
     cached_json,
     dataset_arg,
-    get_store,
     records,
     request_key,
     resolve_version,
@@ -47,10 +52,15 @@ def list_cells():
             raise InvalidInput("resolution 6 cells have no parent here "
                                "/ เซลล์ความละเอียด 6 ไม่มีเซลล์แม่", column="parent")
         check_code(f"h3_r{res - 1}", parent)
+    require_scope(level, bool(province or parent))
     v = resolve_version(dataset, version)
 
     def build() -> dict:
-        frame = level_view(dataset, v.id, level, current_principal(), province)
+        principal = current_principal()
+        if province is None and parent:
+            frame = rows_where(dataset, v.id, level, principal, "parent_code", parent)
+        else:
+            frame = level_view(dataset, v.id, level, principal, province)
         if province:
             frame = frame[frame["province_code"] == province]
         if parent:
@@ -60,25 +70,6 @@ def list_cells():
                 "items": records(page)}
 
     return cached_json(request_key(dataset, v.id), build)
-
-
-def _rows(dataset: str, version_id: str, level: str, principal, column: str, value: str):
-    """Rows of ``level`` whose ``column`` equals ``value``, as ``principal`` may see them.
-
-    A two-column index (code, parent, province) finds the provinces holding those rows, so
-    a caller with detail rights reads only them (national H3 r9 cell: 8 s -> well under
-    1 s); the public view is suppressed over the whole country as always."""
-    index = get_store().read_areas(dataset, level, version=version_id,
-                                   columns=["code", "parent_code", "province_code"])
-    provinces = sorted(set(index.loc[index[column] == value, "province_code"].dropna()))
-    if not provinces:
-        return index.iloc[:0]
-    if all(can_see_province(principal, p) for p in provinces):
-        frame = pd.concat([level_view(dataset, version_id, level, principal, p)
-                           for p in provinces], ignore_index=True, sort=False)
-    else:
-        frame = level_view(dataset, version_id, level, principal)
-    return frame[frame[column] == value].sort_values("code", kind="stable")
 
 
 @bp.get("/cells/<cell>")
@@ -98,14 +89,14 @@ def get_cell(cell: str):
     principal = current_principal()
 
     def build() -> dict:
-        row = _rows(dataset, v.id, f"h3_r{res}", principal, "code", cell)
+        row = rows_where(dataset, v.id, f"h3_r{res}", principal, "code", cell)
         if row.empty:
             raise NotFound(f"no households in cell {cell} / ไม่มีครัวเรือนในเซลล์ {cell}")
         children: list[dict] = []
         if res < H3_RESOLUTIONS[-1]:
             try:
-                children = records(_rows(dataset, v.id, f"h3_r{res + 1}", principal,
-                                         "parent_code", cell))
+                children = records(rows_where(dataset, v.id, f"h3_r{res + 1}", principal,
+                                              "parent_code", cell))
             except NotFound:
                 children = []
         return {"dataset": dataset, "version": v.id, "resolution": res,

@@ -17,7 +17,15 @@ import logging
 import pandas as pd
 from flask import Blueprint, Response
 
-from service.api.areas import _CODE_RE, check_code, check_level, level_view, province_arg
+from service.api.areas import (
+    _CODE_RE,
+    check_code,
+    check_level,
+    level_view,
+    province_arg,
+    require_scope,
+    rows_where,
+)
 from service.api.auth import audit, current_principal, require_province
 from service.api.datasets import dataset_arg, get_store, resolve_version, version_arg
 from service.errors import InvalidInput, NotFound
@@ -68,6 +76,9 @@ def _with_geometry(frame: pd.DataFrame, level: str, dataset: str, version: str
         if {"lon", "lat"} <= set(frame.columns):
             return with_points(frame)
         raise InvalidInput("village table has no lon/lat", column="geometry")
+    if frame.empty:  # no rows (e.g. a province without cells): an empty layer
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], index=frame.index,
+                                                              crs="EPSG:4326"))
     geoms = get_store().area_geometries(level, list(frame["code"]), dataset=dataset,
                                         version=version)
     merged = frame.merge(geoms[["code", "geometry"]], on="code", how="left")
@@ -84,10 +95,9 @@ def _area_name(dataset: str, version: str, code: str) -> str | None:
     if level == "village":
         return code
     try:
-        frame = level_view(dataset, version, level, current_principal())
+        row = rows_where(dataset, version, level, current_principal(), "code", code)
     except NotFound:
         return None
-    row = frame[frame["code"] == code]
     return None if row.empty else str(row["name_th"].iloc[0])
 
 
@@ -98,6 +108,7 @@ def export_areas(level: str, fmt: str):
     exporter = _exporter(fmt)
     dataset, version = dataset_arg(), version_arg()
     province = province_arg()
+    require_scope(level, province is not None)
     v = resolve_version(dataset, version)
     frame = level_view(dataset, v.id, level, current_principal(), province)
     if province:
@@ -147,12 +158,12 @@ def export_villages(area: str, fmt: str):
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
     principal = current_principal()
-    villages = level_view(dataset, v.id, "village", principal)
+    villages = level_view(dataset, v.id, "village", principal, area[:4])
     previous = None
     prev_v = previous_version(get_store(), dataset, v)
     if prev_v is not None:
         try:
-            previous = level_view(dataset, prev_v.id, "village", principal)
+            previous = level_view(dataset, prev_v.id, "village", principal, area[:4])
         except NotFound:
             previous = None
     frame = village_targets(villages, area, previous=previous,

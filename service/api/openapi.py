@@ -241,6 +241,9 @@ CORE_PATHS: dict[str, Any] = {
             "properties": {"items": {"type": "array", "items": _ref("Version")}}})}}},
     "/api/v1/areas/{level}": {"get": {
         "summary": "Areas of a level / พื้นที่ตามระดับ", "tags": ["areas"],
+        "description": "village, h3_r8 and h3_r9 are listed one province at a time: "
+                       "province (or parent) is required, else 422 "
+                       "/ ระดับหมู่บ้านและ H3 r8/r9 ต้องระบุ province หรือ parent",
         "parameters": [LEVEL, *AREA_PARAMS, PROVINCE,
                        _q("parent", {"type": "string", "maxLength": 32},
                           "Only children of this area / เฉพาะพื้นที่ย่อยของ"),
@@ -279,6 +282,8 @@ CORE_PATHS: dict[str, Any] = {
                            "levels": {"type": "array", "items": {"type": "string"}}}})}}},
     "/api/v1/cells": {"get": {
         "summary": "H3 cells of a resolution / เซลล์หกเหลี่ยม H3", "tags": ["cells"],
+        "description": "Resolutions 8 and 9 need province or parent, else 422 "
+                       "/ ความละเอียด 8 และ 9 ต้องระบุ province หรือ parent",
         "parameters": [_q("resolution", {"type": "integer", "enum": [6, 7, 8, 9],
                                          "default": 8}, "H3 resolution"),
                        *AREA_PARAMS, PROVINCE,
@@ -292,6 +297,8 @@ CORE_PATHS: dict[str, Any] = {
         "responses": {"200": _json(_ref("CellDetail"))}}},
     "/api/v1/exports/areas/{level}.{fmt}": {"get": {
         "summary": "Area table as CSV/XLSX/GeoJSON/GeoPackage / ส่งออกข้อมูลพื้นที่",
+        "description": "village, h3_r8 and h3_r9 need province, else 422 "
+                       "/ ระดับหมู่บ้านและ H3 r8/r9 ต้องระบุ province",
         "tags": ["exports"], "parameters": [LEVEL, FMT, *AREA_PARAMS, PROVINCE],
         "responses": {"200": FILE_RESPONSE}}},
     "/api/v1/exports/villages/{area}.{fmt}": {"get": {

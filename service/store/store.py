@@ -206,11 +206,7 @@ class Store:
         Unsuppressed: callers serving the public must pass the result through
         :func:`service.analysis.disclosure.suppress`.
         """
-        _check_level(level)
-        path = self.version_dir(dataset, version) / "areas" / f"{level}.parquet"
-        if not path.exists():
-            raise NotFound(f"level {level} was not computed for dataset {dataset!r} "
-                           f"/ ไม่มีข้อมูลระดับ {level}")
+        path = self._areas_path(dataset, level, version)
         key = (str(path), province, tuple(columns) if columns else None)
         with self._lock:
             if key in self._cache:
@@ -228,6 +224,30 @@ class Store:
                     _, old = self._cache.popitem(last=False)
                     self._cache_bytes -= int(old.memory_usage(deep=True).sum())
         return frame.copy()
+
+    def area_columns(self, dataset: str, level: str, *, version: str | None = None
+                     ) -> list[str]:
+        """Column names of a level's area table (read from the Parquet footer only)."""
+        return list(pq.read_schema(self._areas_path(dataset, level, version)).names)
+
+    def area_provinces(self, dataset: str, level: str, *, column: str, value: str,
+                       version: str | None = None) -> list[str]:
+        """Provinces holding the rows of ``level`` whose ``column`` equals ``value``.
+
+        Only ``province_code`` of the matching rows is materialised (national H3 r9: about
+        0.3 s and a few MB instead of a 2.4-million-row index), so a caller can then read
+        just those provinces."""
+        table = pq.read_table(self._areas_path(dataset, level, version),
+                              columns=["province_code"], filters=[(column, "=", value)])
+        return sorted(p for p in set(table.column("province_code").to_pylist()) if p)
+
+    def _areas_path(self, dataset: str, level: str, version: str | None) -> Path:
+        _check_level(level)
+        path = self.version_dir(dataset, version) / "areas" / f"{level}.parquet"
+        if not path.exists():
+            raise NotFound(f"level {level} was not computed for dataset {dataset!r} "
+                           f"/ ไม่มีข้อมูลระดับ {level}")
+        return path
 
     def read_persons(self, dataset: str, province: str, *, version: str | None = None
                      ) -> pl.DataFrame:
