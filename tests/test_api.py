@@ -520,6 +520,11 @@ def test_big_levels_need_a_province_and_never_read_the_whole_country(api, who, m
         assert resp.status_code == 422, url
         detail = resp.json["detail"]
         assert "province" in detail and "ทีละจังหวัด" in detail, detail
+    if who != "nat":  # rankings: the public table of a whole big level is never built
+        resp = get(api, "/api/v1/rankings?level=h3_r9", who)
+        assert resp.status_code == 422
+        detail = resp.json["detail"]
+        assert "province" in detail and "ทีละจังหวัด" in detail, detail
 
     real = Store.read_areas
     full_reads: list[str] = []

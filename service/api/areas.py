@@ -214,8 +214,9 @@ def level_view(dataset: str, version_id: str, level: str, principal: Principal,
     With ``province`` only that province's rows are returned, read with the filter pushed
     down to Parquet for every view (0.4 s instead of 8-30 s and 7.6 GB for national H3
     r9); public rows use the country-wide suppression decisions (:func:`public_mask`), so
-    a row's answer never depends on the filter. Without it the whole country is returned:
-    callers must not do that for :data:`BIG_LEVELS`."""
+    a row's answer never depends on the filter. Without it the whole country is returned,
+    except that a non-national caller gets 422 for :data:`BIG_LEVELS` (the public table
+    of national H3 r9 took 7.6 GB)."""
     store = get_store()
     if principal.role == "national":
         raw = store.read_areas(dataset, level, version=version_id, province=province)
@@ -230,6 +231,7 @@ def level_view(dataset: str, version_id: str, level: str, principal: Principal,
             if column not in own:
                 own[column] = None
         return own.sort_values("code", kind="stable").reset_index(drop=True)
+    require_scope(level, False)  # never a whole-country public table of a big level
     public = public_frame(dataset, version_id, level).assign(view="public")
     if not own_province:
         return public
