@@ -115,9 +115,9 @@ def emit(frame: pd.DataFrame, fmt: str, output: str | None, meta: dict[str, Any]
             click.echo(text)
         return
     for key, value in meta.items():
-        text = human(key, value)
-        if text is not None:
-            click.echo(f"{key}: {text}")
+        shown = human(key, value)
+        if shown is not None:
+            click.echo(f"{key}: {shown}")
     if output:
         raise click.UsageError("--output needs --format csv or json")
     with pd.option_context("display.max_columns", 12, "display.width", 160):
