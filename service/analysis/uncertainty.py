@@ -163,18 +163,7 @@ def bootstrap_ranking(persons: pl.DataFrame, *, level: str = "village",
         scores[start:start + b] = s
         ranks[start:start + b] = rank_positions(s, tie_keys)
 
-    alpha = (1.0 - level_ci) / 2.0
-    stats = pd.DataFrame({
-        "code": codes,
-        "score_lo": np.quantile(scores, alpha, axis=0),
-        "score_hi": np.quantile(scores, 1 - alpha, axis=0),
-        "rank_lo": np.quantile(ranks, alpha, axis=0, method="lower").astype("int64"),
-        "rank_hi": np.quantile(ranks, 1 - alpha, axis=0, method="higher").astype("int64"),
-        "rank_median": np.median(ranks, axis=0),
-        "p_top_n": (ranks <= top_n).mean(axis=0),
-    })
-    out = ranked.merge(stats, on="code", how="left")
-    out.attrs.update(ranked.attrs)
+    out = _summarise(ranked, codes, scores, ranks, top_n, level_ci)
     out.attrs["notes"] = list(dict.fromkeys(ranked.attrs.get("notes", []) + notes))
     out.attrs["bootstrap"] = {"n_boot": n_boot, "top_n": top_n, "level": level_ci,
                               "seed": seed, "households": n_hh,
