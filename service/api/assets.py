@@ -37,6 +37,18 @@ def accepts_gzip() -> bool:
     return "gzip" in request.headers.get("Accept-Encoding", "").lower()
 
 
+def precompressed_json(body: bytes, packed: bytes | None) -> Response:
+    """JSON response from a cached body and its gzip form (``None``: not worth compressing),
+    so cached responses are compressed once, not per request."""
+    if packed is not None and accepts_gzip():
+        resp = Response(packed, mimetype="application/json")
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp = Response(body, mimetype="application/json")
+    resp.vary.add("Accept-Encoding")
+    return resp
+
+
 def gzip_response(response: Response, min_bytes: int = MIN_GZIP_BYTES) -> Response:
     """Compress a buffered text/JSON response in place when the client accepts gzip."""
     if (response.direct_passthrough or response.status_code < 200 or response.status_code >= 300

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from service.api.assets import precompressed_json
 from service.errors import InvalidInput, NotFound
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1")
@@ -156,13 +157,7 @@ def cached_json(key: tuple, build: Callable[[], dict[str, Any]]) -> Response:
                     _, (b, z) = lru.popitem(last=False)
                     entry["bytes"] -= len(b) + (len(z) if z else 0)
     body, packed = cached
-    if packed is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        resp = Response(packed, mimetype="application/json")
-        resp.headers["Content-Encoding"] = "gzip"
-    else:
-        resp = Response(body, mimetype="application/json")
-    resp.vary.add("Accept-Encoding")
-    return resp
+    return precompressed_json(body, packed)
 
 
 def request_key(*parts: Any) -> tuple:

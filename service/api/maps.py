@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from flask import Blueprint, Flask, Response, current_app, request
 
-from service.api.assets import accepts_gzip, gzip_response
+from service.api.assets import accepts_gzip, gzip_response, precompressed_json
 from service.errors import InvalidInput, NotFound
 from service.geo import boundaries
 from service.render import geometry
@@ -450,13 +450,7 @@ def values_response(level: str, *, public: bool) -> Response:
         if version:
             _values_cache().put(key, cached)
     body, packed = cached
-    if accepts_gzip():
-        resp = Response(packed, mimetype="application/json")
-        resp.headers["Content-Encoding"] = "gzip"
-    else:
-        resp = Response(body, mimetype="application/json")
-    resp.vary.add("Accept-Encoding")
-    return resp
+    return precompressed_json(body, packed)
 
 
 class _LRU:
