@@ -80,8 +80,7 @@ def national_totals(round_: int) -> dict:
     interpolation between the published rounds around it (the nearest one outside them)."""
     out: dict = {"round": round_}
     for k, name in enumerate(("persons", "target_poor")):
-        known: list[tuple[int, int]] = sorted((r, int(v[k])) for r, v in PUBLISHED.items()
-                                              if v[k] is not None)
+        known = sorted((r, x) for r, v in PUBLISHED.items() if (x := v[k]) is not None)
         exact = dict(known)
         if round_ in exact:
             out[name], out[f"{name}_source"] = exact[round_], "published"
