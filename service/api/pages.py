@@ -148,9 +148,45 @@ def init_app(app: Flask) -> None:
     app.context_processor(_context)
     app.add_template_filter(thai.be_date, "be_date")
     app.add_template_filter(thai.be_datetime, "be_datetime")
-    app.add_template_filter(thai.count, "count")
+    app.add_template_filter(thai.count, "cnt")
     app.add_template_filter(thai.percent, "pct")
     app.add_template_filter(thai.ratio, "ratio")
     app.add_template_filter(thai.baht, "baht")
     app.add_template_filter(thai.number, "num")
     app.register_blueprint(bp)
+
+
+# -- data access for the use cases ---------------------------------------------------------
+def area_source():
+    """The request's :class:`service.usecases.profile.AreaSource`: area tables as the
+    signed-in principal may see them (disclosure control in the access view)."""
+    from service.api.areas import level_view
+    from service.api.datasets import dataset_arg, get_store
+    from service.usecases.profile import AreaSource
+
+    principal = _principal()
+    dataset = dataset_arg()
+
+    def read(version: str, level: str, province: str | None):
+        return level_view(dataset, version, level, principal, province)
+
+    return AreaSource(get_store(), dataset, principal, read,
+                      int(current_app.config["CHIPAO"]["min_cell_households"]))
+
+
+def _render(template: str, **context: Any):
+    from flask import render_template
+
+    return render_template(template, **context)
+
+
+# -- pages ---------------------------------------------------------------------------------
+@bp.get("/areas/")
+@bp.get("/areas/<code>")
+def area_page(code: str | None = None):
+    """Area profile of the country, a province, amphoe, tambon or village."""
+    from service.api.datasets import version_arg
+    from service.usecases.profile import area_profile
+
+    profile = area_profile(area_source(), code, version_id=version_arg())
+    return _render("pages/profile.html", p=profile)
