@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from markupsafe import escape
 from pages_fixtures import build_pages_app
 
 HTML = {"Accept": "text/html"}
@@ -39,7 +40,7 @@ def test_profile_numbers_equal_the_api(pages):
     app, tokens, ids = pages
     client = app.test_client()
     api = client.get("/api/v1/areas/amphoe/TH5802").get_json()
-    row = api.get("item") or api.get("area") or api
+    row = api["area"]
     page = _get(app, "/areas/TH5802").get_data(as_text=True)
     cards = dict(re.findall(r'data-measure="(\w+)">.*?<div class="value">([^<]+)</div>', page,
                             re.S))
@@ -76,3 +77,49 @@ def test_unknown_area_is_an_html_404_for_browsers(pages):
     assert resp.status_code == 404 and "ไม่พบหน้าที่ขอ" in resp.get_data(as_text=True)
     bad = _get(app, "/areas/bogus")
     assert bad.status_code == 422 and "รหัสพื้นที่ไม่ถูกต้อง" in bad.get_data(as_text=True)
+
+
+def _order(page):
+    return re.findall(r'<tr data-code="(TH\d+)">', page)
+
+
+def test_ranking_page_equals_the_api_and_weights_change_it(pages):
+    app, tokens, _ = pages
+    client = app.test_client()
+    page = _get(app, "/ranking?area=TH58&level=tambon").get_data(as_text=True)
+    api = client.get("/api/v1/rankings?level=tambon&province=TH58&limit=500").get_json()
+    assert _order(page) == [i["code"] for i in api["items"]]
+    first = api["items"][0]
+    assert str(escape(first["explanation_th"])) in page
+    assert str(escape(first["explanation_en"])) in page
+    assert f"{first['priority_score']:.1f}" in page
+    assert 'name="w_m0" value="0.25"' in page
+    # a weight from the form changes the order exactly as the API's w_ parameter does
+    page2 = _get(app, "/ranking?area=TH58&level=tambon&w_m0=0&w_n_poor=0&w_n_target_poor=5"
+                 ).get_data(as_text=True)
+    api2 = client.get("/api/v1/rankings?level=tambon&province=TH58&limit=500&w_m0=0&w_n_poor=0"
+                      "&w_n_target_poor=5").get_json()
+    assert _order(page2) == [i["code"] for i in api2["items"]]
+    assert 'name="w_n_target_poor" value="5.0"' in page2
+
+
+def test_ranking_page_intervals_for_the_province_user(pages):
+    app, tokens, _ = pages
+    client = app.test_client()
+    url = "/ranking?area=TH5802&level=village&bootstrap=50"
+    page = _get(app, url, "mhs", tokens).get_data(as_text=True)
+    api = client.get("/api/v1/rankings?level=village&province=TH58&bootstrap=50&limit=500",
+                     headers={"Authorization": f"Bearer {tokens['mhs']}"}).get_json()
+    assert api["uncertainty"]["method"].startswith("Poisson household")
+    expected = [i["code"] for i in api["items"] if i["code"].startswith("TH5802")]
+    assert _order(page) == expected
+    top = next(i for i in api["items"] if i["code"] == expected[0])
+    assert f"{top['score_lo']:.1f}–{top['score_hi']:.1f}" in page
+    assert "P(top 10)" in page
+
+
+def test_province_ranking_explains_the_home_page_difference(pages):
+    app, _, _ = pages
+    page = _get(app, "/ranking?area=TH").get_data(as_text=True)
+    assert 'id="home-note"' in page and "target-poor rate" in page
+    assert _get(app, "/ranking?area=TH&level=village").status_code == 422

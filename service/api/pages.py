@@ -161,6 +161,7 @@ def area_source():
     """The request's :class:`service.usecases.profile.AreaSource`: area tables as the
     signed-in principal may see them (disclosure control in the access view)."""
     from service.api.areas import level_view
+    from service.api.auth import can_see_province
     from service.api.datasets import dataset_arg, get_store
     from service.usecases.profile import AreaSource
 
@@ -171,7 +172,8 @@ def area_source():
         return level_view(dataset, version, level, principal, province)
 
     return AreaSource(get_store(), dataset, principal, read,
-                      int(current_app.config["CHIPAO"]["min_cell_households"]))
+                      int(current_app.config["CHIPAO"]["min_cell_households"]),
+                      can_see=lambda code: can_see_province(principal, code))
 
 
 def _render(template: str, **context: Any):
@@ -190,3 +192,40 @@ def area_page(code: str | None = None):
 
     profile = area_profile(area_source(), code, version_id=version_arg())
     return _render("pages/profile.html", p=profile)
+
+
+def _weights() -> dict[str, float]:
+    """``w_<component>=<number>`` form fields (blank = the default weight)."""
+    from service.errors import InvalidInput
+
+    out = {}
+    for key, raw in request.args.items():
+        if key.startswith("w_") and raw.strip():
+            try:
+                value = float(raw)
+            except ValueError:
+                raise InvalidInput(f"weight {key[2:]} must be a number / น้ำหนักต้องเป็นตัวเลข",
+                                   column=key) from None
+            if not 0 <= value <= 1000:
+                raise InvalidInput(f"weight {key[2:]} must be between 0 and 1000 "
+                                   "/ น้ำหนักต้องอยู่ระหว่าง 0 ถึง 1000", column=key)
+            out[key[2:]] = value
+    return out
+
+
+def _default_area() -> str:
+    p = _principal()
+    return p.province if p.role == "provincial" and p.province else "TH"
+
+
+@bp.get("/ranking")
+def ranking_page():
+    """Priority ranking of the sub-areas of an area, with intervals and explanations."""
+    from service.api.datasets import int_arg, version_arg
+    from service.usecases.profile import ranking_page as build
+
+    r = build(area_source(), request.args.get("area") or _default_area(),
+              request.args.get("level") or None, version_id=version_arg(),
+              weights=_weights(), n_boot=int_arg("bootstrap", 0, lo=0, hi=200),
+              top_n=int_arg("top_n", 10, lo=1, hi=1000))
+    return _render("pages/ranking.html", r=r, args=request.args)

@@ -45,6 +45,8 @@ class AreaSource:
     principal: Any
     read: Callable[[str, str, str | None], pd.DataFrame]  # (version, level, province)
     min_households: int = 10
+    #: may the principal see this province's detail (household bootstrap, lists)?
+    can_see: Callable[[str | None], bool] = lambda code: False
 
 
 def admin_level(code: str | None) -> str:
@@ -250,45 +252,158 @@ def trend(src: AreaSource, code: str) -> dict[str, Any]:
             "panel": any(r["exit_rate"] is not None for r in rows)}
 
 
-def ranked_children(src: AreaSource, version: Any, code: str, level: str,
-                    config: Any = None, limit: int = 15) -> dict[str, Any]:
-    """The sub-areas ranked by priority (rank_areas, with explanations); suppressed ones are
-    counted, not ranked."""
+RANKABLE = ("province", "amphoe", "tambon", "village")
+
+
+def visible_level(src: AreaSource, version: str, level: str, province: str | None,
+                  ) -> tuple[pd.DataFrame, int]:
+    """(rows of ``level`` the principal may see, suppressed rows dropped; how many dropped)
+    in one province or the whole country, as ``/api/v1/rankings`` ranks them."""
+    frame = src.read(version, level, province)
+    if province:
+        frame = frame[frame["province_code"] == province]
+    hidden = (frame["suppressed"].astype("boolean").fillna(False).astype(bool)
+              if "suppressed" in frame else pd.Series(False, index=frame.index))
+    return frame[~hidden].reset_index(drop=True), int(hidden.sum())
+
+
+def rank_level(src: AreaSource, version: Any, level: str, province: str | None, *,
+               config: Any = None, n_boot: int = 0, top_n: int = 10) -> pd.DataFrame:
+    """The priority ranking of ``level`` in ``province`` (None: the country), exactly as
+    ``GET /api/v1/rankings`` computes it for this principal: suppressed areas left out, the
+    previous round for change components, and with ``n_boot`` the household bootstrap when
+    the principal may see the province's detail, else resampling of the visible table.
+    ``attrs``: notes, config, bootstrap, n_hidden, previous_version."""
     from service.analysis.rank import rank_areas
 
+    if level not in RANKABLE:
+        raise InvalidInput(f"level must be one of {', '.join(RANKABLE)} / ระดับพื้นที่ไม่ถูกต้อง",
+                           column="level")
+    if level == "village" and not province:
+        raise InvalidInput("village rankings need a province / การจัดลำดับหมู่บ้านต้องระบุจังหวัด",
+                           column="area")
+    areas, n_hidden = visible_level(src, version.id, level, province)
+    if areas.empty:
+        raise NotFound(f"no {level} areas to rank / ไม่มีพื้นที่ระดับ {level} ให้จัดลำดับ")
+    prev_v = previous_version(src.store, src.dataset, version)
+    previous = None
+    if prev_v is not None:
+        try:
+            previous, _ = visible_level(src, prev_v.id, level, province)
+        except NotFound:
+            previous = None
+    if n_boot and province and src.can_see(province):
+        from service.analysis.uncertainty import bootstrap_ranking
+
+        persons = src.store.read_persons(src.dataset, province, version=version.id)
+        ranked = bootstrap_ranking(persons, level=level, config=config, areas=areas,
+                                   previous=previous, n_boot=n_boot, top_n=top_n)
+        ranked = ranked[ranked["code"].isin(areas["code"])]
+    elif n_boot:
+        from service.analysis.uncertainty import resample_areas
+
+        ranked = resample_areas(areas, config=config, previous=previous, n_boot=n_boot,
+                                top_n=top_n)
+    else:
+        ranked = rank_areas(areas, config, previous=previous)
+    names = areas.set_index("code")
+    for col in ("name_th", "name_en", "n_target_poor", "n_persons", "n_poor", "m0"):
+        if col in names and col not in ranked:
+            ranked[col] = ranked["code"].map(names[col])
+    ranked.attrs["n_hidden"] = n_hidden
+    ranked.attrs["previous_version"] = prev_v.id if prev_v is not None else None
+    return ranked
+
+
+def ranking_items(ranked: pd.DataFrame, within: str | None = None,
+                  limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows of a ranking for a page (optionally only the areas inside ``within``)."""
+    if within and within != "TH":
+        ranked = ranked[ranked["code"].astype(str).str.startswith(within)]
+    if limit is not None:
+        ranked = ranked.head(limit)
+    items = []
+    for r in ranked.to_dict("records"):
+        items.append({"code": r["code"], "rank": int(r["priority_rank"]),
+                      "score": float(r["priority_score"]),
+                      "name_th": r.get("name_th") or r["code"], "name_en": r.get("name_en") or "",
+                      "n_target_poor": _val(r, "n_target_poor"),
+                      "target_poor_rate": _ratio(r, "n_target_poor", "n_persons"),
+                      "m0": _val(r, "m0"), "n_poor": _val(r, "n_poor"),
+                      "score_lo": _val(r, "score_lo"), "score_hi": _val(r, "score_hi"),
+                      "rank_lo": _val(r, "rank_lo"), "rank_hi": _val(r, "rank_hi"),
+                      "p_top_n": _val(r, "p_top_n"),
+                      "explanation_th": r.get("explanation_th", ""),
+                      "explanation_en": r.get("explanation_en", "")})
+    return items
+
+
+def ranked_children(src: AreaSource, version: Any, code: str, level: str,
+                    config: Any = None, limit: int = 15) -> dict[str, Any]:
+    """The sub-areas in priority order: the ranking of the child level across the province
+    (across the country for provinces; ``scope``), the same as the API's, shown for the
+    sub-areas of ``code``; suppressed ones are counted, not ranked."""
     child = CHILD.get(level)
     if child is None:
-        return {"level": None, "items": [], "n_hidden": 0, "total": 0, "rows": pd.DataFrame()}
+        return {"level": None, "items": [], "n_hidden": 0, "total": 0, "rows": pd.DataFrame(),
+                "scope": None}
+    province = None if child == "province" else code[:4]
     kids = rows_of(src, version.id, child, code)
     kids = kids[kids["code"].astype(str).str.len() == len(code) + 2].reset_index(drop=True)
-    hidden = kids.apply(is_hidden, axis=1) if len(kids) else pd.Series(dtype=bool)
-    visible = kids[~hidden] if len(kids) else kids
-    items: list[dict[str, Any]] = []
-    if not visible.empty:
-        prev_v = previous_version(src.store, src.dataset, version)
-        previous = None
-        if prev_v is not None:
-            try:
-                previous = rows_of(src, prev_v.id, child, code)
-                previous = previous[~previous.apply(is_hidden, axis=1)] if len(previous) \
-                    else None
-            except NotFound:
-                previous = None
-        ranked = rank_areas(visible.reset_index(drop=True), config, previous=previous)
-        by_code = visible.set_index("code")
-        for _, r in ranked.head(limit).iterrows():
-            src_row = by_code.loc[r["code"]]
-            items.append({"code": r["code"], "rank": int(r["priority_rank"]),
-                          "score": float(r["priority_score"]),
-                          "name_th": src_row.get("name_th") or r["code"],
-                          "name_en": src_row.get("name_en") or "",
-                          "n_target_poor": _val(src_row, "n_target_poor"),
-                          "target_poor_rate": _ratio(src_row, "n_target_poor", "n_persons"),
-                          "m0": _val(src_row, "m0"), "n_poor": _val(src_row, "n_poor"),
-                          "explanation_th": r.get("explanation_th", ""),
-                          "explanation_en": r.get("explanation_en", "")})
-    return {"level": child, "items": items, "n_hidden": int(hidden.sum()) if len(kids) else 0,
-            "total": int(len(visible)), "rows": kids}
+    n_hidden = int(kids.apply(is_hidden, axis=1).sum()) if len(kids) else 0
+    try:
+        ranked = rank_level(src, version, child, province, config=config)
+    except NotFound:
+        ranked = pd.DataFrame(columns=["code", "priority_rank", "priority_score"])
+    inside = ranked[ranked["code"].astype(str).str.startswith(code if code != "TH" else "TH")]
+    return {"level": child, "items": ranking_items(inside, limit=limit), "n_hidden": n_hidden,
+            "total": int(len(inside)), "rows": kids,
+            "scope": "country" if province is None else "province"}
+
+
+def ranking_page(src: AreaSource, area: str | None, level: str | None, *,
+                 version_id: str | None = None, weights: dict[str, float] | None = None,
+                 n_boot: int = 0, top_n: int = 10) -> dict[str, Any]:
+    """The ranking page: ``level`` areas of ``area``'s province (the country when ``area``
+    is TH) ranked as the API ranks them, shown for those inside ``area``; the weights used
+    (defaults overridden by ``weights``) for the form."""
+    from service.analysis.rank import load_config
+
+    area = area or "TH"
+    area_level = admin_level(area)
+    if area_level == "village":
+        raise InvalidInput("choose a province, amphoe or tambon to rank its sub-areas "
+                           "/ เลือกจังหวัด อำเภอ หรือตำบล", column="area")
+    level = level or CHILD[area_level]
+    order = ("country", *RANKABLE)
+    if level not in RANKABLE or order.index(level) <= order.index(area_level):
+        raise InvalidInput(f"{level} is not below {area_level} / ระดับต้องต่ำกว่าพื้นที่ที่เลือก",
+                           column="level")
+    config = load_config(None, weights or None)
+    version = src.store.version(src.dataset, version_id)
+    province = None if level == "province" else (area[:4] if area != "TH" else None)
+    ranked = rank_level(src, version, level, province, config=config, n_boot=n_boot,
+                        top_n=top_n)
+    default = {c.id: c.weight for c in load_config().components}
+    components = [{"id": c.id, "th": c.label_th, "en": c.label_en, "weight": c.weight,
+                   "default": default.get(c.id), "used": True}
+                  for c in config.components]
+    used = {c["id"] for c in (ranked.attrs.get("config") or {}).get("components", [])}
+    if used:
+        for c in components:
+            c["used"] = c["id"] in used
+    name_row = area_row(src, version.id, area) if area != "TH" else {}
+    return {"area": area, "area_level": area_level, "level": level, "province": province,
+            "name_th": (name_row.get("name_th") if area != "TH" else "ประเทศไทย") or area,
+            "name_en": (name_row.get("name_en") if area != "TH" else "Thailand") or "",
+            "level_words": LEVEL_WORDS[level], "items": ranking_items(ranked, area),
+            "n_ranked": int(len(ranked)), "n_hidden": ranked.attrs.get("n_hidden", 0),
+            "notes": ranked.attrs.get("notes", []), "components": components,
+            "bootstrap": ranked.attrs.get("bootstrap"), "n_boot": n_boot, "top_n": top_n,
+            "levels": [lv for lv in RANKABLE if order.index(lv) > order.index(area_level)
+                       and not (lv == "village" and area == "TH")],
+            "version": version.id, "round": int(version.round),
+            "previous_version": ranked.attrs.get("previous_version")}
 
 
 def small_map(src: AreaSource, version: Any, code: str, child: str | None,
