@@ -160,3 +160,40 @@ def test_moves_between_provinces_are_matched_at_finish():
     assert prov["TH50"]["pnl_hh_moved_out"] == 1 and prov["TH50"]["pnl_hh_left"] == 1
     assert prov["TH58"]["pnl_hh_moved_in"] == 1 and prov["TH58"]["pnl_hh_new"] == 1
     assert prov["TH58"]["pnl_hh_matched"] == 0
+
+
+@pytest.fixture(scope="module")
+def panel_client(panel_store):
+    from service import create_app
+
+    store, _ = panel_store
+    app = create_app({"testing": True, "data_dir": str(store.data_dir),
+                      "secret_key": "t", "pseudonym_key": "k"})
+    return app.test_client()
+
+
+def test_panel_columns_in_area_api_map_values_and_exports(panel_client, panel_store):
+    _, v = panel_store
+    body = panel_client.get("/api/v1/areas/province/TH75?dataset=demo").get_json()
+    assert body["round"] == 2565
+    area = body["area"]
+    assert area["pnl_hh_exited"] > 0 and 0 < area["pnl_exit_rate"] < 1
+    assert "pnl_hh_moved_in" in body["children"][0]
+    # a map measure of the change family, for provinces and for a target group
+    vals = panel_client.get("/maps/values/amphoe.json?dataset=demo&measure=pnl_exit_rate"
+                            "&scope=TH75")
+    assert vals.status_code == 200, vals.get_data(as_text=True)[:300]
+    text = vals.get_data(as_text=True)
+    assert "pnl_exit_rate" in text or "exit" in text.lower()
+    grp = panel_client.get("/maps/values/amphoe.json?dataset=demo&measure=pnl_p_exited"
+                           "&group=child&scope=TH75")
+    assert grp.status_code == 200
+    csv = panel_client.get("/api/v1/exports/areas/amphoe.csv?dataset=demo&province=TH75")
+    assert csv.status_code == 200
+    header = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()[0]
+    assert "pnl_hh_exited" in header and "pnl_excl_elderly_allowance_exited" in header
+    # the first round has no panel: the measure is "not available", not zero
+    first = panel_client.get("/maps/values/amphoe.json?dataset=demo&round=2561"
+                             "&measure=pnl_exit_rate&scope=TH75")
+    assert first.status_code == 200
+    assert first.get_json()["available"] is False
