@@ -7,31 +7,14 @@ import polars as pl
 import pytest
 
 from service.analysis.panel import PanelAggregator
-from service.demo.panel import round_dir
-from service.settings import load_settings
-from service.store import open_store
 
 LEVELS = ("country", "province", "amphoe", "tambon", "village", "h3_r6", "h3_r7", "h3_r8",
           "h3_r9")
 
 
 @pytest.fixture(scope="module")
-def locator():
-    from service.geo.boundaries import load_level
-    from service.geo.locate import TambonLocator
-
-    return TambonLocator(load_level(load_settings(environ={})["boundaries_dir"], "tambon"))
-
-
-@pytest.fixture(scope="module")
-def panel_store(tmp_path_factory, demo_panel_dir, locator):
-    from service.pipeline import build_version
-
-    settings = load_settings({"data_dir": str(tmp_path_factory.mktemp("var"))}, environ={})
-    versions = {r: build_version(settings, dataset="demo", round=r,
-                                 persons_dir=round_dir(demo_panel_dir, r), progress=False,
-                                 locator=locator) for r in (2561, 2562, 2565)}
-    return open_store(settings), versions
+def panel_store(demo_panel_store):
+    return demo_panel_store
 
 
 def _areas(store, version, level):
