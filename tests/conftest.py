@@ -62,6 +62,17 @@ def make_demo_persons(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_panel_dir(tmp_path_factory):
+    """Demo panel of Samut Songkhram (TH75), rounds 2561, 2562, 2565, seed 2561:
+    ``<dir>/r<round>/persons/TH75.parquet`` (service.demo.panel)."""
+    from service.demo.panel import generate_panel
+
+    out = tmp_path_factory.mktemp("demo-panel")
+    generate_panel([2561, 2562, 2565], seed=2561, out=out, provinces=["TH75"])
+    return out
+
+
+@pytest.fixture(scope="session")
 def demo_persons_dir(make_demo_persons):
     """Samut Songkhram (TH75), the whole province: 43,535 households, 125,464 people, 903
     target poor, exactly as TPMAP 2561; seed 2561."""

@@ -22,6 +22,10 @@ FORMATS = ("percent", "ratio", "count", "rank")
 GROUPS = ("child", "woman", "elderly", "disabled", "chronic")
 
 
+class MissingColumns(ValueError):
+    """The area table has not the columns a measure needs (not computed for this dataset)."""
+
+
 @dataclass(frozen=True)
 class Measure:
     id: str
@@ -36,6 +40,9 @@ class Measure:
     num: str | None = None
     den: str | None = None
     grouped: bool = False
+    family: str = "poverty"
+    family_th: str = ""
+    family_en: str = ""
 
     def columns(self, group: str | None = None) -> tuple[str, ...]:
         """Count columns this measure reads (for a target group when given)."""
@@ -61,7 +68,8 @@ class Measure:
         return {
             "id": self.id, "th": self.th, "en": self.en, "format": self.format,
             "unit_th": self.unit_th, "unit_en": self.unit_en, "worse": self.worse,
-            "grouped": self.grouped,
+            "grouped": self.grouped, "family": self.family,
+            "family_th": self.family_th, "family_en": self.family_en,
         }
 
 
@@ -98,6 +106,7 @@ def _expand(entry: dict, lists: dict[str, dict]) -> list[dict]:
 def parse_catalogue(raw: dict) -> Catalogue:
     """Build a catalogue from the parsed measures.json, checking every entry."""
     measures: dict[str, Measure] = {}
+    families = raw.get("families", {})
     for i, entry in enumerate(raw["measures"]):
         for item in _expand(entry, raw):
             where = f"measures.json measures[{i}] ({item.get('id')!r})"
@@ -107,11 +116,16 @@ def parse_catalogue(raw: dict) -> Catalogue:
                 raise ValueError(f"{where}: give either 'column' or both 'num' and 'den'")
             if item["id"] in measures:
                 raise ValueError(f"{where}: duplicate measure id")
+            family = item.get("family", "poverty")
+            if families and family not in families:
+                raise ValueError(f"{where}: family must be one of {', '.join(families)}")
+            fam_th, fam_en = families.get(family, ("", ""))
             measures[item["id"]] = Measure(
                 id=item["id"], th=item["th"], en=item["en"], format=item["format"],
                 unit_th=item["unit_th"], unit_en=item["unit_en"], scheme=item["scheme"],
                 worse=item.get("worse", "high"), column=item.get("column"),
                 num=item.get("num"), den=item.get("den"), grouped=bool(item.get("grouped")),
+                family=family, family_th=fam_th, family_en=fam_en,
             )
     if raw["default"] not in measures:
         raise ValueError(f"measures.json: default measure {raw['default']!r} is not defined")
@@ -137,7 +151,7 @@ def compute(frame: pd.DataFrame, measure: Measure, *, group: str | None = None) 
                  for c in measure.columns(group))
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise MissingColumns(
             f"measure {measure.id!r} needs column(s) {', '.join(missing)} in the area table"
         )
     if len(cols) == 1:
