@@ -26,6 +26,7 @@ COMMANDS = {
     "users": "users",
     "bench": "bench",
     "datasets": "datasets",
+    "db": "db",
 }
 
 
