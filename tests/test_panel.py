@@ -180,3 +180,16 @@ def test_panel_columns_in_area_api_map_values_and_exports(panel_client, panel_st
                              "&measure=pnl_exit_rate&scope=TH75")
     assert first.status_code == 200
     assert first.get_json()["available"] is False
+
+
+def test_kpi_progress_api(panel_client):
+    body = panel_client.get("/api/v1/kpi/progress?dataset=demo&province=TH75&limit=500")
+    assert body.status_code == 200, body.get_data(as_text=True)[:400]
+    data = body.get_json()
+    assert data["rounds"] == [2561, 2562, 2565]
+    items = {(i["code"], i["kpi"]): i for i in data["items"]}
+    m0 = items[("TH", "m0")]
+    assert m0["baseline_round"] == 2561 and m0["latest_round"] == 2565
+    assert [p["round"] for p in m0["trend"]] == [2561, 2562, 2565]
+    assert m0["change"] != 0 and m0["status_th"] and m0["status_en"]
+    assert ("TH75", "cov_elderly_allowance") in items
