@@ -208,9 +208,9 @@ def kpi_progress(rounds: Sequence[tuple[int, pd.DataFrame]], *,
     known = [r for r, _ in by_round]
     base_round = known[0] if baseline_round is None else baseline_round
     if base_round not in known:
-        names = ", ".join(str(r) for r in known)
-        raise InvalidInput(f"baseline round {base_round} is not among the rounds ({names}) "
-                           f"/ รอบฐาน {base_round} ไม่อยู่ในรอบสำรวจที่มี ({names})",
+        listed = ", ".join(str(r) for r in known)
+        raise InvalidInput(f"baseline round {base_round} is not among the rounds ({listed}) "
+                           f"/ รอบฐาน {base_round} ไม่อยู่ในรอบสำรวจที่มี ({listed})",
                            column="baseline_round")
     used = [(r, t) for r, t in by_round if r >= base_round]
     for rnd, table in used:
