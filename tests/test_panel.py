@@ -193,3 +193,22 @@ def test_kpi_progress_api(panel_client):
     assert [p["round"] for p in m0["trend"]] == [2561, 2562, 2565]
     assert m0["change"] != 0 and m0["status_th"] and m0["status_en"]
     assert ("TH75", "cov_elderly_allowance") in items
+
+
+def test_household_with_members_in_two_tambons_counts_in_both():
+    """As in aggregate: a household counts in every area where a member is (the level by
+    level path, taken when a household has more than one location)."""
+    agg = PanelAggregator()
+    before = _batch(["e1", "e2", "f1"], ["e", "e", "f"], ["TH500101", "TH500102", "TH500101"],
+                    [True, True, False])
+    now = _batch(["e1", "e2", "f1"], ["e", "e", "f"], ["TH500101", "TH500102", "TH500101"],
+                 [False, False, False])
+    agg.add(now, before)
+    out = agg.finish()
+    country = out["country"].row(0, named=True)
+    assert country["pnl_hh_matched"] == 2 and country["pnl_hh_exited"] == 1
+    tambon = {r["code"]: r for r in out["tambon"].iter_rows(named=True)}
+    assert tambon["TH500101"]["pnl_hh_matched"] == 2
+    assert tambon["TH500102"]["pnl_hh_matched"] == 1
+    assert tambon["TH500102"]["pnl_hh_exited"] == 1
+    assert country["pnl_p_matched"] == 3 and country["pnl_p_exited"] == 2
