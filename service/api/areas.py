@@ -196,7 +196,10 @@ def apply_mask(raw: pd.DataFrame, mask: pd.DataFrame) -> pd.DataFrame:
             hidden = pd.Series(found[column].eq(True).to_numpy(), index=out.index)
             _null_columns(out, items, hidden & ~sup)
     _null_columns(out, [c for c in out.columns if c not in _KEEP], sup)
-    return out
+    # published datasets (TPMAP tables): items hidden at import, over the whole country
+    from service.analysis.disclosure_published import apply_hidden
+
+    return apply_hidden(out)
 
 
 def public_frame(dataset: str, version_id: str, level: str,
