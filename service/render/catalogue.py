@@ -92,7 +92,7 @@ def _expand(entry: dict, lists: dict[str, dict]) -> list[dict]:
     family = entry.get("for")
     if not family:
         return [entry]
-    key = {"indicators": "ind", "dimensions": "dim", "programmes": "p"}[family]
+    key = {"indicators": "ind", "dimensions": "dim", "programmes": "p", "masks": "mask"}[family]
     out = []
     for item, (th, en) in lists[family].items():
         values = {key: item, "th": th, "en": en}
