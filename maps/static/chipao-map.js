@@ -272,6 +272,18 @@
       div.style.display = "block";
       document.documentElement.setAttribute("data-chipao-error", "1");
     }
+    function clearError() {
+      var div = errorBox.getContainer();
+      div.innerHTML = "";
+      div.style.display = "none";
+      document.documentElement.removeAttribute("data-chipao-error");
+    }
+    // every finished values request (success or error) counts, so tools can wait for it
+    var settled = 0;
+    function markSettled() {
+      settled += 1;
+      document.documentElement.setAttribute("data-chipao-settled", String(settled));
+    }
 
     // ---- title, measure and round controls ------------------------------------------------
     var panel = L.control({position: "topleft"});
@@ -286,17 +298,29 @@
         crumbs.innerHTML = cfg.breadcrumbs.map(function (c) {
           return "<a href=\"" + esc(c.url) + "\">" + esc(c.th) + "</a>";
         }).join(" › ");
+        crumbLinks = crumbs.querySelectorAll("a");
+        syncCrumbs();
       }
       if (cfg.embed) { return div; }
       var form = el("form", "chipao-form", div);
       form.addEventListener("submit", function (e) { e.preventDefault(); });
+      // options: [value, text] or [value, text, optgroup label] (consecutive ones grouped)
       function select(name, label, options, value) {
         var lab = el("label", "", form);
         lab.appendChild(document.createTextNode(label));
         var s = el("select", "", lab);
         s.name = name;
+        var group = null, groupLabel = null;
         options.forEach(function (o) {
-          var opt = el("option", "", s);
+          var parent = s;
+          if (o[2]) {
+            if (o[2] !== groupLabel) {
+              group = el("optgroup", "", s);
+              group.label = groupLabel = o[2];
+            }
+            parent = group;
+          }
+          var opt = el("option", "", parent);
           opt.value = o[0];
           opt.textContent = o[1];
           if (String(o[0]) === String(value)) { opt.selected = true; }
@@ -304,7 +328,9 @@
         return s;
       }
       var measureSel = select("measure", "ตัวชี้วัด · Measure",
-        cfg.measures.map(function (m) { return [m.id, m.th + " · " + m.en]; }), state.measure);
+        cfg.measures.map(function (m) {
+          return [m.id, m.th + " · " + m.en, m.family_th ? m.family_th + " · " + m.family_en : null];
+        }), state.measure);
       var groupSel = select("group", "กลุ่มเป้าหมาย · Target group",
         [["", "ทุกคน · Everyone"]].concat(cfg.groups.map(function (g) {
           return [g.id, g.th + " · " + g.en];
@@ -339,7 +365,7 @@
           cfg.levels.map(function (l) { return [l.id, l.th + " · " + l.en]; }), cfg.level);
         levelSel.addEventListener("change", function () {
           var chosen = cfg.levels.filter(function (l) { return l.id === levelSel.value; })[0];
-          window.location.href = chosen.url + "?" + query(["level"]);
+          window.location.href = chosen.url + "?" + pageQuery(chosen.id);
         });
       }
       function syncGroup() {
@@ -358,7 +384,9 @@
         state.classes = classSel.value;
         state.classifier = classifierSel.value;
         state.k = kSel ? (kSel.value || null) : state.k;
-        window.history.replaceState(null, "", "?" + query());
+        window.history.replaceState(null, "", "?" + pageQuery());
+        syncCrumbs();
+        syncShare();
         loadValues();
       });
       var tools = el("div", "chipao-tools", div);
@@ -371,9 +399,9 @@
       png.textContent = "รูปภาพ · PNG";
       png.addEventListener("click", function () { exportPng(); });
       if (cfg.embed_code_url) {
-        var share = el("a", "", tools);
-        share.href = cfg.embed_code_url + (cfg.embed_code_url.indexOf("?") >= 0 ? "&" : "?") + query();
+        share = el("a", "chipao-share", tools);
         share.textContent = "ฝังแผนที่ · Embed";
+        syncShare();
       }
       return div;
     };
@@ -432,6 +460,7 @@
       }, "image/png");
     }
 
+    // query string of the values request (the level is in its path)
     function query(skip) {
       var q = new URLSearchParams();
       ["measure", "group", "round", "change", "classes", "classifier", "dataset", "k"].forEach(function (k) {
@@ -440,6 +469,25 @@
         }
       });
       return q.toString();
+    }
+    // query string of this page's own URL: the level first, then every control's value
+    function pageQuery(level) {
+      var rest = query();
+      return "level=" + encodeURIComponent(level || cfg.level) + (rest ? "&" + rest : "");
+    }
+    var crumbLinks = [], share = null;
+    // breadcrumbs keep the measure, group, classes and breaks (each page has its own level)
+    function syncCrumbs() {
+      var q = query(["round", "change", "k"]);
+      for (var i = 0; i < crumbLinks.length; i++) {
+        var base = cfg.breadcrumbs[i].url;
+        crumbLinks[i].href = base + (q ? (base.indexOf("?") >= 0 ? "&" : "?") + q : "");
+      }
+    }
+    function syncShare() {
+      if (!share) { return; }
+      var base = cfg.embed_code_url;
+      share.href = base + (base.indexOf("?") >= 0 ? "&" : "?") + query();
     }
 
     // ---- legend -----------------------------------------------------------------------------
@@ -460,6 +508,9 @@
       html += "</div><div class=\"chipao-legend-unit\">" + esc(m.unit_th) + " · " + esc(m.unit_en) +
         (data.change && m.format === "percent" ? " (จุด · points)" : "") + "</div>";
       var lg = data.legend;
+      if (data.available === false) {
+        html += "<div class=\"chipao-legend-empty\">ไม่มีข้อมูลนี้ · not available for this dataset</div>";
+      }
       if (lg) {
         for (var i = 0; i < lg.colours.length; i++) {
           html += "<div class=\"chipao-legend-row\"><i style=\"background:" + lg.colours[i] + "\"></i>" +
@@ -501,9 +552,9 @@
 
     function tooltip(l) {
       var code = l.feature.id;
-      var i = rowOf[code];
+      var i = data ? rowOf[code] : undefined;
       var html = "<div class=\"chipao-tip-head\">";
-      if (data.names && i !== undefined) {
+      if (data && data.names && i !== undefined) {
         html += "<b>" + esc(data.names.th[i]) + "</b><br>" + esc(data.names.en[i]);
       } else {
         html += "<b>" + esc(cfg.feature_label_th) + "</b> · " + esc(cfg.feature_label_en);
@@ -550,9 +601,38 @@
       return cfg.values_url + (cfg.values_url.indexOf("?") >= 0 ? "&" : "?") + query();
     }
 
+    // a failed request leaves no stale colours: every area turns "no data" and the legend
+    // says why; the next successful load clears the message
+    function clearMap(message) {
+      data = null;
+      rowOf = {};
+      suppressedRow = {};
+      styles = {nodata: Object.assign({renderer: renderer, weight: cfg.line_weight, color: "#ffffff",
+        opacity: 0.8, radius: 5}, {fillColor: "#d9d9d9", fillOpacity: 0.5})};
+      var blankStyle = function () { return styles.nodata; };
+      if (layer && layer.restyle) { layer.restyle(blankStyle); } else if (layer) { layer.setStyle(blankStyle); }
+      legendCtl.getContainer().innerHTML = "<div class=\"chipao-legend-empty\">" + esc(message) + "</div>";
+    }
+    var loadSerial = 0;
+    var NO_EARLIER = "ไม่มีรอบข้อมูลก่อนหน้าให้เปรียบเทียบ · there is no earlier round to compare with";
     function loadValues() {
-      return fetchJSON(valuesUrl()).then(applyValues).catch(function (e) {
+      var serial = ++loadSerial;
+      if (state.change && cfg.rounds.length && String(state.round) === String(cfg.rounds[0].id)) {
+        showError(NO_EARLIER);
+        clearMap(NO_EARLIER);
+        markSettled();
+        return Promise.resolve();
+      }
+      return fetchJSON(valuesUrl()).then(function (payload) {
+        if (serial !== loadSerial) { return; }  // a newer choice is on its way
+        clearError();
+        applyValues(payload);
+        markSettled();
+      }).catch(function (e) {
+        if (serial !== loadSerial) { return; }
         showError(e.message);
+        clearMap(e.message);
+        markSettled();
       });
     }
 
@@ -636,11 +716,13 @@
           timings.page_ms = performance.now();  // since navigation start
           timings.features = nFeatures;
           window.chipaoTimings = timings;
+          markSettled();
           document.documentElement.setAttribute("data-chipao-ready", "1");
         });
       });
     }).catch(function (e) {
       showError(e.message);
+      markSettled();
     });
   };
 })();

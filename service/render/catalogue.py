@@ -31,6 +31,10 @@ LISTS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+class MissingColumns(ValueError):
+    """The area table has not the columns a measure needs (not computed for this dataset)."""
+
+
 @dataclass(frozen=True)
 class Measure:
     id: str
@@ -45,6 +49,9 @@ class Measure:
     num: str | None = None
     den: str | None = None
     grouped: bool = False
+    family: str = "poverty"
+    family_th: str = ""
+    family_en: str = ""
 
     def columns(self, group: str | None = None) -> tuple[str, ...]:
         """Count columns this measure reads (for a target group when given)."""
@@ -70,7 +77,8 @@ class Measure:
         return {
             "id": self.id, "th": self.th, "en": self.en, "format": self.format,
             "unit_th": self.unit_th, "unit_en": self.unit_en, "worse": self.worse,
-            "grouped": self.grouped,
+            "grouped": self.grouped, "family": self.family,
+            "family_th": self.family_th, "family_en": self.family_en,
         }
 
 
@@ -111,6 +119,7 @@ def parse_catalogue(raw: dict) -> Catalogue:
         raise ValueError(f"measures.json: {', '.join(declared)} are declared in "
                          "service/vocabulary.py, not in the catalogue")
     measures: dict[str, Measure] = {}
+    families = raw.get("families", {})
     for i, entry in enumerate(raw["measures"]):
         for item in _expand(entry, LISTS):
             where = f"measures.json measures[{i}] ({item.get('id')!r})"
@@ -120,11 +129,16 @@ def parse_catalogue(raw: dict) -> Catalogue:
                 raise ValueError(f"{where}: give either 'column' or both 'num' and 'den'")
             if item["id"] in measures:
                 raise ValueError(f"{where}: duplicate measure id")
+            family = item.get("family", "poverty")
+            if families and family not in families:
+                raise ValueError(f"{where}: family must be one of {', '.join(families)}")
+            fam_th, fam_en = families.get(family, ("", ""))
             measures[item["id"]] = Measure(
                 id=item["id"], th=item["th"], en=item["en"], format=item["format"],
                 unit_th=item["unit_th"], unit_en=item["unit_en"], scheme=item["scheme"],
                 worse=item.get("worse", "high"), column=item.get("column"),
                 num=item.get("num"), den=item.get("den"), grouped=bool(item.get("grouped")),
+                family=family, family_th=fam_th, family_en=fam_en,
             )
     if raw["default"] not in measures:
         raise ValueError(f"measures.json: default measure {raw['default']!r} is not defined")
@@ -150,7 +164,7 @@ def compute(frame: pd.DataFrame, measure: Measure, *, group: str | None = None) 
                  for c in measure.columns(group))
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise MissingColumns(
             f"measure {measure.id!r} needs column(s) {', '.join(missing)} in the area table"
         )
     if len(cols) == 1:
