@@ -25,6 +25,7 @@ COMMANDS = {
     "users": "users",
     "bench": "bench",
     "datasets": "datasets",
+    "db": "db",
 }
 
 

@@ -17,14 +17,19 @@ PASSWORD = "correct horse battery"
 K = 10
 
 
+pytestmark = pytest.mark.both_databases  # SQLite and PostgreSQL catalogs (conftest.py)
+
+
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
+def api(tmp_path_factory, make_database_url):
     """(app, tokens by role name, version ids) shared by this module's read-only tests."""
     import api_dataset
 
     tmp = tmp_path_factory.mktemp("api")
+    url = make_database_url()
     app = create_app({"testing": True, "data_dir": str(tmp / "var"), "secret_key": "t",
-                      "rate_limit": "100000 per minute", "min_cell_households": K})
+                      "rate_limit": "100000 per minute", "min_cell_households": K,
+                      **({"database_url": url} if url else {})})
     ids = api_dataset.build(app.config["CHIPAO"])
     users = user_store(app)
     tokens = {}
@@ -481,6 +486,7 @@ def test_province_public_rows_equal_whole_country_public_rows(api, k):
 
     base, _, ids = api
     app = create_app({"testing": True, "data_dir": base.config["CHIPAO"]["data_dir"],
+                      "database_url": base.config["CHIPAO"]["database_url"],
                       "secret_key": "t", "min_cell_households": k})
     with app.app_context():
         store = get_store()

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import shapely
 
 from service.analysis.aggregate import H3_LEVELS, LEVELS
-from service.errors import InvalidInput, NotFound
+from service.errors import Conflict, InvalidInput, NotFound
 from service.store.catalog import Catalog, Version, validate_dataset_name
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,18 @@ class VersionWriter:
         _fsync_tree(self.dir)
         os.replace(self.dir, self.final_dir)
         _fsync_dir(self.final_dir.parent)
-        self.store.catalog.publish_version(self.id, n_persons=n_persons,
-                                           n_households=n_households, meta=meta,
-                                           make_current=make_current)
+        try:
+            self.store.catalog.publish_version(self.id, n_persons=n_persons,
+                                               n_households=n_households, meta=meta,
+                                               make_current=make_current)
+        except Conflict:
+            # another process (machine) published this source first: leave no files behind
+            shutil.rmtree(self.final_dir, ignore_errors=True)
+            sha = self.store.catalog.source_of(self.id)
+            winner = self.store.catalog.find_by_sha256(self.dataset, sha) if sha else None
+            if winner is not None:
+                raise SourceAlreadyStored(winner) from None
+            raise
         self.version = self.store.catalog.get(self.dataset, self.id)
         log.info("dataset %s version %s published", self.dataset, self.id)
         return self.version
@@ -180,7 +189,9 @@ class Store:
         with open(lock_path, "a+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                yield
+                # and across machines sharing the catalog (PostgreSQL advisory lock)
+                with self.catalog.build_lock(dataset):
+                    yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
