@@ -18,6 +18,7 @@ COMMANDS = {
     "serve": "serve",
     "mpi": "mpi",
     "ingest": "ingest",
+    "import-tpmap": "import_tpmap",
     "aggregate": "aggregate",
     "rank": "rank",
     "select": "select",

@@ -92,6 +92,18 @@ def make_database_url(database):
 
 
 @pytest.fixture
+def redis_url():
+    """The test Redis (CHIPAO_TEST_REDIS_URL), emptied first; skipped locally without it."""
+    url = server_url("CHIPAO_TEST_REDIS_URL", "Redis")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture
 def database_url(make_database_url):
     return make_database_url()
 
