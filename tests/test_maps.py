@@ -24,8 +24,8 @@ def source():
 
 
 @pytest.fixture
-def map_client(app, source):
-    app.extensions["chipao_map_source"] = source
+def map_client(app, services, source):
+    services.use_source(source)
     return app.test_client()
 
 
@@ -316,8 +316,8 @@ def test_basemap_must_be_local(tmp_path, source):
     for basemap, expected in (("/tiles/{z}/{x}/{y}.png", '"basemap": "/tiles/{z}/{x}/{y}.png"'),
                               ("https://tile.example.org/{z}/{x}/{y}.png", '"basemap": null'),
                               ("none", '"basemap": null')):
-        app = create_app({"testing": True, "data_dir": str(tmp_path / "v"), "basemap": basemap})
-        app.extensions["chipao_map_source"] = source
+        app = create_app({"testing": True, "data_dir": str(tmp_path / "v"), "basemap": basemap},
+                         source=source)
         html = app.test_client().get("/maps/").get_data(as_text=True)
         assert expected in html and "tile.example.org" not in html
 
