@@ -121,6 +121,14 @@ def app(tmp_path, database_url):
 
 
 @pytest.fixture
+def services(app):
+    """The app's :class:`service.api.services.Services` (store, users, caches, map source)."""
+    from service.api.services import services as services_of
+
+    return services_of(app)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -37,13 +37,14 @@ import pandas as pd
 import polars as pl
 
 from service.analysis.disclosure import protect_levels
+from service.vocabulary import ADMIN_LEVELS
 
 log = logging.getLogger(__name__)
 
 DIMENSIONS = ("health", "living", "education", "income", "accessibility")
 MASK_BITS = tuple(range(1, 32))  # mask "10000" = 16 (health), "00001" = 1 (accessibility)
 FAMILIES = ("n_tp_m{m}", "n_dep_m{m}", "n_dep_reg_m{m}", "n_dep_hh_m{m}")
-CHAIN = ("country", "province", "amphoe", "tambon", "village")
+CHAIN = ADMIN_LEVELS
 IDENTITY = ("level", "code", "parent_code", "name_th", "name_en", "province_code")
 #: columns never nulled item by item (identity, location, means over the whole area)
 _NOT_COUNTS = set(IDENTITY) | {"lon", "lat", "happiness", "dc_suppressed", "dc_reason",

@@ -37,6 +37,8 @@ from typing import Any
 
 import polars as pl
 
+from service.vocabulary import ADMIN_LEVELS
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -673,7 +675,6 @@ def _province_tables(levels: dict[str, tuple[pl.DataFrame, pl.DataFrame]], provi
 
 
 # -- the whole import --------------------------------------------------------------------------
-ADMIN_LEVELS = ("country", "province", "amphoe", "tambon", "village")
 
 
 def _finish_level(level: str, frame: pl.DataFrame, names: dict[str, tuple[str, str]]
