@@ -75,9 +75,8 @@ HIDDEN = "dc_hidden"
 def encode_hidden(hidden: np.ndarray) -> list[str | None]:
     """Per row, the hidden items as a hex bitmap over :func:`count_columns` (None: none)."""
     packed = np.packbits(hidden, axis=1)
-    any_hidden = hidden.any(axis=1)
-    return [row.tobytes().hex() if h else None for row, h in zip(packed, any_hidden,
-                                                                  strict=True)]
+    any_hidden = np.asarray(hidden.any(axis=1), dtype=bool)
+    return [packed[i].tobytes().hex() if any_hidden[i] else None for i in range(len(packed))]
 
 
 def apply_hidden(frame: pd.DataFrame) -> pd.DataFrame:
