@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from service.analysis.aggregate import H3_LEVELS, Aggregator, admin_names
+from service.analysis.aggregate import Aggregator, admin_names
 from service.errors import InvalidInput
 from service.store.catalog import Version
 from service.store.store import SourceAlreadyStored, Store, open_store
+from service.vocabulary import H3_LEVELS
 
 log = logging.getLogger(__name__)
 

@@ -92,6 +92,18 @@ def make_database_url(database):
 
 
 @pytest.fixture
+def redis_url():
+    """The test Redis (CHIPAO_TEST_REDIS_URL), emptied first; skipped locally without it."""
+    url = server_url("CHIPAO_TEST_REDIS_URL", "Redis")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture
 def database_url(make_database_url):
     return make_database_url()
 
@@ -106,6 +118,14 @@ def app(tmp_path, database_url):
         **({"database_url": database_url} if database_url else {}),
     })
     yield app
+
+
+@pytest.fixture
+def services(app):
+    """The app's :class:`service.api.services.Services` (store, users, caches, map source)."""
+    from service.api.services import services as services_of
+
+    return services_of(app)
 
 
 @pytest.fixture
