@@ -457,3 +457,68 @@ def pd_frame(rows: list, columns: list[str] | None = None):
     cols = columns or ["method_th", "method_en", "n_selected", "total_cost_thb",
                        "people_lifted"]
     return pd.DataFrame(rows, columns=cols)
+
+
+# -- KPI dashboard ---------------------------------------------------------------------------
+def _kpi():
+    from service.api.datasets import int_arg
+    from service.usecases.kpi_dashboard import kpi_dashboard
+    from service.usecases.profile import admin_level
+
+    province = request.args.get("province")
+    if province is None:
+        p = _principal()
+        province = p.province if p.role == "provincial" else None
+    if province:
+        if admin_level(province) != "province":
+            from service.errors import InvalidInput
+
+            raise InvalidInput("province must be a code such as TH58 / รหัสจังหวัดไม่ถูกต้อง",
+                               column="province")
+    src = area_source()
+    base = int_arg("baseline_round", 0, lo=0, hi=9999)
+    return src, kpi_dashboard(src, province or None, baseline_round=base or None)
+
+
+@bp.get("/kpi")
+def kpi_page():
+    """Master-plan KPIs of the country and a province, with charts and exports."""
+    _, d = _kpi()
+    return _render("pages/kpi.html", d=d)
+
+
+@bp.get("/kpi.<fmt>")
+def kpi_export(fmt: str):
+    from flask import Response
+
+    from service.errors import NotFound
+    from service.export import content_disposition, make_filename
+    from service.export.formats import to_csv
+    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
+    from service.usecases.kpi_dashboard import EXPORT_COLUMNS
+
+    if fmt not in ("xlsx", "csv"):
+        raise NotFound("export as xlsx or csv / ส่งออกได้เป็น xlsx หรือ csv")
+    src, d = _kpi()
+    frame = d["table"][[c for c in EXPORT_COLUMNS if c in d["table"]]]
+    v = d["version"]
+    if fmt == "csv":
+        body, media = to_csv(frame), "text/csv; charset=utf-8"
+    else:
+        p = src.principal
+        meta = export_metadata(
+            dataset=src.dataset, round=int(v.round), version=v.id, k=None,
+            who=f"{p.username or 'สาธารณะ · public'} ({p.role}"
+                f"{', ' + p.province if p.province else ''})",
+            view="detail" if d["province"] and src.can_see(d["province"]) else "public",
+            min_households=src.min_households, area=d["province"] or "TH",
+            filters=f"baseline_round={d['baseline_round']}, rounds="
+                    f"{', '.join(map(str, d['rounds']))}", rows=len(frame))
+        body = workbook([Sheet("ตัวชี้วัด KPI", frame)], metadata=meta)
+        media = MEDIA_TYPE
+    ascii_name, uni = make_filename(["chipao", src.dataset, "ตัวชี้วัดแผนแม่บท",
+                                     d["province"] or "TH", "kpi"], fmt)
+    resp = Response(body, mimetype=media.split(";")[0])
+    resp.headers["Content-Type"] = media
+    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
+    return resp
