@@ -171,7 +171,7 @@ def selection():
     """Budget-constrained village selection in one province (MILP, greedy fallback)."""
     from service.analysis.select import select_villages
     from service.commands.rank import parse_pairs
-    from service.commands.select import DEFAULT_COSTS, usable_costs, village_table
+    from service.commands.select import usable_costs, village_table
 
     province = province_arg()
     if not province:
@@ -181,12 +181,12 @@ def selection():
     objective = request.args.get("objective", "poor")
     per_amphoe = request.args.get("per_amphoe", "false").lower() in ("1", "true", "yes")
     raw_costs = request.args.get("costs", "")
-    costs = parse_pairs([c for c in raw_costs.split(",") if c], "cost") if raw_costs \
-        else DEFAULT_COSTS
+    given = parse_pairs([c for c in raw_costs.split(",") if c], "cost") if raw_costs \
+        else None
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
     table, ranking, _ = village_table(get_store(), dataset, province, v.id)
-    costs = usable_costs(costs, table)
+    costs = usable_costs(given, table)  # the defaults, overridden item by item
     sel = select_villages(table, budget=budget, costs=costs, objective=objective,
                           per_amphoe=per_amphoe, ranking=ranking, time_limit=10.0)
     cols = [c for c in ("code", "name_th", "name_en", "amphoe_code", "n_households",

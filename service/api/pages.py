@@ -1,0 +1,156 @@
+"""Server-rendered pages for people (Thai first, English beside it) and HTML error pages.
+
+Templates live in ``maps/templates`` (``base.html``: site navigation, the Sarabun font, the
+signed-in user and role; ``error.html``; ``pages/*.html``) and are found by every blueprint
+through the loader added here, so other helpers' pages ``{% extends "base.html" %}`` too.
+Routes are thin: each reads its arguments, calls a use case (service.usecases.*) and renders.
+
+Errors: a person's browser asking for a page gets ``error.html`` (403/404/422/500 ... in Thai
+and English with a way back); the API and data files keep ``application/problem+json``
+(:func:`wants_html` decides; service.api registers the handlers).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, request
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from service import __version__
+from service.render import thai
+from service.render.catalogue import MAPS_DIR
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pages", __name__)
+
+TEMPLATES_DIR = MAPS_DIR / "templates"
+
+#: site navigation: (path prefix, href, Thai, English); an item is shown once a route under
+#: its prefix exists, so the menu never links to a page that is not there
+NAV = (
+    ("/", "/", "หน้าแรก", "Home"),
+    ("/maps/", "/maps/", "แผนที่", "Maps"),
+    ("/areas/", "/areas/", "ข้อมูลพื้นที่", "Area profiles"),
+    ("/ranking", "/ranking", "จัดลำดับความสำคัญ", "Ranking"),
+    ("/selection", "/selection", "เลือกหมู่บ้านตามงบ", "Selection"),
+    ("/lists", "/lists", "รายชื่อเป้าหมาย", "Target lists"),
+    ("/kpi", "/kpi", "ตัวชี้วัดแผนแม่บท", "KPIs"),
+    ("/cases", "/cases", "ติดตามผล", "Follow-up"),
+)
+
+#: status -> (heading th, heading en, advice th, advice en)
+ERROR_TEXT = {
+    400: ("คำขอไม่ถูกต้อง", "Bad request",
+          "ที่อยู่หรือข้อมูลที่ส่งมาไม่ครบหรือไม่ถูกต้อง",
+          "The address or the form was incomplete or malformed."),
+    401: ("ต้องเข้าสู่ระบบ", "Sign-in required",
+          "หน้านี้สำหรับเจ้าหน้าที่ที่เข้าสู่ระบบแล้ว", "This page is for signed-in staff."),
+    403: ("ไม่มีสิทธิ์เข้าถึง", "Not allowed",
+          "บัญชีของท่านไม่มีสิทธิ์ดูข้อมูลนี้ ข้อมูลรายครัวเรือนดูได้เฉพาะเจ้าหน้าที่ระดับประเทศ"
+          "และเจ้าหน้าที่ของจังหวัดนั้น",
+          "Your account may not see this. Household data is for national staff and the "
+          "staff of that province only."),
+    404: ("ไม่พบหน้าที่ขอ", "Page not found",
+          "ที่อยู่ (URL) หรือรหัสพื้นที่อาจพิมพ์ผิด หรือข้อมูลนี้ไม่มีในชุดข้อมูล",
+          "The address or area code may be mistyped, or this dataset has no such data."),
+    405: ("ไม่รองรับวิธีเรียกนี้", "Method not allowed",
+          "หน้านี้เปิดด้วยวิธีนี้ไม่ได้", "This page cannot be opened this way."),
+    413: ("ข้อมูลใหญ่เกินกำหนด", "Too large",
+          "ไฟล์หรือข้อมูลที่ส่งมีขนาดใหญ่เกินที่ระบบรับได้", "The upload is larger than allowed."),
+    422: ("ข้อมูลที่กรอกไม่ถูกต้อง", "Invalid input",
+          "กรุณาแก้ไขค่าที่ระบุด้านล่างแล้วลองอีกครั้ง", "Please correct the value named below "
+          "and try again."),
+    429: ("เรียกใช้บ่อยเกินไป", "Too many requests",
+          "กรุณารอสักครู่แล้วลองใหม่", "Please wait a moment and try again."),
+    500: ("ระบบขัดข้อง", "Something went wrong",
+          "เกิดข้อผิดพลาดภายในระบบ ผู้ดูแลระบบได้รับบันทึกแล้ว กรุณาลองใหม่ภายหลัง",
+          "An internal error occurred and was logged for the administrator. Please try "
+          "again later."),
+}
+
+_DATA_SUFFIXES = (".json", ".geojson", ".csv", ".xlsx", ".gpkg", ".png", ".pbf")
+
+
+def wants_html() -> bool:
+    """A person's browser asking for a page: not the API, not a data file, and HTML preferred
+    over JSON (API clients and test clients send no ``Accept: text/html``)."""
+    path = request.path
+    if path.startswith(("/api/", "/assets/")) or path.endswith(_DATA_SUFFIXES):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes["text/html"] > 0
+
+
+def _same_site_referrer() -> str | None:
+    ref = request.referrer
+    if not ref:
+        return None
+    parts, here = urlsplit(ref), urlsplit(request.host_url)
+    if parts.netloc != here.netloc or ref.rstrip("/") == request.url.rstrip("/"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def error_page(status: int, detail: str | None = None):
+    """The HTML error page (Thai then English, a way back, no stack trace)."""
+    from flask import render_template
+
+    th, en, advice_th, advice_en = ERROR_TEXT.get(status, ERROR_TEXT[500 if status >= 500
+                                                                     else 400])
+    try:
+        body = render_template("error.html", status=status, heading_th=th, heading_en=en,
+                               advice_th=advice_th, advice_en=advice_en,
+                               detail=None if status >= 500 else detail,
+                               back=_same_site_referrer())
+    except Exception:  # the error page itself must never fail: plain text then
+        log.exception("error page could not be rendered")
+        body = f"{status} {th} / {en}"
+    return body, status, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _principal():
+    from service.api.auth import PUBLIC, current_principal
+
+    try:
+        return current_principal()
+    except Exception:  # a bad token: the view answers 401; the menu shows the public role
+        return PUBLIC
+
+
+def _nav() -> list[dict[str, Any]]:
+    prefixes = current_app.extensions.get("chipao_nav_prefixes")
+    if prefixes is None:
+        rules = [r.rule for r in current_app.url_map.iter_rules()]
+        prefixes = {p for p, *_ in NAV if any(r == p or (p != "/" and r.startswith(p))
+                                              for r in rules)}
+        current_app.extensions["chipao_nav_prefixes"] = prefixes
+    path = request.path
+    out = []
+    for prefix, href, th, en in NAV:
+        if prefix not in prefixes:
+            continue
+        active = path == "/" if prefix == "/" else path.startswith(prefix)
+        out.append({"href": href, "th": th, "en": en, "active": active})
+    return out
+
+
+def _context() -> dict[str, Any]:
+    return {"chipao_nav": _nav(), "principal": _principal(), "chipao_version": __version__}
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES_DIR)),
+                                     *([app.jinja_loader] if app.jinja_loader else [])])
+    app.context_processor(_context)
+    app.add_template_filter(thai.be_date, "be_date")
+    app.add_template_filter(thai.be_datetime, "be_datetime")
+    app.add_template_filter(thai.count, "count")
+    app.add_template_filter(thai.percent, "pct")
+    app.add_template_filter(thai.ratio, "ratio")
+    app.add_template_filter(thai.baht, "baht")
+    app.add_template_filter(thai.number, "num")
+    app.register_blueprint(bp)
