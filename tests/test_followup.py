@@ -274,3 +274,13 @@ def test_note_rule_python_equals_polars(texts):
 ])
 def test_note_examples(text, code):
     assert note_problem(text) == code
+
+
+def test_impossible_ids_are_not_found(cases):
+    from service.errors import NotFound
+
+    for bad in (0, -1, 2**63, "x"):
+        with pytest.raises(NotFound):
+            cases.case(bad)
+        with pytest.raises(NotFound):
+            cases.change_status(bad, "visited", actor=WHO)

@@ -128,6 +128,20 @@ def _safe_date(y: int | None, mth: int | None, d: int | None, serial: float | No
     return None
 
 
+MAX_ID = 2**31 - 1
+
+
+def _cid(value: Any, what: str = "case") -> int:
+    """A row id as an int; ids outside 1..2^31-1 cannot exist (404, never a DB error)."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if not 1 <= n <= MAX_ID:
+        raise NotFound(f"ไม่พบ {what} {value} / no {what} {value}")
+    return n
+
+
 class CaseStore:
     """Cases and everything attached to them (see :mod:`service.followup.models`)."""
 
@@ -269,6 +283,7 @@ class CaseStore:
 
     def case(self, case_id: int) -> dict[str, Any]:
         """A case with its plan, history and assistance."""
+        case_id = _cid(case_id)
         c = m.cases.c
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(m.cases, self._helped().label("helped"),
@@ -300,6 +315,7 @@ class CaseStore:
         return case
 
     def case_province(self, case_id: int) -> str:
+        case_id = _cid(case_id)
         with self.engine.connect() as conn:
             prov = conn.execute(sa.select(m.cases.c.province_code)
                                 .where(m.cases.c.id == int(case_id))).scalar_one_or_none()
@@ -334,6 +350,7 @@ class CaseStore:
         ``expected`` = the status the person saw: when someone else changed the case in
         between, the change is refused (409) instead of silently overwriting theirs."""
         note = check_note(note)
+        case_id = _cid(case_id)
         at = now()
         with self.engine.begin() as conn:
             current = conn.execute(sa.select(m.cases.c.status).where(
@@ -386,6 +403,7 @@ class CaseStore:
         return int(key[0]) if key is not None else 0
 
     def cancel_plan_item(self, case_id: int, item_id: int) -> None:
+        case_id, item_id = _cid(case_id), _cid(item_id, "plan item")
         with self.engine.begin() as conn:
             n = conn.execute(m.plan.update().where(
                 m.plan.c.id == int(item_id), m.plan.c.case_id == int(case_id)
@@ -422,6 +440,7 @@ class CaseStore:
         day = parse_date(given_on, column="given_on")
         amount = _amount(amount_thb)
         note = check_note(note)
+        case_id = _cid(case_id)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(m.cases).where(m.cases.c.id == int(case_id))).first()
         if row is None:
