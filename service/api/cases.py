@@ -34,9 +34,17 @@ def _services() -> Any:
         from service.api.datasets import get_store
 
         svc = SimpleNamespace(settings=current_app.config["CHIPAO"], store=get_store(),
-                              users=user_store(), followup=None)
+                              users=user_store(), followup=ext["chipao_followup"])
         ext["chipao_followup_services"] = svc
     return svc
+
+
+def init_app(app) -> None:
+    from service.followup.store import CaseStore
+
+    # the tables exist before the first request: a page view never changes the schema
+    app.extensions["chipao_followup"] = CaseStore(app.config["CHIPAO"]["database_url"])
+    app.register_blueprint(bp)
 
 
 def _dataset() -> str | None:
