@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from service.analysis.aggregate import H3_LEVELS, Aggregator, admin_names
+from service.analysis.aggregate import Aggregator, admin_names
 from service.errors import InvalidInput
 from service.store.catalog import Version
 from service.store.store import SourceAlreadyStored, Store, open_store
+from service.vocabulary import H3_LEVELS
 
 log = logging.getLogger(__name__)
 
@@ -222,9 +223,13 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
 
     from service.analysis.disclosure import protect_levels
     from service.analysis.mpi import score_persons
+    from service.analysis.panel import PanelAggregator, attach, chronic_column, needed_columns
 
     locate_reports: dict[str, Any] = {}
     min_hh = int(settings["min_cell_households"])
+    previous = previous_round_version(store, dataset, round)
+    panel = PanelAggregator() if previous is not None else None
+    seen: set[str] = set()
     with store.write_version(dataset, round=round, source_sha256=sha) as writer:
         bar = tqdm(files, desc="provinces / จังหวัด", unit="prov", disable=not progress)
         for path in bar:
@@ -238,13 +243,29 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
             scored = score_persons(frame, spec_obj, prog, file=path.name)
             del frame
             t = times.add("score", t)
+            before = _previous_persons(previous, path.stem, scored.columns)
+            if "hh_mpi_poor" in scored.columns:
+                scored = scored.with_columns(chronic_column(scored, before))
+            if panel is not None:
+                panel.add(scored.select(needed_columns(scored.columns)), before)
+                seen.add(path.stem)
+            del before
+            t = times.add("panel", t)
             scored.write_parquet(writer.persons_path(path.stem), compression="zstd")
             t = times.add("write_persons", t)
             agg.add(scored)
             del scored
             times.add("aggregate", t)
         t = time.perf_counter()
+        if panel is not None and previous is not None:
+            for old in sorted(Path(previous.path, "persons").glob("*.parquet")):
+                if old.stem not in seen:  # a province only in the previous round
+                    panel.add(None, _previous_persons(previous, old.stem, None))
+            pnl = panel.finish()
+            t = times.add("panel", t)
         tables = agg.finish()
+        if panel is not None:
+            tables = {level: attach(frame, pnl.get(level)) for level, frame in tables.items()}
         cell_tambons = {level: frame.to_pandas() for level, frame in agg.cell_tambons.items()}
         # raster sums and protection need only a few columns: keep the wide tables in polars
         narrow = {level: frame.select("code", "parent_code", "n_households", "n_persons")
@@ -290,6 +311,8 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
             "stage_seconds": {k: float(f"{v:.3f}") for k, v in times.seconds.items()},
             "provinces": [p.stem for p in files],
         }
+        if previous is not None:
+            meta["panel"] = {"previous_version": previous.id, "previous_round": previous.round}
         version = writer.publish(n_persons=int(country["n_persons"]),
                                  n_households=int(country["n_households"]), meta=meta)
     if on_stage is not None:
@@ -299,6 +322,31 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
              version.id, f"{version.n_persons:,}", f"{version.n_households:,}",
              ", ".join(f"{k} {v:.1f}s" for k, v in times.seconds.items()))
     return version
+
+
+def previous_round_version(store: Store, dataset: str, round: int) -> Version | None:
+    """The ready version of ``dataset`` with the latest round before ``round`` (the newest
+    such build), whose persons the panel measures compare with; None when there is none."""
+    earlier = [v for v in store.catalog.versions(dataset) if v.round < round]
+    if not earlier:
+        return None
+    return max(earlier, key=lambda v: (v.round, v.created_at, v.id))
+
+
+def _previous_persons(previous: Version | None, province: str,
+                      columns: list[str] | None) -> pl.DataFrame | None:
+    """The previous round's scored persons of one province (panel columns only)."""
+    from service.analysis.panel import needed_columns
+
+    if previous is None:
+        return None
+    path = Path(previous.path) / "persons" / f"{province}.parquet"
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    have = pq.read_schema(path).names
+    return pl.read_parquet(path, columns=needed_columns(have))
 
 
 def _sum_reports(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:

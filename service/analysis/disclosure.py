@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from service.vocabulary import ADMIN_LEVELS
+
 log = logging.getLogger(__name__)
 
 ROOT = "__root__"
@@ -283,7 +285,7 @@ def differencing_audit(tambons: pd.DataFrame, h3_cells: pd.DataFrame, *, min_hou
 
 
 # -- build-time protection over every level -------------------------------------------------
-ADMIN_CHAIN = ("country", "province", "amphoe", "tambon", "village")
+ADMIN_CHAIN = ADMIN_LEVELS
 H3_CHAIN = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
 
 
@@ -352,3 +354,10 @@ def protect_levels(tables: Mapping[str, pd.DataFrame], *, min_households: int,
     else:
         log.warning("differencing protection did not converge in %d rounds", max_rounds)
     return flags
+
+
+# public names of the helpers service.access.views applies country-wide decisions with
+#: columns never nulled (identity, flags)
+IDENTITY_COLUMNS = frozenset(_KEEP)
+rate_families = _families
+null_columns = _null_columns

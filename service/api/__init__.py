@@ -22,6 +22,7 @@ BLUEPRINT_MODULES = (
     "service.api.auth",       # login, tokens, roles
     "service.api.datasets",   # /api/v1/datasets, rounds, upload
     "service.api.upload",     # POST /api/v1/datasets/<name>/uploads (ingest)
+    "service.api.published",  # POST /api/v1/datasets/<name>/tpmap-uploads (TPMAP tables)
     "service.api.areas",      # /api/v1/areas, measures, coverage, kpi
     "service.api.cells",      # /api/v1/cells (H3)
     "service.api.rankings",   # /api/v1/rankings, selection, target lists
