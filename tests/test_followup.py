@@ -19,6 +19,7 @@ from service.followup.notes import note_problem, note_problem_expr
 from service.followup.store import CaseStore, Filters, parse_date, parse_dates
 
 WHO = Who()
+pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,8 @@ def targets(persons):
 
 
 @pytest.fixture
-def cases(tmp_path, targets):
-    store = CaseStore(f"sqlite:///{tmp_path / 'chipao.db'}")
+def cases(tmp_path, targets, database_url):
+    store = CaseStore(database_url or f"sqlite:///{tmp_path / 'chipao.db'}")
     store.sync_cases("demo", version_id="v1", round=2561, province="TH75", households=targets)
     return store
 

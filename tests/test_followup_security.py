@@ -106,7 +106,7 @@ def test_no_case_data_crosses_provinces_or_reaches_the_public(world, data):
             for row in resp.json["areas"]:
                 assert row["n_cases"] is None or row["n_cases"] % 5 == 0
     else:
-        for row in new:
+        for _row in new:
             assert resp.headers.get("Cache-Control") == "no-store", url
 
 

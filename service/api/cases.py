@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from types import SimpleNamespace
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, jsonify, redirect, render_template, request
 
 from service.api.auth import current_principal, no_store
 from service.api.core import allow_large_body
@@ -26,25 +25,9 @@ bp = Blueprint("cases", __name__)
 
 
 def _services() -> Any:
-    """The app's services (store, users, settings, follow-up store), built once per app."""
-    ext = current_app.extensions
-    svc = ext.get("chipao_followup_services")
-    if svc is None:
-        from service.api.auth import user_store
-        from service.api.datasets import get_store
+    from service.api.services import services
 
-        svc = SimpleNamespace(settings=current_app.config["CHIPAO"], store=get_store(),
-                              users=user_store(), followup=ext["chipao_followup"])
-        ext["chipao_followup_services"] = svc
-    return svc
-
-
-def init_app(app) -> None:
-    from service.followup.store import CaseStore
-
-    # the tables exist before the first request: a page view never changes the schema
-    app.extensions["chipao_followup"] = CaseStore(app.config["CHIPAO"]["database_url"])
-    app.register_blueprint(bp)
+    return services()
 
 
 def _dataset() -> str | None:
@@ -168,7 +151,7 @@ def _import_upload(principal):
     if storage is None or not storage.filename:
         raise InvalidInput("เลือกไฟล์ที่จะนำเข้า / choose a file to import", column="file")
     name = re.sub(r"[\x00-\x1f\x7f]", "", re.split(r"[\\/]", storage.filename)[-1])[:120]
-    work, lock = open_work_dir(current_app.config["CHIPAO"], "upload-")
+    work, lock = open_work_dir(_services().settings, "upload-")
     try:
         path = work / "assistance.upload"
         storage.save(path)
@@ -385,7 +368,7 @@ def api_assistance():
 
 _OBJ = {"type": "object"}
 _JSON = {"application/json": {"schema": _OBJ}}
-_SEC = [{"bearer": []}, {"session": []}]
+_SEC: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
 _CASE_ID = {"name": "case_id", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 _Q = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}

@@ -143,8 +143,7 @@ def evaluate(panel: Panel, assistance: pl.DataFrame, *, outcome: str = "poverty"
             t, c = t.filter(pl.col("area") == key), c.filter(pl.col("area") == key)
         strata = _strata(t, c, y)
         n_helped = t.height
-        naive = (float(t[y].mean()) - float(c[y].mean())  # type: ignore[operator]
-                 if t.height and c.height else float("nan"))
+        naive = (_mean(t[y]) - _mean(c[y]) if t.height and c.height else float("nan"))
         if n_helped >= min_helped:
             att, lo, hi, rt, rc, matched = _att(strata, n_boot=n_boot, rng=rng)
         else:
@@ -156,6 +155,10 @@ def evaluate(panel: Panel, assistance: pl.DataFrame, *, outcome: str = "poverty"
                      "exit_rate_comparison": rc, "effect": att, "effect_lo": lo,
                      "effect_hi": hi, "naive_effect": naive})
     return pd.DataFrame(rows)
+
+
+def _mean(s: pl.Series) -> float:
+    return float(s.cast(pl.Float64).sum()) / s.len()
 
 
 def _strata(t: pl.DataFrame, c: pl.DataFrame, y: str) -> pd.DataFrame:

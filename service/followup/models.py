@@ -11,7 +11,8 @@
 
 Cases hold pseudonymous household ids and area codes only: no names, no national IDs.
 History and assistance rows are never updated or deleted by this package (corrections are
-new rows); on SQLite, triggers refuse UPDATE/DELETE of the history.
+new rows); triggers refuse UPDATE/DELETE of the history (SQLite and PostgreSQL). The tables
+are created by the alembic migration ``0004_followup_cases`` (service/store/migrations).
 """
 
 from __future__ import annotations
@@ -151,19 +152,3 @@ syncs = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("n_cases", sa.Integer, nullable=False),
 )
-
-SQLITE_APPEND_ONLY = (
-    "CREATE TRIGGER IF NOT EXISTS followup_history_no_update BEFORE UPDATE ON followup_history "
-    "BEGIN SELECT RAISE(ABORT, 'followup_history is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS followup_history_no_delete BEFORE DELETE ON followup_history "
-    "BEGIN SELECT RAISE(ABORT, 'followup_history is append-only'); END",
-)
-
-
-def create_tables(engine: sa.Engine) -> None:
-    """Create the follow-up tables (until the alembic migration is the only way)."""
-    metadata.create_all(engine)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as conn:
-            for ddl in SQLITE_APPEND_ONLY:
-                conn.exec_driver_sql(ddl)

@@ -147,8 +147,11 @@ class CaseStore:
 
     def __init__(self, database_url: str, *, engine: sa.Engine | None = None,
                  workflow: Workflow | None = None, actions: Actions | None = None) -> None:
-        self.engine = engine or sa.create_engine(database_url, future=True)
-        m.create_tables(self.engine)
+        if engine is None:
+            from service.store import db
+
+            engine = db.engine(database_url)
+        self.engine = engine
         self.workflow = workflow or load_workflow()
         self.actions = actions or load_actions()
 

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from service.access.principal import Principal, visible_provinces
 from service.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from service.followup.catalogue import HORIZONS
 from service.followup.households import target_households
@@ -43,18 +44,14 @@ def case_store(services: Any) -> CaseStore:
     return store
 
 
-def visible(principal: Any) -> set[str] | None:
-    """Provinces whose cases ``principal`` may see: None = all."""
-    if principal.role == "national":
-        return None
-    if principal.role == "provincial" and principal.province:
-        return {principal.province}
-    return set()
+def visible(principal: Principal) -> set[str] | None:
+    """Provinces whose cases ``principal`` may see: None = all (service.access rules)."""
+    return visible_provinces(principal)
 
 
 def require_cases(principal: Any, province: str | None = None) -> set[str] | None:
     """Refuse the public (401) and other provinces (403); returns :func:`visible`."""
-    if not getattr(principal, "is_authenticated", principal.role != "public"):
+    if not principal.is_authenticated:
         raise Unauthorized("ต้องเข้าสู่ระบบเพื่อดูข้อมูลการติดตามครัวเรือน / sign in to see "
                            "household follow-up")
     provinces = visible(principal)
