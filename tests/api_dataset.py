@@ -76,14 +76,14 @@ def scored_persons(settings, province: str, *, seed: int) -> pl.DataFrame:
     return frame
 
 
-def build(settings, *, rounds=(2561, 2562)) -> list[str]:
+def build(settings, *, rounds=(2561, 2562), provinces=PROVINCES) -> list[str]:
     """Write one version per round; returns the version ids (last = current)."""
     store = open_store(settings)
     names = admin_names(boundaries.hierarchy(settings["boundaries_dir"]))
     ids = []
     for i, rnd in enumerate(rounds):
         persons = {p: scored_persons(settings, p, seed=10 * i + k)
-                   for k, p in enumerate(PROVINCES)}
+                   for k, p in enumerate(provinces)}
         tables = aggregate(list(persons.values()), names=names)
         with store.write_version(DATASET, round=rnd, source_sha256=f"{rnd:064d}") as w:
             for p, frame in persons.items():

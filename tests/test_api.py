@@ -456,9 +456,8 @@ def test_no_operation_accepts_arbitrary_geometry(api):
 def _reference_public(store, version_id, k):
     """Today's public tables, built the plain way: ``suppress`` over every whole level,
     parent before child (the answer a province-filtered public read must reproduce)."""
-    from service.analysis.aggregate import LEVELS
     from service.analysis.disclosure import suppress
-    from service.api.areas import PARENT_LEVEL
+    from service.vocabulary import LEVELS, PARENT_LEVEL
 
     out = {}
     for level in LEVELS:  # parents come first in LEVELS
@@ -479,10 +478,10 @@ def test_province_public_rows_equal_whole_country_public_rows(api, k):
     suppression crossing province borders inside H3 parents)."""
     import pandas as pd
 
-    from service.analysis.aggregate import LEVELS
     from service.api.areas import level_view, public_frame
     from service.api.auth import Principal
     from service.api.datasets import get_store
+    from service.vocabulary import LEVELS
 
     base, _, ids = api
     app = create_app({"testing": True, "data_dir": base.config["CHIPAO"]["data_dir"],

@@ -33,6 +33,7 @@ from service.api.datasets import (
 )
 from service.commands.rank import RANK_LEVELS, previous_version
 from service.errors import InvalidInput, NotFound
+from service.vocabulary import ADMIN_CODE, CODE_REGEX
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ bp = Blueprint("rankings", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 5000
 MAX_BOOT = 200  # replicates per request (0.7 s per 50 for 60 k households)
-_AREA_RE = re.compile(r"^TH\d{2}(\d{2}(\d{2}(\d{2})?)?)?$")
 _WEIGHT_RE = re.compile(r"^w_([a-z][a-z0-9_]{0,40})$")
 
 
@@ -211,7 +211,7 @@ def _target_villages_body() -> dict[str, Any]:
     province = province_arg()
     area = request.args.get("area")
     if area:
-        if not _AREA_RE.match(area):
+        if not ADMIN_CODE.fullmatch(area):
             raise InvalidInput("area must be an admin code such as TH5001 / รหัสพื้นที่ไม่ถูกต้อง",
                                column="area")
         province = area[:4]
@@ -240,7 +240,7 @@ def target_households():
     from service.analysis.targets import household_list
 
     area = request.args.get("area", "")
-    if not _AREA_RE.match(area):
+    if not ADMIN_CODE.fullmatch(area):
         raise InvalidInput("area must be an admin code such as TH50010101 "
                            "/ รหัสพื้นที่ไม่ถูกต้อง", column="area")
     require_province(area[:4])
@@ -289,6 +289,28 @@ def kpi():
                     "rounds": [r for r, _ in rounds], **meta, "items": records(page)})
 
 
+@bp.get("/kpi/progress")
+def kpi_progress():
+    """Master-plan KPIs of the country and each province over the real sequence of rounds:
+    baseline, latest, 5-year target, pace needed, on track / behind, trend (PANEL hook)."""
+    from service.analysis.kpi import kpi_progress as progress
+
+    dataset, province, principal = dataset_arg(), province_arg(), current_principal()
+    by_round = {v.round: v for v in sorted(get_store().versions(dataset),
+                                           key=lambda v: (v.round, v.created_at))}
+    if not by_round:
+        raise NotFound(f"dataset {dataset!r} has no ready version / ไม่พบชุดข้อมูล {dataset!r}")
+    rounds = [(rnd, pd.concat([level_view(dataset, v.id, lvl, principal)
+                               for lvl in ("country", "province")], ignore_index=True))
+              for rnd, v in sorted(by_round.items())]
+    table = progress(rounds, baseline_round=int_arg("baseline_round", 0, lo=0, hi=9999) or None)
+    if province:
+        table = table[table["code"].isin(["TH", province])]
+    page, meta = _page(table)
+    return jsonify({"dataset": dataset, "rounds": sorted(by_round), **meta,
+                    "items": records(page)})
+
+
 _OBJ = {"type": "object"}
 _DS = [
     {"name": "dataset", "in": "query", "schema": {"type": "string"}, "required": False},
@@ -301,10 +323,10 @@ _PAGE = [
      "required": False},
 ]
 _PROV = {"name": "province", "in": "query", "schema": {"type": "string",
-                                                       "pattern": "^TH[0-9]{2}$"},
+                                                       "pattern": CODE_REGEX["province"]},
          "required": False}
 _AREA = {"name": "area", "in": "query", "schema": {"type": "string",
-                                                   "pattern": _AREA_RE.pattern}}
+                                                   "pattern": f"^{ADMIN_CODE.pattern}$"}}
 
 
 def _ok(summary: str, params: list, tags: list[str], secured: bool = False) -> dict:
@@ -344,6 +366,12 @@ OPENAPI_PATHS = {
         "Households nearest to exit first (authorised; audited) / ครัวเรือนเป้าหมาย",
         [*_DS, {**_AREA, "required": True}, *_PAGE], ["rankings", "households"],
         secured=True),
+    "/api/v1/kpi/progress": _ok(
+        "Master-plan KPI progress: baseline, latest, target, pace, status, trend "
+        "/ ความก้าวหน้าตัวชี้วัดตามแผนแม่บท",
+        [{"name": "dataset", "in": "query", "schema": {"type": "string"}}, _PROV,
+         {"name": "baseline_round", "in": "query", "schema": {"type": "integer"}}, *_PAGE],
+        ["rankings"]),
     "/api/v1/kpi": _ok(
         "Master-plan KPIs across rounds / ตัวชี้วัดตามแผนแม่บท",
         [{"name": "dataset", "in": "query", "schema": {"type": "string"}}, _PROV,

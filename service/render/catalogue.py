@@ -17,9 +17,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from service import vocabulary
+
 MAPS_DIR = Path(__file__).resolve().parent.parent.parent / "maps"
 FORMATS = ("percent", "ratio", "count", "rank")
-GROUPS = ("child", "woman", "elderly", "disabled", "chronic")
+GROUPS = tuple(vocabulary.GROUPS)
+#: the lists measure templates are expanded over (``"for": ...``): item -> (th, en)
+LISTS: dict[str, dict[str, tuple[str, str]]] = {
+    "indicators": {ind[len("ind"):]: tuple(label)  # type: ignore[misc]
+                   for ind, label in vocabulary.INDICATORS.items()},
+    "dimensions": {k: tuple(v) for k, v in vocabulary.DIMENSIONS.items()},  # type: ignore[misc]
+    "programmes": {k: tuple(v) for k, v in vocabulary.PROGRAMMES.items()},  # type: ignore[misc]
+    "masks": {k: tuple(v) for k, v in vocabulary.DIMENSION_MASKS.items()},  # type: ignore[misc]
+}
 
 
 class MissingColumns(ValueError):
@@ -88,11 +98,11 @@ class Catalogue:
             ) from None
 
 
-def _expand(entry: dict, lists: dict[str, dict]) -> list[dict]:
+def _expand(entry: dict, lists: dict[str, dict[str, tuple[str, str]]]) -> list[dict]:
     family = entry.get("for")
     if not family:
         return [entry]
-    key = {"indicators": "ind", "dimensions": "dim", "programmes": "p"}[family]
+    key = {"indicators": "ind", "dimensions": "dim", "programmes": "p", "masks": "mask"}[family]
     out = []
     for item, (th, en) in lists[family].items():
         values = {key: item, "th": th, "en": en}
@@ -105,10 +115,14 @@ def _expand(entry: dict, lists: dict[str, dict]) -> list[dict]:
 
 def parse_catalogue(raw: dict) -> Catalogue:
     """Build a catalogue from the parsed measures.json, checking every entry."""
+    declared = [k for k in (*LISTS, "groups") if raw.get(k)]
+    if declared:
+        raise ValueError(f"measures.json: {', '.join(declared)} are declared in "
+                         "service/vocabulary.py, not in the catalogue")
     measures: dict[str, Measure] = {}
     families = raw.get("families", {})
     for i, entry in enumerate(raw["measures"]):
-        for item in _expand(entry, raw):
+        for item in _expand(entry, LISTS):
             where = f"measures.json measures[{i}] ({item.get('id')!r})"
             if item.get("format") not in FORMATS:
                 raise ValueError(f"{where}: format must be one of {FORMATS}")
@@ -129,7 +143,7 @@ def parse_catalogue(raw: dict) -> Catalogue:
             )
     if raw["default"] not in measures:
         raise ValueError(f"measures.json: default measure {raw['default']!r} is not defined")
-    groups = {k: (v[0], v[1]) for k, v in raw["groups"].items()}
+    groups = {k: (v.th, v.en) for k, v in vocabulary.GROUPS.items()}
     return Catalogue(measures, raw["default"], groups)
 
 

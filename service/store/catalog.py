@@ -15,7 +15,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.errors import Conflict, InvalidInput, NotFound
+from service.vocabulary import DATASET_NAME
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("building", "ready", "failed")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_NAME_RE = DATASET_NAME
 
 metadata = sa.MetaData()
 
@@ -62,7 +62,7 @@ versions_table = sa.Table(
 
 def validate_dataset_name(name: str) -> str:
     """Dataset names become directory names: lower-case letters, digits, '-' and '_'."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise InvalidInput(
             f"dataset name {name!r} is invalid: use 1-64 lower-case letters, digits, '-' or '_' "
             "/ ชื่อชุดข้อมูลต้องเป็นอักษรอังกฤษตัวเล็ก ตัวเลข '-' หรือ '_'",

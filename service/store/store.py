@@ -31,9 +31,9 @@ import polars as pl
 import pyarrow.parquet as pq
 import shapely
 
-from service.analysis.aggregate import H3_LEVELS, LEVELS
 from service.errors import Conflict, InvalidInput, NotFound
 from service.store.catalog import Catalog, Version, validate_dataset_name
+from service.vocabulary import H3_LEVELS, LEVELS, is_code
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +263,7 @@ class Store:
     def read_persons(self, dataset: str, province: str, *, version: str | None = None
                      ) -> pl.DataFrame:
         """Scored persons of one province (household-level data: audit every call)."""
-        if not (isinstance(province, str) and len(province) == 4 and province[:2] == "TH"
-                and province[2:].isdigit()):
+        if not is_code("province", province):
             raise InvalidInput(f"not a province code: {province!r} / รหัสจังหวัดไม่ถูกต้อง",
                                column="province")
         path = self.version_dir(dataset, version) / "persons" / f"{province}.parquet"

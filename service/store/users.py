@@ -26,15 +26,17 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.errors import Conflict, InvalidInput, NotFound
+from service.vocabulary import CODE_PATTERNS
+from service.vocabulary import ROLES as VOCABULARY_ROLES
 
 log = logging.getLogger(__name__)
 
-ROLES = ("national", "provincial", "public")
+ROLES = tuple(VOCABULARY_ROLES)
 #: role values a stored user may have (``public`` is the anonymous role, never a login)
 USER_ROLES = ("national", "provincial")
 TOKEN_PREFIX = "chp_"
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-_PROVINCE_RE = re.compile(r"^TH\d{2}$")
+_PROVINCE_RE = CODE_PATTERNS["province"]
 
 metadata = sa.MetaData()
 
