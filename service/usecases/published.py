@@ -171,8 +171,9 @@ def select_villages(store: Any, dataset: str, province: str, version: str | None
                                         objective="target_poor", per_amphoe=per_amphoe,
                                         ranking=ranking, time_limit=time_limit)
     selection.m0_fall = float("nan")  # not available: shown as null by summary()
-    if "m0_fall" in selection.baseline:
-        selection.baseline["m0_fall"] = float("nan")
+    for key in ("m0_fall", "m0_fall_difference"):
+        if key in selection.baseline:
+            selection.baseline[key] = float("nan")
     selection.note = "; ".join(x for x in (selection.note, ESTIMATE_NOTE) if x)
     selection.selected = selection.selected.drop(columns=["n_poor", "sum_c_poor"],
                                                  errors="ignore")
