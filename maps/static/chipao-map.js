@@ -382,21 +382,21 @@
       if (cfg.embed) { return div; }
       var form = el("form", "chipao-form", div);
       form.addEventListener("submit", function (e) { e.preventDefault(); });
-      // options: [value, text] or [value, text, optgroup label] (consecutive ones grouped)
+      // options: [value, text] or [value, text, optgroup label]
       function select(name, label, options, value) {
         var lab = el("label", "", form);
         lab.appendChild(document.createTextNode(label));
         var s = el("select", "", lab);
         s.name = name;
-        var group = null, groupLabel = null;
+        var groups = {};  // one optgroup per label, in the order labels first appear
         options.forEach(function (o) {
           var parent = s;
           if (o[2]) {
-            if (o[2] !== groupLabel) {
-              group = el("optgroup", "", s);
-              group.label = groupLabel = o[2];
+            if (!groups[o[2]]) {
+              groups[o[2]] = el("optgroup", "", s);
+              groups[o[2]].label = o[2];
             }
-            parent = group;
+            parent = groups[o[2]];
           }
           var opt = el("option", "", parent);
           opt.value = o[0];
