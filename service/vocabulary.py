@@ -188,6 +188,17 @@ DIMENSION_INDICATORS: dict[str, tuple[str, ...]] = {
     "income": ("ind20", "ind21", "ind22"),
     "accessibility": ("ind27", "ind28"),
 }
+#: 5-bit dimension masks of TPMAP's published tables ("10000" = health only, "11111" = all
+#: five), in the order maps list them: all, single dimensions, pairs, triples, fours
+DIMENSION_MASKS: dict[str, Label] = {
+    mask: (Label("ทุกมิติ", "all dimensions") if mask == "11111" else Label(
+        " + ".join(lab.th for (d, lab), bit in zip(DIMENSIONS.items(), mask, strict=True)
+                   if bit == "1"),
+        " + ".join(lab.en.lower() for (d, lab), bit in zip(DIMENSIONS.items(), mask,
+                                                            strict=True) if bit == "1")))
+    for mask in sorted((format(m, "05b") for m in range(1, 32)),
+                       key=lambda b: (b != "11111", b.count("1"), -int(b, 2)))
+}
 #: indicator -> short label (the full criterion is in the indicator specification)
 INDICATORS: dict[str, Label] = {
     "ind1": Label("น้ำหนักแรกเกิดไม่น้อยกว่า 2,500 กรัม", "Newborn weight at least 2,500 g"),

@@ -148,7 +148,10 @@ def apply_mask(raw: pd.DataFrame, mask: pd.DataFrame) -> pd.DataFrame:
             hidden = pd.Series(found[column].eq(True).to_numpy(), index=out.index)
             null_columns(out, items, hidden & ~sup)
     null_columns(out, [c for c in out.columns if c not in IDENTITY_COLUMNS], sup)
-    return out
+    # published datasets (TPMAP tables): items hidden at import over the whole country
+    from service.analysis.disclosure_published import apply_hidden
+
+    return apply_hidden(out)
 
 
 def _resolve(store: Any, dataset: str, version: str | None) -> str:

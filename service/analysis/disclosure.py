@@ -180,6 +180,10 @@ def suppress(areas: pd.DataFrame, *, min_households: int, level: str | None = No
         _null_columns(out, items, hidden & ~sup)
     data_cols = [c for c in out.columns if c not in _KEEP]
     _null_columns(out, data_cols, sup)
+    # published datasets (TPMAP tables): items hidden at import, over the whole country
+    from service.analysis.disclosure_published import apply_hidden
+
+    out = apply_hidden(out)
     if sup.any():
         log.debug("%s: %d of %d areas suppressed (%d primary)", level or "areas",
                   int(sup.sum()), len(out), int(primary.sum()))

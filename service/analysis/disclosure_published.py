@@ -47,11 +47,62 @@ FAMILIES = ("n_tp_m{m}", "n_dep_m{m}", "n_dep_reg_m{m}", "n_dep_hh_m{m}")
 CHAIN = ADMIN_LEVELS
 IDENTITY = ("level", "code", "parent_code", "name_th", "name_en", "province_code")
 #: columns never nulled item by item (identity, location, means over the whole area)
-_NOT_COUNTS = set(IDENTITY) | {"lon", "lat", "happiness", "dc_suppressed", "dc_reason"}
+_NOT_COUNTS = set(IDENTITY) | {"lon", "lat", "happiness", "dc_suppressed", "dc_reason",
+                               "dc_hidden"}
 
 
 def mask_name(bits: int) -> str:
     return format(bits, "05b")
+
+
+def count_columns() -> list[str]:
+    """Count columns of a published dataset's area tables, in the order of the ``dc_hidden``
+    bitmaps (CONTRACT-WAVE2 §3; changing it needs a new import format version)."""
+    cols = ["n_households", "n_persons", "n_welfare_card_registered", "n_welfare_card",
+            "n_elderly", "n_disabled", "n_chronic"]
+    cols += [f"n_app_ind{n}" for n in range(1, 32)] + [f"n_fail_ind{n}" for n in range(1, 32)]
+    cols += ["n_target_poor", "n_deprived_any"] + [f"n_target_poor_{d}" for d in DIMENSIONS]
+    cols += [f"n_tp_ind{n}" for n in range(1, 32)]
+    for s in MASK_BITS:
+        m = mask_name(s)
+        cols += [f"n_tp_m{m}", f"n_dep_m{m}", f"n_dep_reg_m{m}", f"n_dep_hh_m{m}"]
+    return cols
+
+
+HIDDEN = "dc_hidden"
+
+
+def encode_hidden(hidden: np.ndarray) -> list[str | None]:
+    """Per row, the hidden items as a hex bitmap over :func:`count_columns` (None: none)."""
+    packed = np.packbits(hidden, axis=1)
+    any_hidden = np.asarray(hidden.any(axis=1), dtype=bool)
+    return [packed[i].tobytes().hex() if any_hidden[i] else None for i in range(len(packed))]
+
+
+def apply_hidden(frame: pd.DataFrame) -> pd.DataFrame:
+    """Null the items the stored ``dc_hidden`` bitmaps hide (public view of a published
+    dataset; rows of person datasets have no such column and are returned as they are).
+    The bitmap column is dropped. Called by :func:`service.analysis.disclosure.suppress`
+    and by the public views, so every public path applies the import-time decisions."""
+    if HIDDEN not in frame.columns:
+        return frame
+    cols = count_columns()
+    width = (len(cols) + 7) // 8
+    codes = frame[HIDDEN]
+    present = codes.notna().to_numpy()
+    bits = np.zeros((len(frame), len(cols)), dtype=bool)
+    if present.any():
+        raw = b"".join(bytes.fromhex(str(x)) for x in codes[present])
+        packed = np.frombuffer(raw, dtype=np.uint8).reshape(-1, width)
+        bits[present] = np.unpackbits(packed, axis=1)[:, :len(cols)].astype(bool)
+    out = frame.drop(columns=[HIDDEN])
+    for i, col in enumerate(cols):
+        if col in out.columns and bits[:, i].any():
+            series = out[col]
+            if not pd.api.types.is_float_dtype(series.dtype):
+                series = series.astype("Int64")
+            out[col] = series.mask(bits[:, i])
+    return out
 
 
 #: incidence of masks (rows, S = 1..31) on atoms (columns, T = 1..31): S hits T
@@ -215,13 +266,37 @@ def complementary_matrix(values: np.ndarray, hidden: np.ndarray, groups: np.ndar
     return hid
 
 
+REMAINDER_SUFFIX = "-municipal"
+
+
+def _remainders(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame | None:
+    """Per amphoe, its counts minus its tambons' (TPMAP's municipal pseudo-tambons)."""
+    if "amphoe" not in tables or "tambon" not in tables:
+        return None
+    counts = [c for c in tables["tambon"].columns if c not in _NOT_COUNTS]
+    summed = tables["tambon"].group_by("parent_code").agg([pl.col(c).sum() for c in counts])
+    rest = tables["amphoe"].select("code", *counts).join(
+        summed, left_on="code", right_on="parent_code", how="left", suffix="_t").select(
+        (pl.col("code") + REMAINDER_SUFFIX).alias("code"), pl.col("code").alias("parent_code"),
+        pl.col("code").str.slice(0, 4).alias("province_code"),
+        *[(pl.col(c) - pl.col(f"{c}_t").fill_null(0)).alias(c) for c in counts])
+    rest = rest.filter(pl.any_horizontal([pl.col(c) != 0 for c in counts]))
+    return rest if rest.height else None
+
+
 def protect_published(tables: Mapping[str, pl.DataFrame], *, min_households: int
                       ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     """Build-time protection of a published dataset's admin levels.
 
-    Returns ``(flags, public)``: per level ``code, dc_suppressed, dc_reason`` (row decisions,
-    stored with the area table) and the public table (same columns, hidden items and
+    Returns ``(flags, public)``: per level ``code, dc_suppressed, dc_reason, dc_hidden``
+    (row decisions and hidden items, stored with the area table) and the public table (same columns, hidden items and
     suppressed rows null, plus ``suppressed``, ``suppression_reason``)."""
+    tables = dict(tables)
+    remainder = _remainders(tables)
+    if remainder is not None:
+        # an amphoe minus its tambons = its municipal pseudo-tambons: protected like a tambon
+        # that is never shown
+        tables["tambon"] = pl.concat([tables["tambon"], remainder], how="diagonal_relaxed")
     narrow = {level: t.select("code", "parent_code", "n_households").to_pandas()
               for level, t in tables.items() if level in CHAIN}
     row_flags = protect_levels(narrow, min_households=min_households)
@@ -236,10 +311,6 @@ def protect_published(tables: Mapping[str, pl.DataFrame], *, min_households: int
         rf = row_flags[level].set_index("code").reindex(codes)
         sup = rf["dc_suppressed"].fillna(True).to_numpy(dtype=bool)
         reason = pd.Series(rf["dc_reason"].to_numpy(dtype=object)).where(sup, None)
-        flags[level] = pl.DataFrame({"code": codes, "dc_suppressed": sup,
-                                     "dc_reason": reason.tolist()},
-                                    schema={"code": pl.String, "dc_suppressed": pl.Boolean,
-                                            "dc_reason": pl.String})
         counts = [c for c in table.columns if c not in _NOT_COUNTS]
         frame = table.select(counts).to_pandas()
         hidden = _hidden_items(frame, counts, min_households=min_households)
@@ -264,6 +335,16 @@ def protect_published(tables: Mapping[str, pl.DataFrame], *, min_households: int
             hidden[:, col[a]] = hidden[:, col[c]]
         hidden |= sup[:, None]
         above = (pd.Index(codes), counts, hidden)
+        order = count_columns()
+        bitmap = np.zeros((len(codes), len(order)), dtype=bool)
+        for j, c in enumerate(order):
+            if c in col:
+                bitmap[:, j] = hidden[:, col[c]]
+        flags[level] = pl.DataFrame({"code": codes, "dc_suppressed": sup,
+                                     "dc_reason": reason.tolist(),
+                                     HIDDEN: encode_hidden(bitmap)},
+                                    schema={"code": pl.String, "dc_suppressed": pl.Boolean,
+                                            "dc_reason": pl.String, HIDDEN: pl.String})
         out = table.with_columns(
             [pl.when(pl.Series(hidden[:, col[c]])).then(None).otherwise(pl.col(c)).alias(c)
              for c in counts]
@@ -271,6 +352,10 @@ def protect_published(tables: Mapping[str, pl.DataFrame], *, min_households: int
                for c in ("happiness", "lon", "lat") if c in table.columns]
             + [pl.Series("suppressed", sup),
                pl.Series("suppression_reason", reason.tolist(), dtype=pl.String)])
+        if level == "tambon" and remainder is not None:
+            real = ~table["code"].str.ends_with(REMAINDER_SUFFIX)
+            out = out.filter(real)
+            flags[level] = flags[level].filter(real)
         public[level] = out
         log.info("published %s: %d of %d rows suppressed, %.1f %% of items hidden", level,
                  int(sup.sum()), len(out), 100.0 * hidden.mean() if hidden.size else 0.0)

@@ -229,3 +229,98 @@ def ranking_page():
               weights=_weights(), n_boot=int_arg("bootstrap", 0, lo=0, hi=200),
               top_n=int_arg("top_n", 10, lo=1, hi=1000))
     return _render("pages/ranking.html", r=r, args=request.args)
+
+
+# -- target lists ----------------------------------------------------------------------------
+LIST_PAGE_ROWS = 200
+
+
+def _list(kind: str):
+    """The list of ``kind`` for the request's arguments (authorised and audited when it
+    holds households)."""
+    from service.api.auth import audit, require_province
+    from service.api.datasets import version_arg
+    from service.usecases.exclusion import target_list
+    from service.usecases.profile import admin_level
+
+    area = request.args.get("area") or _default_area()
+    admin_level(area)  # 422 for a malformed code before anything is read
+    if kind != "villages":
+        require_province(area[:4])  # household data: national or this province's staff
+    src = area_source()
+    info = target_list(src, kind, area, version_id=version_arg(),
+                       order=request.args.get("order") or None,
+                       dimension=request.args.get("dimension") or None,
+                       programme=request.args.get("programme") or None)
+    if kind != "villages":
+        audit(f"read_{kind}_list", f"{src.dataset}/{info['version'].id}/{area}",
+              f"rows={info['total']} programme={info.get('programme') or ''}")
+    return src, info
+
+
+@bp.get("/lists")
+@bp.get("/lists/<kind>")
+def list_page(kind: str = "villages"):
+    """Village, household and exclusion lists of an area, filterable and exportable."""
+    from service.export.xlsx import columns_for
+
+    if _default_area() == "TH" and not request.args.get("area"):
+        return _render("pages/lists.html", info=None, kind=kind, args=request.args)
+    _, info = _list(kind)
+    frame = info["frame"]
+    return _render("pages/lists.html", info=info, kind=kind, args=request.args,
+                   columns=columns_for(frame), rows=frame.head(LIST_PAGE_ROWS).to_dict("records"),
+                   shown=min(len(frame), LIST_PAGE_ROWS))
+
+
+@bp.get("/lists/<kind>.<fmt>")
+def list_export(kind: str, fmt: str):
+    """The list as XLSX (Thai headers, definitions, metadata) or CSV (UTF-8 with BOM)."""
+    from flask import Response
+
+    from service.errors import NotFound
+    from service.export import content_disposition, make_filename
+    from service.export.formats import to_csv
+    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
+
+    if fmt not in ("xlsx", "csv"):
+        raise NotFound("export as xlsx or csv / ส่งออกได้เป็น xlsx หรือ csv")
+    src, info = _list(kind)
+    frame, v = info["frame"], info["version"]
+    p = src.principal
+    titles = {"villages": ("หมู่บ้านเป้าหมาย", "villages"),
+              "households": ("ครัวเรือนเป้าหมาย", "households"),
+              "excluded": ("ผู้ตกหล่น", "excluded")}
+    th, en = titles[kind]
+    if kind == "excluded":
+        th = f"ตกหล่น{info['programme_info']['th']}"
+    filters = ", ".join(f"{k}={request.args[k]}" for k in ("order", "dimension", "programme")
+                        if request.args.get(k))
+    if kind != "villages":
+        from service.api.auth import audit
+
+        audit(f"export_{kind}", f"{src.dataset}/{v.id}/{info['area']}",
+              f"format={fmt} rows={len(frame)}")
+    if fmt == "csv":
+        body, media = to_csv(frame), "text/csv; charset=utf-8"
+    else:
+        meta = export_metadata(
+            dataset=src.dataset, round=int(v.round), version=v.id, k=float(info["spec"].k),
+            who=f"{p.username or 'สาธารณะ · public'} ({p.role}"
+                f"{', ' + p.province if p.province else ''})",
+            view=info["view"], min_households=src.min_households,
+            area=f"{info['name_th']} {info['name_en']} ({info['area']})", filters=filters,
+            rows=len(frame))
+        note = ""
+        if kind == "excluded":
+            pi = info["programme_info"]
+            note = (f"เกณฑ์ผู้มีสิทธิ: {pi['rule_th']} · Eligibility: {pi['rule_en']}. "
+                    f"{pi['limit_th']} {pi['limit_en']}").strip()
+        body = workbook([Sheet(th[:31], frame, note=note)], metadata=meta)
+        media = MEDIA_TYPE
+    ascii_name, uni = make_filename(["chipao", src.dataset, v.round, th, info["name_th"],
+                                     info["area"], en], fmt)
+    resp = Response(body, mimetype=media.split(";")[0])
+    resp.headers["Content-Type"] = media
+    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
+    return resp

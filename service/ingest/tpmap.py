@@ -92,13 +92,9 @@ def mask_columns(mask: str) -> dict[str, str]:
 
 def main_columns() -> list[str]:
     """Count columns of the area tables (CONTRACT-WAVE2 §3, published datasets), in order."""
-    cols = [c for c in COMMON_COUNTS.values()]
-    cols += ["n_target_poor", "n_deprived_any"]
-    cols += [f"n_target_poor_{d}" for d in DIMENSIONS]
-    cols += [f"n_tp_ind{n}" for n in INDICATORS]
-    for m in MASKS:
-        cols += [f"n_tp_m{m}", f"n_dep_m{m}", f"n_dep_reg_m{m}", f"n_dep_hh_m{m}"]
-    return cols
+    from service.analysis.disclosure_published import count_columns
+
+    return count_columns()
 
 
 def side_columns() -> list[str]:
@@ -825,7 +821,7 @@ def _publish(settings: dict[str, Any], store: Any, tables: dict[str, pl.DataFram
     from service.analysis.disclosure_published import protect_published
 
     min_hh = int(settings["min_cell_households"])
-    flags, public = protect_published(tables, min_households=min_hh)
+    flags, _public = protect_published(tables, min_households=min_hh)
     with store.write_version(dataset, round=round, source_sha256=sha) as writer:
         levels: dict[str, int] = {}
         suppressed: dict[str, int] = {}
@@ -837,10 +833,6 @@ def _publish(settings: dict[str, Any], store: Any, tables: dict[str, pl.DataFram
                                 compression="zstd")
             levels[level] = frame.height
             suppressed[level] = int(frame["dc_suppressed"].sum())
-            pub_path = writer.dir / "public" / f"{level}.parquet"
-            pub_path.parent.mkdir(parents=True, exist_ok=True)
-            public[level].sort("province_code", "code", nulls_last=False).write_parquet(
-                pub_path, row_group_size=50_000, compression="zstd")
         shutil.move(str(staging / "published"), str(writer.dir / "published"))
         country = tables["country"].row(0, named=True)
         meta = {

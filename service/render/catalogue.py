@@ -28,6 +28,7 @@ LISTS: dict[str, dict[str, tuple[str, str]]] = {
                    for ind, label in vocabulary.INDICATORS.items()},
     "dimensions": {k: tuple(v) for k, v in vocabulary.DIMENSIONS.items()},  # type: ignore[misc]
     "programmes": {k: tuple(v) for k, v in vocabulary.PROGRAMMES.items()},  # type: ignore[misc]
+    "masks": {k: tuple(v) for k, v in vocabulary.DIMENSION_MASKS.items()},  # type: ignore[misc]
 }
 
 
@@ -101,7 +102,7 @@ def _expand(entry: dict, lists: dict[str, dict[str, tuple[str, str]]]) -> list[d
     family = entry.get("for")
     if not family:
         return [entry]
-    key = {"indicators": "ind", "dimensions": "dim", "programmes": "p"}[family]
+    key = {"indicators": "ind", "dimensions": "dim", "programmes": "p", "masks": "mask"}[family]
     out = []
     for item, (th, en) in lists[family].items():
         values = {key: item, "th": th, "en": en}

@@ -74,7 +74,10 @@ def values_payload(
         except MissingColumns:
             before = pd.Series(np.nan, index=previous.index, dtype="float64")
         before.index = previous["code"].to_numpy()
-        values = values - before.reindex(frame["code"].to_numpy()).to_numpy()
+        after = values.to_numpy(dtype="float64", na_value=np.nan).copy()
+        before_aligned = before.reindex(frame["code"].to_numpy()).to_numpy(
+            dtype="float64", na_value=np.nan)
+        values = values - before_aligned
     suppressed = (
         frame["suppressed"].fillna(False).astype(bool).to_numpy()
         if "suppressed" in frame.columns else np.zeros(len(frame), dtype=bool)
@@ -92,6 +95,10 @@ def values_payload(
     figure_cols = [c for c, *_ in FIGURES if c in frame.columns]
     codes = frame["code"].astype(str).tolist()
     columns: dict[str, list] = {"value": _column(vals)}
+    if change and available:
+        # tooltips say from -> to, not only the difference
+        columns["before"] = _column(np.where(suppressed, np.nan, before_aligned))
+        columns["after"] = _column(np.where(suppressed, np.nan, after))
     for c, _th, _en, fmt in FIGURES:
         if c in figure_cols:
             col = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64",

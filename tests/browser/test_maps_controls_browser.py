@@ -185,3 +185,83 @@ def test_every_option_of_every_control(name, chromium_browser, store_server, art
         assert rec.console_errors == [], rec.console_errors
     finally:
         context.close()
+
+
+def _hover_grid(page, nx=14, ny=10):
+    """Hover a grid of points over the map; yield each visible tooltip's box."""
+    box = page.locator(".folium-map").bounding_box()
+    points = [(box["x"] + box["width"] * (i + 0.5) / nx,
+               box["y"] + box["height"] * (j + 0.5) / ny) for j in range(ny) for i in range(nx)]
+    points += [(box["x"] + x, box["y"] + y) for x, y in page.evaluate("window.chipaoProbe(30)")]
+    for x, y in points:
+        page.mouse.move(x, y)
+        seen = page.evaluate(_TIP_JS)
+        if seen:
+            yield box, seen[0], seen[1]
+
+
+_TIP_JS = """() => {
+    const t = document.querySelector('.chipao-tip');
+    if (!t || !t.offsetParent) return null;
+    const r = t.getBoundingClientRect();
+    return [{x: r.x, y: r.y, width: r.width, height: r.height}, t.innerText];
+}"""
+
+
+def _inside(inner, outer, pad=1):
+    return (inner["x"] >= outer["x"] - pad and inner["y"] >= outer["y"] - pad
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + pad
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + pad)
+
+
+def _overlap(a, b):
+    return (a["x"] < b["x"] + b["width"] and a["x"] + a["width"] > b["x"]
+            and a["y"] < b["y"] + b["height"] and a["y"] + a["height"] > b["y"])
+
+
+@pytest.mark.parametrize("path", ["/maps/?measure=h", "/maps/area/TH50?level=h3_r7"])
+def test_tooltips_stay_inside_the_map_and_off_the_legend(path, chromium_browser,
+                                                         store_server, artifacts):
+    origin = store_server[0]
+    context, rec = _page(chromium_browser, origin)
+    page = rec.page
+    try:
+        page.set_viewport_size({"width": 1024, "height": 768})
+        page.goto(origin + path)
+        _ready(page)
+        legend = page.locator(".chipao-legend").bounding_box()
+        panel = page.locator(".chipao-panel").bounding_box()
+        seen = 0
+        for box, tip, text in _hover_grid(page):
+            seen += 1
+            assert _inside(tip, box), (tip, box, text)
+            assert not _overlap(tip, legend), (tip, legend, text)
+            assert not _overlap(tip, panel), (tip, panel, text)
+        assert seen >= 3
+        name = path.split("?")[0].strip("/").replace("/", "-")
+        page.screenshot(path=str(artifacts / f"tooltip-{name}.png"))
+        assert rec.console_errors == [] and rec.off_server() == set()
+    finally:
+        context.close()
+
+
+def test_change_map_diverges_around_zero_and_tooltip_says_from_to(chromium_browser,
+                                                                  store_server):
+    origin = store_server[0]
+    context, rec = _page(chromium_browser, origin)
+    page = rec.page
+    try:
+        page.goto(origin + "/maps/?level=province&measure=h&change=1&classes=5")
+        _ready(page)
+        _no_error(page)
+        rows = page.locator(".chipao-legend-row").all_inner_texts()
+        classes = [r for r in rows if "households" not in r and "no data" not in r]
+        assert len(classes) == 5, rows
+        assert "no change" in classes[2] and "ไม่เปลี่ยนแปลง" in classes[2]
+        assert len(set(classes)) == 5
+        texts = [t for _, _, t in _hover_grid(page) if "from" in t]
+        assert texts, "no change tooltip"
+        assert re.search(r"จาก · from [\d.]+% → [\d.]+%", texts[0]), texts[0]
+        assert rec.console_errors == []
+    finally:
+        context.close()
