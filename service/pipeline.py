@@ -126,13 +126,22 @@ def locate_frame(frame: pl.DataFrame, locator: Any) -> tuple[pl.DataFrame, dict[
     return out, {k: (int(v) if not isinstance(v, dict) else v) for k, v in report.items()}
 
 
-def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
-                    locator: Any) -> None:
-    """Add pop_raster and survey_gap (tambon and above, H3 levels) from a population GeoTIFF."""
+def _raster_sums(raster_path: str, tambons, locator: Any, cache_dir: Path | None
+                 ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """(people per tambon, H3 r9 cells, people per cell) of a population GeoTIFF; cached
+    in ``cache_dir`` by the raster's name, size and time and the tambon codes, so the
+    rounds of a dataset (same raster, same boundaries) compute them once."""
     import rasterio
 
-    from service.geo import hexgrid, zonal
+    from service.geo import zonal
 
+    stat = Path(raster_path).stat()
+    key = hashlib.sha256(f"{Path(raster_path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
+                         f"{'|'.join(map(str, tambons['code']))}".encode()).hexdigest()[:24]
+    cached = cache_dir / f"raster-sums-{key}.npz" if cache_dir is not None else None
+    if cached is not None and cached.exists():
+        with np.load(cached, allow_pickle=False) as z:
+            return (pd.Series(z["pop"], index=z["codes"].astype(str)), z["cells"], z["sums"])
     with rasterio.open(raster_path) as src:
         values = src.read(1, masked=False)
         transform, nodata = src.transform, src.nodata
@@ -141,6 +150,22 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
     # country total of the raster is kept (the zones are all tambons)
     pop = pd.Series(zr.sums(values, nodata=nodata, whole_pixels=True),
                     index=tambons["code"].to_numpy())
+    cells, sums = zonal.h3_sums(values, transform, 9, nodata=nodata)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp.npz")
+        np.savez(tmp, pop=pop.to_numpy(), codes=pop.index.to_numpy().astype(str),
+                 cells=cells, sums=sums)
+        tmp.replace(cached)
+    return pop, cells, sums
+
+
+def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
+                    locator: Any, cache_dir: Path | None = None) -> None:
+    """Add pop_raster and survey_gap (tambon and above, H3 levels) from a population GeoTIFF."""
+    from service.geo import hexgrid, zonal
+
+    pop, cells, sums = _raster_sums(raster_path, tambons, locator, cache_dir)
     for level, width in (("tambon", 8), ("amphoe", 6), ("province", 4), ("country", 0)):
         if level not in tables:
             continue
@@ -148,7 +173,6 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
         rolled = pop.groupby(pop.index.str[:width] if width else np.zeros(len(pop))).sum()
         key = frame["code"].str[:width] if width else pd.Series(0, index=frame.index)
         frame["pop_raster"] = key.map(rolled).to_numpy(dtype=np.float64)
-    cells, sums = zonal.h3_sums(values, transform, 9, nodata=nodata)
     for level in H3_LEVELS:
         if level not in tables:
             continue
@@ -272,7 +296,8 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
                   .to_pandas() for level, frame in tables.items()}
         t = times.add("aggregate", t)
         if raster:
-            _raster_columns(narrow, str(raster), tambons, locator)
+            _raster_columns(narrow, str(raster), tambons, locator,
+                            cache_dir=Path(settings["data_dir"]) / "cache")
             t = times.add("raster", t)
         geoms = dict(zip(tambons["code"], tambons.geometry.values, strict=True))
         flags = protect_levels(narrow, min_households=min_hh, cell_tambons=cell_tambons,

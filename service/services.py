@@ -53,6 +53,8 @@ class Services:
     map_values: LRU[tuple[bytes, bytes]] = field(
         default_factory=lambda: LRU(max_items=MAP_VALUES_CACHE_ITEMS))
     templates: dict[str, Template] = field(default_factory=dict)
+    #: household follow-up store (service.followup.store.CaseStore), opened on first use
+    followup: Any = None
 
     @classmethod
     def create(cls, settings: dict[str, Any], *, source: AreaSource | None = None

@@ -289,6 +289,28 @@ def kpi():
                     "rounds": [r for r, _ in rounds], **meta, "items": records(page)})
 
 
+@bp.get("/kpi/progress")
+def kpi_progress():
+    """Master-plan KPIs of the country and each province over the real sequence of rounds:
+    baseline, latest, 5-year target, pace needed, on track / behind, trend (PANEL hook)."""
+    from service.analysis.kpi import kpi_progress as progress
+
+    dataset, province, principal = dataset_arg(), province_arg(), current_principal()
+    by_round = {v.round: v for v in sorted(get_store().versions(dataset),
+                                           key=lambda v: (v.round, v.created_at))}
+    if not by_round:
+        raise NotFound(f"dataset {dataset!r} has no ready version / ไม่พบชุดข้อมูล {dataset!r}")
+    rounds = [(rnd, pd.concat([level_view(dataset, v.id, lvl, principal)
+                               for lvl in ("country", "province")], ignore_index=True))
+              for rnd, v in sorted(by_round.items())]
+    table = progress(rounds, baseline_round=int_arg("baseline_round", 0, lo=0, hi=9999) or None)
+    if province:
+        table = table[table["code"].isin(["TH", province])]
+    page, meta = _page(table)
+    return jsonify({"dataset": dataset, "rounds": sorted(by_round), **meta,
+                    "items": records(page)})
+
+
 _OBJ = {"type": "object"}
 _DS = [
     {"name": "dataset", "in": "query", "schema": {"type": "string"}, "required": False},
@@ -344,6 +366,12 @@ OPENAPI_PATHS = {
         "Households nearest to exit first (authorised; audited) / ครัวเรือนเป้าหมาย",
         [*_DS, {**_AREA, "required": True}, *_PAGE], ["rankings", "households"],
         secured=True),
+    "/api/v1/kpi/progress": _ok(
+        "Master-plan KPI progress: baseline, latest, target, pace, status, trend "
+        "/ ความก้าวหน้าตัวชี้วัดตามแผนแม่บท",
+        [{"name": "dataset", "in": "query", "schema": {"type": "string"}}, _PROV,
+         {"name": "baseline_round", "in": "query", "schema": {"type": "integer"}}, *_PAGE],
+        ["rankings"]),
     "/api/v1/kpi": _ok(
         "Master-plan KPIs across rounds / ตัวชี้วัดตามแผนแม่บท",
         [{"name": "dataset", "in": "query", "schema": {"type": "string"}}, _PROV,
