@@ -289,7 +289,7 @@ class PanelAggregator:
                                  .agg(pl.exclude([*keys, *H3, "code"]).sum()))
             for part in parts:
                 self._parts.setdefault(level, []).append(
-                    part.with_columns(pl.exclude("code").cast(pl.Int64)))
+                    part.with_columns(pl.exclude("code").cast(pl.Int32)))
 
     def _count(self, unit: str, cur: pl.DataFrame, prev: pl.DataFrame, *, final: bool) -> None:
         """Counts per level of one pair of frames; ids of one side absent from the other
@@ -338,7 +338,7 @@ class PanelAggregator:
                           left.group_by("code").agg(pl.len().alias(f"pnl_{unit}_left"))]
             for part in parts:
                 self._parts.setdefault(level, []).append(
-                    part.with_columns(pl.exclude("code").cast(pl.Int64)))
+                    part.with_columns(pl.exclude("code").cast(pl.Int32)))
 
     def finish(self) -> dict[str, pl.DataFrame]:
         """Per level: ``code`` and the ``pnl_*`` columns (counts Int32, rates Float64)."""
