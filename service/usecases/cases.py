@@ -28,6 +28,7 @@ from service.followup.catalogue import HORIZONS
 from service.followup.households import target_households
 from service.followup.imports import AssistImport, import_assistance
 from service.followup.store import AREA_COLUMNS, CaseStore, Filters
+from service.vocabulary import INDICATORS, PROGRAMMES
 
 log = logging.getLogger(__name__)
 
@@ -250,9 +251,26 @@ def get_case(services: Any, principal: Any, case_id: int) -> dict[str, Any]:
     case["amphoe_th"] = area_name(services, case["amphoe_code"])
     case["province_th"] = area_name(services, case["province_code"])
     case["next_statuses"] = [wf.statuses[s] for s in wf.allowed(case["status"])]
+    case["failing_labels"] = [(i, *INDICATORS.get(i, (i, i))) for i in
+                              sorted(case["failing_list"], key=lambda x: int(x[3:]))]
+    case["excluded_labels"] = [(p, *PROGRAMMES.get(p, (p, p))) for p in case["excluded_list"]]
+    case["household_type_th"] = household_type_label(case["household_type"])
+    for h in case["history"]:
+        for k in ("from_status", "to_status"):
+            st = wf.statuses.get(h[k] or "")
+            h[f"{k}_th"] = st.label_th if st else (h[k] or "–")
     case["suggested"] = cases.suggested_plan(case)
     _audit(services, principal, "case.read", f"case:{case_id}")
     return case
+
+
+HOUSEHOLD_TYPES = {"child": "มีเด็ก · child", "elderly": "มีผู้สูงอายุ · elderly",
+                   "disabled": "มีคนพิการ · disabled", "other": "ไม่มีเด็ก ผู้สูงอายุ หรือคนพิการ · "
+                   "no child, elderly or disabled member"}
+
+
+def household_type_label(code: str) -> str:
+    return ", ".join(HOUSEHOLD_TYPES.get(t, t) for t in (code or "other").split("+"))
 
 
 def change_status(services: Any, principal: Any, case_id: int, status: str, *,
