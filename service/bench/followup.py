@@ -56,10 +56,11 @@ def _write_records(path: Path, hh: list[str], n: int, rng: np.random.Generator) 
     actions = ["ซ่อมแซมบ้าน", "ถุงยังชีพ / สิ่งของจำเป็น", "ss_art40", "ฝึกอาชีพ",
                "ส่งเสริมการเกษตร (พันธุ์พืช พันธุ์สัตว์)", "เยี่ยมบ้านด้านสุขภาพ (อสม. / รพ.สต.)"]
     start = dt.date(2025, 10, 1)
-    who = rng.integers(0, len(hh), n)
-    day = rng.integers(0, 420, n)
-    ag = rng.integers(0, len(agencies), n)
-    ac = rng.integers(0, len(actions), n)
+    # distinct (household, day, agency, action): a repeated row is an error in the file
+    keys = np.unique(rng.integers(0, len(hh) * 420 * 36, int(n * 1.2)))
+    keys = rng.permutation(keys)[:n]
+    who, rest = keys // (420 * 36), keys % (420 * 36)
+    day, ag, ac = rest // 36, (rest % 36) // 6, rest % 6
     amount = rng.choice([0, 500, 1000, 3000, 15000, 20000], n)
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
@@ -149,7 +150,7 @@ def command(records: int, cases: int, naive_records: int, repeat: int) -> None:
         hh = frame["hh_id"].to_list()
         by_hh = dict(zip(hh, range(1, cases + 1), strict=True))
         t0 = time.perf_counter()
-        for i in range(naive_n):
+        for _ in range(naive_n):
             store.add_assistance(by_hh[hh[int(rng.integers(0, cases))]], given_on="2026-11-01",
                                  agency="lao", action="goods_aid", actor=Who(), amount_thb=100)
         t_naive = (time.perf_counter() - t0) * records / max(naive_n, 1)
