@@ -217,28 +217,14 @@ def list_cases(services: Any, principal: Any, *, dataset: str | None, province: 
     for r in rows:
         r["area_th"] = area_name(services, r["village_id"] or r["tambon_code"])
         r["amphoe_th"] = area_name(services, r["amphoe_code"])
-    prog = cases.progress(dataset, version.round, level="amphoe", provinces={province})
-    counts = _status_counts(cases, dataset, version.round, province)
+    counts = cases.status_counts(dataset, version.round, province)
     _audit(services, principal, "case.list", f"cases:{dataset}/{f.area}",
            f"page={page} n={len(rows)}")
     return CaseList(dataset, version.round, province, rows, total, page,
                     max(1, -(-total // page_size)), filters,
-                    [(c, area_name(services, c)) for c in prog["code"] if c],
+                    [(c, area_name(services, c)) for c in
+                     cases.amphoes(dataset, version.round, province)],
                     counts, opened, version.id)
-
-
-def _status_counts(cases: CaseStore, dataset: str, round: int, province: str
-                   ) -> dict[str, int]:
-    import sqlalchemy as sa
-
-    from service.followup import models as m
-
-    c = m.cases.c
-    with cases.engine.connect() as conn:
-        rows = conn.execute(sa.select(c.status, sa.func.count()).where(
-            c.dataset == dataset, c.round == round, c.province_code == province)
-            .group_by(c.status)).all()
-    return {s: int(n) for s, n in rows}
 
 
 def get_case(services: Any, principal: Any, case_id: int) -> dict[str, Any]:
