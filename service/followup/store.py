@@ -675,10 +675,10 @@ class CaseStore:
         with self.engine.connect() as conn:
             by_status = conn.execute(sa.select(key, c.status, c.source, sa.func.count())
                                      .where(*cond).group_by(key, c.status, c.source)).all()
-            with_plan = dict(conn.execute(sa.select(key, sa.func.count()).where(
+            with_plan: dict[Any, int] = dict(conn.execute(sa.select(key, sa.func.count()).where(
                 *cond, sa.or_(c.status.in_(plan_states), self._has_plan())).group_by(key)
             ).all())
-            overdue = dict(conn.execute(sa.select(key, sa.func.count()).where(
+            overdue: dict[Any, int] = dict(conn.execute(sa.select(key, sa.func.count()).where(
                 *cond, self._overdue(today)).group_by(key)).all())
             helped = {r[0]: r[1:] for r in conn.execute(
                 sa.select(key, sa.func.count(sa.distinct(a.case_id)), sa.func.count(),

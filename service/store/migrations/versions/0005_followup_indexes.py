@@ -7,7 +7,6 @@ Created: 2026-12-01 12:16:38.068806
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = '0005_followup_indexes'
