@@ -159,7 +159,7 @@ def choose_masks(families: list[np.ndarray], available: np.ndarray, *,
                 continue
             v = INCIDENCE[j]
             coef = basis @ v                       # (m, 31): zero rows beyond the rank
-            resid = v[None, :] - np.einsum("mk,mkt->mt", coef, basis)
+            resid = v[None, :] - np.matmul(coef[:, None, :], basis)[:, 0, :]
             norm = np.linalg.norm(resid, axis=1)
             new = norm > 1e-9
             q = np.where(new[:, None], resid / np.where(new, norm, 1.0)[:, None], 0.0)

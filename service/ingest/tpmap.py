@@ -301,12 +301,14 @@ def _check_header(path: Path, level: str, suffix: str, report: TpmapReport
 
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(fh), [])
+            header = next(csv.reader([fh.readline()]), [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         report.problem("unreadable", file=path.name, detail=type(exc).__name__)
         return None
     header = [h.strip() for h in header]
     expected = _expected_header(level, suffix)
+    if header == expected:
+        return tuple(header)
     missing = [c for c in expected if c not in set(header)]
     extra = [c for c in header if c not in set(expected)]
     for c in missing:
@@ -639,7 +641,10 @@ def _wide(common: pl.DataFrame, masks: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
         pl.when(pl.col("happiness").is_not_null()).then(pl.col("household.CNT"))
         .otherwise(0).alias("_happy_n"))
     n = main.height
-    ordered = masks.sort("_mask", "id")
+    # only the columns the main table takes are sorted (the side table stays long)
+    needed = sorted({k for m in MASKS for k, v in mask_columns(m).items()
+                     if not v.startswith(f"n_tp_m{m}_ind")})
+    ordered = masks.select("id", "_mask", *needed).sort("_mask", "id")
     blocks = [main]
     for i, m in enumerate(MASKS):
         block = ordered.slice(i * n, n)
@@ -648,6 +653,7 @@ def _wide(common: pl.DataFrame, masks: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
         cols = mask_columns(m)
         blocks.append(block.select([pl.col(k).alias(v) for k, v in cols.items()
                                     if not v.startswith(f"n_tp_m{m}_ind")]))
+        del block
     wide = pl.concat(blocks, how="horizontal").with_columns(
         pl.col(f"n_tp_m{FULL_MASK}").alias("n_target_poor"),
         pl.col(f"n_dep_m{FULL_MASK}").alias("n_deprived_any"))
