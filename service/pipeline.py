@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -126,6 +126,83 @@ def locate_frame(frame: pl.DataFrame, locator: Any) -> tuple[pl.DataFrame, dict[
     return out, {k: (int(v) if not isinstance(v, dict) else v) for k, v in report.items()}
 
 
+@dataclass
+class ProvinceResult:
+    """What one province's stages hand to the merge: partial sums, panel partials, the
+    locate report and seconds per stage (its scored persons are already written)."""
+
+    province: str
+    aggregator: Aggregator
+    panel: Any  # service.analysis.panel.PanelAggregator | None
+    report: dict[str, Any]
+    seconds: dict[str, float]
+
+
+class ProvinceExecutor(Protocol):
+    """Runs :func:`process_province` for many files (service.distributed.DaskProvinces)."""
+
+    locator_cache_dir: Path | None
+
+    def provinces(self, files: list[Path], outputs: list[Path], *, spec_obj: Any, prog: Any,
+                  previous: Version | None) -> Iterator[ProvinceResult]: ...
+
+
+def process_province(path: Path, out: Path, *, spec_obj: Any, prog: Any, locator: Any,
+                     previous: Version | None) -> ProvinceResult:
+    """The per-province stages: read, locate + H3, score, panel partials, write the scored
+    persons to ``out``, partial sums. Runs in this process or as a dask task."""
+    from service.analysis.mpi import score_persons
+    from service.analysis.panel import PanelAggregator, chronic_column, needed_columns
+
+    times = StageTimes()
+    t = time.perf_counter()
+    frame = pl.read_parquet(path)
+    t = times.add("read", t)
+    frame, report = locate_frame(frame, locator)
+    t = times.add("locate_h3", t)
+    scored = score_persons(frame, spec_obj, prog, file=path.name)
+    del frame
+    t = times.add("score", t)
+    before = _previous_persons(previous, path.stem, scored.columns)
+    if "hh_mpi_poor" in scored.columns:
+        scored = scored.with_columns(chronic_column(scored, before))
+    panel = None
+    if previous is not None:
+        panel = PanelAggregator()
+        panel.add(scored.select(needed_columns(scored.columns)), before)
+    del before
+    t = times.add("panel", t)
+    scored.write_parquet(out, compression="zstd")
+    t = times.add("write_persons", t)
+    agg = Aggregator()
+    agg.add(scored)
+    del scored
+    times.add("aggregate", t)
+    return ProvinceResult(path.stem, agg, panel, report, times.seconds)
+
+
+def merge_partial(target: Any, part: Any) -> None:
+    """Fold one province's partial accumulator (Aggregator, PanelAggregator) into ``target``
+    exactly as if its batch had been added to ``target``: lists of partial frames are
+    extended in order, counters summed, the column spec checked."""
+    for f in fields(target):
+        mine, theirs = getattr(target, f.name), getattr(part, f.name)
+        if isinstance(mine, dict) and all(isinstance(v, list) for v in theirs.values()):
+            for key, frames in theirs.items():
+                mine.setdefault(key, []).extend(frames)
+        elif isinstance(mine, int) and not isinstance(mine, bool):
+            setattr(target, f.name, mine + theirs)
+        elif f.name == "spec":
+            if mine is None:
+                setattr(target, f.name, theirs)
+            elif theirs is not None and theirs != mine:
+                raise ValueError(f"province batches carry different columns: {theirs} vs {mine}")
+        elif f.name == "names" or (not theirs):
+            continue  # configuration of the target, or nothing accumulated
+        else:
+            raise TypeError(f"cannot merge {type(target).__name__}.{f.name}")
+
+
 def _raster_sums(raster_path: str, tambons, locator: Any, cache_dir: Path | None
                  ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """(people per tambon, H3 r9 cells, people per cell) of a population GeoTIFF; cached
@@ -193,7 +270,8 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
                   programmes: str | Path | None = None,
                   population_raster: str | Path | None = None,
                   store: Store | None = None, locator: Any = None,
-                  on_stage: Callable[[str, float], None] | None = None) -> Version:
+                  on_stage: Callable[[str, float], None] | None = None,
+                  executor: ProvinceExecutor | None = None) -> Version:
     """Locate, score, aggregate and store one dataset version atomically.
 
     Returns the existing version when one of this dataset already has ``source_sha256``
@@ -201,6 +279,9 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
     ``population_raster`` (default: setting ``population_raster``) adds ``pop_raster`` and
     ``survey_gap`` to the area tables. ``locator`` reuses a built
     :class:`service.geo.locate.TambonLocator` (else one is loaded from the data_dir cache).
+    ``executor`` runs the per-province stages elsewhere (:class:`service.distributed.
+    DaskProvinces`: a dask cluster); the merge, disclosure and publish stay here, and the
+    version is the same, byte for byte, as the one built in this process.
     """
 
     from service.analysis.coverage import load_programmes
@@ -223,7 +304,8 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
     bdir = settings["boundaries_dir"]
     tambons = load_level(bdir, "tambon")
     if locator is None:
-        locator = TambonLocator(tambons, cache_dir=Path(settings["data_dir"]) / "cache")
+        cache = executor.locator_cache_dir if executor is not None else None
+        locator = TambonLocator(tambons, cache_dir=cache or Path(settings["data_dir"]) / "cache")
     agg = Aggregator(names=admin_names(hierarchy(bdir)))
     t = times.add("prepare", t)
     raster = population_raster or settings.get("population_raster") or None
@@ -232,7 +314,7 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
         return _build(store, settings, dataset=dataset, round=round, files=files, sha=sha,
                       progress=progress, spec=spec, programmes=programmes, raster=raster,
                       spec_obj=spec_obj, prog=prog, tambons=tambons, locator=locator, agg=agg,
-                      times=times, on_stage=on_stage)
+                      times=times, on_stage=on_stage, executor=executor)
     except SourceAlreadyStored as exc:
         log.info("dataset %s: source stored meanwhile as version %s", dataset, exc.version.id)
         return exc.version
@@ -242,12 +324,12 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
            files: list[Path], sha: str, progress: bool, spec: str, programmes: Any,
            raster: Any, spec_obj: Any, prog: Any, tambons: Any, locator: Any,
            agg: Aggregator, times: StageTimes,
-           on_stage: Callable[[str, float], None] | None) -> Version:
+           on_stage: Callable[[str, float], None] | None,
+           executor: ProvinceExecutor | None = None) -> Version:
     from tqdm import tqdm
 
     from service.analysis.disclosure import protect_levels
-    from service.analysis.mpi import score_persons
-    from service.analysis.panel import PanelAggregator, attach, chronic_column, needed_columns
+    from service.analysis.panel import PanelAggregator, attach
 
     locate_reports: dict[str, Any] = {}
     min_hh = int(settings["min_cell_households"])
@@ -255,31 +337,28 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
     panel = PanelAggregator() if previous is not None else None
     seen: set[str] = set()
     with store.write_version(dataset, round=round, source_sha256=sha) as writer:
-        bar = tqdm(files, desc="provinces / จังหวัด", unit="prov", disable=not progress)
-        for path in bar:
-            bar.set_postfix_str(path.stem)
-            t = time.perf_counter()
-            frame = pl.read_parquet(path)
-            t = times.add("read", t)
-            frame, report = locate_frame(frame, locator)
-            locate_reports[path.stem] = report
-            t = times.add("locate_h3", t)
-            scored = score_persons(frame, spec_obj, prog, file=path.name)
-            del frame
-            t = times.add("score", t)
-            before = _previous_persons(previous, path.stem, scored.columns)
-            if "hh_mpi_poor" in scored.columns:
-                scored = scored.with_columns(chronic_column(scored, before))
-            if panel is not None:
-                panel.add(scored.select(needed_columns(scored.columns)), before)
-                seen.add(path.stem)
-            del before
-            t = times.add("panel", t)
-            scored.write_parquet(writer.persons_path(path.stem), compression="zstd")
-            t = times.add("write_persons", t)
-            agg.add(scored)
-            del scored
-            times.add("aggregate", t)
+        outputs = [writer.persons_path(path.stem) for path in files]
+        if executor is None:  # one province at a time in this process
+            results: Iterable[ProvinceResult] = (
+                process_province(path, out, spec_obj=spec_obj, prog=prog, locator=locator,
+                                 previous=previous)
+                for path, out in zip(files, outputs, strict=True))
+        else:  # tasks on a dask cluster (service.distributed), handed back in file order
+            results = executor.provinces(files, outputs, spec_obj=spec_obj, prog=prog,
+                                         previous=previous)
+        bar = tqdm(results, total=len(files), desc="provinces / จังหวัด", unit="prov",
+                   disable=not progress)
+        for result in bar:
+            bar.set_postfix_str(result.province)
+            # partial sums merged in file order: the same tables whoever computed them
+            merge_partial(agg, result.aggregator)
+            if panel is not None and result.panel is not None:
+                merge_partial(panel, result.panel)
+                seen.add(result.province)
+            locate_reports[result.province] = result.report
+            for stage, seconds in result.seconds.items():
+                times.seconds[stage] = times.seconds.get(stage, 0.0) + seconds
+            del result
         t = time.perf_counter()
         if panel is not None and previous is not None:
             for old in sorted(Path(previous.path, "persons").glob("*.parquet")):

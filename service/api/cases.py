@@ -18,6 +18,7 @@ from service.api.core import allow_large_body
 from service.errors import Conflict, InvalidInput
 from service.followup.catalogue import HORIZONS
 from service.usecases import cases as uc
+from service.vocabulary import DATASET_NAME
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def _services() -> Any:
 
 def _dataset() -> str | None:
     name = request.values.get("dataset") or None
-    if name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
+    if name is not None and not DATASET_NAME.fullmatch(name):
         raise InvalidInput("ชื่อชุดข้อมูลไม่ถูกต้อง / invalid dataset name", column="dataset")
     return name
 

@@ -178,23 +178,30 @@ def selection():
         raise InvalidInput("province is required / ต้องระบุจังหวัด", column="province")
     require_province(province)
     budget = _float_arg("budget", None, lo=0, hi=1e13)
-    objective = request.args.get("objective", "poor")
+    objective = request.args.get("objective")
     per_amphoe = request.args.get("per_amphoe", "false").lower() in ("1", "true", "yes")
     raw_costs = request.args.get("costs", "")
     given = parse_pairs([c for c in raw_costs.split(",") if c], "cost") if raw_costs \
         else None
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
-    table, ranking, _ = village_table(get_store(), dataset, province, v.id)
-    costs = usable_costs(given, table)  # the defaults, overridden item by item
-    sel = select_villages(table, budget=budget, costs=costs, objective=objective,
-                          per_amphoe=per_amphoe, ranking=ranking, time_limit=10.0)
+    from service.usecases import published
+
+    if published.is_published(get_store(), dataset, v.id):  # TPMAP tables: no persons
+        sel, costs = published.select_villages(get_store(), dataset, province, v.id,
+                                               budget=budget, costs=given, objective=objective,
+                                               per_amphoe=per_amphoe)
+    else:
+        table, ranking, _ = village_table(get_store(), dataset, province, v.id)
+        costs = usable_costs(given, table)  # the defaults, overridden item by item
+        sel = select_villages(table, budget=budget, costs=costs, objective=objective or "poor",
+                              per_amphoe=per_amphoe, ranking=ranking, time_limit=10.0)
     cols = [c for c in ("code", "name_th", "name_en", "amphoe_code", "n_households",
                         "n_persons", "n_poor", "n_target_poor", "cost_thb", "benefit",
                         "priority_rank")
             if c in sel.selected]
     return jsonify({"dataset": dataset, "version": v.id, "province": province,
-                    "costs_thb_per_household": costs, **sel.summary(),
+                    "costs_thb_per_household": costs, **published.summary(sel),
                     "items": records(sel.selected[cols])})
 
 

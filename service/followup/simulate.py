@@ -29,10 +29,10 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from service import vocabulary
 from service.followup.households import household_frame
 
-INDICATORS = ("ind1", "ind4", "ind5", "ind7", "ind8", "ind9", "ind10", "ind11", "ind15",
-              "ind16", "ind17", "ind19", "ind20", "ind21", "ind22", "ind27", "ind28")
+INDICATORS = tuple(vocabulary.INDICATORS)
 _HELP_MULT = {1: 1.5, 2: 1.0, 3: 1.0, 4: 0.5}
 _EXIT_MULT = {1: 1.6, 2: 1.0, 3: 1.0, 4: 0.5}
 

@@ -302,9 +302,11 @@ def register_missed(services: Any, principal: Any, *, dataset: str | None, villa
     recognised when a later round surveys it; it is never stored as typed."""
     import re
 
+    from service.vocabulary import level_of
+
     dataset = _dataset(services, dataset)
     code = (village_id or "").strip().upper()
-    if not re.fullmatch(r"TH\d{6}(\d{2})?", code):
+    if level_of(code) not in ("tambon", "village"):
         raise InvalidInput("รหัสหมู่บ้าน (TH + 8 หลัก) หรือตำบล (TH + 6 หลัก) ไม่ถูกต้อง / give a "
                            "village (TH + 8 digits) or tambon (TH + 6 digits) code",
                            column="village_id")
