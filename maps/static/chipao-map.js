@@ -69,7 +69,9 @@
       L.setOptions(this, options);
       var n = geo.codes.length, scale = geo.scale, xy = geo.xy, nv = geo.nverts;
       this.codes = geo.codes;
-      this.ncover = geo.ncover || 0;  // the first ncover cells are coarser parents drawn beneath
+      // the first cells are coarser parents drawn beneath, in groups (coarsest first)
+      this.coverGroups = geo.cover_groups || [];
+      this.ncover = this.coverGroups.reduce(function (a, b) { return a + b; }, 0);
       this.start = new Uint32Array(n + 1);
       var total = 0, i, k;
       for (i = 0; i < n; i++) { this.start[i] = total; total += nv[i]; }
@@ -161,8 +163,9 @@
       // cells are filled in batches of 256 (17,000 hexagons: 3.6 s in one path, 50 ms batched)
       var batch = 256;
       // coarser "cover" cells first (beneath), drawn lighter with a dashed edge; then the cells
-      var ncover = this.ncover, passes = ncover ? [[0, ncover, true], [ncover, this.codes.length, false]]
-        : [[0, this.codes.length, false]];
+      var passes = [], from0 = 0;
+      this.coverGroups.forEach(function (n) { passes.push([from0, from0 + n, true]); from0 += n; });
+      passes.push([from0, this.codes.length, false]);
       for (var pass = 0; pass < passes.length; pass++) {
       var from = passes[pass][0], to = passes[pass][1], covers = passes[pass][2];
       for (var c = 0; c < this.fills.length; c++) {
@@ -493,6 +496,12 @@
         ["quantiles", "ควอนไทล์ · Quantiles"],
         ["natural_breaks", "ธรรมชาติ (Jenks) · Natural breaks"],
         ["equal_interval", "ช่วงเท่ากัน · Equal interval"]], state.classifier);
+      var breaksSel = null;
+      if (cfg.params.scope) {
+        breaksSel = select("breaks", "ช่วงสี · Colour classes", [
+          ["", "ของแผนที่นี้ · this map's"],
+          ["national", "ระดับประเทศ (คงที่) · national (fixed)"]], state.breaks || "");
+      }
       if (cfg.levels && cfg.levels.length > 1) {
         var levelSel = select("level", "ระดับพื้นที่ · Level",
           cfg.levels.map(function (l) { return [l.id, l.th + " · " + l.en]; }), cfg.level);
@@ -516,6 +525,7 @@
         state.change = changeBox.checked ? 1 : null;
         state.classes = classSel.value;
         state.classifier = classifierSel.value;
+        state.breaks = breaksSel ? (breaksSel.value || null) : null;
         state.k = kSel ? (kSel.value || null) : state.k;
         window.history.replaceState(null, "", "?" + pageQuery());
         syncCrumbs();
@@ -631,7 +641,7 @@
     // query string of the values request (the level is in its path)
     function query(skip) {
       var q = new URLSearchParams();
-      ["measure", "group", "round", "change", "classes", "classifier", "dataset", "k"].forEach(function (k) {
+      ["measure", "group", "round", "change", "classes", "classifier", "breaks", "dataset", "k"].forEach(function (k) {
         if ((skip || []).indexOf(k) < 0 && state[k] !== null && state[k] !== undefined && state[k] !== "") {
           q.set(k, state[k]);
         }
