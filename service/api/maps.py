@@ -83,6 +83,7 @@ def geometry_response(level: str) -> Response:
     resp.set_etag(geometry.cache_key("etag", len(got.data), got.data[-64:].hex()))
     if got.public_cache:
         resp.headers["Cache-Control"] = "public, max-age=86400"
+        resp.headers["Access-Control-Allow-Origin"] = "*"  # public geometry, for portals
     resp.make_conditional(request)
     return resp
 
