@@ -111,3 +111,8 @@ def values(level: str):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    s = services(app)
+    if s.settings["map_warmup"] and not s.settings["testing"]:
+        from service.usecases import map_warmup
+
+        map_warmup.start(s)  # cold start: the first map after a restart is a warm one
