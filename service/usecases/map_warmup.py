@@ -76,13 +76,17 @@ def warm(s: Services, *, dataset: str | None = None) -> dict[str, float]:
                 map_values.map_values(s, None, req, params, public=True)
                 map_values.map_geometry(s, _public(), level, province, {"dataset": dataset})
             step(f"{province} {level}", provincial)
-    # every province page as it first opens (tambons, default measure), most households first
-    for code in provinces:
-        def province_page(code=code) -> None:
-            req = map_values.values_request(s, None, "tambon", code, params, public=True)
-            map_values.map_values(s, None, req, params, public=True)
-            map_values.map_geometry(s, _public(), "tambon", code, {})
-        step(f"{code} tambon", province_page)
+    # every province page as it first opens (tambons, default measure), most households
+    # first; then each province's public H3 r8/r9 (covers and place names are per province)
+    for levels in (("tambon",), ("h3_r9", "h3_r8")):
+        for code in provinces:
+            for level in levels:
+                def province_page(code=code, level=level) -> None:
+                    req = map_values.values_request(s, None, level, code, params, public=True)
+                    map_values.map_values(s, None, req, params, public=True)
+                    map_values.map_geometry(s, _public(), level, code, {"dataset": dataset})
+                if f"{code} {level}" not in took:
+                    step(f"{code} {level}", province_page)
     log.info("maps warmed in %.1f s (%s)", sum(took.values()),
              ", ".join(f"{k} {v:.1f}s" for k, v in took.items()))
     return took
