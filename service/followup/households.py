@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from service import vocabulary
 from service.followup.catalogue import Workflow, load_workflow
 
-PROGRAMMES = ("welfare_card", "elderly_allowance", "disability_allowance", "child_grant",
-              "social_security")
+PROGRAMMES = tuple(vocabulary.PROGRAMMES)
 #: BMN dimensions of the TPMAP preset (profile used for matching)
-DIMENSIONS: dict[str, tuple[str, ...]] = {
-    "health": ("ind1", "ind4", "ind5", "ind7"),
-    "living": ("ind8", "ind9", "ind10", "ind11"),
-    "education": ("ind15", "ind16", "ind17", "ind19"),
-    "income": ("ind20", "ind21", "ind22"),
-    "accessibility": ("ind27", "ind28"),
-}
+DIMENSIONS: dict[str, tuple[str, ...]] = vocabulary.DIMENSION_INDICATORS
 
 
 def _has(cols: set[str], *names: str) -> bool:
