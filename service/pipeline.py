@@ -168,7 +168,9 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
                   programmes: str | Path | None = None,
                   population_raster: str | Path | None = None,
                   store: Store | None = None, locator: Any = None,
-                  on_stage: Callable[[str, float], None] | None = None) -> Version:
+                  on_stage: Callable[[str, float], None] | None = None,
+                  extra_meta: dict[str, Any] | None = None,
+                  allow_same_source: bool = False) -> Version:
     """Locate, score, aggregate and store one dataset version atomically.
 
     Returns the existing version when one of this dataset already has ``source_sha256``
@@ -186,7 +188,7 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
     store = store or open_store(settings)
     files = person_files(persons_dir)
     sha = source_sha256 or sha256_of_files(files, extra=f"{spec}|{programmes}")
-    existing = store.catalog.find_by_sha256(dataset, sha)
+    existing = None if allow_same_source else store.catalog.find_by_sha256(dataset, sha)
     if existing is not None:
         log.info("dataset %s: source %s… already stored as version %s; nothing to do",
                  dataset, sha[:12], existing.id)
@@ -207,7 +209,8 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
         return _build(store, settings, dataset=dataset, round=round, files=files, sha=sha,
                       progress=progress, spec=spec, programmes=programmes, raster=raster,
                       spec_obj=spec_obj, prog=prog, tambons=tambons, locator=locator, agg=agg,
-                      times=times, on_stage=on_stage)
+                      times=times, on_stage=on_stage, extra_meta=extra_meta or {},
+                      allow_same_source=allow_same_source)
     except SourceAlreadyStored as exc:
         log.info("dataset %s: source stored meanwhile as version %s", dataset, exc.version.id)
         return exc.version
@@ -217,7 +220,8 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
            files: list[Path], sha: str, progress: bool, spec: str, programmes: Any,
            raster: Any, spec_obj: Any, prog: Any, tambons: Any, locator: Any,
            agg: Aggregator, times: StageTimes,
-           on_stage: Callable[[str, float], None] | None) -> Version:
+           on_stage: Callable[[str, float], None] | None, extra_meta: dict[str, Any],
+           allow_same_source: bool) -> Version:
     from tqdm import tqdm
 
     from service.analysis.disclosure import protect_levels
@@ -225,7 +229,8 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
 
     locate_reports: dict[str, Any] = {}
     min_hh = int(settings["min_cell_households"])
-    with store.write_version(dataset, round=round, source_sha256=sha) as writer:
+    with store.write_version(dataset, round=round, source_sha256=sha,
+                             allow_same_source=allow_same_source) as writer:
         bar = tqdm(files, desc="provinces / จังหวัด", unit="prov", disable=not progress)
         for path in bar:
             bar.set_postfix_str(path.stem)
@@ -289,6 +294,7 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
             "n_without_tambon": agg.n_without_tambon, "n_without_cell": agg.n_without_cell,
             "stage_seconds": {k: float(f"{v:.3f}") for k, v in times.seconds.items()},
             "provinces": [p.stem for p in files],
+            **extra_meta,
         }
         version = writer.publish(n_persons=int(country["n_persons"]),
                                  n_households=int(country["n_households"]), meta=meta)

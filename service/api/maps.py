@@ -221,8 +221,10 @@ def _resolve_round(params: MapParams) -> tuple[str | None, str | None, list]:
     if not rounds:
         return params.round, None, []
     ids = [r.id for r in rounds]
+    current = getattr(source(), "current_id", lambda _d: None)(params.dataset)
     if params.round is None:
-        idx = len(ids) - 1
+        # the catalog's current version (roll-back with `chipao datasets use` included)
+        idx = ids.index(current) if current in ids else len(ids) - 1
     elif params.round in ids:
         idx = ids.index(params.round)
     else:

@@ -90,6 +90,17 @@ class VersionWriter:
         return self.version
 
 
+_LOCAL = threading.local()
+
+
+def _held_locks() -> dict[str, int]:
+    """Dataset lock files held by the current thread (lock path -> depth)."""
+    held = getattr(_LOCAL, "held", None)
+    if held is None:
+        held = _LOCAL.held = {}
+    return held
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -130,8 +141,17 @@ class Store:
     def current(self, dataset: str) -> Version:
         return self.catalog.current(dataset)
 
-    def versions(self, dataset: str) -> list[Version]:
-        return self.catalog.versions(dataset)
+    def versions(self, dataset: str, *, superseded: bool = False) -> list[Version]:
+        """Released versions (one per round, newest round first): what the public, maps,
+        embeds, exports and round series use. ``superseded=True``: every ready version,
+        newest first (national administration, roll-back)."""
+        if superseded:
+            return self.catalog.versions(dataset)
+        return self.catalog.released(dataset)
+
+    def released_of_round(self, dataset: str, round: int) -> Version | None:
+        """The released version of one round (None when the round has none)."""
+        return self.catalog.released_of_round(dataset, round)
 
     def version(self, dataset: str, version: str | None = None) -> Version:
         """The named version, or the current one when ``version`` is None."""
@@ -139,13 +159,14 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def write_version(self, dataset: str, *, round: int, source_sha256: str
-                      ) -> Iterator[VersionWriter]:
+    def write_version(self, dataset: str, *, round: int, source_sha256: str,
+                      allow_same_source: bool = False) -> Iterator[VersionWriter]:
         """Context for writing a new version; call ``writer.publish(...)`` inside it.
 
         On an exception (or without publish) the version is marked failed and its files are
         removed; the previous version stays current. Raises :class:`SourceAlreadyStored` when
-        a ready version of this dataset already has ``source_sha256``.
+        a ready version of this dataset already has ``source_sha256`` (unless
+        ``allow_same_source``: an earlier file re-applied over partitions that changed).
         """
         validate_dataset_name(dataset)
         base = self.root / dataset
@@ -153,7 +174,7 @@ class Store:
         with self.dataset_lock(dataset):
             # checked again under the lock: two imports of one file at once store it once
             existing = self.catalog.find_by_sha256(dataset, source_sha256)
-            if existing is not None:
+            if existing is not None and not allow_same_source:
                 raise SourceAlreadyStored(existing)
             self._clean_stale(dataset)
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
@@ -175,13 +196,27 @@ class Store:
 
     @contextlib.contextmanager
     def dataset_lock(self, dataset: str) -> Iterator[None]:
+        """Exclusive lock of one dataset's writes (processes and threads), re-entrant in the
+        thread holding it: an upload takes it around carry-over, build and publish, and the
+        build's :meth:`write_version` inside runs under the same lock."""
         lock_path = self.root / validate_dataset_name(dataset) / ".lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        held = _held_locks()
+        key = str(lock_path)
+        if key in held:
+            held[key] += 1
             try:
                 yield
             finally:
+                held[key] -= 1
+            return
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            held[key] = 1
+            try:
+                yield
+            finally:
+                del held[key]
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def _clean_stale(self, dataset: str) -> None:
