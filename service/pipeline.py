@@ -252,7 +252,9 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
         tables = agg.finish()
         cell_tambons = {level: frame.to_pandas() for level, frame in agg.cell_tambons.items()}
         # raster sums and protection need only a few columns: keep the wide tables in polars
-        narrow = {level: frame.select("code", "parent_code", "n_households", "n_persons")
+        narrow = {level: frame.select("code", "parent_code", "n_households", "n_persons",
+                                      *(["n_hh_present"] if "n_hh_present" in frame.columns
+                                        else []))
                   .to_pandas() for level, frame in tables.items()}
         t = times.add("aggregate", t)
         if raster:
@@ -265,7 +267,8 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
         levels: dict[str, int] = {}
         suppressed: dict[str, int] = {}
         for level in list(tables):
-            extra = narrow.pop(level).drop(columns=["parent_code", "n_households", "n_persons"])
+            extra = narrow.pop(level).drop(columns=["parent_code", "n_households", "n_persons",
+                                                    "n_hh_present"], errors="ignore")
             extra = extra.merge(flags[level], on="code", how="left")
             extra["dc_suppressed"] = extra["dc_suppressed"].fillna(True).astype(bool)
             extra["dc_reason"] = extra["dc_reason"].astype(object)

@@ -141,7 +141,9 @@ def public_mask(dataset: str, version_id: str, level: str) -> pd.DataFrame:
         names = store.area_columns(dataset, level, version=version_id)
         families = [(denom, items[0]) for denom, items in
                     _families(pd.DataFrame(columns=names)) if items]
-        wanted = ["code", "parent_code", "n_households", "dc_suppressed", "dc_reason"]
+        # n_hh_present (households with any member here) decides primary suppression
+        wanted = ["code", "parent_code", "n_households", "n_hh_present", "n_persons",
+                  "dc_suppressed", "dc_reason"]
         columns = [c for c in wanted if c in names] + [d for d, _ in families]
         narrow = store.read_areas(dataset, level, version=version_id,
                                   columns=list(dict.fromkeys(columns)))
@@ -196,7 +198,10 @@ def apply_mask(raw: pd.DataFrame, mask: pd.DataFrame) -> pd.DataFrame:
             hidden = pd.Series(found[column].eq(True).to_numpy(), index=out.index)
             _null_columns(out, items, hidden & ~sup)
     _null_columns(out, [c for c in out.columns if c not in _KEEP], sup)
-    return out
+    from service.analysis.disclosure import PUBLIC_REASON, perturb
+
+    out["suppression_reason"] = out["suppression_reason"].where(~sup, PUBLIC_REASON)
+    return perturb(out)
 
 
 def public_frame(dataset: str, version_id: str, level: str,
@@ -225,14 +230,19 @@ def level_view(dataset: str, version_id: str, level: str, principal: Principal,
     except that a non-national caller gets 422 for :data:`BIG_LEVELS` (the public table
     of national H3 r9 took 7.6 GB)."""
     store = get_store()
+
+    def read_raw(prov: str | None) -> pd.DataFrame:
+        # the cell key is an internal of the public perturbation, never shown
+        return store.read_areas(dataset, level, version=version_id, province=prov).drop(
+            columns=["ckey"], errors="ignore")
+
     if principal.role == "national":
-        raw = store.read_areas(dataset, level, version=version_id, province=province)
-        return raw.assign(view="detail")
+        return read_raw(province).assign(view="detail")
     own_province = principal.province if principal.role == "provincial" else None
     if province is not None:
         if own_province != province:
             return public_frame(dataset, version_id, level, province).assign(view="public")
-        raw = store.read_areas(dataset, level, version=version_id, province=province)
+        raw = read_raw(province)
         own = raw[raw["province_code"] == province].assign(view="detail")
         for column in ("suppressed", "suppression_reason"):  # same shape as the mixed view
             if column not in own:
@@ -242,7 +252,7 @@ def level_view(dataset: str, version_id: str, level: str, principal: Principal,
     public = public_frame(dataset, version_id, level).assign(view="public")
     if not own_province:
         return public
-    raw = store.read_areas(dataset, level, version=version_id, province=own_province)
+    raw = read_raw(own_province)
     own = raw[raw["province_code"] == own_province].assign(view="detail")
     others = public[public["province_code"] != own_province]
     out = pd.concat([own, others], ignore_index=True, sort=False)
