@@ -14,11 +14,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 
-def create_app(overrides: Mapping[str, Any] | None = None):
+def create_app(overrides: Mapping[str, Any] | None = None, *, source: Any = None):
     """Build the Flask application.
 
     ``overrides`` maps setting names (see :mod:`service.settings`) to values and wins over
-    ``CHIPAO_*`` environment variables.
+    ``CHIPAO_*`` environment variables. ``source`` serves the map pages' area tables instead
+    of the store (a :class:`service.render.sources.FrameSource` in tests and benchmarks).
+    The app's resources are one :class:`service.api.services.Services` object.
     """
     from flask import Flask
 
@@ -35,6 +37,8 @@ def create_app(overrides: Mapping[str, Any] | None = None):
     logging.getLogger("service").setLevel(settings["log_level"].upper())
 
     from service.api import init_app
+    from service.api.services import Services
 
+    Services.create(settings, source=source).init_app(app)
     init_app(app)
     return app

@@ -18,6 +18,7 @@ COMMANDS = {
     "serve": "serve",
     "mpi": "mpi",
     "ingest": "ingest",
+    "import-tpmap": "import_tpmap",
     "aggregate": "aggregate",
     "rank": "rank",
     "select": "select",
@@ -25,6 +26,7 @@ COMMANDS = {
     "users": "users",
     "bench": "bench",
     "datasets": "datasets",
+    "db": "db",
 }
 
 

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from service.analysis.aggregate import H3_LEVELS, Aggregator, admin_names
+from service.analysis.aggregate import Aggregator, admin_names
 from service.errors import InvalidInput
 from service.store.catalog import Version
 from service.store.store import SourceAlreadyStored, Store, open_store
+from service.vocabulary import H3_LEVELS
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +170,7 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
                   population_raster: str | Path | None = None,
                   store: Store | None = None, locator: Any = None,
                   on_stage: Callable[[str, float], None] | None = None,
-                  extra_meta: dict[str, Any] | None = None,
-                  allow_same_source: bool = False) -> Version:
+                  extra_meta: dict[str, Any] | None = None) -> Version:
     """Locate, score, aggregate and store one dataset version atomically.
 
     Returns the existing version when one of this dataset already has ``source_sha256``
@@ -188,7 +188,7 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
     store = store or open_store(settings)
     files = person_files(persons_dir)
     sha = source_sha256 or sha256_of_files(files, extra=f"{spec}|{programmes}")
-    existing = None if allow_same_source else store.catalog.find_by_sha256(dataset, sha)
+    existing = store.catalog.find_by_sha256(dataset, sha)
     if existing is not None:
         log.info("dataset %s: source %s… already stored as version %s; nothing to do",
                  dataset, sha[:12], existing.id)
@@ -209,8 +209,7 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
         return _build(store, settings, dataset=dataset, round=round, files=files, sha=sha,
                       progress=progress, spec=spec, programmes=programmes, raster=raster,
                       spec_obj=spec_obj, prog=prog, tambons=tambons, locator=locator, agg=agg,
-                      times=times, on_stage=on_stage, extra_meta=extra_meta or {},
-                      allow_same_source=allow_same_source)
+                      times=times, on_stage=on_stage, extra_meta=extra_meta or {})
     except SourceAlreadyStored as exc:
         log.info("dataset %s: source stored meanwhile as version %s", dataset, exc.version.id)
         return exc.version
@@ -220,17 +219,20 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
            files: list[Path], sha: str, progress: bool, spec: str, programmes: Any,
            raster: Any, spec_obj: Any, prog: Any, tambons: Any, locator: Any,
            agg: Aggregator, times: StageTimes,
-           on_stage: Callable[[str, float], None] | None, extra_meta: dict[str, Any],
-           allow_same_source: bool) -> Version:
+           on_stage: Callable[[str, float], None] | None,
+           extra_meta: dict[str, Any]) -> Version:
     from tqdm import tqdm
 
     from service.analysis.disclosure import protect_levels
     from service.analysis.mpi import score_persons
+    from service.analysis.panel import PanelAggregator, attach, chronic_column, needed_columns
 
     locate_reports: dict[str, Any] = {}
     min_hh = int(settings["min_cell_households"])
-    with store.write_version(dataset, round=round, source_sha256=sha,
-                             allow_same_source=allow_same_source) as writer:
+    previous = previous_round_version(store, dataset, round)
+    panel = PanelAggregator() if previous is not None else None
+    seen: set[str] = set()
+    with store.write_version(dataset, round=round, source_sha256=sha) as writer:
         bar = tqdm(files, desc="provinces / จังหวัด", unit="prov", disable=not progress)
         for path in bar:
             bar.set_postfix_str(path.stem)
@@ -243,13 +245,29 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
             scored = score_persons(frame, spec_obj, prog, file=path.name)
             del frame
             t = times.add("score", t)
+            before = _previous_persons(previous, path.stem, scored.columns)
+            if "hh_mpi_poor" in scored.columns:
+                scored = scored.with_columns(chronic_column(scored, before))
+            if panel is not None:
+                panel.add(scored.select(needed_columns(scored.columns)), before)
+                seen.add(path.stem)
+            del before
+            t = times.add("panel", t)
             scored.write_parquet(writer.persons_path(path.stem), compression="zstd")
             t = times.add("write_persons", t)
             agg.add(scored)
             del scored
             times.add("aggregate", t)
         t = time.perf_counter()
+        if panel is not None and previous is not None:
+            for old in sorted(Path(previous.path, "persons").glob("*.parquet")):
+                if old.stem not in seen:  # a province only in the previous round
+                    panel.add(None, _previous_persons(previous, old.stem, None))
+            pnl = panel.finish()
+            t = times.add("panel", t)
         tables = agg.finish()
+        if panel is not None:
+            tables = {level: attach(frame, pnl.get(level)) for level, frame in tables.items()}
         cell_tambons = {level: frame.to_pandas() for level, frame in agg.cell_tambons.items()}
         # raster sums and protection need only a few columns: keep the wide tables in polars
         narrow = {level: frame.select("code", "parent_code", "n_households", "n_persons",
@@ -299,6 +317,8 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
             "provinces": [p.stem for p in files],
             **extra_meta,
         }
+        if previous is not None:
+            meta["panel"] = {"previous_version": previous.id, "previous_round": previous.round}
         version = writer.publish(n_persons=int(country["n_persons"]),
                                  n_households=int(country["n_households"]), meta=meta)
     if on_stage is not None:
@@ -308,6 +328,32 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
              version.id, f"{version.n_persons:,}", f"{version.n_households:,}",
              ", ".join(f"{k} {v:.1f}s" for k, v in times.seconds.items()))
     return version
+
+
+def previous_round_version(store: Store, dataset: str, round: int) -> Version | None:
+    """The ready version of ``dataset`` with the latest round before ``round`` (the newest
+    such build), whose persons the panel measures compare with; None when there is none."""
+    # the released version of each earlier round (a superseded build is never compared)
+    earlier = [v for v in store.versions(dataset) if v.round < round]
+    if not earlier:
+        return None
+    return max(earlier, key=lambda v: (v.round, v.created_at, v.id))
+
+
+def _previous_persons(previous: Version | None, province: str,
+                      columns: list[str] | None) -> pl.DataFrame | None:
+    """The previous round's scored persons of one province (panel columns only)."""
+    from service.analysis.panel import needed_columns
+
+    if previous is None:
+        return None
+    path = Path(previous.path) / "persons" / f"{province}.parquet"
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    have = pq.read_schema(path).names
+    return pl.read_parquet(path, columns=needed_columns(have))
 
 
 def _sum_reports(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from service.geo import boundaries
 from service.store import open_store
 
 VILLAGE_SIZES = (3, 8, 14, 30)
+OTHER_DIMENSIONS = ("health", "living", "education", "accessibility")
+OTHER_INDICATORS = (1, 4, 5, 7, 8, 9, 10, 11, 15, 16, 17, 19, 20, 21, 27, 28)
 PROVINCES = ("TH50", "TH10")
 DATASET = "demo"
 
@@ -53,7 +55,12 @@ def scored_persons(settings, province: str, *, seed: int) -> pl.DataFrame:
                         "welfare_card": poor_hh, "mpi_c": c, "mpi_poor": c >= 0.33,
                         "mpi_vulnerable": 0.2 <= c < 0.33, "mpi_severe": c >= 0.5,
                         "dep_ind22": int(poor_hh), "tpmap_deprived_any": poor_hh,
+                        # the other indicators (no random draw: the fixture stays the same),
+                        # so that maps can re-count the poor at another cut-off k
+                        **{f"dep_ind{i}": int(poor_hh and (h + m + i) % 3 == 0)
+                           for i in OTHER_INDICATORS},
                         "tpmap_target_poor": poor_hh, "tpmap_dim_income": poor_hh,
+                        **{f"tpmap_dim_{d}": False for d in OTHER_DIMENSIONS},
                         "hh_mpi_poor": poor_hh, "hh_crossgen": poor_hh and age < 18,
                         "grp_child": age < 18, "grp_elderly": age >= 60,
                         "elig_elderly_allowance": elig_e,
@@ -69,14 +76,14 @@ def scored_persons(settings, province: str, *, seed: int) -> pl.DataFrame:
     return frame
 
 
-def build(settings, *, rounds=(2561, 2562)) -> list[str]:
+def build(settings, *, rounds=(2561, 2562), provinces=PROVINCES) -> list[str]:
     """Write one version per round; returns the version ids (last = current)."""
     store = open_store(settings)
     names = admin_names(boundaries.hierarchy(settings["boundaries_dir"]))
     ids = []
     for i, rnd in enumerate(rounds):
         persons = {p: scored_persons(settings, p, seed=10 * i + k)
-                   for k, p in enumerate(PROVINCES)}
+                   for k, p in enumerate(provinces)}
         tables = aggregate(list(persons.values()), names=names)
         with store.write_version(DATASET, round=rnd, source_sha256=f"{rnd:064d}") as w:
             for p, frame in persons.items():

@@ -1,6 +1,15 @@
-"""Shared fixtures (flask tutorial style): app, client, runner on a temporary data dir."""
+"""Shared fixtures (flask tutorial style): app, client, runner on a temporary data dir.
+
+Catalog databases: a test (or module, with ``pytestmark = pytest.mark.both_databases``) that
+uses ``database_url`` (the ``app`` fixture does) runs once on SQLite and once on PostgreSQL
+(``CHIPAO_TEST_DATABASE_URL``, started by ``eval "$(.ci/services start)"``). Each test gets its
+own PostgreSQL schema. Without the URL the PostgreSQL runs are skipped locally, and fail in CI.
+"""
 
 from __future__ import annotations
+
+import os
+import secrets
 
 import pytest
 from hypothesis import HealthCheck
@@ -15,15 +24,108 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("chipao")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "both_databases: run the test on SQLite and on PostgreSQL (database_url)")
+
+
+def pytest_generate_tests(metafunc):
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+            "both_databases"):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True,
+                             scope="module")
+
+
+@pytest.fixture(scope="module")
+def database(request):
+    """Which catalog database this test runs on ("sqlite" unless parametrised)."""
+    return getattr(request, "param", "sqlite")
+
+
+def server_url(variable: str, what: str) -> str:
+    """A test server's URL from the environment; skip (locally) or fail (CI) without it."""
+    url = os.environ.get(variable, "")
+    if not url:
+        reason = (f"{what} tests need {variable} (eval \"$(.ci/services start)\" starts "
+                  f"PostgreSQL and Redis and prints it)")
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the {what} tests: {reason}")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture(scope="module")
+def make_database_url(database):
+    """Factory: a fresh, empty catalog database URL for ``database`` ('' = the default SQLite
+    file in the data dir). PostgreSQL: a new schema per call, dropped at the end."""
+    made: list[str] = []
+    base = server_url("CHIPAO_TEST_DATABASE_URL", "PostgreSQL") if database == "postgresql" \
+        else ""
+
+    def make() -> str:
+        if database == "sqlite":
+            return ""
+        import sqlalchemy as sa
+
+        schema = "t_" + secrets.token_hex(6)
+        engine = sa.create_engine(base, poolclass=sa.NullPool)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        engine.dispose()
+        made.append(schema)
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+    yield make
+    if made:
+        import sqlalchemy as sa
+
+        from service.store import db
+
+        engine = sa.create_engine(base, poolclass=sa.NullPool)
+        for schema in made:
+            db.dispose(f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}")
+        with engine.begin() as conn:
+            for schema in made:
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        engine.dispose()
+
+
 @pytest.fixture
-def app(tmp_path):
+def redis_url():
+    """The test Redis (CHIPAO_TEST_REDIS_URL), emptied first; skipped locally without it."""
+    url = server_url("CHIPAO_TEST_REDIS_URL", "Redis")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture
+def database_url(make_database_url):
+    return make_database_url()
+
+
+@pytest.fixture
+def app(tmp_path, database_url):
     app = create_app({
         "testing": True,
         "data_dir": str(tmp_path / "var"),
         "secret_key": "test-secret",
         "pseudonym_key": "test-pseudonym-key",
+        **({"database_url": database_url} if database_url else {}),
     })
     yield app
+
+
+@pytest.fixture
+def services(app):
+    """The app's :class:`service.api.services.Services` (store, users, caches, map source)."""
+    from service.api.services import services as services_of
+
+    return services_of(app)
 
 
 @pytest.fixture
@@ -59,6 +161,17 @@ def make_demo_persons(tmp_path_factory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def demo_panel_dir(tmp_path_factory):
+    """Demo panel of Samut Songkhram (TH75), rounds 2561, 2562, 2565, seed 2561:
+    ``<dir>/r<round>/persons/TH75.parquet`` (service.demo.panel)."""
+    from service.demo.panel import generate_panel
+
+    out = tmp_path_factory.mktemp("demo-panel")
+    generate_panel([2561, 2562, 2565], seed=2561, out=out, provinces=["TH75"])
+    return out
 
 
 @pytest.fixture(scope="session")

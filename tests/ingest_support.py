@@ -84,17 +84,16 @@ def pipeline_available() -> bool:
 
 
 def store_build(settings, *, dataset, round, persons_dir, source_sha256, progress=False,
-                extra_meta=None, allow_same_source=False):
+                extra_meta=None):
     """Publish the canonical persons as a store version (used while service.pipeline is
     absent): the same atomic store path the pipeline uses, without scoring."""
     from service.store import open_store
 
     store = open_store(settings)
     found = store.catalog.find_by_sha256(dataset, source_sha256)
-    if found is not None and not allow_same_source:
+    if found is not None:
         return found
-    same = {"allow_same_source": True} if allow_same_source else {}
-    with store.write_version(dataset, round=round, source_sha256=source_sha256, **same) as w:
+    with store.write_version(dataset, round=round, source_sha256=source_sha256) as w:
         n = nh = 0
         for f in sorted(Path(persons_dir, "persons").glob("*.parquet")):
             shutil.copy(f, w.persons_path(f.stem))

@@ -7,7 +7,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from service.analysis.aggregate import LEVELS, Aggregator, CountSpec, aggregate
+from service.analysis.aggregate import Aggregator, CountSpec, aggregate
+from service.vocabulary import LEVELS
 
 PROGRAMMES = ("welfare_card", "elderly_allowance", "child_grant")
 GROUPS = ("child", "woman", "elderly", "disabled", "chronic")

@@ -17,14 +17,19 @@ PASSWORD = "correct horse battery"
 K = 10
 
 
+pytestmark = pytest.mark.both_databases  # SQLite and PostgreSQL catalogs (conftest.py)
+
+
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
+def api(tmp_path_factory, make_database_url):
     """(app, tokens by role name, version ids) shared by this module's read-only tests."""
     import api_dataset
 
     tmp = tmp_path_factory.mktemp("api")
+    url = make_database_url()
     app = create_app({"testing": True, "data_dir": str(tmp / "var"), "secret_key": "t",
-                      "rate_limit": "100000 per minute", "min_cell_households": K})
+                      "rate_limit": "100000 per minute", "min_cell_households": K,
+                      **({"database_url": url} if url else {})})
     ids = api_dataset.build(app.config["CHIPAO"])
     users = user_store(app)
     tokens = {}
@@ -451,9 +456,8 @@ def test_no_operation_accepts_arbitrary_geometry(api):
 def _reference_public(store, version_id, k):
     """Today's public tables, built the plain way: ``suppress`` over every whole level,
     parent before child (the answer a province-filtered public read must reproduce)."""
-    from service.analysis.aggregate import LEVELS
     from service.analysis.disclosure import suppress
-    from service.api.areas import PARENT_LEVEL
+    from service.vocabulary import LEVELS, PARENT_LEVEL
 
     out = {}
     for level in LEVELS:  # parents come first in LEVELS
@@ -474,13 +478,14 @@ def test_province_public_rows_equal_whole_country_public_rows(api, k):
     suppression crossing province borders inside H3 parents)."""
     import pandas as pd
 
-    from service.analysis.aggregate import LEVELS
     from service.api.areas import level_view, public_frame
     from service.api.auth import Principal
     from service.api.datasets import get_store
+    from service.vocabulary import LEVELS
 
     base, _, ids = api
     app = create_app({"testing": True, "data_dir": base.config["CHIPAO"]["data_dir"],
+                      "database_url": base.config["CHIPAO"]["database_url"],
                       "secret_key": "t", "min_cell_households": k})
     with app.app_context():
         store = get_store()

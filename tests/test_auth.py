@@ -21,6 +21,7 @@ from service.errors import Conflict, InvalidInput
 from service.store.users import UserStore
 
 PASSWORD = "correct horse battery"
+pytestmark = pytest.mark.both_databases  # SQLite and PostgreSQL catalogs (conftest.py)
 
 
 @pytest.fixture
@@ -200,8 +201,8 @@ def test_audit_log_append_only(app, users):
     assert len(users.audit_rows()) == 1
 
 
-def test_user_store_reopens_same_database(tmp_path):
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+def test_user_store_reopens_same_database(tmp_path, database_url):
+    url = database_url or f"sqlite:///{tmp_path / 'c.db'}"
     UserStore(url).create_user("nat", PASSWORD, "national")
     assert [u.username for u in UserStore(url).list_users()] == ["nat"]
 

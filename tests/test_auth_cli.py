@@ -9,14 +9,20 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli import main
+from service.settings import settings_from_env
 from service.store.users import UserStore
 
 PASSWORD = "correct horse battery"
 
 
+pytestmark = pytest.mark.both_databases  # SQLite and PostgreSQL catalogs (conftest.py)
+
+
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("CHIPAO_DATA_DIR", str(tmp_path / "var"))
+    if database_url:
+        monkeypatch.setenv("CHIPAO_DATABASE_URL", database_url)
     (tmp_path / "var").mkdir()
     return tmp_path
 
@@ -37,7 +43,7 @@ def test_users_lifecycle(env):
     assert r.exit_code == 0, r.output
     secret = r.stdout.strip().splitlines()[-1]
     assert secret.startswith("chp_")
-    store = UserStore(f"sqlite:///{env / 'var' / 'chipao.db'}")
+    store = UserStore(settings_from_env()["database_url"])
     assert store.user_for_token(secret).province == "TH50"
     listing = run("users", "tokens").output
     assert "laptop" in listing and secret not in listing
@@ -92,7 +98,7 @@ def test_export_command_public_and_households(env):
     expected = household_list(persons, area="TH50")
     assert [c.value for c in ws["B"][1:]] == list(expected["hh_id"]) and len(expected) > 0
     assert "lon" not in [c.value for c in ws[1]]
-    rows = UserStore(f"sqlite:///{env / 'var' / 'chipao.db'}").audit_rows()
+    rows = UserStore(settings_from_env()["database_url"]).audit_rows()
     assert rows[0]["action"] == "export_households" and rows[0]["username"].startswith("cli:")
     assert f"rows={len(expected)}" in rows[0]["detail"]
     assert run("export", "--households", "TH50", "--public").exit_code != 0

@@ -66,13 +66,14 @@ def test_eligibility_coverage_exclusion_inclusion_by_hand():
     cg = table["child_grant"]
     assert (cg["eligible"], cg["covered_eligible"], cg["excluded"]) == (2, 1, 1)
     wc = table["welfare_card"]
-    assert (wc["eligible"], wc["covered"], wc["inclusion_errors"]) == (8, 2, 1)
+    # adults (18+) meeting the income test: the children aged 2 and 4 are not eligible
+    assert (wc["eligible"], wc["covered"], wc["inclusion_errors"]) == (6, 2, 1)
     ss = table["social_security"]
     assert (ss["eligible"], ss["covered"], ss["excluded"]) == (2, 1, 1)
     # the same formula through the shared ratio function
     ratios = ratios_from_counts(counts)
     assert ratios["cov_elderly_allowance"][0] == pytest.approx(0.5)
-    assert ratios["cov_welfare_card"][0] == pytest.approx(1 / 8)
+    assert ratios["cov_welfare_card"][0] == pytest.approx(1 / 6)
 
 
 def test_rules_are_data(tmp_path):
@@ -127,21 +128,26 @@ def test_weighted_coverage_counts():
         2 / 3)
 
 
-def test_welfare_card_covers_members_of_eligible_households():
-    """TPMAP counts card holders per person in card households, children included: every
-    member of a household meeting the income test (per person, household level) is eligible,
-    whatever the age; a household above it is not."""
+def test_welfare_card_is_for_adults_meeting_the_income_test():
+    """The state welfare card is issued to adults (18+) meeting its income test (household
+    income per person, a household value here; the asset tests are not in the survey).
+    Children of card households are neither eligible nor card holders, so they are neither
+    excluded nor inclusion errors (before: every member of a low-income household, children
+    included, counted as eligible)."""
     people = persons([
         {"hh_id": "a", "age": 40, "income_per_person_thb": 80000, "welfare_card": True},
         {"hh_id": "a", "age": 8, "income_per_person_thb": 80000, "welfare_card": True},
         {"hh_id": "b", "age": 35, "income_per_person_thb": 130000, "welfare_card": True},
         {"hh_id": "b", "age": 5, "income_per_person_thb": 130000, "welfare_card": True},
-        {"hh_id": "c", "age": 12, "income_per_person_thb": 20000, "welfare_card": True},
+        {"hh_id": "c", "age": 12, "income_per_person_thb": 20000, "welfare_card": False},
+        {"hh_id": "c", "age": 30, "income_per_person_thb": 20000, "welfare_card": False},
     ])
     progs = load_programmes()
     out = people.with_columns(programme_exprs(progs))
-    assert out["elig_welfare_card"].to_list() == [True, True, False, False, True]
+    assert out["elig_welfare_card"].to_list() == [True, False, False, False, False, True]
+    assert out["cov_welfare_card"].to_list() == [True, False, True, False, False, False]
     spec = load_spec("tpmap")
     row = area_counts(score_persons(people, spec, progs), spec, progs).row(0, named=True)
     wc = {r["programme"]: r for r in coverage_table(row, progs)}["welfare_card"]
-    assert (wc["eligible"], wc["covered_eligible"], wc["inclusion_errors"]) == (3, 3, 2)
+    assert (wc["eligible"], wc["covered_eligible"], wc["inclusion_errors"]) == (2, 1, 1)
+    assert row["n_excl_welfare_card"] == 1  # the adult of household c, not the child

@@ -24,8 +24,8 @@ def source():
 
 
 @pytest.fixture
-def map_client(app, source):
-    app.extensions["chipao_map_source"] = source
+def map_client(app, services, source):
+    services.use_source(source)
     return app.test_client()
 
 
@@ -316,8 +316,8 @@ def test_basemap_must_be_local(tmp_path, source):
     for basemap, expected in (("/tiles/{z}/{x}/{y}.png", '"basemap": "/tiles/{z}/{x}/{y}.png"'),
                               ("https://tile.example.org/{z}/{x}/{y}.png", '"basemap": null'),
                               ("none", '"basemap": null')):
-        app = create_app({"testing": True, "data_dir": str(tmp_path / "v"), "basemap": basemap})
-        app.extensions["chipao_map_source"] = source
+        app = create_app({"testing": True, "data_dir": str(tmp_path / "v"), "basemap": basemap},
+                         source=source)
         html = app.test_client().get("/maps/").get_data(as_text=True)
         assert expected in html and "tile.example.org" not in html
 
@@ -336,3 +336,66 @@ def test_h_and_m0_divide_by_persons_scored():
     assert compute(frame, cat.get("h"), group="child").iloc[0] == 10 / 40
     # tables from before n_scored existed scored everyone
     assert compute(frame.drop(columns="n_scored"), cat.get("h")).iloc[0] == 20 / 100
+
+
+# -- wave 2: honest legends --------------------------------------------------------------------
+def test_change_legend_has_a_neutral_class_and_the_classes_asked_for():
+    rng = np.random.default_rng(3)
+    for k in (3, 4, 5, 7):
+        lg = legend.classify(rng.normal(0.01, 0.04, 200), k=k, signed=True, scheme="RdYlGn_r")
+        assert lg is not None and len(lg.breaks) == len(lg.colours) == len(lg.labels) == k
+        n = lg.neutral
+        assert n is not None and "no change" in lg.labels[n]
+        assert lg.breaks[n] > 0 and (n == 0 or lg.breaks[n - 1] < 0)
+        assert legend.colour_of(0.0, lg) == lg.colours[n]  # 0.0 is not an "improvement"
+        assert len(set(lg.labels)) == k
+    # all areas unchanged: still 5 classes, every area in the neutral one
+    flat = legend.classify(np.zeros(40), k=5, signed=True, scheme="RdYlGn_r", fmt="count")
+    assert flat is not None and len(flat.breaks) == 5 and flat.labels[flat.neutral].startswith("0")
+
+
+def test_legend_labels_never_repeat_and_narrow_ranges_get_few_light_classes():
+    rng = np.random.default_rng(4)
+    many_zeros = np.concatenate([np.zeros(300), rng.uniform(0, 0.25, 100)])
+    lg = legend.classify(many_zeros, k=5, fmt="percent")
+    assert lg is not None and lg.labels[0] == "0.0%" and len(lg.labels) == 5
+    assert len(set(lg.labels)) == 5 and lg.labels[1].startswith("> 0.0%")
+    tiny = legend.classify(np.linspace(0.00001, 0.0004, 50), k=5, fmt="percent")
+    assert tiny is not None and len(set(tiny.labels)) == len(tiny.labels)
+    narrow = legend.classify(rng.uniform(0.359, 0.369, 77), k=5, fmt="percent")
+    assert narrow is not None and len(narrow.breaks) <= 2 and narrow.note_en
+    full = legend.classify(rng.uniform(0, 1, 77), k=5, fmt="percent")
+    assert full is not None and narrow.colours[-1] in full.colours[:3]  # light, not the darkest
+
+
+def test_fixed_breaks_reuse_the_national_classes():
+    rng = np.random.default_rng(5)
+    national = legend.classify(rng.uniform(0, 0.6, 500), k=5)
+    assert national is not None
+    page = legend.classify(rng.uniform(0.1, 0.3, 40), k=5, fixed=national)
+    assert page is not None and page.colours == national.colours
+    assert page.breaks[:-1] == national.breaks[:-1] and page.note_en == "national classes"
+
+
+def test_measure_without_columns_is_not_available_not_an_error(source):
+    frame = source.read_areas("demo", "tambon", version="v2", province="TH50")
+    m = load_catalogue().get("dep_ind1")
+    payload = values_payload(frame.drop(columns=["n_dep_ind1"]), m)
+    assert payload["available"] is False and payload["legend"] is None
+    assert all(v is None for v in payload["columns"]["value"])
+
+
+def test_change_payload_carries_from_and_to(source):
+    frame = source.read_areas("demo", "tambon", version="v2", province="TH50")
+    before = source.read_areas("demo", "tambon", version="v1", province="TH50")
+    payload = values_payload(frame, load_catalogue().get("h"), previous=before)
+    cols = payload["columns"]
+    i = next(j for j, v in enumerate(cols["value"]) if v is not None)
+    assert cols["after"][i] - cols["before"][i] == pytest.approx(cols["value"][i], abs=1e-5)
+
+
+def test_measures_are_grouped_by_family():
+    cat = load_catalogue()
+    families = {m.family for m in cat.measures.values()}
+    assert {"poverty", "dimensions", "indicators", "coverage", "exclusion"} <= families
+    assert cat.get("cov_child_grant").to_json()["family_en"] == "Programme coverage"

@@ -11,6 +11,7 @@ from maps_fixtures import frame_source
 from service import create_app
 from service.api.auth import user_store
 from service.api.embed import allowed_origins
+from service.api.services import services
 
 PASSWORD = "correct horse battery"
 PORTAL = "https://portal.example.go.th"
@@ -25,8 +26,8 @@ def source():
 def app(tmp_path, source):
     app = create_app({"testing": True, "data_dir": str(tmp_path / "var"),
                       "secret_key": "s", "pseudonym_key": "k",
-                      "embed_allowed_origins": f"{PORTAL} javascript:alert(1) 'unsafe-inline'"})
-    app.extensions["chipao_map_source"] = source
+                      "embed_allowed_origins": f"{PORTAL} javascript:alert(1) 'unsafe-inline'"},
+                     source=source)
     return app
 
 
@@ -130,7 +131,7 @@ def test_small_h3_cells_are_not_even_located_for_the_public(app, client, source)
     frame.loc[frame["code"].isin(small), "n_households"] = 3
     src = type(source)()
     src.add("demo", "v1", "h3_r7", frame)
-    app.extensions["chipao_map_source"] = src
+    services(app).use_source(src)
     nat = _token(app, "nat", "national")
     url_geo, url_val = "/maps/geo/h3_r7.geojson?dataset=demo", "/maps/values/h3_r7.json"
     pub_geo, pub_val = _json(client.get(url_geo)), _json(client.get(url_val))

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.analysis.aggregate import LEVELS
 from service.api.auth import user_store
+from service.vocabulary import LEVELS
 
 K = 10
 ROLES = {None: ("public", None), "nat": ("national", None), "cm": ("provincial", "TH50"),

@@ -17,10 +17,14 @@ from service.errors import InvalidInput, NotFound
 from service.settings import load_settings
 from service.store import compare_versions, open_store
 
+pytestmark = pytest.mark.both_databases  # SQLite and PostgreSQL catalogs (conftest.py)
+
 
 @pytest.fixture
-def settings(tmp_path):
-    return load_settings({"data_dir": str(tmp_path / "var")}, environ={})
+def settings(tmp_path, database_url):
+    return load_settings({"data_dir": str(tmp_path / "var"),
+                          **({"database_url": database_url} if database_url else {})},
+                         environ={})
 
 
 def _write(store, dataset, round_, sha, scored):
@@ -99,7 +103,9 @@ def test_killed_build_is_cleaned_and_previous_served(settings, tmp_path):
         import os
         from service.settings import load_settings
         from service.store import open_store
-        store = open_store(load_settings({{"data_dir": {settings['data_dir']!r}}}, environ={{}}))
+        store = open_store(load_settings({{"data_dir": {settings['data_dir']!r},
+                                          "database_url": {settings['database_url']!r}}},
+                                         environ={{}}))
         with store.write_version("demo", round=2562, source_sha256="e" * 64) as w:
             w.areas_path("tambon").write_bytes(b"half")
             os._exit(9)  # killed mid-write: no cleanup runs

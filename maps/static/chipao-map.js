@@ -210,7 +210,7 @@
       var i = this.cellAt(e.latlng);
       if (i < 0) { this._out(); return; }
       if (!this._tip) {
-        this._tip = L.tooltip(Object.assign({sticky: true}, this.options.tooltip));
+        this._tip = new SafeTooltip(Object.assign({sticky: true}, this.options.tooltip));
       }
       this._tip.setContent(this.options.tooltipFor({feature: {id: this.codes[i]}}));
       this._tip.setLatLng(e.latlng);
@@ -224,6 +224,52 @@
     _click: function (e) {
       var i = this.cellAt(e.latlng);
       if (i >= 0 && this.options.onclick) { this.options.onclick({layer: {feature: {id: this.codes[i]}}}); }
+    }
+  });
+
+  /* A tooltip that stays inside the map and never sits under the legend or the panel: after
+   * Leaflet places it (above the pointer), it is moved below the pointer when it would leave
+   * the top, kept inside the map's edges, and moved beside any control box it would cover. */
+  function overlaps(a, b) {
+    return a.left < b.right && a.right > b.left && a.top < b.bottom && a.bottom > b.top;
+  }
+  var SafeTooltip = L.Tooltip.extend({
+    _setPosition: function (pos) {
+      L.Tooltip.prototype._setPosition.call(this, pos);
+      var map = this._map, c = this._container;
+      if (!map || !c) { return; }
+      var box = map.getContainer().getBoundingClientRect();
+      var r = c.getBoundingClientRect(), pad = 4;
+      var anchor = map.latLngToContainerPoint(this._latlng);
+      var ax = box.left + anchor.x, ay = box.top + anchor.y;
+      var w = r.width, h = r.height;
+      var left = r.left, top = r.top;
+      if (top < box.top + pad) { top = ay + 14; }                       // flip below the pointer
+      if (top + h > box.bottom - pad) { top = Math.max(box.top + pad, box.bottom - pad - h); }
+      left = Math.min(Math.max(left, box.left + pad), box.right - pad - w);
+      var obstacles = map.getContainer().querySelectorAll(".chipao-legend, .chipao-panel, .chipao-table");
+      for (var k = 0; k < obstacles.length; k++) {
+        var o = obstacles[k].getBoundingClientRect();
+        if (!o.width || !o.height) { continue; }
+        var rect = {left: left, right: left + w, top: top, bottom: top + h};
+        if (!overlaps(rect, o)) { continue; }
+        var options = [
+          [o.left - pad - w, top], [o.right + pad, top],
+          [left, o.top - pad - h], [left, o.bottom + pad]
+        ].filter(function (p) {
+          return p[0] >= box.left + pad && p[0] + w <= box.right - pad &&
+            p[1] >= box.top + pad && p[1] + h <= box.bottom - pad;
+        });
+        if (options.length) {
+          options.sort(function (p, q) {
+            return (Math.abs(p[0] - ax) + Math.abs(p[1] - ay)) - (Math.abs(q[0] - ax) + Math.abs(q[1] - ay));
+          });
+          left = options[0][0]; top = options[0][1];
+        }
+      }
+      if (left !== r.left || top !== r.top) {
+        L.DomUtil.setPosition(c, L.DomUtil.getPosition(c).add([left - r.left, top - r.top]));
+      }
     }
   });
 
@@ -272,6 +318,18 @@
       div.style.display = "block";
       document.documentElement.setAttribute("data-chipao-error", "1");
     }
+    function clearError() {
+      var div = errorBox.getContainer();
+      div.innerHTML = "";
+      div.style.display = "none";
+      document.documentElement.removeAttribute("data-chipao-error");
+    }
+    // every finished values request (success or error) counts, so tools can wait for it
+    var settled = 0;
+    function markSettled() {
+      settled += 1;
+      document.documentElement.setAttribute("data-chipao-settled", String(settled));
+    }
 
     // ---- title, measure and round controls ------------------------------------------------
     var panel = L.control({position: "topleft"});
@@ -286,17 +344,29 @@
         crumbs.innerHTML = cfg.breadcrumbs.map(function (c) {
           return "<a href=\"" + esc(c.url) + "\">" + esc(c.th) + "</a>";
         }).join(" › ");
+        crumbLinks = crumbs.querySelectorAll("a");
+        syncCrumbs();
       }
       if (cfg.embed) { return div; }
       var form = el("form", "chipao-form", div);
       form.addEventListener("submit", function (e) { e.preventDefault(); });
+      // options: [value, text] or [value, text, optgroup label] (consecutive ones grouped)
       function select(name, label, options, value) {
         var lab = el("label", "", form);
         lab.appendChild(document.createTextNode(label));
         var s = el("select", "", lab);
         s.name = name;
+        var group = null, groupLabel = null;
         options.forEach(function (o) {
-          var opt = el("option", "", s);
+          var parent = s;
+          if (o[2]) {
+            if (o[2] !== groupLabel) {
+              group = el("optgroup", "", s);
+              group.label = groupLabel = o[2];
+            }
+            parent = group;
+          }
+          var opt = el("option", "", parent);
           opt.value = o[0];
           opt.textContent = o[1];
           if (String(o[0]) === String(value)) { opt.selected = true; }
@@ -304,7 +374,9 @@
         return s;
       }
       var measureSel = select("measure", "ตัวชี้วัด · Measure",
-        cfg.measures.map(function (m) { return [m.id, m.th + " · " + m.en]; }), state.measure);
+        cfg.measures.map(function (m) {
+          return [m.id, m.th + " · " + m.en, m.family_th ? m.family_th + " · " + m.family_en : null];
+        }), state.measure);
       var groupSel = select("group", "กลุ่มเป้าหมาย · Target group",
         [["", "ทุกคน · Everyone"]].concat(cfg.groups.map(function (g) {
           return [g.id, g.th + " · " + g.en];
@@ -339,7 +411,7 @@
           cfg.levels.map(function (l) { return [l.id, l.th + " · " + l.en]; }), cfg.level);
         levelSel.addEventListener("change", function () {
           var chosen = cfg.levels.filter(function (l) { return l.id === levelSel.value; })[0];
-          window.location.href = chosen.url + "?" + query(["level"]);
+          window.location.href = chosen.url + "?" + pageQuery(chosen.id);
         });
       }
       function syncGroup() {
@@ -358,7 +430,9 @@
         state.classes = classSel.value;
         state.classifier = classifierSel.value;
         state.k = kSel ? (kSel.value || null) : state.k;
-        window.history.replaceState(null, "", "?" + query());
+        window.history.replaceState(null, "", "?" + pageQuery());
+        syncCrumbs();
+        syncShare();
         loadValues();
       });
       var tools = el("div", "chipao-tools", div);
@@ -371,9 +445,9 @@
       png.textContent = "รูปภาพ · PNG";
       png.addEventListener("click", function () { exportPng(); });
       if (cfg.embed_code_url) {
-        var share = el("a", "", tools);
-        share.href = cfg.embed_code_url + (cfg.embed_code_url.indexOf("?") >= 0 ? "&" : "?") + query();
+        share = el("a", "chipao-share", tools);
         share.textContent = "ฝังแผนที่ · Embed";
+        syncShare();
       }
       return div;
     };
@@ -432,6 +506,7 @@
       }, "image/png");
     }
 
+    // query string of the values request (the level is in its path)
     function query(skip) {
       var q = new URLSearchParams();
       ["measure", "group", "round", "change", "classes", "classifier", "dataset", "k"].forEach(function (k) {
@@ -440,6 +515,25 @@
         }
       });
       return q.toString();
+    }
+    // query string of this page's own URL: the level first, then every control's value
+    function pageQuery(level) {
+      var rest = query();
+      return "level=" + encodeURIComponent(level || cfg.level) + (rest ? "&" + rest : "");
+    }
+    var crumbLinks = [], share = null;
+    // breadcrumbs keep the measure, group, classes and breaks (each page has its own level)
+    function syncCrumbs() {
+      var q = query(["round", "change", "k"]);
+      for (var i = 0; i < crumbLinks.length; i++) {
+        var base = cfg.breadcrumbs[i].url;
+        crumbLinks[i].href = base + (q ? (base.indexOf("?") >= 0 ? "&" : "?") + q : "");
+      }
+    }
+    function syncShare() {
+      if (!share) { return; }
+      var base = cfg.embed_code_url;
+      share.href = base + (base.indexOf("?") >= 0 ? "&" : "?") + query();
     }
 
     // ---- legend -----------------------------------------------------------------------------
@@ -460,6 +554,12 @@
       html += "</div><div class=\"chipao-legend-unit\">" + esc(m.unit_th) + " · " + esc(m.unit_en) +
         (data.change && m.format === "percent" ? " (จุด · points)" : "") + "</div>";
       var lg = data.legend;
+      if (lg && lg.note_th) {
+        html += "<div class=\"chipao-legend-note\">" + esc(lg.note_th) + " · " + esc(lg.note_en) + "</div>";
+      }
+      if (data.available === false) {
+        html += "<div class=\"chipao-legend-empty\">ไม่มีข้อมูลนี้ · not available for this dataset</div>";
+      }
       if (lg) {
         for (var i = 0; i < lg.colours.length; i++) {
           html += "<div class=\"chipao-legend-row\"><i style=\"background:" + lg.colours[i] + "\"></i>" +
@@ -499,27 +599,56 @@
       return styles.cls[classOf(v)];
     }
 
+    var isCells = cfg.level.indexOf("h3_") === 0;
     function tooltip(l) {
       var code = l.feature.id;
-      var i = rowOf[code];
+      var i = data ? rowOf[code] : undefined;
       var html = "<div class=\"chipao-tip-head\">";
-      if (data.names && i !== undefined) {
+      var named = data && data.names && i !== undefined && data.names.th[i] && data.names.th[i] !== code;
+      if (named && !isCells) {
         html += "<b>" + esc(data.names.th[i]) + "</b><br>" + esc(data.names.en[i]);
       } else {
-        html += "<b>" + esc(cfg.feature_label_th) + "</b> · " + esc(cfg.feature_label_en);
+        html += "<b>" + esc(cfg.feature_label_th) + "</b><br>" + esc(cfg.feature_label_en);
       }
       html += " <span class=\"chipao-code\">" + esc(code) + "</span></div>";
+      // an H3 cell says where it is: the tambon(s) it lies in
+      if (data && data.places && i !== undefined && data.places.th[i]) {
+        html += "<div class=\"chipao-tip-place\">ใน · in: " + esc(data.places.th[i]) + "<br>" +
+          esc(data.places.en[i]) + "</div>";
+      }
       if (i === undefined) { return html + "<div>ไม่มีข้อมูล · no data</div>"; }
       if (suppressedRow[i]) {
         return html + "<div class=\"chipao-tip-sup\">น้อยกว่า " + minHh + " ครัวเรือน: ไม่เผยแพร่<br>" +
           "fewer than " + minHh + " households: not shown</div>";
       }
-      var m = data.measure;
+      var m = data.measure, cols = data.columns;
+      var value = cols.value[i];
       html += "<div class=\"chipao-tip-value\">" + esc(m.th) + "<br>" + esc(m.en) + ": <b>" +
-        fmt(data.columns.value[i], m.format, data.change) + "</b></div><table>";
+        fmt(value, m.format, data.change) + "</b>";
+      if (data.change && cols.before) {
+        var unit = m.format === "percent" ? " จุด · points" : "";
+        html += (value !== null ? unit : "") + "<br><span class=\"chipao-tip-change\">จาก · from " +
+          fmt(cols.before[i], m.format, false) + " → " + fmt(cols.after[i], m.format, false) + "</span>";
+      }
+      html += "</div>";
+      if (cols.priority_score && cols.priority_score[i] !== null && cols.priority_score[i] !== undefined) {
+        html += "<div class=\"chipao-tip-priority\">คะแนนความสำคัญ · Priority score: <b>" +
+          numberFormat(1).format(cols.priority_score[i]) + "</b> / 100";
+        if (cols.rank_low && cols.rank_low[i] !== null) {
+          html += "<br>ช่วงลำดับ · rank interval: " + fmt(cols.rank_low[i], "rank") + " – " +
+            fmt(cols.rank_high[i], "rank");
+        }
+        if (data.reasons && data.reasons[i] && data.reasons[i].length) {
+          html += "<br>เหตุผลหลัก · top reasons:<ol>" + data.reasons[i].map(function (r) {
+            return "<li>" + esc(r) + "</li>";
+          }).join("") + "</ol>";
+        }
+        html += "</div>";
+      }
+      html += "<table>";
       data.figures.forEach(function (f) {
         html += "<tr><td>" + esc(f.th) + " · " + esc(f.en) + "</td><td>" +
-          fmt(data.columns[f.column][i], f.format, false) + "</td></tr>";
+          fmt(cols[f.column][i], f.format, false) + "</td></tr>";
       });
       return html + "</table>";
     }
@@ -550,9 +679,38 @@
       return cfg.values_url + (cfg.values_url.indexOf("?") >= 0 ? "&" : "?") + query();
     }
 
+    // a failed request leaves no stale colours: every area turns "no data" and the legend
+    // says why; the next successful load clears the message
+    function clearMap(message) {
+      data = null;
+      rowOf = {};
+      suppressedRow = {};
+      styles = {nodata: Object.assign({renderer: renderer, weight: cfg.line_weight, color: "#ffffff",
+        opacity: 0.8, radius: 5}, {fillColor: "#d9d9d9", fillOpacity: 0.5})};
+      var blankStyle = function () { return styles.nodata; };
+      if (layer && layer.restyle) { layer.restyle(blankStyle); } else if (layer) { layer.setStyle(blankStyle); }
+      legendCtl.getContainer().innerHTML = "<div class=\"chipao-legend-empty\">" + esc(message) + "</div>";
+    }
+    var loadSerial = 0;
+    var NO_EARLIER = "ไม่มีรอบข้อมูลก่อนหน้าให้เปรียบเทียบ · there is no earlier round to compare with";
     function loadValues() {
-      return fetchJSON(valuesUrl()).then(applyValues).catch(function (e) {
+      var serial = ++loadSerial;
+      if (state.change && cfg.rounds.length && String(state.round) === String(cfg.rounds[0].id)) {
+        showError(NO_EARLIER);
+        clearMap(NO_EARLIER);
+        markSettled();
+        return Promise.resolve();
+      }
+      return fetchJSON(valuesUrl()).then(function (payload) {
+        if (serial !== loadSerial) { return; }  // a newer choice is on its way
+        clearError();
+        applyValues(payload);
+        markSettled();
+      }).catch(function (e) {
+        if (serial !== loadSerial) { return; }
         showError(e.message);
+        clearMap(e.message);
+        markSettled();
       });
     }
 
@@ -595,7 +753,7 @@
           pointToLayer: function (f, latlng) { return L.circleMarker(latlng, Object.assign({}, styleFor(f), {radius: 7, color: "#424242", weight: 1})); }
         });
         nFeatures = res[0].features.length;
-        layer.bindTooltip(tooltip, tipOptions);
+        layer.bindTooltip(new SafeTooltip(tipOptions).setContent(tooltip));
         layer.on("click", drill);
         layer.addTo(map);
       }
@@ -636,11 +794,13 @@
           timings.page_ms = performance.now();  // since navigation start
           timings.features = nFeatures;
           window.chipaoTimings = timings;
+          markSettled();
           document.documentElement.setAttribute("data-chipao-ready", "1");
         });
       });
     }).catch(function (e) {
       showError(e.message);
+      markSettled();
     });
   };
 })();

@@ -29,12 +29,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from service.vocabulary import H3_RESOLUTIONS
+
 log = logging.getLogger(__name__)
 
-ADMIN_LEVELS = ("country", "province", "amphoe", "tambon", "village")
-H3_RESOLUTIONS = (6, 7, 8, 9)
-H3_LEVELS = tuple(f"h3_r{r}" for r in H3_RESOLUTIONS)
-LEVELS = ADMIN_LEVELS + H3_LEVELS
 IDENTITY_COLUMNS = ("level", "code", "parent_code", "name_th", "name_en", "province_code")
 COUNTRY_CODE = "TH"
 

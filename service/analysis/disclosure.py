@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from service.vocabulary import ADMIN_LEVELS
+
 log = logging.getLogger(__name__)
 
 ROOT = "__root__"
@@ -210,6 +212,10 @@ def suppress(areas: pd.DataFrame, *, min_households: int, level: str | None = No
         _null_columns(out, items, hidden & ~sup)
     data_cols = [c for c in out.columns if c not in _KEEP]
     _null_columns(out, data_cols, sup)
+    # published datasets (TPMAP tables): items hidden at import, over the whole country
+    from service.analysis.disclosure_published import apply_hidden
+
+    out = apply_hidden(out)
     if sup.any():
         log.debug("%s: %d of %d areas suppressed (%d primary)", level or "areas",
                   int(sup.sum()), len(out), int(primary.sum()))
@@ -432,7 +438,7 @@ def differencing_audit(tambons: pd.DataFrame, h3_cells: pd.DataFrame, *, min_hou
 
 
 # -- build-time protection over every level -------------------------------------------------
-ADMIN_CHAIN = ("country", "province", "amphoe", "tambon", "village")
+ADMIN_CHAIN = ADMIN_LEVELS
 H3_CHAIN = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
 
 
@@ -503,3 +509,10 @@ def protect_levels(tables: Mapping[str, pd.DataFrame], *, min_households: int,
     else:
         log.warning("differencing protection did not converge in %d rounds", max_rounds)
     return flags
+
+
+# public names of the helpers service.access.views applies country-wide decisions with
+#: columns never nulled (identity, flags)
+IDENTITY_COLUMNS = frozenset(_KEEP)
+rate_families = _families
+null_columns = _null_columns

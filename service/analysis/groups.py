@@ -13,19 +13,22 @@ from typing import Any
 import polars as pl
 
 from service.analysis.spec import HOUSEHOLD_COLUMN, rule_columns, rule_expr
+from service.vocabulary import GROUP_DEFINITIONS, GROUPS
 
-#: group name -> (rule, label_th, label_en)
-TARGET_GROUPS: dict[str, tuple[Any, str, str]] = {
-    "child": ({"column": "age", "op": "<", "value": 18}, "เด็ก (อายุต่ำกว่า 18 ปี)",
-              "Children (under 18)"),
-    "woman": ({"all": [{"column": "sex", "op": "==", "value": "F"},
-                       {"column": "age", "op": ">=", "value": 18}]},
-              "สตรี (อายุ 18 ปีขึ้นไป)", "Women (18 and over)"),
-    "elderly": ({"column": "age", "op": ">=", "value": 60}, "ผู้สูงอายุ (60 ปีขึ้นไป)",
-                "Elderly (60 and over)"),
-    "disabled": ({"column": "disabled"}, "คนพิการ", "Persons with disabilities"),
-    "chronic": ({"column": "chronic"}, "ผู้ป่วยเรื้อรัง", "Chronically ill"),
+#: group name -> rule (the groups and their labels: service.vocabulary.GROUPS)
+GROUP_RULES: dict[str, Any] = {
+    "child": {"column": "age", "op": "<", "value": 18},
+    "woman": {"all": [{"column": "sex", "op": "==", "value": "F"},
+                      {"column": "age", "op": ">=", "value": 18}]},
+    "elderly": {"column": "age", "op": ">=", "value": 60},
+    "disabled": {"column": "disabled"},
+    "chronic": {"column": "chronic"},
 }
+assert tuple(GROUP_RULES) == tuple(GROUPS), "a rule for every group of the vocabulary"
+#: group name -> (rule, label_th, label_en) with the group's definition as its label
+TARGET_GROUPS: dict[str, tuple[Any, str, str]] = {
+    g: (rule, GROUP_DEFINITIONS[g].th, GROUP_DEFINITIONS[g].en)
+    for g, rule in GROUP_RULES.items()}
 
 #: age bands for decomposition (`--by age_group`): BMN indicator ages and the target groups
 AGE_GROUPS = ((0, 5, "00-05"), (6, 14, "06-14"), (15, 17, "15-17"), (18, 59, "18-59"),

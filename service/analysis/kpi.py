@@ -24,11 +24,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from service import vocabulary
 from service.errors import InvalidInput
 
-GROUPS = ("child", "woman", "elderly", "disabled", "chronic")
-PROGRAMMES = ("welfare_card", "elderly_allowance", "disability_allowance", "child_grant",
-              "social_security")
+GROUPS = tuple(vocabulary.GROUPS)
+PROGRAMMES = tuple(vocabulary.PROGRAMMES)
 COVERAGE_MILESTONES = (1.0, 0.9, 0.8)
 STATUS_TH = {
     "baseline": "ปีฐาน", "on_track": "เป็นไปตามเป้า", "behind": "ต่ำกว่าเป้า",

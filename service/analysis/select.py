@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,13 @@ from service.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 OBJECTIVES = ("poor", "m0", "target_poor")
+#: THB per household lifted out of each deprivation when none is given: an illustrative
+#: price list to edit, not an official one (docs/ranking.md)
+DEFAULT_COSTS: dict[str, float] = {
+    "ind22": 20_000.0, "ind20": 15_000.0, "ind21": 10_000.0, "ind8": 80_000.0,
+    "ind9": 3_000.0, "ind10": 15_000.0, "ind11": 2_000.0, "ind16": 5_000.0,
+    "ind15": 5_000.0, "ind17": 8_000.0, "ind19": 3_000.0, "ind27": 6_000.0,
+    "ind28": 6_000.0, "ind1": 4_000.0, "ind4": 2_000.0, "ind5": 1_000.0, "ind7": 500.0}
 #: objective -> (column counted as people lifted, prefix of the household-need columns)
 _PEOPLE = {"poor": ("n_poor", "n_hh_cdep_"), "m0": ("n_poor", "n_hh_cdep_"),
            "target_poor": ("n_target_poor", "n_hh_tdep_")}
@@ -68,6 +76,36 @@ class Selection:
             "mip_gap": self.mip_gap, "seconds": round(self.seconds, 3),
             "top_of_ranking": self.baseline,
         }
+
+
+def indicator_key(ind: str | int) -> str:
+    """``22`` or ``"22"`` or ``"ind22"`` -> ``"ind22"``."""
+    text = str(ind).strip()
+    return text if text.startswith("ind") else f"ind{text}"
+
+
+def resolve_costs(given: Mapping[str, float] | None, known: Iterable[str], *,
+                  defaults: Mapping[str, float] = DEFAULT_COSTS) -> dict[str, float]:
+    """The price list to use: the defaults, with the prices ``given`` overriding only the
+    indicators they name (a partial list never zeroes the others).
+
+    ``known``: indicators the dataset has household counts for; defaults of other
+    indicators are left out, while a given price for an unknown indicator is an error.
+    """
+    have = {indicator_key(k) for k in known}
+    out = {k: float(v) for k, v in defaults.items() if indicator_key(k) in have}
+    for k, price in (given or {}).items():
+        key = indicator_key(k)
+        if key not in have:
+            raise InvalidInput(f"indicator {k!r} is not in this dataset; known: "
+                               f"{', '.join(sorted(have))} / ไม่มีตัวชี้วัดนี้ในชุดข้อมูล",
+                               column="cost")
+        price = float(price)
+        if not np.isfinite(price) or price < 0:
+            raise InvalidInput(f"cost of {key} must be a number >= 0, got {price} "
+                               f"/ ค่าใช้จ่ายต้องเป็นตัวเลขไม่ติดลบ", column="cost")
+        out[key] = price
+    return out
 
 
 def village_costs(villages: pd.DataFrame, costs: dict[str, float], *,

@@ -30,13 +30,14 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from service import vocabulary
+
 log = logging.getLogger(__name__)
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 HORIZONS_FILE = PRESETS_DIR / "ranking" / "plan_horizons.json"
 HORIZONS = ("urgent", "medium", "long")
-PROGRAMMES = ("welfare_card", "elderly_allowance", "disability_allowance", "child_grant",
-              "social_security")
+PROGRAMMES = tuple(vocabulary.PROGRAMMES)
 
 
 @functools.lru_cache(maxsize=4)

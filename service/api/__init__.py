@@ -22,6 +22,7 @@ BLUEPRINT_MODULES = (
     "service.api.auth",       # login, tokens, roles
     "service.api.datasets",   # /api/v1/datasets, rounds, upload
     "service.api.upload",     # POST /api/v1/datasets/<name>/uploads (ingest)
+    "service.api.published",  # POST /api/v1/datasets/<name>/tpmap-uploads (TPMAP tables)
     "service.api.areas",      # /api/v1/areas, measures, coverage, kpi
     "service.api.cells",      # /api/v1/cells (H3)
     "service.api.rankings",   # /api/v1/rankings, selection, target lists
@@ -30,6 +31,7 @@ BLUEPRINT_MODULES = (
     "service.api.assets",     # /assets/... Leaflet, Thai font, map script (offline)
     "service.api.embed",      # /embed/...
     "service.api.openapi",    # /api/v1/openapi.json, /api/v1/docs
+    "service.api.pages",      # pages for people (base.html, profiles, lists, KPIs), errors
 )
 
 
@@ -51,6 +53,8 @@ def _problem(status: int, title: str, detail: str):
 
 
 def init_app(app: Flask) -> None:
+    from service.api.pages import error_page, wants_html
+
     for name in BLUEPRINT_MODULES:
         try:
             module = importlib.import_module(name)
@@ -69,6 +73,8 @@ def init_app(app: Flask) -> None:
         if status == 401 and _browser_page_request():
             return redirect(f"/login?next={quote(request.full_path.rstrip('?'), safe='/?=&')}",
                             code=303)
+        if wants_html():
+            return error_page(status, str(exc))
         return _problem(status, exc.title, str(exc))
 
     @app.errorhandler(HTTPException)
@@ -77,6 +83,8 @@ def init_app(app: Flask) -> None:
         thai = HTTP_THAI.get(exc.code or 500)
         if thai and not any("\u0e00" <= ch <= "\u0e7f" for ch in detail):
             detail = f"{detail} / {thai}"
+        if wants_html():
+            return error_page(exc.code or 500)
         return _problem(exc.code or 500, exc.name, detail)
 
 

@@ -87,6 +87,8 @@ def asset(package: str, relpath: str):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    limiter = app.extensions.get("chipao_limiter")
+    from service.api.services import services
+
+    limiter = services(app).limiter
     if limiter is not None:
         limiter.exempt(bp)

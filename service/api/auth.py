@@ -26,13 +26,11 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
     Flask,
-    current_app,
     g,
     jsonify,
     redirect,
@@ -42,18 +40,21 @@ from flask import (
 )
 from werkzeug.exceptions import BadRequest
 
+# re-exported (``X as X``): blueprints import the principal helpers from here
+from service.access.principal import PUBLIC as PUBLIC
+from service.access.principal import Principal as Principal
+from service.access.principal import can_see_province as can_see_province
+from service.access.principal import needs_suppression as needs_suppression
+from service.access.principal import visible_provinces as visible_provinces
 from service.errors import Forbidden, Unauthorized
 from service.store.users import ROLES, User, UserStore
+from service.vocabulary import ROLES as VOCABULARY_ROLES
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
-ROLE_LABELS = {
-    "national": "ระดับประเทศ · national",
-    "provincial": "ระดับจังหวัด · provincial",
-    "public": "สาธารณะ · public",
-}
+ROLE_LABELS = {role: label.both for role, label in VOCABULARY_ROLES.items()}
 
 
 @bp.app_template_global()
@@ -65,21 +66,8 @@ def role_label(role: str) -> str:
 F = TypeVar("F", bound=Callable[..., Any])
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-EXTENSION_KEY = "chipao_users"
 
 
-@dataclass(frozen=True)
-class Principal:
-    role: str
-    province: str | None = None
-    username: str | None = None
-
-    @property
-    def is_authenticated(self) -> bool:
-        return self.role != "public"
-
-
-PUBLIC = Principal("public")
 
 
 def principal_for(user: User) -> Principal:
@@ -87,13 +75,10 @@ def principal_for(user: User) -> Principal:
 
 
 def user_store(app: Flask | None = None) -> UserStore:
-    """The app's :class:`UserStore` (created once per app on first use)."""
-    app = app or current_app
-    store = app.extensions.get(EXTENSION_KEY)
-    if store is None:
-        store = UserStore(app.config["CHIPAO"]["database_url"])
-        app.extensions[EXTENSION_KEY] = store
-    return store
+    """The app's :class:`UserStore` (owned by :class:`service.api.services.Services`)."""
+    from service.api.services import services
+
+    return services(app).users
 
 
 # -- who is asking -------------------------------------------------------------------------
@@ -126,33 +111,6 @@ def current_principal() -> Principal:
 
 def via_token() -> bool:
     return request.headers.get("Authorization") is not None
-
-
-def can_see_province(principal: Principal, code: str | None) -> bool:
-    """True when ``principal`` may see unsuppressed detail of the area ``code``.
-
-    ``code`` is any admin code (TH50, TH5001, TH500101, TH50010101) or a province code taken
-    from an area's ``province_code`` column (H3 cells).
-    """
-    if principal.role == "national":
-        return True
-    if principal.role == "provincial" and principal.province and isinstance(code, str):
-        return code[:4] == principal.province
-    return False
-
-
-def needs_suppression(principal: Principal, code: str | None) -> bool:
-    """Aggregates of ``code`` must pass disclosure control for this principal."""
-    return not can_see_province(principal, code)
-
-
-def visible_provinces(principal: Principal) -> set[str] | None:
-    """Provinces whose detail ``principal`` may see: None = all, empty set = none."""
-    if principal.role == "national":
-        return None
-    if principal.role == "provincial" and principal.province:
-        return {principal.province}
-    return set()
 
 
 def require_province(code: str | None, principal: Principal | None = None) -> Principal:
@@ -272,7 +230,9 @@ def login_form():
 
 @bp.post("/login")
 def login():
-    limiter = current_app.extensions.get("chipao_limiter")
+    from service.api.services import services
+
+    limiter = services().limiter
     if limiter is not None:
         with limiter.limit("10 per minute", scope="login"):
             return _do_login()
@@ -385,7 +345,6 @@ def init_app(app: Flask) -> None:
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
-    user_store(app)
     app.register_blueprint(bp)
     app.before_request(_csrf_guard)
     app.jinja_env.globals["csrf_token"] = csrf_token

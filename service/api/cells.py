@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from service.analysis.aggregate import H3_RESOLUTIONS
 from service.api.areas import (
     _page,
     check_code,
@@ -27,6 +26,7 @@ from service.api.datasets import (
     version_arg,
 )
 from service.errors import InvalidInput, NotFound
+from service.vocabulary import H3_RESOLUTIONS
 
 bp = Blueprint("cells", __name__, url_prefix="/api/v1")
 

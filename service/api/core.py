@@ -18,8 +18,6 @@ which get ``max_upload_mb``).
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,6 +26,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from service import __version__
+from service.api.services import services
 
 log = logging.getLogger(__name__)
 
@@ -205,12 +204,9 @@ def _cell(row: Any, value: Any, fmt: str, columns: tuple[str, ...], public: bool
 
 
 def _programme_names() -> dict[str, tuple[str, str]]:
-    import json
+    from service.vocabulary import PROGRAMMES
 
-    from service.render.catalogue import MAPS_DIR
-
-    raw = json.loads((MAPS_DIR / "measures.json").read_text(encoding="utf-8"))
-    return {p: (v[0], v[1]) for p, v in raw.get("programmes", {}).items()}
+    return {p: (label.th, label.en) for p, label in PROGRAMMES.items()}
 
 
 def _spec_k(meta: dict) -> str:
@@ -223,18 +219,6 @@ def _spec_k(meta: dict) -> str:
         log.warning("home: cannot load the spec of this version to show k", exc_info=True)
         return "?"
     return f"{k * 100:.0f} %" if abs(k * 100 - round(k * 100)) < 1e-9 else f"{k * 100:.1f} %"
-
-
-HOME_CACHE_KEY = "chipao_home"
-HOME_CACHE_SIZE = 32  # (dataset, version, role, province): a few versions x 78 provinces
-
-
-def _home_cache() -> tuple[OrderedDict, threading.Lock]:
-    entry = current_app.extensions.get(HOME_CACHE_KEY)
-    if entry is None:
-        entry = current_app.extensions.setdefault(HOME_CACHE_KEY,
-                                                  (OrderedDict(), threading.Lock()))
-    return entry
 
 
 def home_figures(dataset: str, principal: Any) -> dict[str, Any]:
@@ -256,18 +240,13 @@ def home_figures(dataset: str, principal: Any) -> dict[str, Any]:
         v = get_store().current(dataset)
     except NotFound:
         return out
-    cache, lock = _home_cache()
-    key = (dataset, v.id, principal.role, principal.province)
-    with lock:
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-    _fill_figures(out, v, dataset, principal)
-    with lock:
-        cache[key] = out
-        while len(cache) > HOME_CACHE_SIZE:
-            cache.popitem(last=False)
-    return out
+
+    def make() -> dict[str, Any]:
+        _fill_figures(out, v, dataset, principal)
+        return out
+
+    return services().home.get_or_build((dataset, v.id, principal.role, principal.province),
+                                        make)
 
 
 def _fill_figures(out: dict[str, Any], v: Any, dataset: str, principal: Any) -> None:
@@ -379,10 +358,10 @@ def home():
 
     principal = current_principal()
     figures = home_figures(dataset_arg(), principal)
-    template = current_app.extensions.get("chipao_home_template")
+    templates = services().templates
+    template = templates.get("home")
     if template is None:  # compiled once: compiling took half of the page's time
-        template = current_app.jinja_env.from_string(HOME_PAGE)
-        current_app.extensions["chipao_home_template"] = template
+        template = templates.setdefault("home", current_app.jinja_env.from_string(HOME_PAGE))
     return render_template(template, principal=principal, home=figures,
                            version=__version__)
 
@@ -463,7 +442,7 @@ def init_app(app: Flask) -> None:
         strategy="fixed-window",
     )
     limiter.exempt(bp)  # pages and health checks are cheap; the limits guard the API
-    app.extensions["chipao_limiter"] = limiter
+    services(app).limiter = limiter
     app.register_blueprint(bp)
     app.before_request(_limit_body)
     app.after_request(_security_headers)

@@ -10,35 +10,28 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from service.api.assets import precompressed_json
+from service.api.services import services
 from service.errors import InvalidInput, NotFound
+from service.vocabulary import VERSION_ID, check_dataset_name
+
+if TYPE_CHECKING:
+    from service.store.store import Store
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1")
 
-_DATASET_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-STORE_KEY = "chipao_store"
 
 
-def get_store():
-    """The app's data store (service.store.open_store), opened once per app."""
-    store = current_app.extensions.get(STORE_KEY)
-    if store is None:
-        from service.store import open_store
-
-        store = open_store(current_app.config["CHIPAO"])
-        current_app.extensions[STORE_KEY] = store
-    return store
+def get_store() -> Store:
+    """The app's one data store (owned by :class:`service.api.services.Services`)."""
+    return services().store
 
 
 def dataset_arg() -> str:
@@ -47,17 +40,14 @@ def dataset_arg() -> str:
 
 
 def check_dataset(name: str) -> str:
-    if not _DATASET_RE.fullmatch(name):
-        raise InvalidInput(f"dataset name {name!r} is not valid / ชื่อชุดข้อมูลไม่ถูกต้อง",
-                           column="dataset")
-    return name
+    return check_dataset_name(name)
 
 
 def version_arg() -> str | None:
     value = request.args.get("version")
     if value in (None, ""):
         return None
-    if not _VERSION_RE.fullmatch(value):
+    if not VERSION_ID.fullmatch(value):
         raise InvalidInput(f"version {value!r} is not valid / รุ่นข้อมูลไม่ถูกต้อง",
                            column="version")
     return value
@@ -129,8 +119,6 @@ def records(frame: pd.DataFrame, *, drop: tuple[str, ...] = ("cell", "geometry",
     return json.loads(text)
 
 
-RESPONSE_CACHE_KEY = "chipao_response_cache"
-RESPONSE_CACHE_BYTES = 256 * 1024 * 1024
 GZIP_MIN = 2048
 
 
@@ -140,30 +128,14 @@ def cached_json(key: tuple, build: Callable[[], dict[str, Any]]) -> Response:
     ``key`` must hold everything the body depends on: the resolved version id (never
     "current"), the caller's role and province, and the request arguments.
     """
-    entry = current_app.extensions.get(RESPONSE_CACHE_KEY)
-    if entry is None:
-        entry = current_app.extensions.setdefault(
-            RESPONSE_CACHE_KEY, {"lru": OrderedDict(), "bytes": 0, "lock": threading.Lock()})
-    lru, lock = entry["lru"], entry["lock"]
-    with lock:
-        cached = lru.get(key)
-        if cached is not None:
-            lru.move_to_end(key)
-    if cached is None:
+    def make() -> tuple[bytes, bytes | None]:
         body = json.dumps(build(), ensure_ascii=False, separators=(",", ":"),
                           allow_nan=False).encode("utf-8")
         # compressed once, served many times (tables of a province are 0.1-1 MB of JSON)
         packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) > GZIP_MIN else None
-        cached = (body, packed)
-        size = len(body) + (len(packed) if packed else 0)
-        with lock:
-            if key not in lru:
-                lru[key] = cached
-                entry["bytes"] += size
-                while entry["bytes"] > RESPONSE_CACHE_BYTES and lru:
-                    _, (b, z) = lru.popitem(last=False)
-                    entry["bytes"] -= len(b) + (len(z) if z else 0)
-    body, packed = cached
+        return body, packed
+
+    body, packed = services().responses.get_or_build(key, make)
     return precompressed_json(body, packed)
 
 

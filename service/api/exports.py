@@ -18,8 +18,6 @@ import pandas as pd
 from flask import Blueprint, Response
 
 from service.api.areas import (
-    _CODE_RE,
-    check_code,
     check_level,
     level_view,
     province_arg,
@@ -30,6 +28,7 @@ from service.api.auth import audit, current_principal, require_province
 from service.api.datasets import dataset_arg, get_store, resolve_version, version_arg
 from service.errors import InvalidInput, NotFound
 from service.export import EXPORTERS, content_disposition, export_frame, make_filename
+from service.vocabulary import SUB_NATIONAL_LEVELS, level_of
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +120,9 @@ def export_areas(level: str, fmt: str):
 
 
 def _admin_area(code: str) -> str:
-    for level in ("province", "amphoe", "tambon", "village"):
-        try:
-            check_code(level, code)
-            return level
-        except NotFound:
-            continue
+    level = level_of(code)
+    if level in SUB_NATIONAL_LEVELS:
+        return str(level)
     raise NotFound(f"{code!r} is not a province, amphoe, tambon or village code "
                    f"/ รหัสพื้นที่ไม่ถูกต้อง")
 
@@ -184,7 +180,7 @@ def export_households(area: str, fmt: str):
 
     _exporter(fmt)
     level = _admin_area(area)
-    assert level in _CODE_RE
+    assert level in SUB_NATIONAL_LEVELS
     require_province(area[:4])
     check_household_format(fmt)
     dataset, version = dataset_arg(), version_arg()

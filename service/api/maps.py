@@ -24,7 +24,10 @@ import numpy as np
 import pandas as pd
 from flask import Blueprint, Flask, Response, current_app, request
 
+from service.access.principal import visibility_key
+from service.access.views import protect_rows
 from service.api.assets import accepts_gzip, gzip_response, precompressed_json
+from service.api.services import services
 from service.errors import InvalidInput, NotFound
 from service.geo import boundaries
 from service.render import geometry
@@ -32,25 +35,16 @@ from service.render.builders import MapPage, render_page
 from service.render.catalogue import GROUPS, load_catalogue
 from service.render.legend import CLASSIFIERS
 from service.render.payload import values_payload
-from service.render.sources import AreaSource, StoreSource
+from service.render.sources import AreaSource
+from service.vocabulary import LEVEL_LABELS, check_dataset_name
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("maps", __name__)
 
-SOURCE_KEY = "chipao_map_source"
-GEOMETRY_CACHE_KEY = "chipao_map_geometry_cache"
-
-LEVELS: dict[str, tuple[str, str]] = {
-    "province": ("จังหวัด", "provinces"),
-    "amphoe": ("อำเภอ", "districts (amphoe)"),
-    "tambon": ("ตำบล", "sub-districts (tambon)"),
-    "village": ("หมู่บ้าน", "villages"),
-    "h3_r6": ("หกเหลี่ยม H3 r6 (~36 ตร.กม.)", "H3 hexagons r6 (~36 km²)"),
-    "h3_r7": ("หกเหลี่ยม H3 r7 (~5 ตร.กม.)", "H3 hexagons r7 (~5 km²)"),
-    "h3_r8": ("หกเหลี่ยม H3 r8 (~0.7 ตร.กม.)", "H3 hexagons r8 (~0.7 km²)"),
-    "h3_r9": ("หกเหลี่ยม H3 r9 (~0.1 ตร.กม.)", "H3 hexagons r9 (~0.1 km²)"),
-}
+#: level -> (Thai, English) label of the map's areas
+LEVELS: dict[str, tuple[str, str]] = {lv: tuple(label) for lv, label in  # type: ignore[misc]
+                                      LEVEL_LABELS.items() if lv != "country"}
 #: levels a page of each scope offers (first = default)
 SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
     "country": ("province", "amphoe", "tambon", "h3_r6", "h3_r7"),
@@ -73,21 +67,11 @@ def settings() -> dict[str, Any]:
 
 
 def source() -> AreaSource:
-    src = current_app.extensions.get(SOURCE_KEY)
-    if src is None:
-        src = StoreSource(settings())
-        current_app.extensions[SOURCE_KEY] = src
-    return src
+    return services().source
 
 
 def geometry_cache() -> geometry.GeometryCache:
-    cache = current_app.extensions.get(GEOMETRY_CACHE_KEY)
-    if cache is None:
-        from pathlib import Path
-
-        cache = geometry.GeometryCache(Path(settings()["data_dir"]) / "cache" / "maps")
-        current_app.extensions[GEOMETRY_CACHE_KEY] = cache
-    return cache
+    return services().geometry
 
 
 def principal():
@@ -170,10 +154,7 @@ class MapParams:
                                "/ วิธีแบ่งชั้นไม่ถูกต้อง",
                                column="classifier")
         change = str(args.get("change", "")).lower() in {"1", "true", "yes", "on"}
-        dataset = args.get("dataset") or settings()["default_dataset"]
-        if not dataset.replace("_", "").replace("-", "").isalnum() or len(dataset) > 64:
-            raise InvalidInput("dataset name must be letters, digits, - or _ "
-                               "/ ชื่อชุดข้อมูลไม่ถูกต้อง", column="dataset")
+        dataset = check_dataset_name(args.get("dataset") or settings()["default_dataset"])
         k = None
         if args.get("k"):
             try:
@@ -352,47 +333,13 @@ def page_response(page: MapPage) -> Response:
 
 
 # -- data --------------------------------------------------------------------------------------
-def _suppress(frame: pd.DataFrame) -> pd.DataFrame:
-    """Disclosure control of public figures (service.analysis.disclosure)."""
-    minimum = settings()["min_cell_households"]
-    try:
-        from service.analysis.disclosure import suppress
-    except ImportError:
-        pass
-    else:
-        level = str(frame["level"].iloc[0]) if "level" in frame.columns and len(frame) else None
-        return suppress(frame, min_households=minimum, level=level)
-    # primary suppression only, until the disclosure module is installed: every figure of an
-    # area with fewer than `minimum` households is withheld
-    out = frame.copy()
-    small = pd.to_numeric(out["n_households"], errors="coerce").fillna(0) < minimum
-    keep = {"level", "code", "parent_code", "name_th", "name_en", "province_code"}
-    numeric = [c for c in out.columns if c not in keep and c != "suppressed"]
-    out.loc[small, numeric] = np.nan
-    out["suppressed"] = small.to_numpy() | (
-        out["suppressed"].fillna(False).astype(bool).to_numpy()
-        if "suppressed" in out.columns else False)
-    return out
-
-
-def protect(frame: pd.DataFrame, p, *, public: bool = False) -> pd.DataFrame:
-    """Suppress the rows ``p`` may not see unsuppressed (all of them for public callers)."""
-    if frame.empty:
-        return frame
-    if public or p is None or not p.is_authenticated:
-        return _suppress(frame)
-    from service.api.auth import needs_suppression
-
-    provinces = (frame["province_code"].astype(str) if "province_code" in frame.columns
-                 else frame["code"].astype(str).str[:4])
-    mask = np.array([needs_suppression(p, c) for c in provinces], dtype=bool)
-    if not mask.any():
-        return frame
-    if mask.all():
-        return _suppress(frame)
-    seen = frame.loc[~mask].copy()
-    seen["suppressed"] = seen["suppressed"].fillna(False) if "suppressed" in seen else False
-    return pd.concat([seen, _suppress(frame.loc[mask])]).loc[frame.index]
+def protect(frame: pd.DataFrame, p, *, dataset: str, version: str, level: str,
+            public: bool = False) -> pd.DataFrame:
+    """Disclosure control of the rows ``p`` may not see unsuppressed (all of them for
+    public callers), with the country-wide decisions of service.access.views."""
+    s = services()
+    return protect_rows(s.source, dataset, version, level, frame, None if public else p,
+                        min_households=s.min_households, cache=s.views)
 
 
 def _h3_in_scope(frame: pd.DataFrame, scope: str) -> pd.DataFrame:
@@ -435,10 +382,7 @@ def values_response(level: str, *, public: bool) -> Response:
 
         require_province(scope)
     version, previous_id, _ = _resolve_round(params)
-    if p is None or not p.is_authenticated:
-        visibility = "public"
-    else:
-        visibility = "all" if p.role == "national" else f"{p.role}:{p.province}"
+    visibility = visibility_key(p)
     key = (params.dataset, version, previous_id if params.change else None, level, scope,
            params.measure, params.group, params.classes, params.classifier, params.k,
            visibility)
@@ -446,45 +390,14 @@ def values_response(level: str, *, public: bool) -> Response:
         from service.api.auth import audit
 
         audit("map.villages", f"{params.dataset}/{version}/{scope}", params.measure)
-    cached = _values_cache().get(key) if version else None
+    cache = services().map_values
+    cached = cache.get(key) if version else None
     if cached is None:
         cached = _values_body(level, scope, params, version, previous_id, p, public)
         if version:
-            _values_cache().put(key, cached)
+            cache.put(key, cached)
     body, packed = cached
     return precompressed_json(body, packed)
-
-
-class _LRU:
-    """Small thread-safe LRU of finished values payloads (versions never change)."""
-
-    def __init__(self, size: int = 64):
-        import threading
-        from collections import OrderedDict
-
-        self.size = size
-        self.items: OrderedDict = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        return None
-
-    def put(self, key, value) -> None:
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-
-def _values_cache() -> _LRU:
-    cache = current_app.extensions.get("chipao_map_values_cache")
-    if cache is None:
-        cache = current_app.extensions["chipao_map_values_cache"] = _LRU()
-    return cache
 
 
 def at_cutoff(frame: pd.DataFrame, params: MapParams, level: str, scope: str | None,
@@ -566,8 +479,11 @@ def _values_body(level: str, scope: str | None, params: MapParams, version: str 
             raise InvalidInput("there is no earlier round to compare with / "
                                "ไม่มีรอบข้อมูลก่อนหน้าให้เปรียบเทียบ", column="change")
         previous = protect(at_cutoff(read_scope(params.dataset, level, scope, previous_id),
-                                     params, level, scope, previous_id), p, public=public)
-    frame = protect(frame, p, public=public)
+                                     params, level, scope, previous_id), p,
+                           dataset=params.dataset, version=previous_id, level=level,
+                           public=public)
+    frame = protect(frame, p, dataset=params.dataset, version=str(version), level=level,
+                    public=public)
     measure = load_catalogue().get(params.measure)
     if measure.id == "priority_rank" and "priority_rank" not in frame.columns:
         frame = _with_rank(frame, previous)
@@ -630,12 +546,8 @@ def geometry_response(level: str) -> Response:
             public_cache = False
         else:
             p = principal()
-            if not p.is_authenticated:
-                visibility = "public"
-            else:
-                visibility = "all" if p.role == "national" else f"{p.role}:{p.province}"
             key = geometry.cache_key(level, scope or "all", params.dataset, version,
-                                     visibility)
+                                     visibility_key(p))
 
             def build() -> bytes:
                 frame = without_small_cells(read_scope(params.dataset, level, scope, version), p)

@@ -15,8 +15,8 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template_string
 
 from service import __version__
-from service.analysis.aggregate import LEVELS
 from service.export import EXPORTERS
+from service.vocabulary import CODE_REGEX, DATASET_REGEX, LEVELS, VERSION_REGEX
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -51,13 +51,13 @@ def _p(name: str, schema: dict, description: str) -> dict:
             "description": description}
 
 
-DATASET = _q("dataset", {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"},
+DATASET = _q("dataset", {"type": "string", "pattern": DATASET_REGEX},
              "Dataset name (default: the server's default dataset) / ชื่อชุดข้อมูล")
-VERSION = _q("version", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+VERSION = _q("version", {"type": "string", "pattern": VERSION_REGEX},
              "Version id (default: current) / รุ่นข้อมูล")
-PROVINCE = _q("province", {"type": "string", "pattern": "^TH[0-9]{2}$"},
+PROVINCE = _q("province", {"type": "string", "pattern": CODE_REGEX["province"]},
               "Only areas of this province, e.g. TH50 / เฉพาะจังหวัด")
-DATASET_PATH = _p("dataset", {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"},
+DATASET_PATH = _p("dataset", {"type": "string", "pattern": DATASET_REGEX},
                   "Dataset name / ชื่อชุดข้อมูล")
 LIMIT = _q("limit", {"type": "integer", "minimum": 1, "maximum": 5000, "default": 1000},
            "Page size / จำนวนต่อหน้า")
@@ -287,7 +287,7 @@ CORE_PATHS: dict[str, Any] = {
         "parameters": [_q("resolution", {"type": "integer", "enum": [6, 7, 8, 9],
                                          "default": 8}, "H3 resolution"),
                        *AREA_PARAMS, PROVINCE,
-                       _q("parent", {"type": "string", "pattern": "^[0-9a-f]{15}$"},
+                       _q("parent", {"type": "string", "pattern": CODE_REGEX["h3_r9"]},
                           "Only children of this cell"), LIMIT, OFFSET],
         "responses": {"200": _json(_ref("CellList"))}}},
     "/api/v1/cells/{cell}": {"get": {

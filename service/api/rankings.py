@@ -33,6 +33,7 @@ from service.api.datasets import (
 )
 from service.commands.rank import RANK_LEVELS, previous_version
 from service.errors import InvalidInput, NotFound
+from service.vocabulary import ADMIN_CODE, CODE_REGEX
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ bp = Blueprint("rankings", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 5000
 MAX_BOOT = 200  # replicates per request (0.7 s per 50 for 60 k households)
-_AREA_RE = re.compile(r"^TH\d{2}(\d{2}(\d{2}(\d{2})?)?)?$")
 _WEIGHT_RE = re.compile(r"^w_([a-z][a-z0-9_]{0,40})$")
 
 
@@ -171,7 +171,7 @@ def selection():
     """Budget-constrained village selection in one province (MILP, greedy fallback)."""
     from service.analysis.select import select_villages
     from service.commands.rank import parse_pairs
-    from service.commands.select import DEFAULT_COSTS, usable_costs, village_table
+    from service.commands.select import usable_costs, village_table
 
     province = province_arg()
     if not province:
@@ -181,12 +181,12 @@ def selection():
     objective = request.args.get("objective", "poor")
     per_amphoe = request.args.get("per_amphoe", "false").lower() in ("1", "true", "yes")
     raw_costs = request.args.get("costs", "")
-    costs = parse_pairs([c for c in raw_costs.split(",") if c], "cost") if raw_costs \
-        else DEFAULT_COSTS
+    given = parse_pairs([c for c in raw_costs.split(",") if c], "cost") if raw_costs \
+        else None
     dataset, version = dataset_arg(), version_arg()
     v = resolve_version(dataset, version)
     table, ranking, _ = village_table(get_store(), dataset, province, v.id)
-    costs = usable_costs(costs, table)
+    costs = usable_costs(given, table)  # the defaults, overridden item by item
     sel = select_villages(table, budget=budget, costs=costs, objective=objective,
                           per_amphoe=per_amphoe, ranking=ranking, time_limit=10.0)
     cols = [c for c in ("code", "name_th", "name_en", "amphoe_code", "n_households",
@@ -211,7 +211,7 @@ def _target_villages_body() -> dict[str, Any]:
     province = province_arg()
     area = request.args.get("area")
     if area:
-        if not _AREA_RE.match(area):
+        if not ADMIN_CODE.fullmatch(area):
             raise InvalidInput("area must be an admin code such as TH5001 / รหัสพื้นที่ไม่ถูกต้อง",
                                column="area")
         province = area[:4]
@@ -240,7 +240,7 @@ def target_households():
     from service.analysis.targets import household_list
 
     area = request.args.get("area", "")
-    if not _AREA_RE.match(area):
+    if not ADMIN_CODE.fullmatch(area):
         raise InvalidInput("area must be an admin code such as TH50010101 "
                            "/ รหัสพื้นที่ไม่ถูกต้อง", column="area")
     require_province(area[:4])
@@ -301,10 +301,10 @@ _PAGE = [
      "required": False},
 ]
 _PROV = {"name": "province", "in": "query", "schema": {"type": "string",
-                                                       "pattern": "^TH[0-9]{2}$"},
+                                                       "pattern": CODE_REGEX["province"]},
          "required": False}
 _AREA = {"name": "area", "in": "query", "schema": {"type": "string",
-                                                   "pattern": _AREA_RE.pattern}}
+                                                   "pattern": f"^{ADMIN_CODE.pattern}$"}}
 
 
 def _ok(summary: str, params: list, tags: list[str], secured: bool = False) -> dict:

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 from service.api.auth import audit, current_principal, require_role
 from service.api.core import allow_large_body
 from service.errors import InvalidInput
+from service.vocabulary import DATASET_REGEX
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ OPENAPI_PATHS = {
         "tags": ["datasets"],
         "security": [{"bearer": []}, {"session": []}],
         "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}],
+                        "schema": {"type": "string", "pattern": DATASET_REGEX}}],
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["file", "round"],
             "properties": {

@@ -163,8 +163,7 @@ def command(runs: int, with_h3: bool, naive_h3: bool, chromium: str) -> None:
     click.echo(f"synthetic area tables: {time.perf_counter() - t:.1f} s", err=True)
     naive_pages: dict[str, str] = {}
     app = create_app({"data_dir": tempfile.mkdtemp(prefix="chipao-bench-"),
-                      "default_dataset": "bench", "rate_limit": ""})
-    app.extensions["chipao_map_source"] = src
+                      "default_dataset": "bench", "rate_limit": ""}, source=src)
 
     def naive_view(name: str):
         from flask import Response

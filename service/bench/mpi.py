@@ -19,10 +19,11 @@ import click
 import numpy as np
 import polars as pl
 
+from service import vocabulary
+
 log = logging.getLogger(__name__)
 
-INDICATORS = ("ind1", "ind4", "ind5", "ind7", "ind8", "ind9", "ind10", "ind11", "ind15",
-              "ind16", "ind17", "ind19", "ind20", "ind21", "ind22", "ind27", "ind28")
+INDICATORS = tuple(vocabulary.INDICATORS)
 BOOLS = ("disabled", "chronic", "welfare_card_registered", "welfare_card", "elderly_allowance",
          "disability_allowance", "child_grant", "social_security", "informal_worker")
 

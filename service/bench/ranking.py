@@ -52,7 +52,7 @@ def command(dataset: str | None, province: str, replicates: int, budget: float) 
     from service.analysis.select import greedy_knapsack, select_villages, village_costs
     from service.analysis.uncertainty import bootstrap_ranking
     from service.commands.rank import load_areas
-    from service.commands.select import DEFAULT_COSTS, usable_costs, village_table
+    from service.commands.select import usable_costs, village_table
     from service.settings import settings_from_env
     from service.store import open_store
 
@@ -80,7 +80,7 @@ def command(dataset: str | None, province: str, replicates: int, budget: float) 
                f"should be 0.00)")
 
     table, ranking, _ = village_table(store, dataset, province, v.id)
-    costs = usable_costs(DEFAULT_COSTS, table)
+    costs = usable_costs(None, table)
     for objective in ("poor", "target_poor"):
         t0 = time.perf_counter()
         sel = select_villages(table, budget=budget, costs=costs, objective=objective,

@@ -7,9 +7,9 @@ import json
 import click
 
 from service.settings import settings_from_env
+from service.vocabulary import LEVELS
 
-LEVEL_CHOICES = ("country", "province", "amphoe", "tambon", "village", "h3_r6", "h3_r7",
-                 "h3_r8", "h3_r9")
+LEVEL_CHOICES = LEVELS
 
 
 def _store():

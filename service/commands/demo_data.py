@@ -30,8 +30,12 @@ def _codes(value: str | None) -> list[str] | None:
                    "columns, for pseudonymisation tests (เพิ่มเลขประจำตัวและชื่อสมมุติ).")
 @click.option("--fit/--no-fit", default=True, show_default=True,
               help="Print the fit to TPMAP 2561 province totals, recomputed from the output.")
+@click.option("--rounds", default=None,
+              help="A panel of survey rounds (Buddhist years, e.g. 2561,2562,2565): the same "
+                   "households followed, written to OUT/r<round>/ (docs/calibration.md, Panel) "
+                   "(หลายรอบสำรวจ ติดตามครัวเรือนเดิม).")
 def command(provinces: str, amphoes: str | None, seed: int, out: str,
-            with_identifiers: bool, fit: bool) -> None:
+            with_identifiers: bool, fit: bool, rounds: str | None) -> None:
     """Generate calibrated demo person records (สร้างข้อมูลตัวอย่างระดับบุคคล)."""
     import polars as pl
 
@@ -39,6 +43,9 @@ def command(provinces: str, amphoes: str | None, seed: int, out: str,
     from service.demo.generate import generate
 
     t0 = time.perf_counter()
+    if rounds is not None:
+        _panel(rounds, _codes(provinces), _codes(amphoes), seed, out, with_identifiers, t0)
+        return
     try:
         manifest = generate(_codes(provinces), seed=seed, out=out, amphoes=_codes(amphoes),
                             with_identifiers=with_identifiers)
@@ -61,3 +68,28 @@ def command(provinces: str, amphoes: str | None, seed: int, out: str,
             worst_t = float(table.select(pl.col("err_target_pct").abs().max()).item())
             click.echo(f"fit to TPMAP 2561 ({table.height} provinces): largest error people "
                        f"{worst_p:.3f} %, target poor {worst_t:.3f} %")
+
+
+def _panel(rounds: str, provinces: list[str] | None, amphoes: list[str] | None, seed: int,
+           out: str, with_identifiers: bool, t0: float) -> None:
+    from service.demo.panel import generate_panel, parse_rounds
+
+    if with_identifiers:
+        raise click.ClickException("--with-identifiers is not available with --rounds "
+                                   "/ ใช้ --with-identifiers กับหลายรอบไม่ได้")
+    try:
+        summary = generate_panel(parse_rounds(rounds), seed=seed, out=out,
+                                 provinces=provinces, amphoes=amphoes)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    click.echo(f"panel rounds / รอบสำรวจ {', '.join(map(str, summary['rounds']))} -> {out} "
+               f"({time.perf_counter() - t0:,.1f} s, peak memory {peak_mb:,.0f} MiB)")
+    for rnd, info in summary["per_round"].items():
+        f = info["fit"]
+        click.echo(f"  {rnd}: {info['n_households']:,} households / ครัวเรือน, "
+                   f"{info['n_persons']:,} people / คน; TPMAP provinces: people "
+                   f"{f['persons']:,} vs {f['published_persons']:,} ({f['persons_source']}, "
+                   f"{f['err_persons_pct']:+.3f} %), target poor / คนจนเป้าหมาย "
+                   f"{f['target_poor']:,} vs {f['published_target_poor']:,} "
+                   f"({f['target_poor_source']}, {f['err_target_poor_pct']:+.3f} %)")

@@ -40,7 +40,7 @@ def command(dataset: str | None, version: str | None, level: str | None,
             province: str | None, villages_of: str | None, households_of: str | None,
             fmt: str, public: bool, out_dir: str) -> None:
     """Export a table; the file name is generated (Thai area names kept)."""
-    from service.analysis.disclosure import suppress
+    from service.access.views import public_view
     from service.errors import ChipaoError
     from service.export import EXPORTERS, export_frame, make_filename
     from service.store import open_store
@@ -62,11 +62,15 @@ def command(dataset: str | None, version: str | None, level: str | None,
                                             public, k)
         else:
             lvl = str(level)
-            frame = store.read_areas(dataset, lvl, version=v.id)
-            if public:
-                frame = suppress(frame, min_households=k, level=lvl)
-            if province:
-                frame = frame[frame["province_code"] == province.upper()]
+            prov = province.upper() if province else None
+            if public:  # THE public view (service.access.views), as the API serves it
+                frame = public_view(store, dataset, lvl, version=v.id, province=prov,
+                                    min_households=k, whole_country=True
+                                    ).drop(columns=["view"])
+            else:
+                frame = store.read_areas(dataset, lvl, version=v.id)
+                if prov:
+                    frame = frame[frame["province_code"] == prov]
             frame = frame.drop(columns=["cell"], errors="ignore").reset_index(drop=True)
             if EXPORTERS[fmt].spatial:
                 if lvl == "village":
@@ -118,7 +122,7 @@ def _households(store, settings, dataset: str, v, area: str, fmt: str, public: b
 def _villages(store, dataset: str, v, area: str, fmt: str, public: bool, k: int):
     """Village target list (service.analysis.targets.village_list), ranked; --public
     suppresses first, exactly as the public API does."""
-    from service.analysis.disclosure import suppress
+    from service.access.views import public_view
     from service.analysis.targets import names_from_areas
     from service.commands.rank import previous_version
     from service.errors import NotFound
@@ -128,8 +132,10 @@ def _villages(store, dataset: str, v, area: str, fmt: str, public: bool, k: int)
     province = area[:4]
 
     def view(version_id: str):
-        table = store.read_areas(dataset, "village", version=version_id, province=province)
-        return suppress(table, min_households=k, level="village") if public else table
+        if public:
+            return public_view(store, dataset, "village", version=version_id,
+                               province=province, min_households=k).drop(columns=["view"])
+        return store.read_areas(dataset, "village", version=version_id, province=province)
 
     previous = None
     prev_v = previous_version(store, dataset, v)

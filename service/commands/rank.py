@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from service.errors import ChipaoError, InvalidInput
+from service.vocabulary import LEVELS
 
 log = logging.getLogger(__name__)
 
-RANK_LEVELS = ("province", "amphoe", "tambon", "village", "h3_r6", "h3_r7", "h3_r8", "h3_r9")
+#: levels areas are ranked at (every level below the country)
+RANK_LEVELS = tuple(lv for lv in LEVELS if lv != "country")
 
 
 def previous_version(store: Any, dataset: str, version: Any) -> Any | None:

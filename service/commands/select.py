@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import click
 
+from service.analysis.select import DEFAULT_COSTS  # noqa: F401  (the default price list)
 from service.commands.rank import emit, load_areas, parse_pairs
 from service.errors import ChipaoError
-
-#: THB per household lifted out of each deprivation when no --cost is given: an
-#: illustrative price list to edit, not an official one (docs/ranking.md)
-DEFAULT_COSTS = {"ind22": 20_000.0, "ind20": 15_000.0, "ind21": 10_000.0, "ind8": 80_000.0,
-                 "ind9": 3_000.0, "ind10": 15_000.0, "ind11": 2_000.0, "ind16": 5_000.0,
-                 "ind15": 5_000.0, "ind17": 8_000.0, "ind19": 3_000.0, "ind27": 6_000.0,
-                 "ind28": 6_000.0, "ind1": 4_000.0, "ind4": 2_000.0, "ind5": 1_000.0,
-                 "ind7": 500.0}
 
 
 def village_table(store, dataset: str, province: str, version: str | None = None):
@@ -33,20 +26,13 @@ def village_table(store, dataset: str, province: str, version: str | None = None
     return table, ranking, v
 
 
-def usable_costs(price: dict[str, float], table) -> dict[str, float]:
-    """Prices of the indicators the dataset has (an unknown indicator is an error)."""
-    known = {c[len("n_hh_cdep_"):] for c in table.columns if c.startswith("n_hh_cdep_")}
-    out = {}
-    for k, p in price.items():
-        key = k if k.startswith("ind") else f"ind{k}"
-        if key in known:
-            out[key] = p
-        elif price is not DEFAULT_COSTS:
-            from service.errors import InvalidInput
+def usable_costs(price: dict[str, float] | None, table) -> dict[str, float]:
+    """Prices of the indicators the dataset has: the defaults, overridden item by item by
+    ``price`` (an unknown indicator in ``price`` is an error)."""
+    from service.analysis.select import resolve_costs
 
-            raise InvalidInput(f"indicator {k!r} is not in this dataset; known: "
-                               f"{', '.join(sorted(known))} / ไม่มีตัวชี้วัดนี้", column="cost")
-    return out
+    known = [c[len("n_hh_cdep_"):] for c in table.columns if c.startswith("n_hh_cdep_")]
+    return resolve_costs(price, known)
 
 
 @click.command("select")
@@ -56,7 +42,8 @@ def usable_costs(price: dict[str, float], table) -> dict[str, float]:
 @click.option("--budget", required=True, type=float, help="Budget in THB.")
 @click.option("--cost", "costs", multiple=True, metavar="IND=THB",
               help="THB per household lifted out of one indicator, e.g. --cost ind22=20000 "
-                   "(repeatable; default: an illustrative price list).")
+                   "(repeatable; overrides that item of the illustrative default price "
+                   "list, the others keep their default).")
 @click.option("--objective", default="poor", show_default=True,
               type=click.Choice(["poor", "m0", "target_poor"]),
               help="Maximise MPI-poor people lifted, the fall in M0, or TPMAP target poor "
@@ -84,8 +71,7 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
     store = open_store(settings)
     try:
         table, ranking, v = village_table(store, dataset, province.upper(), version_id)
-        price = parse_pairs(costs, "cost") if costs else DEFAULT_COSTS
-        price = usable_costs(price, table)
+        price = usable_costs(parse_pairs(costs, "cost") if costs else None, table)
         sel = select_villages(table, budget=budget, costs=price, objective=objective,
                               per_amphoe=per_amphoe, ranking=ranking, time_limit=time_limit)
     except ChipaoError as exc:  # e.g. a budget below one village per amphoe: say so, no trace

@@ -1,8 +1,15 @@
-"""`chipao serve`: the production WSGI server (waitress) on settings host/port/threads."""
+"""`chipao serve`: the production WSGI server on settings host/port/threads.
+
+One process: waitress (any OS). ``--workers N`` (N > 1): gunicorn on Linux/Unix with N worker
+processes of ``threads`` threads each, sharing the catalog database, the data directory and the
+rate-limit store (Redis), so sign-in sessions, token revocations, rate limits and newly
+published versions hold across the processes (and across servers behind one proxy).
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 import click
@@ -31,15 +38,62 @@ def run_server(settings: dict[str, Any], **overrides: Any) -> None:
     )
 
 
+def check_multiprocess(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings for several processes: shared limits required, one session key for all."""
+    if settings["rate_limit"] and settings["rate_limit_storage_uri"].startswith("memory"):
+        raise click.UsageError(
+            "several processes need a shared rate-limit store: set "
+            "CHIPAO_RATE_LIMIT_STORAGE_URI=redis://HOST:6379/0 / หลายโพรเซสต้องใช้ Redis "
+            "ร่วมกันสำหรับจำกัดอัตราการเรียก")
+    if not settings["secret_key"]:
+        log.warning("CHIPAO_SECRET_KEY is empty: one random key for these workers; sessions "
+                    "end at restart and other servers cannot read them (set it in production)")
+        settings = {**settings, "secret_key": secrets.token_hex(32)}
+    return settings
+
+
+def run_workers(settings: dict[str, Any], workers: int) -> None:
+    """Serve with gunicorn: ``workers`` processes of ``threads`` threads (Linux/Unix)."""
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError as exc:  # Windows: no gunicorn
+        raise click.UsageError("--workers needs gunicorn (Linux/Unix); on Windows run several "
+                               "`chipao serve --port ...` under a process manager") from exc
+    settings = check_multiprocess(settings)
+
+    class Chipao(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {
+                "bind": f"{settings['host']}:{settings['port']}", "workers": workers,
+                "threads": int(settings["threads"]), "worker_class": "gthread",
+                "timeout": 300, "graceful_timeout": 30, "proc_name": "chipao",
+                "accesslog": None, "limit_request_line": 8190,
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from service import create_app
+
+            return create_app(settings)  # in each worker, after the fork
+
+    Chipao().run()
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="Listen address (default: setting host).")
 @click.option("--port", default=None, type=int, help="Port (default: setting port).")
 @click.option("--threads", default=None, type=int, help="Worker threads (default: setting threads).")
-def command(host: str | None, port: int | None, threads: int | None) -> None:
-    """Serve the web pages and the API with waitress (production WSGI server)."""
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes; more than 1 runs gunicorn (needs a redis:// rate-limit store).")
+def command(host: str | None, port: int | None, threads: int | None, workers: int) -> None:
+    """Serve the web pages and the API (waitress; gunicorn with --workers N)."""
     settings = settings_from_env()
     overrides = {k: v for k, v in {"host": host, "port": port, "threads": threads}.items()
                  if v is not None}
     s = {**settings, **overrides}
-    click.echo(f"Chipao on http://{s['host']}:{s['port']}/ ({s['threads']} threads) — Ctrl+C stops")
-    run_server(settings, **overrides)
+    click.echo(f"Chipao on http://{s['host']}:{s['port']}/ ({workers} × {s['threads']} threads)"
+               " — Ctrl+C stops")
+    if workers > 1:
+        run_workers(s, workers)
+    else:
+        run_server(settings, **overrides)

@@ -18,12 +18,11 @@ import pandas as pd
 import polars as pl
 
 from service.errors import InvalidInput
+from service.vocabulary import level_of
 
 #: admin level -> person column holding that level's code (from the record)
 LEVEL_COLUMN = {"province": "province_code", "amphoe": "amphoe_code", "tambon": "tambon_code",
                 "village": "village_id"}
-_CODE_RE = {"province": r"^TH\d{2}$", "amphoe": r"^TH\d{4}$", "tambon": r"^TH\d{6}$",
-            "village": r"^TH\d{8}$"}
 _FIRST = ("village_id", "tambon_code", "amphoe_code", "province_code", "lon", "lat")
 _ANY = ("hh_mpi_poor", "hh_crossgen", "tpmap_target_poor", "tpmap_deprived_any",
         "welfare_card")
@@ -31,9 +30,9 @@ _ELIG = re.compile(r"^elig_(\w+)$")
 
 
 def level_of_admin_code(code: str) -> str:
-    for level, pattern in _CODE_RE.items():
-        if re.fullmatch(pattern, code or ""):
-            return level
+    level = level_of(code)
+    if level in LEVEL_COLUMN:
+        return level
     raise InvalidInput(f"{code!r} is not a province, amphoe, tambon or village code "
                        "/ รหัสพื้นที่ไม่ถูกต้อง", column="area")
 

@@ -22,7 +22,6 @@ share it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +32,7 @@ import polars as pl
 import shapely
 
 from service.errors import InvalidInput, NotFound
+from service.vocabulary import ADMIN_CODE
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,11 @@ def check_household_format(fmt: str) -> None:
             column="format")
 
 
-_AREA_RE = re.compile(r"^TH\d{2}(\d{2}(\d{2}(\d{2})?)?)?$")
 
 
 def check_area(area: str) -> str:
     """``area`` if it is a province, amphoe, tambon or village code."""
-    if not _AREA_RE.fullmatch(area or ""):
+    if not ADMIN_CODE.fullmatch(area or ""):
         raise InvalidInput(f"{area!r} is not a province, amphoe, tambon or village code "
                            "/ รหัสพื้นที่ไม่ถูกต้อง", column="area")
     return area

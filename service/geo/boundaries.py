@@ -16,21 +16,21 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from service import vocabulary
+from service.vocabulary import BOUNDARY_LEVELS, CODE_LENGTH, SUB_NATIONAL_LEVELS
+
 log = logging.getLogger(__name__)
 
-LEVELS = ("province", "amphoe", "tambon")
+LEVELS = BOUNDARY_LEVELS
 FILES = {"province": "provinces.parquet", "amphoe": "amphoes.parquet", "tambon": "tambons.parquet"}
-CODE_LENGTH = {"province": 4, "amphoe": 6, "tambon": 8, "village": 10}
 
 
 def level_of(code: str) -> str:
     """Admin level of a code such as TH10 / TH1001 / TH100101 / TH10010101 (village)."""
-    if not isinstance(code, str) or not code.startswith("TH") or not code[2:].isdigit():
+    level = vocabulary.level_of(code)
+    if level not in SUB_NATIONAL_LEVELS:
         raise ValueError(f"not a Thai admin code: {code!r}")
-    for level, length in CODE_LENGTH.items():
-        if len(code) == length:
-            return level
-    raise ValueError(f"not a Thai admin code: {code!r}")
+    return str(level)
 
 
 def parent_code(code: str) -> str | None:

@@ -244,6 +244,12 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
         report.files = [s.describe() for s in sources]
         report.source_sha256 = combined_sha256(sources)
         reapply = False
+        released = store.released_of_round(dataset, int(round))
+        if released is not None and (released.meta or {}).get(
+                "file_sha256") == report.source_sha256:
+            # this file was re-applied over newer partitions and that version is released
+            report.status, report.version_id = "existing", released.id
+            return report
         existing = store.catalog.find_by_sha256(dataset, report.source_sha256)
         if existing is not None:
             if reimport(store, existing, uploader_province=allowed_province):
@@ -330,12 +336,18 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
                     old_parts = partitions_of(now)
                     partitions.update({p: old_parts.get(p, now.id)
                                        for p in report.carried_provinces})
+                # a file re-applied over newer partitions is a new source (one ready
+                # version per source): the file and the partitions it was applied over
+                source = report.source_sha256 if not reapply else hashlib.sha256(
+                    f"{report.source_sha256}|over|{now.id if now else '-'}".encode()
+                ).hexdigest()
                 version = build(settings, dataset=dataset, round=int(round),
-                                persons_dir=work, source_sha256=report.source_sha256,
-                                progress=progress, allow_same_source=reapply,
+                                persons_dir=work, source_sha256=source,
+                                progress=progress,
                                 extra_meta={"partitions": partitions,
                                             "uploaded_provinces": sorted(present),
-                                            "base_version": now.id if now else None})
+                                            "base_version": now.id if now else None,
+                                            "file_sha256": report.source_sha256})
             report.version_id = version.id
             report.status = "created"
         log.info("ingest %s: %s, %d records, %d accepted, %d quarantined, %d problems",

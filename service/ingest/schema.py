@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from service.vocabulary import INDICATOR_NUMBERS
+
 #: BMN indicators of the canonical table (TPMAP's 17).
-INDICATORS = (1, 4, 5, 7, 8, 9, 10, 11, 15, 16, 17, 19, 20, 21, 22, 27, 28)
+INDICATORS = INDICATOR_NUMBERS
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from service.ingest.schema import (
     canonical_name,
     looks_like_mojibake,
 )
+from service.vocabulary import CODE_REGEX
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ class Validator:
         village = pl.col("_village")
         tambon = _code(pl.col("_tambon_typed"), 8)
         tambon = pl.when(pl.col("_tambon_typed").is_null()
-                         & village.str.contains(r"^TH\d{8}$")).then(
+                         & village.str.contains(CODE_REGEX["village"])).then(
             village.str.slice(0, 8)).otherwise(tambon)
         df = df.with_columns(_tambon=tambon,
                              _moo=pl.col("moo").str.extract(
@@ -305,25 +306,25 @@ class Validator:
             .then(pl.col("_tambon") + pl.col("_moo").cast(pl.String).str.zfill(2))
             .otherwise(pl.col("_village")))
         t = pl.col("_tambon")
-        bad_tambon_fmt = t.is_not_null() & ~t.str.contains(r"^TH\d{6}$")
+        bad_tambon_fmt = t.is_not_null() & ~t.str.contains(CODE_REGEX["tambon"])
         # TPMAP/DOPA municipal pseudo-tambons (tt >= 51) of a known amphoe: the amphoe and
         # province are kept, the tambon is left unknown for the pipeline to find from lon/lat
         df = df.with_columns(_muni=(
-            t.str.contains(r"^TH\d{6}$") & ~t.is_in(list(self.tambons))
+            t.str.contains(CODE_REGEX["tambon"]) & ~t.is_in(list(self.tambons))
             & (t.str.slice(6, 2).cast(pl.Int32, strict=False) >= 51)
             & t.str.slice(0, 6).is_in(list(self.amphoes))).fill_null(False))
         muni = pl.col("_muni")
         checks += [
             (t.is_null(), "tambon_code", "missing", None),
             (bad_tambon_fmt, "tambon_code", "bad_code", pl.col("tambon_code")),
-            (t.str.contains(r"^TH\d{6}$") & ~t.is_in(list(self.tambons)) & ~muni,
+            (t.str.contains(CODE_REGEX["tambon"]) & ~t.is_in(list(self.tambons)) & ~muni,
              "tambon_code", "unknown_tambon", pl.col("tambon_code")),
             (pl.col("moo").is_not_null() & ~pl.col("_moo").is_between(0, 99).fill_null(False),
              MOO.name, "bad_code",
              pl.col("moo")),
-            (pl.col("_village").is_not_null() & ~pl.col("_village").str.contains(r"^TH\d{8}$"),
+            (pl.col("_village").is_not_null() & ~pl.col("_village").str.contains(CODE_REGEX["village"]),
              "village_id", "bad_code", pl.col("village_id")),
-            (pl.col("_village").str.contains(r"^TH\d{8}$") & t.is_not_null()
+            (pl.col("_village").str.contains(CODE_REGEX["village"]) & t.is_not_null()
              & (pl.col("_village").str.slice(0, 8) != t), "village_id", "code_mismatch",
              pl.col("village_id")),
         ]

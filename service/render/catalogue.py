@@ -17,9 +17,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from service import vocabulary
+
 MAPS_DIR = Path(__file__).resolve().parent.parent.parent / "maps"
 FORMATS = ("percent", "ratio", "count", "rank")
-GROUPS = ("child", "woman", "elderly", "disabled", "chronic")
+GROUPS = tuple(vocabulary.GROUPS)
+#: the lists measure templates are expanded over (``"for": ...``): item -> (th, en)
+LISTS: dict[str, dict[str, tuple[str, str]]] = {
+    "indicators": {ind[len("ind"):]: tuple(label)  # type: ignore[misc]
+                   for ind, label in vocabulary.INDICATORS.items()},
+    "dimensions": {k: tuple(v) for k, v in vocabulary.DIMENSIONS.items()},  # type: ignore[misc]
+    "programmes": {k: tuple(v) for k, v in vocabulary.PROGRAMMES.items()},  # type: ignore[misc]
+    "masks": {k: tuple(v) for k, v in vocabulary.DIMENSION_MASKS.items()},  # type: ignore[misc]
+}
+
+
+class MissingColumns(ValueError):
+    """The area table has not the columns a measure needs (not computed for this dataset)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,9 @@ class Measure:
     num: str | None = None
     den: str | None = None
     grouped: bool = False
+    family: str = "poverty"
+    family_th: str = ""
+    family_en: str = ""
 
     def columns(self, group: str | None = None) -> tuple[str, ...]:
         """Count columns this measure reads (for a target group when given)."""
@@ -61,7 +78,8 @@ class Measure:
         return {
             "id": self.id, "th": self.th, "en": self.en, "format": self.format,
             "unit_th": self.unit_th, "unit_en": self.unit_en, "worse": self.worse,
-            "grouped": self.grouped,
+            "grouped": self.grouped, "family": self.family,
+            "family_th": self.family_th, "family_en": self.family_en,
         }
 
 
@@ -80,11 +98,11 @@ class Catalogue:
             ) from None
 
 
-def _expand(entry: dict, lists: dict[str, dict]) -> list[dict]:
+def _expand(entry: dict, lists: dict[str, dict[str, tuple[str, str]]]) -> list[dict]:
     family = entry.get("for")
     if not family:
         return [entry]
-    key = {"indicators": "ind", "dimensions": "dim", "programmes": "p"}[family]
+    key = {"indicators": "ind", "dimensions": "dim", "programmes": "p", "masks": "mask"}[family]
     out = []
     for item, (th, en) in lists[family].items():
         values = {key: item, "th": th, "en": en}
@@ -97,9 +115,14 @@ def _expand(entry: dict, lists: dict[str, dict]) -> list[dict]:
 
 def parse_catalogue(raw: dict) -> Catalogue:
     """Build a catalogue from the parsed measures.json, checking every entry."""
+    declared = [k for k in (*LISTS, "groups") if raw.get(k)]
+    if declared:
+        raise ValueError(f"measures.json: {', '.join(declared)} are declared in "
+                         "service/vocabulary.py, not in the catalogue")
     measures: dict[str, Measure] = {}
+    families = raw.get("families", {})
     for i, entry in enumerate(raw["measures"]):
-        for item in _expand(entry, raw):
+        for item in _expand(entry, LISTS):
             where = f"measures.json measures[{i}] ({item.get('id')!r})"
             if item.get("format") not in FORMATS:
                 raise ValueError(f"{where}: format must be one of {FORMATS}")
@@ -107,15 +130,20 @@ def parse_catalogue(raw: dict) -> Catalogue:
                 raise ValueError(f"{where}: give either 'column' or both 'num' and 'den'")
             if item["id"] in measures:
                 raise ValueError(f"{where}: duplicate measure id")
+            family = item.get("family", "poverty")
+            if families and family not in families:
+                raise ValueError(f"{where}: family must be one of {', '.join(families)}")
+            fam_th, fam_en = families.get(family, ("", ""))
             measures[item["id"]] = Measure(
                 id=item["id"], th=item["th"], en=item["en"], format=item["format"],
                 unit_th=item["unit_th"], unit_en=item["unit_en"], scheme=item["scheme"],
                 worse=item.get("worse", "high"), column=item.get("column"),
                 num=item.get("num"), den=item.get("den"), grouped=bool(item.get("grouped")),
+                family=family, family_th=fam_th, family_en=fam_en,
             )
     if raw["default"] not in measures:
         raise ValueError(f"measures.json: default measure {raw['default']!r} is not defined")
-    groups = {k: (v[0], v[1]) for k, v in raw["groups"].items()}
+    groups = {k: (v.th, v.en) for k, v in vocabulary.GROUPS.items()}
     return Catalogue(measures, raw["default"], groups)
 
 
@@ -137,7 +165,7 @@ def compute(frame: pd.DataFrame, measure: Measure, *, group: str | None = None) 
                  for c in measure.columns(group))
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise MissingColumns(
             f"measure {measure.id!r} needs column(s) {', '.join(missing)} in the area table"
         )
     if len(cols) == 1:

@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 
 from service.geo import boundaries
+from service.vocabulary import BOUNDARY_LEVELS
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,7 @@ TOLERANCE = {
 DECIMALS = 4
 #: bump when the payload format or simplification changes: it is part of every cache key
 FORMAT = 2
-ADMIN_LEVELS = ("province", "amphoe", "tambon")
-H3_LEVELS = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
+ADMIN_LEVELS = BOUNDARY_LEVELS  # the levels drawn from the boundary files
 
 
 def tolerance_for(level: str, scope: str | None) -> float:

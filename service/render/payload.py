@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from service.render.catalogue import Measure, compute
+from service.render.catalogue import Measure, MissingColumns, compute
 from service.render.legend import classify
 
 #: figures shown in every tooltip, after the measure value (column, Thai, English, format)
@@ -59,13 +59,25 @@ def values_payload(
     """
     if "code" not in frame.columns:
         raise ValueError("area table has no 'code' column")
-    values = compute(frame, measure, group=group)
+    available = True
+    try:
+        values = compute(frame, measure, group=group)
+    except MissingColumns:
+        # absent columns mean "not available for this dataset", never 0 (CONTRACT-WAVE2 §3)
+        available = False
+        values = pd.Series(np.nan, index=frame.index, dtype="float64")
     change = previous is not None
-    if change:
+    if change and available:
         assert previous is not None
-        before = compute(previous, measure, group=group)
+        try:
+            before = compute(previous, measure, group=group)
+        except MissingColumns:
+            before = pd.Series(np.nan, index=previous.index, dtype="float64")
         before.index = previous["code"].to_numpy()
-        values = values - before.reindex(frame["code"].to_numpy()).to_numpy()
+        after = values.to_numpy(dtype="float64", na_value=np.nan).copy()
+        before_aligned = before.reindex(frame["code"].to_numpy()).to_numpy(
+            dtype="float64", na_value=np.nan)
+        values = values - before_aligned
     suppressed = (
         frame["suppressed"].fillna(False).astype(bool).to_numpy()
         if "suppressed" in frame.columns else np.zeros(len(frame), dtype=bool)
@@ -83,6 +95,10 @@ def values_payload(
     figure_cols = [c for c, *_ in FIGURES if c in frame.columns]
     codes = frame["code"].astype(str).tolist()
     columns: dict[str, list] = {"value": _column(vals)}
+    if change and available:
+        # tooltips say from -> to, not only the difference
+        columns["before"] = _column(np.where(suppressed, np.nan, before_aligned))
+        columns["after"] = _column(np.where(suppressed, np.nan, after))
     for c, _th, _en, fmt in FIGURES:
         if c in figure_cols:
             col = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64",
@@ -102,6 +118,7 @@ def values_payload(
             for c, th, en, fmt in FIGURES if c in figure_cols
         ],
         "count": len(codes),
+        "available": available,
         "n_suppressed": int(suppressed.sum()),
     }
     if names and {"name_th", "name_en"} <= set(frame.columns) and frame["name_th"].notna().any():

@@ -7,7 +7,7 @@ no ingest run. Both are pure (no Flask).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,7 +29,11 @@ class AreaSource(Protocol):
         """Versions of a dataset, oldest first (empty when the dataset does not exist)."""
 
     def read_areas(self, dataset: str, level: str, *, version: str | None = None,
-                   province: str | None = None) -> pd.DataFrame: ...
+                   province: str | None = None, columns: Sequence[str] | None = None
+                   ) -> pd.DataFrame: ...
+
+    def area_columns(self, dataset: str, level: str, *, version: str | None = None
+                     ) -> list[str]: ...
 
     def village_points(self, dataset: str, codes: Sequence[str], *,
                        version: str | None = None) -> gpd.GeoDataFrame: ...
@@ -47,10 +51,10 @@ def _label(round_no: int, when: str) -> str:
 
 
 class StoreSource:
-    def __init__(self, settings: Mapping[str, Any]):
-        from service.store import open_store
+    """The app's one store (service.api.services.Services) seen as a map source."""
 
-        self.store = open_store(dict(settings))
+    def __init__(self, store: Any):
+        self.store = store
 
     def rounds(self, dataset: str) -> list[Round]:
         try:
@@ -71,8 +75,14 @@ class StoreSource:
             return None
 
     def read_areas(self, dataset: str, level: str, *, version: str | None = None,
-                   province: str | None = None) -> pd.DataFrame:
-        return self.store.read_areas(dataset, level, version=version, province=province)
+                   province: str | None = None, columns: Sequence[str] | None = None
+                   ) -> pd.DataFrame:
+        return self.store.read_areas(dataset, level, version=version, province=province,
+                                     columns=columns)
+
+    def area_columns(self, dataset: str, level: str, *, version: str | None = None
+                     ) -> list[str]:
+        return self.store.area_columns(dataset, level, version=version)
 
     def village_points(self, dataset: str, codes: Sequence[str], *,
                        version: str | None = None) -> gpd.GeoDataFrame:
@@ -105,7 +115,20 @@ class FrameSource:
                 enumerate(self.versions.get(dataset, []))]
 
     def read_areas(self, dataset: str, level: str, *, version: str | None = None,
-                   province: str | None = None) -> pd.DataFrame:
+                   province: str | None = None, columns: Sequence[str] | None = None
+                   ) -> pd.DataFrame:
+        frame = self._table(dataset, level, version)
+        if province:
+            frame = frame[frame["province_code"] == province]
+        if columns is not None:
+            frame = frame[list(columns)]
+        return frame.copy()
+
+    def area_columns(self, dataset: str, level: str, *, version: str | None = None
+                     ) -> list[str]:
+        return list(self._table(dataset, level, version).columns)
+
+    def _table(self, dataset: str, level: str, version: str | None) -> pd.DataFrame:
         order = self.versions.get(dataset)
         if not order:
             raise NotFound(f"no dataset {dataset!r} / ไม่พบชุดข้อมูล {dataset!r}")
@@ -114,9 +137,7 @@ class FrameSource:
         if frame is None:
             raise NotFound(f"level {level} was not computed for dataset {dataset!r} "
                            f"/ ไม่มีข้อมูลระดับ {level}")
-        if province:
-            frame = frame[frame["province_code"] == province]
-        return frame.copy()
+        return frame
 
     def read_persons(self, dataset: str, province: str, *, version: str | None = None
                      ) -> Any:

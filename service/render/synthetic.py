@@ -11,14 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from service import vocabulary
 from service.geo import boundaries
 
-INDICATORS = ("ind1", "ind4", "ind5", "ind7", "ind8", "ind9", "ind10", "ind11", "ind15",
-              "ind16", "ind17", "ind19", "ind20", "ind21", "ind22", "ind27", "ind28")
-DIMENSIONS = ("health", "living", "education", "income", "accessibility")
-GROUPS = ("child", "woman", "elderly", "disabled", "chronic")
-PROGRAMMES = ("welfare_card", "elderly_allowance", "disability_allowance", "child_grant",
-              "social_security")
+INDICATORS = tuple(vocabulary.INDICATORS)
+DIMENSIONS = tuple(vocabulary.DIMENSIONS)
+GROUPS = tuple(vocabulary.GROUPS)
+PROGRAMMES = tuple(vocabulary.PROGRAMMES)
 
 
 def counts_frame(codes, *, seed: int = 0, small_every: int = 0) -> pd.DataFrame:

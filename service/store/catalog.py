@@ -1,28 +1,33 @@
 """The catalog of datasets and their versions (survey rounds), in SQL via SQLAlchemy.
 
-SQLite by default (``<data_dir>/chipao.db``); any SQLAlchemy URL works (PostgreSQL for a
-multi-server install). A version row is inserted as ``building`` before its files are written
+SQLite by default (``<data_dir>/chipao.db``) or PostgreSQL (several servers); the tables are
+created and changed by the alembic migrations of service/store/migrations (service.store.db),
+the ``Table`` objects here describe them for queries. A version row is inserted as ``building`` before its files are written
 and becomes ``ready`` -- and the dataset's current version -- in one transaction after the
 files have been renamed into place, so readers only ever see complete versions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import logging
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from service.errors import InvalidInput, NotFound
+from service.errors import Conflict, InvalidInput, NotFound
+from service.vocabulary import DATASET_NAME
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("building", "ready", "failed")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_NAME_RE = DATASET_NAME
 
 metadata = sa.MetaData()
 
@@ -48,6 +53,10 @@ versions_table = sa.Table(
     sa.Column("n_households", sa.BigInteger, nullable=True),
     sa.Column("meta", sa.Text, nullable=False, default="{}"),
     sa.Index("ix_versions_dataset_sha", "dataset", "source_sha256"),
+    # one ready version per source: concurrent builds of one file cannot both publish
+    sa.Index("ux_versions_ready_source", "dataset", "source_sha256", unique=True,
+             sqlite_where=sa.text("status = 'ready'"),
+             postgresql_where=sa.text("status = 'ready'")),
 )
 
 #: the released (public) version of each round of a dataset: one per round (SEC, issue 16).
@@ -64,7 +73,7 @@ releases_table = sa.Table(
 
 def validate_dataset_name(name: str) -> str:
     """Dataset names become directory names: lower-case letters, digits, '-' and '_'."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise InvalidInput(
             f"dataset name {name!r} is invalid: use 1-64 lower-case letters, digits, '-' or '_' "
             "/ ชื่อชุดข้อมูลต้องเป็นอักษรอังกฤษตัวเล็ก ตัวเลข '-' หรือ '_'",
@@ -101,6 +110,13 @@ class Version:
         }
 
 
+def _insert(conn: sa.Connection) -> Any:
+    """The dialect's INSERT (with ON CONFLICT) of the catalog databases we support."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -116,8 +132,10 @@ class Catalog:
     """Datasets and versions in the catalog database."""
 
     def __init__(self, database_url: str, *, engine: sa.Engine | None = None) -> None:
-        self.engine = engine or sa.create_engine(database_url, future=True)
-        metadata.create_all(self.engine)
+        from service.store import db
+
+        # the schema is the migrations' (service/store/migrations), applied on open
+        self.engine = engine or db.engine(database_url)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Catalog:
@@ -222,46 +240,100 @@ class Catalog:
     def released_of_round(self, dataset: str, round: int) -> Version | None:
         return next((v for v in self.released(dataset) if v.round == int(round)), None)
 
+    def source_of(self, version_id: str) -> str | None:
+        """The source hash of a version in any status (None when there is no such row)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(versions_table.c.source_sha256)
+                                .where(versions_table.c.id == version_id)).scalar_one_or_none()
+
+    @contextlib.contextmanager
+    def build_lock(self, dataset: str) -> Iterator[None]:
+        """Held while a version of ``dataset`` is built, by every process on this catalog.
+
+        PostgreSQL: a session advisory lock (servers and build workers on other machines wait
+        too; a killed build's connection ends and releases it). SQLite: a lock file beside the
+        database file. Without it a second machine would take a live build for a stale one.
+        """
+        validate_dataset_name(dataset)
+        if self.engine.dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.sha256(f"chipao-build:{dataset}".encode()).digest()[:8],
+                                 "big", signed=True)
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.build-{dataset}.lock", "a") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
     # -- writing ---------------------------------------------------------------------------
     def begin_version(self, *, version_id: str, dataset: str, round: int, source_sha256: str,
                       path: str) -> None:
         """Record a version as ``building`` (creates the dataset row when new)."""
         validate_dataset_name(dataset)
         with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(datasets_table.c.name)
-                                  .where(datasets_table.c.name == dataset)).first()
-            if exists is None:
-                conn.execute(datasets_table.insert().values(name=dataset, created_at=_now()))
+            # created once even when two builds of a new dataset start at the same moment
+            conn.execute(_insert(conn)(datasets_table).values(name=dataset, created_at=_now())
+                         .on_conflict_do_nothing(index_elements=["name"]))
             conn.execute(versions_table.insert().values(
                 id=version_id, dataset=dataset, round=int(round), source_sha256=source_sha256,
                 created_at=_now(), status="building", path=path, meta="{}"))
 
     def publish_version(self, version_id: str, *, n_persons: int, n_households: int,
                         meta: dict[str, Any], make_current: bool = True) -> None:
-        """Mark a built version ready and (by default) current, in one transaction."""
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(versions_table.c.dataset, versions_table.c.status)
-                               .where(versions_table.c.id == version_id)).first()
-            if row is None or row.status != "building":
-                raise RuntimeError(f"version {version_id} is not being built")
-            conn.execute(versions_table.update().where(versions_table.c.id == version_id)
-                         .values(status="ready", finished_at=_now(), n_persons=int(n_persons),
-                                 n_households=int(n_households),
-                                 meta=json.dumps(meta, ensure_ascii=False, default=str)))
-            if make_current:
-                rnd = conn.execute(sa.select(versions_table.c.round)
-                                   .where(versions_table.c.id == version_id)).scalar_one()
-                self._release(conn, row.dataset, int(rnd), version_id)
-                # the dataset's current version stays on the latest round: a correction of
-                # an earlier round releases that round without moving the maps back to it
-                cur = self._current_id(conn, row.dataset)
-                cur_round = None if cur is None else conn.execute(
-                    sa.select(versions_table.c.round)
-                    .where(versions_table.c.id == cur)).scalar_one_or_none()
-                if cur_round is None or int(rnd) >= int(cur_round):
-                    conn.execute(datasets_table.update()
-                                 .where(datasets_table.c.name == row.dataset)
-                                 .values(current_version=version_id))
+        """Mark a built version ready and (by default) current, in one transaction.
+
+        Safe against concurrent publishers (several processes or machines on one database):
+        the row changes only while it is still ``building`` and a partial unique index allows
+        one ready version per (dataset, source); the loser gets :class:`Conflict` and the
+        catalog is unchanged by it.
+        """
+        try:
+            with self.engine.begin() as conn:
+                changed = conn.execute(
+                    versions_table.update().where(versions_table.c.id == version_id,
+                                                  versions_table.c.status == "building")
+                    .values(status="ready", finished_at=_now(), n_persons=int(n_persons),
+                            n_households=int(n_households),
+                            meta=json.dumps(meta, ensure_ascii=False, default=str))).rowcount
+                row = conn.execute(sa.select(versions_table.c.dataset, versions_table.c.status)
+                                   .where(versions_table.c.id == version_id)).first()
+                if changed != 1 or row is None:
+                    state = "does not exist" if row is None else f"is already {row.status}"
+                    raise Conflict(
+                        f"version {version_id} {state}: another build published or ended it "
+                        f"/ รุ่นข้อมูล {version_id} ถูกเผยแพร่หรือยกเลิกไปแล้วโดยอีกกระบวนการหนึ่ง")
+                if make_current:
+                    rnd = conn.execute(sa.select(versions_table.c.round)
+                                       .where(versions_table.c.id == version_id)).scalar_one()
+                    self._release(conn, row.dataset, int(rnd), version_id)
+                    # the dataset's current version stays on the latest round: a correction
+                    # of an earlier round releases that round without moving the maps to it
+                    cur = self._current_id(conn, row.dataset)
+                    cur_round = None if cur is None else conn.execute(
+                        sa.select(versions_table.c.round)
+                        .where(versions_table.c.id == cur)).scalar_one_or_none()
+                    if cur_round is None or int(rnd) >= int(cur_round):
+                        conn.execute(datasets_table.update()
+                                     .where(datasets_table.c.name == row.dataset)
+                                     .values(current_version=version_id))
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(
+                f"version {version_id}: the same source is already stored as a ready version "
+                f"(another build published it first) / ข้อมูลต้นทางนี้ถูกเผยแพร่แล้วโดยอีกกระบวนการหนึ่ง"
+            ) from exc
 
     def _release(self, conn: sa.Connection, dataset: str, round: int, version_id: str) -> None:
         conn.execute(releases_table.delete().where(releases_table.c.dataset == dataset,

@@ -31,9 +31,9 @@ import polars as pl
 import pyarrow.parquet as pq
 import shapely
 
-from service.analysis.aggregate import H3_LEVELS, LEVELS
-from service.errors import InvalidInput, NotFound
+from service.errors import Conflict, InvalidInput, NotFound
 from service.store.catalog import Catalog, Version, validate_dataset_name
+from service.vocabulary import H3_LEVELS, LEVELS, is_code
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,18 @@ class VersionWriter:
         _fsync_tree(self.dir)
         os.replace(self.dir, self.final_dir)
         _fsync_dir(self.final_dir.parent)
-        self.store.catalog.publish_version(self.id, n_persons=n_persons,
-                                           n_households=n_households, meta=meta,
-                                           make_current=make_current)
+        try:
+            self.store.catalog.publish_version(self.id, n_persons=n_persons,
+                                               n_households=n_households, meta=meta,
+                                               make_current=make_current)
+        except Conflict:
+            # another process (machine) published this source first: leave no files behind
+            shutil.rmtree(self.final_dir, ignore_errors=True)
+            sha = self.store.catalog.source_of(self.id)
+            winner = self.store.catalog.find_by_sha256(self.dataset, sha) if sha else None
+            if winner is not None:
+                raise SourceAlreadyStored(winner) from None
+            raise
         self.version = self.store.catalog.get(self.dataset, self.id)
         log.info("dataset %s version %s published", self.dataset, self.id)
         return self.version
@@ -159,14 +168,13 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def write_version(self, dataset: str, *, round: int, source_sha256: str,
-                      allow_same_source: bool = False) -> Iterator[VersionWriter]:
+    def write_version(self, dataset: str, *, round: int, source_sha256: str
+                      ) -> Iterator[VersionWriter]:
         """Context for writing a new version; call ``writer.publish(...)`` inside it.
 
         On an exception (or without publish) the version is marked failed and its files are
         removed; the previous version stays current. Raises :class:`SourceAlreadyStored` when
-        a ready version of this dataset already has ``source_sha256`` (unless
-        ``allow_same_source``: an earlier file re-applied over partitions that changed).
+        a ready version of this dataset already has ``source_sha256``.
         """
         validate_dataset_name(dataset)
         base = self.root / dataset
@@ -174,7 +182,7 @@ class Store:
         with self.dataset_lock(dataset):
             # checked again under the lock: two imports of one file at once store it once
             existing = self.catalog.find_by_sha256(dataset, source_sha256)
-            if existing is not None and not allow_same_source:
+            if existing is not None:
                 raise SourceAlreadyStored(existing)
             self._clean_stale(dataset)
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
@@ -214,7 +222,9 @@ class Store:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             held[key] = 1
             try:
-                yield
+                # and across machines sharing the catalog (PostgreSQL advisory lock)
+                with self.catalog.build_lock(dataset):
+                    yield
             finally:
                 del held[key]
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
@@ -287,8 +297,7 @@ class Store:
     def read_persons(self, dataset: str, province: str, *, version: str | None = None
                      ) -> pl.DataFrame:
         """Scored persons of one province (household-level data: audit every call)."""
-        if not (isinstance(province, str) and len(province) == 4 and province[:2] == "TH"
-                and province[2:].isdigit()):
+        if not is_code("province", province):
             raise InvalidInput(f"not a province code: {province!r} / รหัสจังหวัดไม่ถูกต้อง",
                                column="province")
         path = self.version_dir(dataset, version) / "persons" / f"{province}.parquet"

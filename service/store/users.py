@@ -4,7 +4,7 @@ Passwords are stored as salted scrypt hashes (werkzeug.security). API tokens are
 256-bit strings shown once at creation; only their SHA-256 is stored (a fast hash is enough
 for high-entropy secrets and makes the lookup an index seek). Revoking sets ``revoked_at``;
 nothing is ever deleted. The audit log is append-only: the class offers no update or delete,
-and on SQLite triggers refuse UPDATE and DELETE on the table.
+and database triggers (migration 0002, SQLite and PostgreSQL) refuse UPDATE and DELETE.
 
 No Flask here: the HTTP layer (service.api.auth) and the CLI (service.commands.users) both use
 :class:`UserStore`.
@@ -26,15 +26,17 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.errors import Conflict, InvalidInput, NotFound
+from service.vocabulary import CODE_PATTERNS
+from service.vocabulary import ROLES as VOCABULARY_ROLES
 
 log = logging.getLogger(__name__)
 
-ROLES = ("national", "provincial", "public")
+ROLES = tuple(VOCABULARY_ROLES)
 #: role values a stored user may have (``public`` is the anonymous role, never a login)
 USER_ROLES = ("national", "provincial")
 TOKEN_PREFIX = "chp_"
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-_PROVINCE_RE = re.compile(r"^TH\d{2}$")
+_PROVINCE_RE = CODE_PATTERNS["province"]
 
 metadata = sa.MetaData()
 
@@ -70,13 +72,6 @@ audit_table = sa.Table(
     sa.Column("object", sa.String(256), nullable=False),
     sa.Column("detail", sa.String(1024), nullable=False, default=""),
     sa.Column("remote_addr", sa.String(64), nullable=True),
-)
-
-_SQLITE_APPEND_ONLY = (
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
 )
 
 
@@ -125,12 +120,10 @@ class UserStore:
     """Users, tokens and audit rows in the catalog database (own metadata, same URL)."""
 
     def __init__(self, database_url: str, *, engine: sa.Engine | None = None) -> None:
-        self.engine = engine or sa.create_engine(database_url, future=True)
-        metadata.create_all(self.engine)
-        if self.engine.dialect.name == "sqlite":
-            with self.engine.begin() as conn:
-                for ddl in _SQLITE_APPEND_ONLY:
-                    conn.exec_driver_sql(ddl)
+        from service.store import db
+
+        # tables and the append-only triggers come from the migrations, applied on open
+        self.engine = engine or db.engine(database_url)
 
     # -- users -------------------------------------------------------------------------
     def create_user(self, username: str, password: str | None, role: str,

@@ -33,8 +33,7 @@ def live_server(tmp_path_factory):
 
     app = create_app({"testing": True, "data_dir": str(tmp_path_factory.mktemp("var")),
                       "secret_key": "browser-test", "pseudonym_key": "k",
-                      "rate_limit": ""})
-    app.extensions["chipao_map_source"] = frame_source()
+                      "rate_limit": ""}, source=frame_source())
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

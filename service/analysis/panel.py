@@ -1,0 +1,315 @@
+"""Panel measures between two rounds of a dataset (docs/CONTRACT-WAVE2.md §3, ``pnl_*``).
+
+Households are matched by ``hh_id`` and persons by ``person_id`` (stable pseudonyms: the
+demo panel keeps them, ingest derives them from the keyed HMAC of the national ID). For an
+area X of any level (country ... village, H3 r6-r9):
+
+* **matched**: in X in both rounds; the transitions are counted among them: *exited* (poor in
+  the earlier round, not now), *entered* (not poor, now poor), *persistent* (poor in both);
+* **moved in** / **moved out**: present in both rounds, but in X in only one of them;
+* **new** / **left**: present in one round only (births, new households; deaths, households
+  leaving the survey). Nobody is silently dropped:
+  ``n_households(now) = matched + moved_in + new`` and
+  ``n_households(before) = matched + moved_out + left`` (the same for persons).
+
+"Poor" is the MPI-poor household (``hh_mpi_poor``) for households and the MPI-poor person
+(``mpi_poor``) for persons; ``pnl_tp_*`` use TPMAP's target poor. Groups and cross-generational
+households are those of the earlier round (a cohort: "of the children poor in 2561, how many
+left poverty"); entered cross-generational households are those cross-generational now.
+*Chronic* households are poor in every round of the dataset so far (``pnl_chronic``, carried
+in the scored persons from round to round); *new poor* = entered + poor households new to
+the survey. Programme exclusion: *exited* = excluded (eligible, not covered) before and covered
+now, *persistent* = excluded in both, *entered* = not excluded before, excluded now.
+
+A household counts in every area where one of its members is (as in
+:mod:`service.analysis.aggregate`): household rows are distinct (hh_id, area) pairs.
+
+Memory-bounded like :class:`service.analysis.aggregate.Aggregator`: batches are province
+files; ids unmatched inside their province (moves between provinces, new, left) wait in a
+narrow buffer matched at :meth:`PanelAggregator.finish`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+COUNTRY_CODE = "TH"
+ADMIN = {"country": None, "province": 4, "amphoe": 6, "tambon": 8}
+H3 = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
+LEVELS = (*ADMIN, "village", *H3)
+#: columns of the scored persons the panel reads (those present)
+_BASE = ("person_id", "hh_id", "tambon_located", "village_id", *H3, "mpi_poor", "hh_mpi_poor",
+         "tpmap_target_poor", "hh_crossgen", "pnl_chronic")
+
+
+def needed_columns(columns: Iterable[str]) -> list[str]:
+    cols = list(columns)
+    return [c for c in cols if c in _BASE or c.startswith(("grp_", "elig_", "cov_"))]
+
+
+def chronic_column(current: pl.DataFrame, previous: pl.DataFrame | None) -> pl.Series:
+    """``pnl_chronic`` of the current round: the household is MPI-poor now and was chronic
+    (poor in every earlier round) in the previous round's file; without a previous round,
+    poor now. Households of other provinces in the previous round are not seen here (a
+    household moving between provinces starts its chronic count again: documented)."""
+    poor = current["hh_mpi_poor"].fill_null(False)
+    if previous is None:
+        return poor.alias("pnl_chronic")
+    col = "pnl_chronic" if "pnl_chronic" in previous.columns else "hh_mpi_poor"
+    before = (previous.select("hh_id", pl.col(col).fill_null(False).alias("_c"))
+              .group_by("hh_id").agg(pl.col("_c").any()))
+    joined = current.select("hh_id").join(before, on="hh_id", how="left", maintain_order="left")
+    return (poor & joined["_c"].fill_null(False)).alias("pnl_chronic")
+
+
+def _flag(name: str, columns: Iterable[str]) -> pl.Expr:
+    return (pl.col(name).fill_null(False).cast(pl.Boolean) if name in set(columns)
+            else pl.lit(False))
+
+
+@dataclass(frozen=True)
+class _Spec:
+    groups: tuple[str, ...]
+    programmes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, columns: Iterable[str]) -> _Spec:
+        cols = set(columns)
+        groups = tuple(sorted(c[4:] for c in cols if c.startswith("grp_")))
+        progs = tuple(sorted(c[5:] for c in cols if c.startswith("elig_")
+                             and f"cov_{c[5:]}" in cols))
+        return cls(groups, progs)
+
+    def count_columns(self) -> list[str]:
+        hh = ["pnl_hh_matched", "pnl_hh_new", "pnl_hh_left", "pnl_hh_moved_in",
+              "pnl_hh_moved_out", "pnl_hh_exited", "pnl_hh_entered", "pnl_hh_persistent",
+              "pnl_hh_chronic", "pnl_hh_new_poor", "pnl_hh_exited_crossgen",
+              "pnl_hh_entered_crossgen", "pnl_hh_persistent_crossgen", "pnl_tp_hh_exited",
+              "pnl_tp_hh_entered", "pnl_tp_hh_persistent"]
+        p = ["pnl_p_matched", "pnl_p_new", "pnl_p_left", "pnl_p_moved_in", "pnl_p_moved_out",
+             "pnl_p_exited", "pnl_p_entered", "pnl_p_persistent", "pnl_tp_p_exited",
+             "pnl_tp_p_entered", "pnl_tp_p_persistent"]
+        for g in self.groups:
+            p += [f"pnl_p_exited_{g}", f"pnl_p_entered_{g}", f"pnl_p_persistent_{g}"]
+        for q in self.programmes:
+            p += [f"pnl_excl_{q}_exited", f"pnl_excl_{q}_persistent", f"pnl_excl_{q}_entered"]
+        return hh + p
+
+
+def _prepare(frame: pl.DataFrame, spec: _Spec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(households, persons): narrow rows with location keys and flags."""
+    cols = frame.columns
+    keys = ["tambon_located", "village_id"] + [h for h in H3 if h in cols]
+    frame = frame.filter(pl.col("tambon_located").is_not_null())
+    persons = frame.select(
+        pl.col("person_id").alias("id"), *keys,
+        _flag("mpi_poor", cols).alias("poor"), _flag("tpmap_target_poor", cols).alias("tp"),
+        *[_flag(f"grp_{g}", cols).alias(f"g_{g}") for g in spec.groups],
+        *[(_flag(f"elig_{q}", cols) & ~_flag(f"cov_{q}", cols)).alias(f"x_{q}")
+          for q in spec.programmes],
+        *[_flag(f"cov_{q}", cols).alias(f"c_{q}") for q in spec.programmes])
+    chronic = "pnl_chronic" if "pnl_chronic" in cols else "hh_mpi_poor"
+    households = frame.group_by(["hh_id", *keys]).agg(
+        _flag("hh_mpi_poor", cols).any().alias("poor"),
+        _flag("tpmap_target_poor", cols).any().alias("tp"),
+        _flag("hh_crossgen", cols).any().alias("crossgen"),
+        _flag(chronic, cols).any().alias("chronic")).rename({"hh_id": "id"})
+    return households, persons
+
+
+def _key(level: str) -> pl.Expr:
+    if level == "country":
+        return pl.lit(COUNTRY_CODE)
+    if level in ADMIN:
+        return pl.col("tambon_located").str.slice(0, ADMIN[level])
+    if level == "village":
+        return pl.col("village_id")
+    return pl.col(level)
+
+
+def _transition(poor: str, before: str) -> dict[str, pl.Expr]:
+    a, b = pl.col(before), pl.col(poor)
+    return {"exited": a & ~b, "entered": ~a & b, "persistent": a & b}
+
+
+def _hh_exprs() -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """(counts over matched rows, counts over current rows) of households."""
+    t = _transition("poor", "poor_prev")
+    tp = _transition("tp", "tp_prev")
+    matched = [pl.len().alias("pnl_hh_matched"),
+               *[e.sum().alias(f"pnl_hh_{k}") for k, e in t.items()],
+               (t["exited"] & pl.col("crossgen_prev")).sum().alias("pnl_hh_exited_crossgen"),
+               (t["entered"] & pl.col("crossgen")).sum().alias("pnl_hh_entered_crossgen"),
+               (t["persistent"] & pl.col("crossgen_prev")).sum()
+               .alias("pnl_hh_persistent_crossgen"),
+               *[e.sum().alias(f"pnl_tp_hh_{k}") for k, e in tp.items()]]
+    return matched, [pl.col("chronic_now").sum().alias("pnl_hh_chronic")]
+
+
+def _p_exprs(spec: _Spec) -> list[pl.Expr]:
+    t = _transition("poor", "poor_prev")
+    tp = _transition("tp", "tp_prev")
+    out = [pl.len().alias("pnl_p_matched"),
+           *[e.sum().alias(f"pnl_p_{k}") for k, e in t.items()],
+           *[e.sum().alias(f"pnl_tp_p_{k}") for k, e in tp.items()]]
+    for g in spec.groups:
+        member = pl.col(f"g_{g}_prev")
+        out += [(e & member).sum().alias(f"pnl_p_{k}_{g}") for k, e in t.items()]
+    for q in spec.programmes:
+        was, now, cov = pl.col(f"x_{q}_prev"), pl.col(f"x_{q}"), pl.col(f"c_{q}")
+        out += [(was & cov).sum().alias(f"pnl_excl_{q}_exited"),
+                (was & now).sum().alias(f"pnl_excl_{q}_persistent"),
+                (~was & now).sum().alias(f"pnl_excl_{q}_entered")]
+    return out
+
+
+@dataclass
+class PanelAggregator:
+    """Accumulate (current, previous) province batches into per-level ``pnl_*`` counts."""
+
+    spec: _Spec | None = None
+    _parts: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+    _buffer: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+
+    def add(self, current: pl.DataFrame | None, previous: pl.DataFrame | None) -> None:
+        """One province: its scored persons now and in the previous round (either may be
+        None when the province is in one round only)."""
+        ref = current if current is not None else previous
+        if ref is None:
+            return
+        spec = _Spec.of(ref.columns)
+        if self.spec is None:
+            self.spec = spec
+        cur = _prepare(current, self.spec) if current is not None else None
+        prev = _prepare(previous, self.spec) if previous is not None else None
+        for unit, k in (("hh", 0), ("p", 1)):
+            c = cur[k] if cur is not None else None
+            p = prev[k] if prev is not None else None
+            if c is None or p is None:
+                # everything unmatched here: matched (or not) at finish
+                for side, frame in (("cur", c), ("prev", p)):
+                    if frame is not None:
+                        self._buffer.setdefault(f"{unit}_{side}", []).append(frame)
+                continue
+            both = c.select("id").unique().join(p.select("id").unique(), on="id")
+            self._buffer.setdefault(f"{unit}_cur", []).append(c.join(both, on="id",
+                                                                     how="anti"))
+            self._buffer.setdefault(f"{unit}_prev", []).append(p.join(both, on="id",
+                                                                      how="anti"))
+            self._count(unit, c.join(both, on="id", how="semi"),
+                        p.join(both, on="id", how="semi"), final=False)
+
+    def _count(self, unit: str, cur: pl.DataFrame, prev: pl.DataFrame, *, final: bool) -> None:
+        """Counts per level of one pair of frames; ids of one side absent from the other
+        are new / left (only in the final pass: elsewhere they were buffered)."""
+        assert self.spec is not None
+        flags = [c for c in cur.columns if c not in ("id", "tambon_located", "village_id",
+                                                      *H3)]
+        if unit == "hh":
+            chronic_prev = prev.group_by("id").agg(pl.col("chronic").any().alias("_cp"))
+            cur = cur.join(chronic_prev, on="id", how="left").with_columns(
+                (pl.col("poor") & pl.col("_cp").fill_null(False)).alias("chronic_now")
+            ).drop("_cp")
+            matched_exprs, current_exprs = _hh_exprs()
+        else:
+            matched_exprs, current_exprs = _p_exprs(self.spec), []
+        for frame_name in ("cur", "prev"):
+            frame = cur if frame_name == "cur" else prev
+            missing = [h for h in H3 if h not in frame.columns]
+            if missing:
+                frame = frame.with_columns([pl.lit(None, dtype=pl.UInt64).alias(h)
+                                            for h in missing])
+            if frame_name == "cur":
+                cur = frame
+            else:
+                prev = frame
+        ids_prev = prev.select("id").unique()
+        ids_cur = cur.select("id").unique()
+        for level in LEVELS:
+            key = _key(level)
+            c = (cur.with_columns(key.alias("code")).filter(pl.col("code").is_not_null())
+                 .drop("tambon_located", "village_id", *H3))
+            p = (prev.with_columns(key.alias("code")).filter(pl.col("code").is_not_null())
+                 .select("id", "code", *flags))
+            if unit == "hh":  # a household counts once in every area where a member is
+                c = c.unique(["id", "code"], keep="first")
+                p = p.unique(["id", "code"], keep="first")
+            p = p.rename({f: f"{f}_prev" for f in flags})
+            m = c.join(p, on=["id", "code"], how="inner")
+            c_only = c.join(p, on=["id", "code"], how="anti")
+            p_only = p.join(c, on=["id", "code"], how="anti")
+            c_known = c_only.join(ids_prev, on="id", how="semi")
+            p_known = p_only.join(ids_cur, on="id", how="semi")
+            parts = [m.group_by("code").agg(matched_exprs),
+                     c_known.group_by("code").agg(pl.len().alias(f"pnl_{unit}_moved_in")),
+                     p_known.group_by("code").agg(pl.len().alias(f"pnl_{unit}_moved_out"))]
+            if current_exprs:
+                parts.append(c.group_by("code").agg(current_exprs))
+            if final:
+                new = c_only.join(ids_prev, on="id", how="anti")
+                left = p_only.join(ids_cur, on="id", how="anti")
+                agg_new = [pl.len().alias(f"pnl_{unit}_new")]
+                if unit == "hh":
+                    agg_new.append(pl.col("poor").sum().alias("pnl_hh_new_poor"))
+                parts += [new.group_by("code").agg(agg_new),
+                          left.group_by("code").agg(pl.len().alias(f"pnl_{unit}_left"))]
+            for part in parts:
+                self._parts.setdefault(level, []).append(
+                    part.with_columns(pl.exclude("code").cast(pl.Int64)))
+
+    def finish(self) -> dict[str, pl.DataFrame]:
+        """Per level: ``code`` and the ``pnl_*`` columns (counts Int32, rates Float64)."""
+        if self.spec is None:
+            return {}
+        for unit in ("hh", "p"):
+            cur = self._buffer.pop(f"{unit}_cur", [])
+            prev = self._buffer.pop(f"{unit}_prev", [])
+            if not cur and not prev:
+                continue
+            template = (cur or prev)[0]
+            c = pl.concat(cur, how="diagonal_relaxed") if cur else template.clear()
+            p = pl.concat(prev, how="diagonal_relaxed") if prev else template.clear()
+            self._count(unit, c, p, final=True)
+        cols = self.spec.count_columns()
+        out: dict[str, pl.DataFrame] = {}
+        for level, parts in self._parts.items():
+            frame = (pl.concat(parts, how="diagonal_relaxed").group_by("code")
+                     .agg([pl.col(c).sum() for c in cols if c in
+                           {n for part in parts for n in part.columns}]))
+            frame = frame.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in cols
+                                        if c not in frame.columns])
+            frame = frame.with_columns(
+                (pl.col("pnl_hh_entered") + pl.col("pnl_hh_new_poor")).alias("pnl_hh_new_poor"))
+            if level in H3:
+                import polars_h3 as plh3
+
+                frame = frame.with_columns(plh3.int_to_str(pl.col("code").cast(pl.UInt64))
+                                           .alias("code"))
+            out[level] = rates(frame.select(["code", *[pl.col(c).cast(pl.Int32) for c in cols]]))
+        self._parts.clear()
+        return out
+
+
+def rates(frame: pl.DataFrame) -> pl.DataFrame:
+    """``pnl_exit_rate`` = exited / (exited + persistent) and ``pnl_entry_rate`` = entered /
+    (matched not poor before), households; null when the denominator is 0."""
+    poor_before = pl.col("pnl_hh_exited") + pl.col("pnl_hh_persistent")
+    not_before = pl.col("pnl_hh_matched") - poor_before
+    return frame.with_columns(
+        pl.when(poor_before > 0).then(pl.col("pnl_hh_exited") / poor_before)
+        .otherwise(None).cast(pl.Float64).alias("pnl_exit_rate"),
+        pl.when(not_before > 0).then(pl.col("pnl_hh_entered") / not_before)
+        .otherwise(None).cast(pl.Float64).alias("pnl_entry_rate"))
+
+
+def attach(table: pl.DataFrame, panel: pl.DataFrame | None) -> pl.DataFrame:
+    """The area table with the panel columns (0 for areas without panel rows)."""
+    if panel is None:
+        return table
+    counts = [c for c in panel.columns if c.startswith("pnl_") and not c.endswith("_rate")]
+    joined = table.join(panel.drop("pnl_exit_rate", "pnl_entry_rate"), on="code", how="left")
+    joined = joined.with_columns([pl.col(c).fill_null(0) for c in counts])
+    return rates(joined)

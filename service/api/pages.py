@@ -1,0 +1,326 @@
+"""Server-rendered pages for people (Thai first, English beside it) and HTML error pages.
+
+Templates live in ``maps/templates`` (``base.html``: site navigation, the Sarabun font, the
+signed-in user and role; ``error.html``; ``pages/*.html``) and are found by every blueprint
+through the loader added here, so other helpers' pages ``{% extends "base.html" %}`` too.
+Routes are thin: each reads its arguments, calls a use case (service.usecases.*) and renders.
+
+Errors: a person's browser asking for a page gets ``error.html`` (403/404/422/500 ... in Thai
+and English with a way back); the API and data files keep ``application/problem+json``
+(:func:`wants_html` decides; service.api registers the handlers).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, request
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from service import __version__
+from service.render import thai
+from service.render.catalogue import MAPS_DIR
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pages", __name__)
+
+TEMPLATES_DIR = MAPS_DIR / "templates"
+
+#: site navigation: (path prefix, href, Thai, English); an item is shown once a route under
+#: its prefix exists, so the menu never links to a page that is not there
+NAV = (
+    ("/", "/", "หน้าแรก", "Home"),
+    ("/maps/", "/maps/", "แผนที่", "Maps"),
+    ("/areas/", "/areas/", "ข้อมูลพื้นที่", "Area profiles"),
+    ("/ranking", "/ranking", "จัดลำดับความสำคัญ", "Ranking"),
+    ("/selection", "/selection", "เลือกหมู่บ้านตามงบ", "Selection"),
+    ("/lists", "/lists", "รายชื่อเป้าหมาย", "Target lists"),
+    ("/kpi", "/kpi", "ตัวชี้วัดแผนแม่บท", "KPIs"),
+    ("/cases", "/cases", "ติดตามผล", "Follow-up"),
+)
+
+#: status -> (heading th, heading en, advice th, advice en)
+ERROR_TEXT = {
+    400: ("คำขอไม่ถูกต้อง", "Bad request",
+          "ที่อยู่หรือข้อมูลที่ส่งมาไม่ครบหรือไม่ถูกต้อง",
+          "The address or the form was incomplete or malformed."),
+    401: ("ต้องเข้าสู่ระบบ", "Sign-in required",
+          "หน้านี้สำหรับเจ้าหน้าที่ที่เข้าสู่ระบบแล้ว", "This page is for signed-in staff."),
+    403: ("ไม่มีสิทธิ์เข้าถึง", "Not allowed",
+          "บัญชีของท่านไม่มีสิทธิ์ดูข้อมูลนี้ ข้อมูลรายครัวเรือนดูได้เฉพาะเจ้าหน้าที่ระดับประเทศ"
+          "และเจ้าหน้าที่ของจังหวัดนั้น",
+          "Your account may not see this. Household data is for national staff and the "
+          "staff of that province only."),
+    404: ("ไม่พบหน้าที่ขอ", "Page not found",
+          "ที่อยู่ (URL) หรือรหัสพื้นที่อาจพิมพ์ผิด หรือข้อมูลนี้ไม่มีในชุดข้อมูล",
+          "The address or area code may be mistyped, or this dataset has no such data."),
+    405: ("ไม่รองรับวิธีเรียกนี้", "Method not allowed",
+          "หน้านี้เปิดด้วยวิธีนี้ไม่ได้", "This page cannot be opened this way."),
+    413: ("ข้อมูลใหญ่เกินกำหนด", "Too large",
+          "ไฟล์หรือข้อมูลที่ส่งมีขนาดใหญ่เกินที่ระบบรับได้", "The upload is larger than allowed."),
+    422: ("ข้อมูลที่กรอกไม่ถูกต้อง", "Invalid input",
+          "กรุณาแก้ไขค่าที่ระบุด้านล่างแล้วลองอีกครั้ง", "Please correct the value named below "
+          "and try again."),
+    429: ("เรียกใช้บ่อยเกินไป", "Too many requests",
+          "กรุณารอสักครู่แล้วลองใหม่", "Please wait a moment and try again."),
+    500: ("ระบบขัดข้อง", "Something went wrong",
+          "เกิดข้อผิดพลาดภายในระบบ ผู้ดูแลระบบได้รับบันทึกแล้ว กรุณาลองใหม่ภายหลัง",
+          "An internal error occurred and was logged for the administrator. Please try "
+          "again later."),
+}
+
+_DATA_SUFFIXES = (".json", ".geojson", ".csv", ".xlsx", ".gpkg", ".png", ".pbf")
+
+
+def wants_html() -> bool:
+    """A person's browser asking for a page: not the API, not a data file, and HTML preferred
+    over JSON (API clients and test clients send no ``Accept: text/html``)."""
+    path = request.path
+    if path.startswith(("/api/", "/assets/")) or path.endswith(_DATA_SUFFIXES):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes["text/html"] > 0
+
+
+def _same_site_referrer() -> str | None:
+    ref = request.referrer
+    if not ref:
+        return None
+    parts, here = urlsplit(ref), urlsplit(request.host_url)
+    if parts.netloc != here.netloc or ref.rstrip("/") == request.url.rstrip("/"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def error_page(status: int, detail: str | None = None):
+    """The HTML error page (Thai then English, a way back, no stack trace)."""
+    from flask import render_template
+
+    th, en, advice_th, advice_en = ERROR_TEXT.get(status, ERROR_TEXT[500 if status >= 500
+                                                                     else 400])
+    try:
+        body = render_template("error.html", status=status, heading_th=th, heading_en=en,
+                               advice_th=advice_th, advice_en=advice_en,
+                               detail=None if status >= 500 else detail,
+                               back=_same_site_referrer())
+    except Exception:  # the error page itself must never fail: plain text then
+        log.exception("error page could not be rendered")
+        body = f"{status} {th} / {en}"
+    return body, status, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _principal():
+    from service.api.auth import PUBLIC, current_principal
+
+    try:
+        return current_principal()
+    except Exception:  # a bad token: the view answers 401; the menu shows the public role
+        return PUBLIC
+
+
+def _nav() -> list[dict[str, Any]]:
+    prefixes = current_app.extensions.get("chipao_nav_prefixes")
+    if prefixes is None:
+        rules = [r.rule for r in current_app.url_map.iter_rules()]
+        prefixes = {p for p, *_ in NAV if any(r == p or (p != "/" and r.startswith(p))
+                                              for r in rules)}
+        current_app.extensions["chipao_nav_prefixes"] = prefixes
+    path = request.path
+    out = []
+    for prefix, href, th, en in NAV:
+        if prefix not in prefixes:
+            continue
+        active = path == "/" if prefix == "/" else path.startswith(prefix)
+        out.append({"href": href, "th": th, "en": en, "active": active})
+    return out
+
+
+def _context() -> dict[str, Any]:
+    return {"chipao_nav": _nav(), "principal": _principal(), "chipao_version": __version__}
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES_DIR)),
+                                     *([app.jinja_loader] if app.jinja_loader else [])])
+    app.context_processor(_context)
+    app.add_template_filter(thai.be_date, "be_date")
+    app.add_template_filter(thai.be_datetime, "be_datetime")
+    app.add_template_filter(thai.count, "cnt")
+    app.add_template_filter(thai.percent, "pct")
+    app.add_template_filter(thai.ratio, "ratio")
+    app.add_template_filter(thai.baht, "baht")
+    app.add_template_filter(thai.number, "num")
+    app.register_blueprint(bp)
+
+
+# -- data access for the use cases ---------------------------------------------------------
+def area_source():
+    """The request's :class:`service.usecases.profile.AreaSource`: area tables as the
+    signed-in principal may see them (disclosure control in the access view)."""
+    from service.api.areas import level_view
+    from service.api.auth import can_see_province
+    from service.api.datasets import dataset_arg, get_store
+    from service.usecases.profile import AreaSource
+
+    principal = _principal()
+    dataset = dataset_arg()
+
+    def read(version: str, level: str, province: str | None):
+        return level_view(dataset, version, level, principal, province)
+
+    return AreaSource(get_store(), dataset, principal, read,
+                      int(current_app.config["CHIPAO"]["min_cell_households"]),
+                      can_see=lambda code: can_see_province(principal, code))
+
+
+def _render(template: str, **context: Any):
+    from flask import render_template
+
+    return render_template(template, **context)
+
+
+# -- pages ---------------------------------------------------------------------------------
+@bp.get("/areas/")
+@bp.get("/areas/<code>")
+def area_page(code: str | None = None):
+    """Area profile of the country, a province, amphoe, tambon or village."""
+    from service.api.datasets import version_arg
+    from service.usecases.profile import area_profile
+
+    profile = area_profile(area_source(), code, version_id=version_arg())
+    return _render("pages/profile.html", p=profile)
+
+
+def _weights() -> dict[str, float]:
+    """``w_<component>=<number>`` form fields (blank = the default weight)."""
+    from service.errors import InvalidInput
+
+    out = {}
+    for key, raw in request.args.items():
+        if key.startswith("w_") and raw.strip():
+            try:
+                value = float(raw)
+            except ValueError:
+                raise InvalidInput(f"weight {key[2:]} must be a number / น้ำหนักต้องเป็นตัวเลข",
+                                   column=key) from None
+            if not 0 <= value <= 1000:
+                raise InvalidInput(f"weight {key[2:]} must be between 0 and 1000 "
+                                   "/ น้ำหนักต้องอยู่ระหว่าง 0 ถึง 1000", column=key)
+            out[key[2:]] = value
+    return out
+
+
+def _default_area() -> str:
+    p = _principal()
+    return p.province if p.role == "provincial" and p.province else "TH"
+
+
+@bp.get("/ranking")
+def ranking_page():
+    """Priority ranking of the sub-areas of an area, with intervals and explanations."""
+    from service.api.datasets import int_arg, version_arg
+    from service.usecases.profile import ranking_page as build
+
+    r = build(area_source(), request.args.get("area") or _default_area(),
+              request.args.get("level") or None, version_id=version_arg(),
+              weights=_weights(), n_boot=int_arg("bootstrap", 0, lo=0, hi=200),
+              top_n=int_arg("top_n", 10, lo=1, hi=1000))
+    return _render("pages/ranking.html", r=r, args=request.args)
+
+
+# -- target lists ----------------------------------------------------------------------------
+LIST_PAGE_ROWS = 200
+
+
+def _list(kind: str):
+    """The list of ``kind`` for the request's arguments (authorised and audited when it
+    holds households)."""
+    from service.api.auth import audit, require_province
+    from service.api.datasets import version_arg
+    from service.usecases.exclusion import target_list
+    from service.usecases.profile import admin_level
+
+    area = request.args.get("area") or _default_area()
+    admin_level(area)  # 422 for a malformed code before anything is read
+    if kind != "villages":
+        require_province(area[:4])  # household data: national or this province's staff
+    src = area_source()
+    info = target_list(src, kind, area, version_id=version_arg(),
+                       order=request.args.get("order") or None,
+                       dimension=request.args.get("dimension") or None,
+                       programme=request.args.get("programme") or None)
+    if kind != "villages":
+        audit(f"read_{kind}_list", f"{src.dataset}/{info['version'].id}/{area}",
+              f"rows={info['total']} programme={info.get('programme') or ''}")
+    return src, info
+
+
+@bp.get("/lists")
+@bp.get("/lists/<kind>")
+def list_page(kind: str = "villages"):
+    """Village, household and exclusion lists of an area, filterable and exportable."""
+    from service.export.xlsx import columns_for
+
+    if _default_area() == "TH" and not request.args.get("area"):
+        return _render("pages/lists.html", info=None, kind=kind, args=request.args)
+    _, info = _list(kind)
+    frame = info["frame"]
+    return _render("pages/lists.html", info=info, kind=kind, args=request.args,
+                   columns=columns_for(frame), rows=frame.head(LIST_PAGE_ROWS).to_dict("records"),
+                   shown=min(len(frame), LIST_PAGE_ROWS))
+
+
+@bp.get("/lists/<kind>.<fmt>")
+def list_export(kind: str, fmt: str):
+    """The list as XLSX (Thai headers, definitions, metadata) or CSV (UTF-8 with BOM)."""
+    from flask import Response
+
+    from service.errors import NotFound
+    from service.export import content_disposition, make_filename
+    from service.export.formats import to_csv
+    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
+
+    if fmt not in ("xlsx", "csv"):
+        raise NotFound("export as xlsx or csv / ส่งออกได้เป็น xlsx หรือ csv")
+    src, info = _list(kind)
+    frame, v = info["frame"], info["version"]
+    p = src.principal
+    titles = {"villages": ("หมู่บ้านเป้าหมาย", "villages"),
+              "households": ("ครัวเรือนเป้าหมาย", "households"),
+              "excluded": ("ผู้ตกหล่น", "excluded")}
+    th, en = titles[kind]
+    if kind == "excluded":
+        th = f"ตกหล่น{info['programme_info']['th']}"
+    filters = ", ".join(f"{k}={request.args[k]}" for k in ("order", "dimension", "programme")
+                        if request.args.get(k))
+    if kind != "villages":
+        from service.api.auth import audit
+
+        audit(f"export_{kind}", f"{src.dataset}/{v.id}/{info['area']}",
+              f"format={fmt} rows={len(frame)}")
+    if fmt == "csv":
+        body, media = to_csv(frame), "text/csv; charset=utf-8"
+    else:
+        meta = export_metadata(
+            dataset=src.dataset, round=int(v.round), version=v.id, k=float(info["spec"].k),
+            who=f"{p.username or 'สาธารณะ · public'} ({p.role}"
+                f"{', ' + p.province if p.province else ''})",
+            view=info["view"], min_households=src.min_households,
+            area=f"{info['name_th']} {info['name_en']} ({info['area']})", filters=filters,
+            rows=len(frame))
+        note = ""
+        if kind == "excluded":
+            pi = info["programme_info"]
+            note = (f"เกณฑ์ผู้มีสิทธิ: {pi['rule_th']} · Eligibility: {pi['rule_en']}. "
+                    f"{pi['limit_th']} {pi['limit_en']}").strip()
+        body = workbook([Sheet(th[:31], frame, note=note)], metadata=meta)
+        media = MEDIA_TYPE
+    ascii_name, uni = make_filename(["chipao", src.dataset, v.round, th, info["name_th"],
+                                     info["area"], en], fmt)
+    resp = Response(body, mimetype=media.split(";")[0])
+    resp.headers["Content-Type"] = media
+    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
+    return resp

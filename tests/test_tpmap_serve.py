@@ -1,0 +1,248 @@
+"""The three provinces of TPMAP's published tables, served: for authorised callers the area
+API, map values and exports equal the published figures for every tambon and amphoe; the
+public view passes the disclosure checks of person datasets (no count from fewer than the
+minimum, nothing recoverable from a parent minus its published children) and more (no small
+complement within a total, no small combination of dimensions from the mask counts)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+
+import numpy as np
+import polars as pl
+import pytest
+from test_tpmap import PUBLISHED, expected_columns, published
+
+from service import create_app
+from service.analysis.disclosure_published import INCIDENCE, MASK_BITS, mask_name
+from service.api.auth import user_store
+from service.ingest.tpmap import MASKS, import_tpmap
+
+pytestmark = pytest.mark.skipif(not PUBLISHED.exists(), reason="TPMAP published tables absent")
+MIN = 10
+PROVINCES = ("TH58", "TH50", "TH34")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tpmap-serve")
+    app = create_app({"testing": True, "data_dir": str(tmp / "var"),
+                      "secret_key": "test-secret", "default_dataset": "tpmap"})
+    report = import_tpmap(app.config["CHIPAO"], PUBLISHED, dataset="tpmap", round=2561)
+    assert report.status == "created"
+    with app.app_context():
+        users = user_store(app)
+        users.create_user("nat", "correct horse battery", "national", None)
+        token = users.create_token("nat")[0]
+    return app, {"Authorization": f"Bearer {token}"}
+
+
+def _get(app, url, headers=None):
+    r = app.test_client().get(url, headers=headers or {})
+    assert r.status_code == 200, (url, r.get_data(as_text=True)[:300])
+    return r
+
+
+def _areas(app, level, province=None, headers=None) -> pl.DataFrame:
+    q = f"&province={province}" if province else ""
+    items = _get(app, f"/api/v1/areas/{level}?dataset=tpmap&limit=5000{q}", headers).get_json()
+    frame = pl.DataFrame(items["items"], infer_schema_length=None)
+    return frame.with_columns([pl.col(c).cast(pl.Float64) for c in frame.columns
+                               if c.startswith("n_")])
+
+
+def _published_level(file_level: str) -> dict[str, pl.DataFrame]:
+    """Per suffix: code + Chipao columns, from the published files (municipal out)."""
+    key = {"amphur": "amphur_ID", "tambol": "tumbol_ID"}[file_level]
+    out = {}
+    for suffix in ("common",) + MASKS:
+        pub = published(file_level, suffix)
+        if file_level == "tambol":
+            pub = pub.filter(pl.col(key).str.slice(4, 2).cast(pl.Int32) < 51)
+        cols = expected_columns(suffix)
+        out[suffix] = pub.select((pl.lit("TH") + pl.col(key)).alias("code"),
+                                 *[pl.col(k).cast(pl.Int64).alias(v) for k, v in cols.items()])
+    return out
+
+
+# -- authorised callers: the published numbers -------------------------------------------------
+@pytest.mark.parametrize("level,file_level", [("amphoe", "amphur"), ("tambon", "tambol")])
+def test_area_api_equals_published(served, level, file_level):
+    app, national = served
+    ours = pl.concat([_areas(app, level, p, national) for p in PROVINCES], how="diagonal_relaxed")
+    for suffix, pub in _published_level(file_level).items():
+        joined = pub.join(ours.select("code", *[pl.col(c).cast(pl.Int64) for c in pub.columns
+                                                if c != "code"]), on="code", suffix="_api")
+        assert joined.height == pub.height
+        for c in pub.columns[1:]:
+            assert (joined[c] == joined[f"{c}_api"]).all(), (suffix, c)
+
+
+@pytest.mark.parametrize("level,file_level", [("amphoe", "amphur"), ("tambon", "tambol")])
+def test_map_values_equal_published(served, level, file_level):
+    app, national = served
+    pub = _published_level(file_level)
+    persons = dict(zip(pub["common"]["code"], pub["common"]["n_persons"], strict=True))
+    for measure, suffix, column in (("tp_m01000", "01000", "n_tp_m01000"),
+                                    ("tp_m10101", "10101", "n_tp_m10101"),
+                                    ("target_poor_rate", "11111", "n_target_poor"),
+                                    ("fail_ind22", "common", None)):
+        got: dict[str, float] = {}
+        for p in PROVINCES:
+            body = _get(app, f"/maps/values/{level}.json?dataset=tpmap&scope={p}"
+                             f"&measure={measure}", national).get_json()
+            assert body["available"] is True
+            got.update(zip(body["codes"], body["columns"]["value"], strict=True))
+        frame = pub[suffix]
+        assert set(got) == set(frame["code"])
+        for row in frame.iter_rows(named=True):
+            if column is None:
+                want = row["n_fail_ind22"] / row["n_app_ind22"] if row["n_app_ind22"] else None
+            else:
+                want = row[column] / persons[row["code"]]
+            assert got[row["code"]] == pytest.approx(want, rel=1e-3, abs=1e-6), (measure,
+                                                                                  row["code"])
+    body = _get(app, f"/maps/values/{level}.json?dataset=tpmap&scope=TH58&measure=n_target_poor",
+                national).get_json()
+    want = dict(zip(pub["11111"]["code"], pub["11111"]["n_target_poor"], strict=True))
+    assert all(v == want[c] for c, v in zip(body["codes"], body["columns"]["value"],
+                                            strict=True))
+
+
+def test_measures_that_need_persons_are_not_available(served):
+    app, national = served
+    for measure in ("h", "m0", "excl_welfare_card"):
+        body = _get(app, f"/maps/values/tambon.json?dataset=tpmap&scope=TH58&measure={measure}",
+                    national).get_json()
+        assert body["available"] is False
+        assert all(v is None for v in body["columns"]["value"])  # never 0
+    area = _get(app, "/api/v1/areas/tambon/TH580102?dataset=tpmap", national).get_json()["area"]
+    assert "n_poor" not in area and "m0" not in area
+    assert area["n_target_poor"] is not None
+
+
+@pytest.mark.parametrize("level,file_level", [("amphoe", "amphur"), ("tambon", "tambol")])
+def test_exports_equal_published(served, level, file_level):
+    app, national = served
+    pub = _published_level(file_level)
+    rows = []
+    for p in PROVINCES:
+        text = _get(app, f"/api/v1/exports/areas/{level}.csv?dataset=tpmap&province={p}",
+                    national).get_data(as_text=True)
+        rows += list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    by_code = {r["code"]: r for r in rows}
+    for suffix in ("common", "11111", "00110"):
+        frame = pub[suffix]
+        assert set(frame["code"]) == set(by_code)
+        for row in frame.iter_rows(named=True):
+            for c, v in row.items():
+                if c != "code":
+                    assert int(float(by_code[row["code"]][c])) == v, (suffix, c, row["code"])
+
+
+# -- the public view ---------------------------------------------------------------------------
+def _count_columns(frame: pl.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith("n_")]
+
+
+@pytest.fixture(scope="module")
+def public_tables(served):
+    app, _ = served
+    tables = {"country": _areas(app, "country"), "province": _areas(app, "province"),
+              "amphoe": _areas(app, "amphoe")}
+    tables["tambon"] = pl.concat([_areas(app, "tambon", p) for p in PROVINCES],
+                                 how="diagonal_relaxed")
+    tables["village"] = pl.concat([_areas(app, "village", p) for p in PROVINCES],
+                                  how="diagonal_relaxed")
+    return tables
+
+
+def test_public_never_shows_a_count_of_one_to_nine(served, public_tables):
+    app, _ = served
+    for level, frame in public_tables.items():
+        for c in _count_columns(frame):
+            values = frame[c].drop_nulls()
+            assert not ((values > 0) & (values < MIN)).any(), (level, c)
+    # TPMAP published 1-4 target poor in villages: hidden, not shown
+    raw = published("village", "11111")["poor.JPT.MOFval.CNT"].cast(int)
+    assert ((raw > 0) & (raw < 5)).sum() > 100
+    hidden = public_tables["village"]["n_target_poor"].null_count()
+    assert hidden >= int(((raw > 0) & (raw < MIN)).sum()) * 0.8
+    csv_text = _get(app, "/api/v1/exports/areas/tambon.csv?dataset=tpmap&province=TH50"
+                    ).get_data(as_text=True)
+    for row in csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))):
+        for c, v in row.items():
+            if c.startswith("n_") and v not in ("", None):
+                assert not 0 < float(v) < MIN, (c, row["code"])
+
+
+def test_public_parent_minus_children_reveals_nothing_small(public_tables):
+    pairs = (("country", "province"), ("province", "amphoe"), ("amphoe", "tambon"),
+             ("tambon", "village"))
+    checked = 0
+    for parent_level, child_level in pairs:
+        parent, child = public_tables[parent_level], public_tables[child_level]
+        cols = [c for c in _count_columns(child) if c in parent.columns]
+        sums = child.group_by("parent_code").agg(
+            [pl.col(c).sum().alias(f"{c}_sum") for c in cols]
+            + [pl.col(c).is_null().any().alias(f"{c}_hidden") for c in cols])
+        joined = parent.join(sums, left_on="code", right_on="parent_code", how="inner")
+        for c in cols:
+            some = joined.filter(pl.col(f"{c}_hidden") & pl.col(c).is_not_null())
+            diff = some[c] - some[f"{c}_sum"]
+            assert not ((diff > 0) & (diff < MIN)).any(), (parent_level, child_level, c)
+            checked += some.height
+    assert checked > 1000
+
+
+def test_public_complements_within_totals_are_not_small(public_tables):
+    pairs = [("n_fail_ind22", "n_app_ind22"), ("n_elderly", "n_persons"),
+             ("n_welfare_card", "n_persons"), ("n_tp_m11111", "n_dep_m11111"),
+             ("n_dep_hh_m01000", "n_households")]
+    for frame in public_tables.values():
+        for part, total in pairs:
+            both = frame.filter(pl.col(part).is_not_null() & pl.col(total).is_not_null())
+            diff = both[total] - both[part]
+            assert not ((diff > 0) & (diff < MIN)).any(), (part, total)
+
+
+def _determined(published_masks: list[int]) -> np.ndarray:
+    """Atoms (exact combinations of dimensions) determined by these masks' union counts."""
+    if not published_masks:
+        return np.zeros(31, dtype=bool)
+    rows = INCIDENCE[[s - 1 for s in published_masks]]
+    pinv = np.linalg.pinv(rows)
+    projection = pinv @ rows  # projection onto the row space
+    return np.abs(np.diag(projection) - 1) < 1e-6
+
+
+def test_public_mask_counts_reveal_no_small_combination_of_dimensions(public_tables):
+    """From the published union counts of one area, solve for the persons deprived in exactly
+    each combination of dimensions (what an attacker does): none of 1-9 is determined, and no
+    two published nested masks differ by 1-9."""
+    n_checked = 0
+    for level, frame in public_tables.items():
+        for row in frame.iter_rows(named=True):
+            if row.get("suppressed"):
+                continue
+            for fam in ("n_tp_m{m}", "n_dep_m{m}", "n_dep_reg_m{m}", "n_dep_hh_m{m}"):
+                values = {s: row.get(fam.format(m=mask_name(s))) for s in MASK_BITS}
+                shown = [s for s, v in values.items() if v is not None]
+                det = _determined(shown)
+                if det.any():
+                    rows = INCIDENCE[[s - 1 for s in shown]]
+                    atoms = np.linalg.lstsq(rows, np.array([values[s] for s in shown],
+                                                           dtype=float), rcond=None)[0]
+                    small = det & (np.round(atoms) > 0) & (np.round(atoms) < MIN)
+                    assert not small.any(), (level, row["code"], fam)
+                for a, b in itertools.permutations(shown, 2):
+                    if a & b == a:  # a nested in b
+                        d = values[b] - values[a]
+                        assert not 0 < d < MIN, (level, row["code"], fam, a, b)
+                n_checked += 1
+    assert n_checked > 1000
+    # the standard view (all five dimensions) is published for most tambons
+    tam = public_tables["tambon"]
+    assert tam["n_tp_m11111"].is_not_null().mean() > 0.7
