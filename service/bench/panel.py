@@ -109,7 +109,10 @@ def command(data_dir: str, rounds: str, provinces: str, seed: int, naive_provinc
         t_ours = time.perf_counter() - t1
         cols = ["person_id", "hh_id", "tambon_located", "village_id", "h3_r6", "h3_r7",
                 "h3_r8", "h3_r9", "mpi_poor", "hh_mpi_poor"]
-        cp, pp = cur.select(cols).to_pandas(), prev.select(cols).to_pandas()
+        cp = pl.read_parquet(Path(cur_v.path) / "persons" / f"{naive_province}.parquet",
+                             columns=cols).to_pandas()
+        pp = pl.read_parquet(Path(prev_v.path) / "persons" / f"{naive_province}.parquet",
+                             columns=cols).to_pandas()
         t2 = time.perf_counter()
         naive = naive_transitions(cp, pp)
         t_naive = time.perf_counter() - t2
