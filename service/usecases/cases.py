@@ -591,8 +591,10 @@ def evaluation(services: Any, principal: Any, *, dataset: str | None, by: str = 
                       panel.frame.height)
 
 
-#: child level of an area's follow-up section (area profiles, KPI dashboard)
-_CHILD = {0: "province", 4: "amphoe", 6: "tambon", 8: "village"}
+#: child level of an area's follow-up section (area profiles, KPI dashboard); the country is
+#: left out: its section would group every case of the country on each page view (use
+#: /cases/progress?level=province)
+_CHILD = {4: "amphoe", 6: "tambon", 8: "village"}
 
 
 def progress_section(services: Any, principal: Any, *, dataset: str | None,
