@@ -163,10 +163,11 @@ class CaseStore:
                 m.syncs.c.province_code == province)).first() is not None
 
     def sync_cases(self, dataset: str, *, version_id: str, round: int, province: str,
-                   households: pl.DataFrame) -> int:
+                   households: pl.DataFrame, surveyed: pl.Series | None = None) -> int:
         """Open a case (``not_visited``) for every target household of ``province`` in this
         version that has none in this round yet; match missed households registered in an
-        earlier round. Idempotent. Returns the number of new cases."""
+        earlier round against ``surveyed`` (every household id of the version; default: the
+        target households). Idempotent. Returns the number of new cases."""
         hh = households.filter(pl.col("province_code") == province)
         at = now()
         with self.engine.begin() as conn:
@@ -186,7 +187,8 @@ class CaseStore:
             } for r in new.iter_rows(named=True)]
             for i in range(0, len(rows), _BATCH):
                 conn.execute(m.cases.insert(), rows[i:i + _BATCH])
-            self._match_missed(conn, dataset, int(round), province, hh["hh_id"], at)
+            self._match_missed(conn, dataset, int(round), province,
+                               hh["hh_id"] if surveyed is None else surveyed, at)
             conn.execute(m.syncs.delete().where(
                 m.syncs.c.dataset == dataset, m.syncs.c.version_id == version_id,
                 m.syncs.c.province_code == province))
@@ -570,7 +572,8 @@ class CaseStore:
         return None if row is None else dict(row._mapping)
 
     def assistance_frame(self, dataset: str, *, provinces: set[str] | None = None,
-                         before: dt.date | None = None) -> pl.DataFrame:
+                         before: dt.date | None = None, max_round: int | None = None
+                         ) -> pl.DataFrame:
         """All help records (for progress and the evaluation): ``hh_id, province_code,
         amphoe_code, tambon_code, given_on, agency, action, horizon, amount_thb,
         duplicate_of``."""
@@ -580,6 +583,10 @@ class CaseStore:
             cond.append(a.province_code.in_(sorted(provinces)) if provinces else sa.false())
         if before is not None:
             cond.append(a.given_on < before)
+        if max_round is not None:
+            # help given on the cases of a round (and earlier ones): not after the next survey
+            cond.append(a.case_id.in_(sa.select(m.cases.c.id).where(
+                m.cases.c.dataset == dataset, m.cases.c.round <= int(max_round))))
         cols = [a.id, a.hh_id, a.province_code, a.amphoe_code, a.tambon_code, a.given_on,
                 a.agency, a.action, a.horizon, a.amount_thb, a.duplicate_of]
         with self.engine.connect() as conn:

@@ -167,8 +167,10 @@ def resolve_round(s: Services, params: MapParams) -> tuple[str | None, str | Non
     if not rounds:
         return params.round, None, []
     ids = [r.id for r in rounds]
+    current = getattr(s.source, "current_id", lambda _d: None)(params.dataset)
     if params.round is None:
-        idx = len(ids) - 1
+        # the catalog's current version (roll-back with `chipao datasets use` included; SEC)
+        idx = ids.index(current) if current in ids else len(ids) - 1
     elif params.round in ids:
         idx = ids.index(params.round)
     else:
@@ -578,4 +580,5 @@ def map_geometry(s: Services, p: Principal, level: str, scope: str | None,
         codes.extend(frame["code"].astype(str))
         return geometry.h3_compact(codes, cover_groups=groups)
 
-    return Geometry(s.geometry.get_or_build(key, build), True)
+    # only the public geometry may be kept by shared caches and read by other origins
+    return Geometry(s.geometry.get_or_build(key, build), not p.is_authenticated)
