@@ -43,3 +43,10 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
     sample = tmp_path / "x.py"
     sample.write_text("def f():\n    from flask import request\n    import click\n")
     assert {"flask", "click"} <= imported(sample)
+
+
+def test_the_web_layer_imports_nothing_from_the_commands():
+    bad = [f"{path.relative_to(SERVICE)}: {name}"
+           for path in sorted((SERVICE / "api").rglob("*.py")) for name in imported(path)
+           if name.startswith("service.commands")]
+    assert not bad, bad

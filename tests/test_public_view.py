@@ -147,12 +147,12 @@ def test_cli_export_public_gives_the_public_view(world, monkeypatch):
 def test_home_page_gives_the_public_view(world):
     """The ten provinces of the home page and their figures are the public province rows,
     and the country column is the public country row."""
-    from service.api.core import home_figures
+    from service.api.services import services
     from service.render.catalogue import compute, format_value, load_catalogue
+    from service.usecases.home import home_figures
 
     app, _, _ = world
-    with app.test_request_context("/"):
-        home = home_figures("demo", PUBLIC)
+    home = home_figures(services(app), "demo", PUBLIC)
     provinces = _view(app, "province")
     rate = compute(provinces, load_catalogue().get("target_poor_rate"))
     visible = provinces[rate.notna() & ~provinces["suppressed"]].assign(_r=rate)

@@ -11,7 +11,6 @@ from flask import Blueprint, request
 from service.api.areas import (
     _page,
     check_code,
-    level_view,
     province_arg,
     require_scope,
     rows_where,
@@ -25,7 +24,9 @@ from service.api.datasets import (
     resolve_version,
     version_arg,
 )
+from service.api.services import services
 from service.errors import InvalidInput, NotFound
+from service.usecases import areas as areas_uc
 from service.vocabulary import H3_RESOLUTIONS
 
 bp = Blueprint("cells", __name__, url_prefix="/api/v1")
@@ -56,16 +57,8 @@ def list_cells():
     v = resolve_version(dataset, version)
 
     def build() -> dict:
-        principal = current_principal()
-        if province is None and parent:
-            frame = rows_where(dataset, v.id, level, principal, "parent_code", parent)
-        else:
-            frame = level_view(dataset, v.id, level, principal, province)
-        if province:
-            frame = frame[frame["province_code"] == province]
-        if parent:
-            frame = frame[frame["parent_code"] == parent]
-        page, meta = _page(frame)
+        page, meta = _page(areas_uc.level_rows(services(), current_principal(), dataset, v.id,
+                                               level, province=province, parent=parent))
         return {"dataset": dataset, "version": v.id, "resolution": res, **meta,
                 "items": records(page)}
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import polars as pl
 
@@ -104,7 +105,7 @@ def national_id_check_expr(col: str) -> pl.Expr:
     return c.str.contains(r"^\d{13}$") & (check == c.str.slice(12, 1).cast(pl.Int32, strict=False))
 
 
-def find_pseudonyms(settings: dict, files: list, wanted: set[str]) -> Iterable[dict]:
+def find_pseudonyms(settings: Mapping[str, Any], files: list, wanted: set[str]) -> Iterable[dict]:
     """Rows of the province's own source ``files`` whose person or household pseudonym is in
     ``wanted``: the re-identification step before a home visit (docs/ingest.md).
 
@@ -117,8 +118,9 @@ def find_pseudonyms(settings: dict, files: list, wanted: set[str]) -> Iterable[d
 
     from service.ingest.readers import iter_batches, sniff
     from service.ingest.validate import Validator, map_headers
+    from service.settings import as_settings
 
-    p = Pseudonymiser(settings.get("pseudonym_key", ""))
+    p = Pseudonymiser(as_settings(settings).pseudonym_key)
 
     def same() -> Pseudonymiser:
         return p

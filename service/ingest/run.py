@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
 from service.ingest.schema import PERSON_SCHEMA
 from service.ingest.validate import NOTICES, REASONS, Validator, map_headers
+from service.settings import as_settings
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class _ProvinceWriters:
             w.close()
 
 
-def open_work_dir(settings: dict[str, Any], prefix: str) -> tuple[Path, Any]:
+def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
     """A private directory under ``<data_dir>/tmp`` holding an exclusive lock while in use.
 
     Directories of processes that died (killed imports, crashed uploads) are no longer
@@ -189,7 +190,7 @@ def combined_sha256(sources: Sequence[SourceFile]) -> str:
     return hashlib.sha256("\n".join(sorted(s.sha256 for s in sources)).encode()).hexdigest()
 
 
-def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, dataset: str,
+def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, dataset: str,
                  round: int, policy: str = "reject", names: Sequence[str] | None = None,
                  allowed_province: str | None = None, progress: bool = False,
                  report_path: str | Path | None = None, quarantine_dir: str | Path | None = None,
@@ -216,12 +217,12 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
                            column="policy")
     if not files:
         raise InvalidInput("no input files / ไม่มีไฟล์นำเข้า")
-    limits = limits or Limits(max_uncompressed_bytes=settings.get(
-        "ingest_max_uncompressed_mb", 1024) * 2**20)
-    chunk_rows = int(settings.get("ingest_chunk_rows", 100_000))
+    typed = as_settings(settings)  # defaults declared once (service.settings)
+    limits = limits or Limits(max_uncompressed_bytes=typed.ingest_max_uncompressed_mb * 2**20)
+    chunk_rows = typed.ingest_chunk_rows
     report = IngestReport(dataset, int(round), policy)
     work, lock = open_work_dir(settings, "ingest-")
-    key = settings.get("pseudonym_key", "")
+    key = typed.pseudonym_key
     pseudonymiser: list[Pseudonymiser] = []
 
     def get_pseudonymiser() -> Pseudonymiser:
@@ -326,7 +327,7 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
         close_work_dir(work, lock)
 
 
-def _existing_version(settings: dict[str, Any], dataset: str, sha: str) -> str | None:
+def _existing_version(settings: Mapping[str, Any], dataset: str, sha: str) -> str | None:
     try:
         from service.store.catalog import Catalog
     except ModuleNotFoundError:  # pragma: no cover - the store is part of the package
@@ -335,7 +336,7 @@ def _existing_version(settings: dict[str, Any], dataset: str, sha: str) -> str |
     return None if found is None else found.id
 
 
-def _carry_over(settings: dict[str, Any], dataset: str, round: int, work: Path,
+def _carry_over(settings: Mapping[str, Any], dataset: str, round: int, work: Path,
                 present: set[str]) -> list[str]:
     """Copy the canonical rows of provinces not in this import from the current version."""
     from service.errors import NotFound

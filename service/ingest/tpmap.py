@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -734,7 +734,7 @@ def measures_available(tables: dict[str, pl.DataFrame]) -> list[str]:
     return [c for c in cols if all(c in t.columns for t in tables.values())]
 
 
-def import_tpmap(settings: dict[str, Any], directory: str | Path, *, dataset: str,
+def import_tpmap(settings: Mapping[str, Any], directory: str | Path, *, dataset: str,
                  round: int, store: Any = None, progress: bool = False) -> TpmapReport:
     """Validate every TPMAP file of ``directory`` and publish one version (or nothing).
 
@@ -804,7 +804,7 @@ def import_tpmap(settings: dict[str, Any], directory: str | Path, *, dataset: st
         report.seconds = time.perf_counter() - t0
 
 
-def _tmp_dir(settings: dict[str, Any]) -> Path:
+def _tmp_dir(settings: Mapping[str, Any]) -> Path:
     path = Path(settings["data_dir"]) / "tmp"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -816,7 +816,7 @@ def _side_path(base: Path, level: str, province: str) -> Path:
     return path
 
 
-def _publish(settings: dict[str, Any], store: Any, tables: dict[str, pl.DataFrame],
+def _publish(settings: Mapping[str, Any], store: Any, tables: dict[str, pl.DataFrame],
              staging: Path, *, dataset: str, round: int, sha: str, report: TpmapReport) -> Any:
     from service.analysis.disclosure_published import protect_published
 
