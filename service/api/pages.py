@@ -469,12 +469,11 @@ def _kpi():
     if province is None:
         p = _principal()
         province = p.province if p.role == "provincial" else None
-    if province:
-        if admin_level(province) != "province":
-            from service.errors import InvalidInput
+    if province and admin_level(province) != "province":
+        from service.errors import InvalidInput
 
-            raise InvalidInput("province must be a code such as TH58 / รหัสจังหวัดไม่ถูกต้อง",
-                               column="province")
+        raise InvalidInput("province must be a code such as TH58 / รหัสจังหวัดไม่ถูกต้อง",
+                           column="province")
     src = area_source()
     base = int_arg("baseline_round", 0, lo=0, hi=9999)
     return src, kpi_dashboard(src, province or None, baseline_round=base or None)

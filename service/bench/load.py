@@ -188,7 +188,7 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
            "CHIPAO_THREADS": str(threads), "CHIPAO_RATE_LIMIT": "10000000 per minute",
            "CHIPAO_LOG_LEVEL": "WARNING", "CHIPAO_SECRET_KEY": "bench"}
     # the server's output goes to a file: an unread pipe would fill up and stall the server
-    server_log = open(data_dir / f"server-{server}.log", "wb")  # noqa: SIM115
+    server_log = open(data_dir / f"server-{server}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE[server]], env=env,
                             stdout=server_log, stderr=subprocess.STDOUT)
     try:

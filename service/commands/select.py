@@ -50,7 +50,7 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
     summary = published.summary(sel)
     base = summary.pop("top_of_ranking")
     meta = {"dataset": dataset, "version": v.id, "province": province.upper(),
-            **{k: val for k, val in summary.items()},
+            **dict(summary.items()),
             "top_of_ranking_people_lifted": base["people_lifted"],
             "top_of_ranking_cost_thb": base["total_cost_thb"],
             "gain_people_lifted": base["people_lifted_difference"],

@@ -231,7 +231,7 @@ def _check_csv_structure(src: SourceFile, limits: Limits, work_dir: Path | None)
                                    f"{limits.max_columns:,})", file=src.name, row=1)
             n = 0
             try:
-                for n, rec in enumerate(reader, start=1):  # noqa: B007
+                for n, rec in enumerate(reader, start=1):
                     if not rec:
                         src.blank_lines.append(n - 1 - len(src.blank_lines))
                         continue
@@ -365,7 +365,7 @@ def _open_xlsx(src: SourceFile, limits: Limits):
         raise RuntimeError("defusedxml must be installed to read XLSX safely")
     # a file object, not the path: openpyxl refuses paths whose extension is not .xlsx
     # (uploads are saved under neutral names); read_only keeps the handle until _close_xlsx(wb)
-    fh = open(src.path, "rb")  # noqa: SIM115
+    fh = open(src.path, "rb")
     try:
         wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except DefusedXmlException as exc:
@@ -463,7 +463,7 @@ def _xlsx_batches(src: SourceFile, chunk_rows: int, limits: Limits) -> Iterator[
 
 def _rows_frame(batch: list[list[str | None]], header: list[str]) -> pl.DataFrame:
     cols = ["_row", *[f"c{i}" for i in range(len(header))]]
-    frame = pl.DataFrame(batch, schema={c: pl.String for c in cols}, orient="row")
+    frame = pl.DataFrame(batch, schema=dict.fromkeys(cols, pl.String), orient="row")
     frame = frame.with_columns(pl.col("_row").cast(pl.Int64))
     return frame.rename({f"c{i}": h for i, h in enumerate(header)})
 

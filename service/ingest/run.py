@@ -173,7 +173,7 @@ def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
         except (BlockingIOError, FileNotFoundError, NotADirectoryError):
             continue  # in use by a live import, or already gone
     work = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_root))
-    lock = open(work / ".lock", "a+")  # noqa: SIM115 - held until close_work_dir
+    lock = open(work / ".lock", "a+")
     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
     return work, lock
 
@@ -301,9 +301,7 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
         if report_fh is not None:
             report_fh.close()
             report_fh = None
-        if report.forbidden or (report.n_problems and policy == "reject"):
-            report.status = "rejected"
-        elif report.n_accepted == 0:
+        if report.forbidden or (report.n_problems and policy == "reject") or report.n_accepted == 0:
             report.status = "rejected"
         else:
             if carry_over:

@@ -324,7 +324,7 @@ def _types(level: str, suffix: str) -> dict[str, Any]:
     counts = list(COMMON_COUNTS) if suffix == "common" else list(MASK_COUNTS)
     floats = list(COMMON_FLOATS) if suffix == "common" else list(MASK_FLOATS)
     return {ID_COLUMN[level]: pl.String, "province_ID": pl.String,
-            **{c: pl.Int64 for c in counts}, **{c: pl.String for c in floats}}
+            **dict.fromkeys(counts, pl.Int64), **dict.fromkeys(floats, pl.String)}
 
 
 def _scan(paths: dict[Path, tuple[str, ...]], report: TpmapReport, *, level: str,

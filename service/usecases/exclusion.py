@@ -420,5 +420,5 @@ def target_list(src: Any, kind: str, area: str, *, version_id: str | None = None
         info["view"] = "detail"
     info["order"] = order
     info["frame"] = frame
-    info["total"] = int(len(frame))
+    info["total"] = len(frame)
     return info

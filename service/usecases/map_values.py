@@ -270,7 +270,7 @@ def at_cutoff(s: Services, frame: pd.DataFrame, params: MapParams, level: str,
     spec = load_spec(s.source.spec_name(params.dataset, version))
     if abs(params.k - spec.k) < 1e-9:
         return frame
-    if not scope or level not in PERSON_KEYS and level != "village":
+    if not scope or (level not in PERSON_KEYS and level != "village"):
         raise InvalidInput(
             f"a cut-off k other than {spec.k:g} is computed per province: open a province, "
             "amphoe or tambon map at tambon, amphoe or village level / "
