@@ -68,7 +68,7 @@ def command(files: tuple[Path, ...], dataset: str | None, round_: int | None, po
 
 def _find(settings: Mapping[str, Any], files: tuple[Path, ...], wanted: tuple[str, ...]) -> None:
     """Re-identification for an authorised officer: print matches to the terminal only."""
-    from service.ingest.pseudonym import find_pseudonyms
+    from service.ingest.find import find_pseudonyms
 
     found = 0
     for match in find_pseudonyms(settings, list(files), set(wanted)):
