@@ -1,6 +1,6 @@
 """Home page, health check, security headers on every response, body size and rate limits.
 
-Headers (DESIGN.md security checklist 13):
+Headers (the security checklist, item 13):
 
 * ``Content-Security-Policy`` with ``frame-ancestors 'none'``, unless the view set its own
   policy (kept as is) or set ``g.csp_frame_ancestors`` (the embed blueprint's allow-list);
