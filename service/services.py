@@ -57,6 +57,8 @@ class Services:
     templates: dict[str, Template] = field(default_factory=dict)
     #: household follow-up store (service.followup.store.CaseStore), opened on first use
     followup: Any = None
+    #: small values computed once per app (navigation prefixes, the place search index)
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Mapping[str, Any], *, source: AreaSource | None = None
