@@ -13,7 +13,6 @@ from service.api.areas import (
     check_code,
     province_arg,
     require_scope,
-    rows_where,
 )
 from service.api.auth import current_principal
 from service.api.datasets import (
@@ -25,7 +24,7 @@ from service.api.datasets import (
     version_arg,
 )
 from service.api.services import services
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 from service.usecases import areas as areas_uc
 from service.vocabulary import H3_RESOLUTIONS
 
@@ -68,33 +67,14 @@ def list_cells():
 @bp.get("/cells/<cell>")
 def get_cell(cell: str):
     """One H3 cell with its parent id and its children (one resolution finer)."""
-    import h3
-
-    cell = cell.lower()
-    if not (len(cell) == 15 and h3.is_valid_cell(cell)):
-        raise NotFound(f"{cell!r} is not an H3 cell id / ไม่ใช่รหัสเซลล์ H3")
-    res = h3.get_resolution(cell)
-    if res not in H3_RESOLUTIONS:
-        raise NotFound(f"cells are stored at resolutions 6-9, not {res} "
-                       "/ มีเซลล์ H3 ความละเอียด 6-9 เท่านั้น")
-    dataset, version = dataset_arg(), version_arg()
-    v = resolve_version(dataset, version)
-    principal = current_principal()
+    cell, res = areas_uc.check_cell(cell)
+    dataset = dataset_arg()
+    v, principal = resolve_version(dataset, version_arg()), current_principal()
 
     def build() -> dict:
-        row = rows_where(dataset, v.id, f"h3_r{res}", principal, "code", cell)
-        if row.empty:
-            raise NotFound(f"no households in cell {cell} / ไม่มีครัวเรือนในเซลล์ {cell}")
-        children: list[dict] = []
-        if res < H3_RESOLUTIONS[-1]:
-            try:
-                children = records(rows_where(dataset, v.id, f"h3_r{res + 1}", principal,
-                                              "parent_code", cell))
-            except NotFound:
-                children = []
-        return {"dataset": dataset, "version": v.id, "resolution": res,
-                "parent": h3.cell_to_parent(cell, res - 1) if res > H3_RESOLUTIONS[0]
-                else None,
-                "cell": records(row.iloc[:1])[0], "children": children}
+        row, parent, children = areas_uc.cell_with_children(services(), principal, dataset,
+                                                            v.id, cell, res)
+        return {"dataset": dataset, "version": v.id, "resolution": res, "parent": parent,
+                "cell": records(row)[0], "children": records(children)}
 
     return cached_json(request_key(dataset, v.id), build)

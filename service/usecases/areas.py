@@ -90,6 +90,42 @@ def area_with_children(s: Services, p: Principal, dataset: str, version: str, le
     return area, child_level, children
 
 
+def check_cell(cell: str) -> tuple[str, int]:
+    """(the H3 cell id in lower case, its resolution); 404 unless a stored resolution."""
+    import h3
+
+    from service.vocabulary import H3_RESOLUTIONS
+
+    cell = cell.lower()
+    if not (len(cell) == 15 and h3.is_valid_cell(cell)):
+        raise NotFound(f"{cell!r} is not an H3 cell id / ไม่ใช่รหัสเซลล์ H3")
+    res = h3.get_resolution(cell)
+    if res not in H3_RESOLUTIONS:
+        raise NotFound(f"cells are stored at resolutions 6-9, not {res} "
+                       "/ มีเซลล์ H3 ความละเอียด 6-9 เท่านั้น")
+    return cell, res
+
+
+def cell_with_children(s: Services, p: Principal, dataset: str, version: str, cell: str,
+                       res: int) -> tuple[pd.DataFrame, str | None, pd.DataFrame]:
+    """(the cell's row, its parent cell id, its children one resolution finer)."""
+    import h3
+
+    from service.vocabulary import H3_RESOLUTIONS
+
+    row = rows_where(s, p, dataset, version, f"h3_r{res}", "code", cell)
+    if row.empty:
+        raise NotFound(f"no households in cell {cell} / ไม่มีครัวเรือนในเซลล์ {cell}")
+    children = pd.DataFrame()
+    if res < H3_RESOLUTIONS[-1]:
+        try:
+            children = rows_where(s, p, dataset, version, f"h3_r{res + 1}", "parent_code", cell)
+        except NotFound:
+            children = pd.DataFrame()
+    parent = h3.cell_to_parent(cell, res - 1) if res > H3_RESOLUTIONS[0] else None
+    return row.iloc[:1], parent, children
+
+
 def programmes(columns: Any) -> list[str]:
     return sorted(c[len("n_elig_"):] for c in columns if str(c).startswith("n_elig_"))
 
