@@ -173,7 +173,9 @@ def process_province(path: Path, out: Path, *, spec_obj: Any, prog: Any, locator
         panel.add(scored.select(needed_columns(scored.columns)), before)
     del before
     t = times.add("panel", t)
-    scored.write_parquet(out, compression="zstd")
+    # explicit row groups: the file's layout (bytes) depends on the rows only, not on how
+    # many threads built the frame (a dask worker has fewer)
+    scored.write_parquet(out, compression="zstd", row_group_size=100_000)
     t = times.add("write_persons", t)
     agg = Aggregator()
     agg.add(scored)
@@ -205,21 +207,25 @@ def merge_partial(target: Any, part: Any) -> None:
 
 
 def _raster_sums(raster_path: str, tambons, locator: Any, cache_dir: Path | None
-                 ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """(people per tambon, H3 r9 cells, people per cell) of a population GeoTIFF; cached
-    in ``cache_dir`` by the raster's name, size and time and the tambon codes, so the
-    rounds of a dataset (same raster, same boundaries) compute them once."""
+                 ) -> tuple[pd.Series, dict[int, pd.Series]]:
+    """(people per tambon, {resolution: people per H3 cell (index: cell code)}) of a
+    population GeoTIFF; cached in ``cache_dir`` by the raster's name, size and time and the
+    tambon codes, so the rounds of a dataset (same raster, same boundaries) compute them
+    once."""
     import rasterio
 
-    from service.geo import zonal
+    from service.geo import hexgrid, zonal
 
     stat = Path(raster_path).stat()
     key = hashlib.sha256(f"{Path(raster_path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
                          f"{'|'.join(map(str, tambons['code']))}".encode()).hexdigest()[:24]
     cached = cache_dir / f"raster-sums-{key}.npz" if cache_dir is not None else None
+    resolutions = [int(level[-1]) for level in H3_LEVELS]
     if cached is not None and cached.exists():
         with np.load(cached, allow_pickle=False) as z:
-            return (pd.Series(z["pop"], index=z["codes"].astype(str)), z["cells"], z["sums"])
+            return (pd.Series(z["pop"], index=z["codes"].astype(str)),
+                    {r: pd.Series(z[f"sums{r}"], index=z[f"cells{r}"].astype(str))
+                     for r in resolutions})
     with rasterio.open(raster_path) as src:
         values = src.read(1, masked=False)
         transform, nodata = src.transform, src.nodata
@@ -229,21 +235,28 @@ def _raster_sums(raster_path: str, tambons, locator: Any, cache_dir: Path | None
     pop = pd.Series(zr.sums(values, nodata=nodata, whole_pixels=True),
                     index=tambons["code"].to_numpy())
     cells, sums = zonal.h3_sums(values, transform, 9, nodata=nodata)
+    by_res = {}
+    for res in resolutions:
+        c, v = (cells, sums) if res == 9 else zonal.rollup(cells, sums, res)
+        by_res[res] = pd.Series(v, index=hexgrid.to_str(c))
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp.npz")
-        np.savez(tmp, pop=pop.to_numpy(), codes=pop.index.to_numpy().astype(str),
-                 cells=cells, sums=sums)
+        arrays = {"pop": pop.to_numpy(), "codes": pop.index.to_numpy().astype(str)}
+        for res, series in by_res.items():
+            arrays[f"sums{res}"] = series.to_numpy()
+            arrays[f"cells{res}"] = series.index.to_numpy().astype(str)
+        np.savez(tmp, **arrays)
         tmp.replace(cached)
-    return pop, cells, sums
+    return pop, by_res
 
 
 def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
                     locator: Any, cache_dir: Path | None = None) -> None:
     """Add pop_raster and survey_gap (tambon and above, H3 levels) from a population GeoTIFF."""
-    from service.geo import hexgrid, zonal
+    from service.geo import zonal
 
-    pop, cells, sums = _raster_sums(raster_path, tambons, locator, cache_dir)
+    pop, by_res = _raster_sums(raster_path, tambons, locator, cache_dir)
     for level, width in (("tambon", 8), ("amphoe", 6), ("province", 4), ("country", 0)):
         if level not in tables:
             continue
@@ -254,11 +267,8 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
     for level in H3_LEVELS:
         if level not in tables:
             continue
-        res = int(level[-1])
-        c, s = (cells, sums) if res == 9 else zonal.rollup(cells, sums, res)
-        lookup = pd.Series(s, index=hexgrid.to_str(c))
-        tables[level]["pop_raster"] = tables[level]["code"].map(lookup).to_numpy(
-            dtype=np.float64)
+        tables[level]["pop_raster"] = tables[level]["code"].map(by_res[int(level[-1])]
+                                                                 ).to_numpy(dtype=np.float64)
     for frame in tables.values():
         if "pop_raster" in frame:
             frame["survey_gap"] = zonal.survey_gap(frame["n_persons"].to_numpy(),

@@ -212,3 +212,12 @@ def test_household_with_members_in_two_tambons_counts_in_both():
     assert tambon["TH500102"]["pnl_hh_matched"] == 1
     assert tambon["TH500102"]["pnl_hh_exited"] == 1
     assert country["pnl_p_matched"] == 3 and country["pnl_p_exited"] == 2
+
+
+def test_change_map_moves_on_the_demo_panel(panel_client):
+    """The change map (measure now minus the previous round) is not flat on the panel."""
+    body = panel_client.get("/maps/values/amphoe.json?dataset=demo&measure=target_poor_rate"
+                            "&change=1&scope=TH75").get_json()
+    assert body["change"] is True
+    values = [v for v in body["columns"]["value"] if v is not None]
+    assert values and any(abs(v) > 0 for v in values)

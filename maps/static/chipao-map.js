@@ -69,6 +69,9 @@
       L.setOptions(this, options);
       var n = geo.codes.length, scale = geo.scale, xy = geo.xy, nv = geo.nverts;
       this.codes = geo.codes;
+      // the first cells are coarser parents drawn beneath, in groups (coarsest first)
+      this.coverGroups = geo.cover_groups || [];
+      this.ncover = this.coverGroups.reduce(function (a, b) { return a + b; }, 0);
       this.start = new Uint32Array(n + 1);
       var total = 0, i, k;
       for (i = 0; i < n; i++) { this.start[i] = total; total += nv[i]; }
@@ -159,15 +162,23 @@
       // Chromium's path building grows quadratically with the number of sub-paths, so
       // cells are filled in batches of 256 (17,000 hexagons: 3.6 s in one path, 50 ms batched)
       var batch = 256;
+      // coarser "cover" cells first (beneath), drawn lighter with a dashed edge; then the cells
+      var passes = [], from0 = 0;
+      this.coverGroups.forEach(function (n) { passes.push([from0, from0 + n, true]); from0 += n; });
+      passes.push([from0, this.codes.length, false]);
+      for (var pass = 0; pass < passes.length; pass++) {
+      var from = passes[pass][0], to = passes[pass][1], covers = passes[pass][2];
       for (var c = 0; c < this.fills.length; c++) {
         var st = this.fills[c];
-        ctx.globalAlpha = st.fillOpacity === undefined ? 0.85 : st.fillOpacity;
+        var alpha = st.fillOpacity === undefined ? 0.85 : st.fillOpacity;
+        ctx.globalAlpha = covers ? alpha * 0.6 : alpha;
         ctx.fillStyle = st.fillColor;
-        ctx.strokeStyle = "#ffffff";
-        ctx.lineWidth = 0.5;
+        ctx.strokeStyle = covers ? "#616161" : "#ffffff";
+        ctx.lineWidth = covers ? 0.8 : 0.5;
+        ctx.setLineDash(covers ? [3, 3] : []);
         var inPath = 0;
         ctx.beginPath();
-        for (var i = 0; i < this.codes.length; i++) {
+        for (var i = from; i < to; i++) {
           if (cls[i] !== c) { continue; }
           var x0 = box[4 * i] * zs - ox, y0 = box[4 * i + 1] * zs - oy;
           var x1 = box[4 * i + 2] * zs - ox, y1 = box[4 * i + 3] * zs - oy;
@@ -178,16 +189,18 @@
           ctx.closePath();
           if (++inPath === batch) {
             ctx.fill();
-            if (stroke) { ctx.stroke(); }
+            if (stroke || covers) { ctx.stroke(); }
             ctx.beginPath();
             inPath = 0;
           }
         }
         if (inPath) {
           ctx.fill();
-          if (stroke) { ctx.stroke(); }
+          if (stroke || covers) { ctx.stroke(); }
         }
       }
+      }
+      ctx.setLineDash([]);
       ctx.globalAlpha = 1;
       if (this.highlight >= 0) {
         var hs = start[this.highlight], he = start[this.highlight + 1];
@@ -215,6 +228,10 @@
       var gx = Math.floor((x - g.x0) / g.w), gy = Math.floor((y - g.y0) / g.h);
       var list = this.buckets[gy * 1000 + gx];
       if (!list) { return -1; }
+      var ncover = this.ncover;
+      if (ncover) {  // the cell on top: a fine cell before the cover beneath it
+        list = list.filter(function (k) { return k >= ncover; }).concat(list.filter(function (k) { return k < ncover; }));
+      }
       for (var j = 0; j < list.length; j++) {
         var i = list[j], s = this.start[i], e = this.start[i + 1], inside = false;
         for (var a = s, b = e - 1; a < e; b = a++) {
@@ -295,10 +312,51 @@
     }
   });
 
+  /* Embeds may ask for one language (?lang=th or ?lang=en; default both). Text is written
+   * "ไทย · English" or as a Thai line and an English line; this keeps the asked one. */
+  var THAI = /[\u0e00-\u0e7f]/, LATIN = /[A-Za-z]{2}/;
+  function localise(root, lang) {
+    if (!lang || lang === "both" || !root) { return; }
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, null);
+    var nodes = [];
+    while (walker.nextNode()) { nodes.push(walker.currentNode); }
+    nodes.forEach(function (n) {
+      var text = n.nodeValue;
+      if (text.indexOf(" · ") >= 0) {
+        var parts = text.split(" · ");
+        var keep = parts.filter(function (p) { return lang === "th" ? THAI.test(p) : !THAI.test(p); });
+        if (keep.length && keep.length < parts.length) { n.nodeValue = keep.join(" · "); }
+        return;
+      }
+      var sibs = n.parentNode ? n.parentNode.childNodes : [];
+      var other = false;
+      for (var i = 0; i < sibs.length; i++) {
+        var t = sibs[i].textContent || "";
+        if (sibs[i] !== n && (lang === "th" ? THAI.test(t) : LATIN.test(t) && !THAI.test(t))) { other = true; }
+      }
+      if (!other) { return; }
+      if (lang === "th" && !THAI.test(text) && LATIN.test(text) && !/\d/.test(text)) { n.nodeValue = ""; }
+      if (lang === "en" && THAI.test(text)) { n.nodeValue = ""; }
+    });
+  }
+  function localiseHtml(html, lang) {
+    if (!lang || lang === "both") { return html; }
+    var div = document.createElement("div");
+    div.innerHTML = html;
+    localise(div, lang);
+    return div.innerHTML.replace(/(<br>\s*){2,}/g, "<br>").replace(/^(\s*<br>)+/, "");
+  }
+
   window.chipaoMap = function (map, cfg) {
     var t0 = performance.now();
     var timings = {};
     var state = Object.assign({}, cfg.params);
+    // embed options from the snippet: ?legend=0, ?title=0, ?lang=th|en|both
+    var opts = new URLSearchParams(window.location.search);
+    var lang = cfg.embed ? (opts.get("lang") || "both") : "both";
+    var showLegend = !(cfg.embed && opts.get("legend") === "0");
+    var showTitle = !(cfg.embed && opts.get("title") === "0");
+    if (cfg.embed) { document.documentElement.lang = lang === "en" ? "en" : "th"; }
     var renderer = L.canvas({padding: 0.2, tolerance: 2});
     var hatch = hatchPattern();
     var data = null;        // values payload
@@ -438,6 +496,12 @@
         ["quantiles", "ควอนไทล์ · Quantiles"],
         ["natural_breaks", "ธรรมชาติ (Jenks) · Natural breaks"],
         ["equal_interval", "ช่วงเท่ากัน · Equal interval"]], state.classifier);
+      var breaksSel = null;
+      if (cfg.params.scope) {
+        breaksSel = select("breaks", "ช่วงสี · Colour classes", [
+          ["", "ของแผนที่นี้ · this map's"],
+          ["national", "ระดับประเทศ (คงที่) · national (fixed)"]], state.breaks || "");
+      }
       if (cfg.levels && cfg.levels.length > 1) {
         var levelSel = select("level", "ระดับพื้นที่ · Level",
           cfg.levels.map(function (l) { return [l.id, l.th + " · " + l.en]; }), cfg.level);
@@ -461,6 +525,7 @@
         state.change = changeBox.checked ? 1 : null;
         state.classes = classSel.value;
         state.classifier = classifierSel.value;
+        state.breaks = breaksSel ? (breaksSel.value || null) : null;
         state.k = kSel ? (kSel.value || null) : state.k;
         window.history.replaceState(null, "", "?" + pageQuery());
         syncCrumbs();
@@ -488,6 +553,8 @@
       return div;
     };
     panel.addTo(map);
+    if (!showTitle) { panel.getContainer().style.display = "none"; }
+    localise(panel.getContainer(), lang);
     function setPanelCollapsed(collapsed) {
       var div = panel.getContainer();
       div.classList.toggle("chipao-collapsed", collapsed);
@@ -574,7 +641,7 @@
     // query string of the values request (the level is in its path)
     function query(skip) {
       var q = new URLSearchParams();
-      ["measure", "group", "round", "change", "classes", "classifier", "dataset", "k"].forEach(function (k) {
+      ["measure", "group", "round", "change", "classes", "classifier", "breaks", "dataset", "k"].forEach(function (k) {
         if ((skip || []).indexOf(k) < 0 && state[k] !== null && state[k] !== undefined && state[k] !== "") {
           q.set(k, state[k]);
         }
@@ -649,7 +716,8 @@
           "cells with fewer than " + minHh + " households shown at a coarser resolution</div>";
       }
       html += "<div class=\"chipao-legend-source\">" + provenance().map(esc).join("<br>") + "</div>";
-      div.innerHTML = html;
+      div.innerHTML = localiseHtml(html, lang);
+      div.style.display = showLegend ? "" : "none";
     }
 
     // ---- styling ----------------------------------------------------------------------------
@@ -679,7 +747,8 @@
     }
 
     var isCells = cfg.level.indexOf("h3_") === 0;
-    function tooltip(l) {
+    function tooltip(l) { return localiseHtml(tooltipHtml(l), lang); }
+    function tooltipHtml(l) {
       var code = l.feature.id;
       var i = data ? rowOf[code] : undefined;
       var html = "<div class=\"chipao-tip-head\">";
@@ -690,6 +759,11 @@
         html += "<b>" + esc(cfg.feature_label_th) + "</b><br>" + esc(cfg.feature_label_en);
       }
       html += " <span class=\"chipao-code\">" + esc(code) + "</span></div>";
+      if (data && data.cover_resolution && i !== undefined && data.cover_resolution[i]) {
+        html += "<div class=\"chipao-tip-cover\">หกเหลี่ยมใหญ่ r" + data.cover_resolution[i] +
+          ": ครอบพื้นที่เล็กที่มีน้อยกว่า " + minHh + " ครัวเรือน<br>coarser r" + data.cover_resolution[i] +
+          " hexagon: covers cells with fewer than " + minHh + " households</div>";
+      }
       // an H3 cell says where it is: the tambon(s) it lies in
       if (data && data.places && i !== undefined && data.places.th[i]) {
         html += "<div class=\"chipao-tip-place\">ใน · in: " + esc(data.places.th[i]) + "<br>" +

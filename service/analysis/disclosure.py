@@ -365,3 +365,44 @@ def protect_levels(tables: Mapping[str, pd.DataFrame], *, min_households: int,
 IDENTITY_COLUMNS = frozenset(_KEEP)
 rate_families = _families
 null_columns = _null_columns
+
+
+def cover_with_parents(cells: pd.DataFrame, parents: Mapping[str, pd.DataFrame], *,
+                       resolution: int) -> pd.DataFrame:
+    """The coarser H3 cells drawn beneath a public H3 layer, so that cells left out (fewer
+    than ``min_households`` households, or suppressed to protect them) are covered by their
+    nearest publishable parent instead of reading as "nobody lives here".
+
+    ``cells`` is the fine table at ``resolution`` (every row, suppressed ones too: only their
+    codes are used, to find the ancestors in scope); ``parents`` maps ``"h3_r<k>"`` to that
+    level's *public* table (output of :func:`suppress`). Returned: the published (not
+    suppressed) rows of every given coarser level that are ancestors of a fine cell, coarsest
+    first, with their own published figures and a column ``cover_resolution``.
+
+    Why every published ancestor and not only the parents of suppressed cells: a parent drawn
+    only where a child is hidden would say "a small household group lives in here"; drawing
+    all of them says nothing the coarser public map does not already show, and its figures
+    are that map's figures (no new sum, so no differencing).
+    """
+    import h3
+
+    if cells.empty or not parents:
+        return pd.DataFrame(columns=[*cells.columns, "cover_resolution"])
+    codes = cells["code"].astype(str).tolist()
+    out = []
+    for level in sorted(parents, key=lambda lv: int(lv.rsplit("r", 1)[1])):
+        res = int(level.rsplit("r", 1)[1])
+        if res >= resolution:
+            continue
+        table = parents[level]
+        if table.empty:
+            continue
+        ancestors = {h3.cell_to_parent(c, res) for c in codes}
+        published = ~table["suppressed"].fillna(False).astype(bool) if "suppressed" in table \
+            else pd.Series(True, index=table.index)
+        rows = table[table["code"].astype(str).isin(ancestors) & published]
+        if not rows.empty:
+            out.append(rows.assign(cover_resolution=res))
+    if not out:
+        return pd.DataFrame(columns=[*cells.columns, "cover_resolution"])
+    return pd.concat(out, ignore_index=True)

@@ -41,7 +41,9 @@ ADMIN = {"country": None, "province": 4, "amphoe": 6, "tambon": 8}
 H3 = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
 LEVELS = (*ADMIN, "village", *H3)
 #: columns of the scored persons the panel reads (those present)
-_BASE = ("person_id", "hh_id", "tambon_located", "village_id", *H3, "mpi_poor", "hh_mpi_poor",
+#: (only h3_r9: the coarser cells are its parents, derived where needed)
+_BASE = ("person_id", "hh_id", "tambon_located", "village_id", "h3_r9", "mpi_poor",
+         "hh_mpi_poor",
          "tpmap_target_poor", "hh_crossgen", "pnl_chronic")
 
 
@@ -102,7 +104,7 @@ class _Spec:
 def _prepare(frame: pl.DataFrame, spec: _Spec) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(households, persons): narrow rows with location keys and flags."""
     cols = frame.columns
-    keys = ["tambon_located", "village_id"] + [h for h in H3 if h in cols]
+    keys = ["tambon_located", "village_id"] + (["h3_r9"] if "h3_r9" in cols else [])
     frame = frame.filter(pl.col("tambon_located").is_not_null())
     persons = frame.select(
         pl.col("person_id").alias("id"), *keys,
@@ -193,8 +195,9 @@ def _h3_parents(frame: pl.DataFrame, suffix: str = "") -> pl.DataFrame:
 
 
 def _with_h3(frame: pl.DataFrame) -> pl.DataFrame:
-    missing = [h for h in H3 if h not in frame.columns]
-    return frame.with_columns([pl.lit(None, dtype=pl.UInt64).alias(h) for h in missing])
+    if "h3_r9" in frame.columns:
+        return frame.drop([h for h in H3[:-1] if h in frame.columns])
+    return frame.with_columns(pl.lit(None, dtype=pl.UInt64).alias("h3_r9"))
 
 
 @dataclass
@@ -248,7 +251,6 @@ class PanelAggregator:
         # the coarser H3 cells are parents of r9: derived on the small pair table
         keys = ["tambon_located", "village_id", "h3_r9"]
         keys_prev = [f"{k}_prev" for k in keys]
-        cur, prev = cur.drop(H3[:-1]), prev.drop(H3[:-1])
         j = cur.join(prev, on="id", how="inner", suffix="_prev")
         if unit == "hh":
             j = j.with_columns((pl.col("poor") & pl.col("chronic_prev")).alias("chronic_now"))
@@ -287,7 +289,7 @@ class PanelAggregator:
                                  .agg(pl.exclude([*keys, *H3, "code"]).sum()))
             for part in parts:
                 self._parts.setdefault(level, []).append(
-                    part.with_columns(pl.exclude("code").cast(pl.Int64)))
+                    part.with_columns(pl.exclude("code").cast(pl.Int32)))
 
     def _count(self, unit: str, cur: pl.DataFrame, prev: pl.DataFrame, *, final: bool) -> None:
         """Counts per level of one pair of frames; ids of one side absent from the other
@@ -303,16 +305,7 @@ class PanelAggregator:
             matched_exprs, current_exprs = _hh_exprs()
         else:
             matched_exprs, current_exprs = _p_exprs(self.spec), []
-        for frame_name in ("cur", "prev"):
-            frame = cur if frame_name == "cur" else prev
-            missing = [h for h in H3 if h not in frame.columns]
-            if missing:
-                frame = frame.with_columns([pl.lit(None, dtype=pl.UInt64).alias(h)
-                                            for h in missing])
-            if frame_name == "cur":
-                cur = frame
-            else:
-                prev = frame
+        cur, prev = _h3_parents(cur), _h3_parents(prev)
         ids_prev = prev.select("id").unique()
         ids_cur = cur.select("id").unique()
         for level in LEVELS:
@@ -345,7 +338,7 @@ class PanelAggregator:
                           left.group_by("code").agg(pl.len().alias(f"pnl_{unit}_left"))]
             for part in parts:
                 self._parts.setdefault(level, []).append(
-                    part.with_columns(pl.exclude("code").cast(pl.Int64)))
+                    part.with_columns(pl.exclude("code").cast(pl.Int32)))
 
     def finish(self) -> dict[str, pl.DataFrame]:
         """Per level: ``code`` and the ``pnl_*`` columns (counts Int32, rates Float64)."""

@@ -221,6 +221,48 @@ def case_progress_page():
                            level=level, area=area, public=not p.is_authenticated)
 
 
+def _evaluation():
+    n_boot = request.args.get("n_boot", "500")
+    if not n_boot.isdigit():
+        raise InvalidInput("n_boot ต้องเป็นจำนวนเต็ม / n_boot must be a whole number",
+                           column="n_boot")
+    return uc.evaluation(_services(), current_principal(), dataset=_dataset(),
+                         by=request.args.get("by", "all"),
+                         outcome=request.args.get("outcome", "poverty"),
+                         area=request.args.get("area") or None, n_boot=int(n_boot))
+
+
+@bp.get("/cases/evaluation")
+def case_evaluation_page():
+    """Did it work: exit of helped vs comparable not-helped households, with intervals."""
+    ev = _evaluation()
+    no_store()
+    return render_template("pages/cases_evaluation.html", ev=ev,
+                           rows=ev.results.to_dict("records"),
+                           persistent=ev.persistent.to_dict("records"), args=request.args)
+
+
+@bp.get("/api/v1/followup/evaluation")
+def api_evaluation():
+    """Evaluation as JSON, or CSV with ``format=csv`` (aggregates; signed-in users)."""
+    ev = _evaluation()
+    no_store()
+    if request.args.get("format") == "csv":
+        from service.export.formats import to_csv
+
+        body = to_csv(ev.results.assign(baseline_round=ev.baseline.round,
+                                        follow_round=ev.follow.round, outcome=ev.outcome))
+        return body, 200, {"Content-Type": "text/csv; charset=utf-8",
+                           "Content-Disposition": "attachment; filename="
+                                                  f"followup-evaluation-{ev.by}.csv"}
+    return jsonify({"dataset": ev.dataset, "baseline_version": ev.baseline.id,
+                    "baseline_round": ev.baseline.round, "follow_version": ev.follow.id,
+                    "follow_round": ev.follow.round, "outcome": ev.outcome, "by": ev.by,
+                    "n_panel_households": ev.n_panel,
+                    "results": _frame_json(ev.results),
+                    "persistent_never_helped": _frame_json(ev.persistent)})
+
+
 # -- API ---------------------------------------------------------------------------------------
 def _json_case(case: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in case.items() if k not in ("next_statuses", "suggested")}
@@ -435,6 +477,21 @@ OPENAPI_PATHS = {
          {"name": "area", "in": "query", "required": False, "schema": _S},
          {"name": "dataset", "in": "query", "required": False, "schema": _S}],
         secured=False)},
+    "/api/v1/followup/evaluation": {"get": {**_op(
+        "Did it work: exit of helped vs comparable households (bootstrap interval) / "
+        "ประเมินผลการช่วยเหลือ",
+        [{"name": "by", "in": "query", "required": False,
+          "schema": {"type": "string", "enum": ["all", "action", "agency", "area"]}},
+         {"name": "outcome", "in": "query", "required": False,
+          "schema": {"type": "string", "enum": ["poverty", "exclusion"]}},
+         {"name": "area", "in": "query", "required": False, "schema": _S},
+         {"name": "n_boot", "in": "query", "required": False,
+          "schema": {"type": "integer", "minimum": 0, "maximum": 2000}},
+         {"name": "format", "in": "query", "required": False,
+          "schema": {"type": "string", "enum": ["json", "csv"]}},
+         {"name": "dataset", "in": "query", "required": False, "schema": _S}]),
+        "responses": {"200": {"description": "OK", "content": {
+            **_JSON, "text/csv": {"schema": {"type": "string"}}}}}}},
     "/api/v1/followup/assistance": {"get": _op(
         "Help delivered per agency, action or area / การช่วยเหลือตามหน่วยงาน",
         [{"name": "by", "in": "query", "required": False, "schema": _S},

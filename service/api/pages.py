@@ -195,7 +195,16 @@ def area_page(code: str | None = None):
     from service.usecases.profile import area_profile
 
     profile = area_profile(area_source(), code, version_id=version_arg())
-    return _render("pages/profile.html", p=profile)
+    return _render("pages/profile.html", p=profile, followup=_followup(code))
+
+
+def _followup(code: str | None) -> dict[str, Any] | None:
+    """Follow-up progress of the area's children (FOLLOWUP hook; None = no cases)."""
+    from service.api.services import services
+    from service.usecases.cases import progress_section
+
+    return progress_section(services(), _principal(), dataset=request.args.get("dataset"),
+                            code=code)
 
 
 def _weights() -> dict[str, float]:
@@ -484,7 +493,7 @@ def _kpi():
 def kpi_page():
     """Master-plan KPIs of the country and a province, with charts and exports."""
     _, d = _kpi()
-    return _render("pages/kpi.html", d=d)
+    return _render("pages/kpi.html", d=d, followup=_followup(request.args.get("province")))
 
 
 @bp.get("/kpi.<fmt>")
@@ -522,3 +531,72 @@ def kpi_export(fmt: str):
     resp.headers["Content-Type"] = media
     resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
     return resp
+
+
+# -- household visit sheet (re-identification on the authorised server) -----------------------
+def _visit_sheet_view():
+    """POST: the household list of ``area`` with names re-identified from the province's
+    source file(s) uploaded in the form; audited, no-store, the files deleted at once."""
+    import tempfile
+    from pathlib import Path
+
+    from flask import Response
+
+    from service.api.auth import audit, require_province
+    from service.api.datasets import dataset_arg
+    from service.api.services import services
+    from service.errors import InvalidInput
+    from service.export import content_disposition, make_filename
+    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
+    from service.usecases.exclusion import target_list, visit_sheet
+    from service.usecases.profile import admin_level
+
+    area = request.form.get("area", "")
+    admin_level(area)
+    require_province(area[:4])
+    uploads = [f for f in request.files.getlist("source") if f and f.filename]
+    if not uploads:
+        raise InvalidInput("choose the province's survey file (CSV or XLSX) "
+                           "/ เลือกไฟล์ข้อมูลต้นฉบับของจังหวัด (CSV หรือ XLSX)", column="source")
+    src = area_source()
+    info = target_list(src, "households", area, order=request.form.get("order") or None,
+                       dimension=request.form.get("dimension") or None)
+    with tempfile.TemporaryDirectory(prefix="chipao-visit-") as tmp:
+        paths = []
+        for i, f in enumerate(uploads):
+            suffix = Path(f.filename or "").suffix.lower()
+            if suffix not in (".csv", ".xlsx", ".parquet", ".txt"):
+                raise InvalidInput("the source file must be CSV, XLSX or Parquet "
+                                   "/ ไฟล์ต้องเป็น CSV, XLSX หรือ Parquet", column="source")
+            path = Path(tmp) / f"source-{i}{suffix}"
+            f.save(path)
+            paths.append(path)
+        sheet, n_found = visit_sheet(info["frame"], services().settings, paths)
+    v, p = info["version"], src.principal
+    audit("export_visit_sheet", f"{dataset_arg()}/{v.id}/{area}",
+          f"rows={len(sheet)} found={n_found} files={len(paths)}")
+    meta = export_metadata(
+        dataset=src.dataset, round=int(v.round), version=v.id, k=float(info["spec"].k),
+        who=f"{p.username} ({p.role}{', ' + p.province if p.province else ''})",
+        view="detail", min_households=src.min_households,
+        area=f"{info['name_th']} ({area})", rows=len(sheet),
+        filters=f"re-identified {n_found} of {len(sheet)} households from the uploaded file")
+    body = workbook([Sheet("ใบลงเยี่ยมบ้าน", sheet,
+                           note="ข้อมูลส่วนบุคคล ใช้เพื่อการลงเยี่ยมบ้านเท่านั้น · personal data, "
+                                "for home visits only")], metadata=meta)
+    ascii_name, uni = make_filename(["chipao", "ใบลงเยี่ยมบ้าน", info["name_th"], area,
+                                     "visit-sheet"], "xlsx")
+    resp = Response(body, mimetype=MEDIA_TYPE)
+    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _register_visit_sheet() -> None:
+    from service.api.core import allow_large_body
+
+    bp.add_url_rule("/lists/visit-sheet", "visit_sheet", allow_large_body(_visit_sheet_view),
+                    methods=["POST"])
+
+
+_register_visit_sheet()

@@ -115,6 +115,8 @@ assistance = sa.Table(
     sa.Column("source_row", sa.Integer, nullable=True),
     sa.Column("duplicate_of", sa.Integer, nullable=True),
     sa.Index("ix_followup_assist_hh", "dataset", "hh_id", "action"),
+    # covers "helped, how often, how much" and "help of this action given" per case
+    sa.Index("ix_followup_assist_case", "case_id", "action", "amount_thb"),
     sa.Index("ix_followup_assist_area", "dataset", "province_code", "amphoe_code"),
 )
 

@@ -84,3 +84,50 @@ def simulate_round(raw: pl.DataFrame, *, seed: int = 2562, help_share: float = 0
 def scored_households(raw: pl.DataFrame) -> pl.DataFrame:
     """Household frame of raw persons after scoring (both rounds of a simulation)."""
     return household_frame(_score(raw))
+
+
+def simulate_dataset(settings: dict, raw: pl.DataFrame, *, dataset: str,
+                     rounds: tuple[int, int] = (2566, 2567), seed: int = 2562,
+                     effect: float = 0.25, cases: object | None = None) -> dict:
+    """Build a two-round demo dataset in which help had a known effect.
+
+    Round 1 = ``raw`` (built with the pipeline); its follow-up is opened (a case per target
+    household of every province) and the simulated help is recorded on those cases through
+    :meth:`CaseStore.insert_assistance`; round 2 = :func:`simulate_round` of ``raw``, built
+    and made current. Returns the version ids, the number of help records and the effect.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from service.followup.households import target_households
+    from service.followup.store import ASSIST_COLUMNS, CaseStore
+    from service.pipeline import build_version
+
+    store = cases if isinstance(cases, CaseStore) else CaseStore(settings["database_url"])
+    nxt, help_ = simulate_round(raw, seed=seed, effect=effect)
+
+    class System:
+        username, role, province = "simulation", "national", None
+
+    out: dict = {"dataset": dataset, "effect": effect}
+    with tempfile.TemporaryDirectory(prefix="chipao-simulate-") as tmp:
+        for rnd, frame in zip(rounds, (raw, nxt), strict=True):
+            d = Path(tmp) / str(rnd) / "persons"
+            d.mkdir(parents=True)
+            for (prov,), part in frame.partition_by("province_code", as_dict=True).items():
+                part.write_parquet(d / f"{prov}.parquet")
+            version = build_version(settings, dataset=dataset, round=rnd, progress=False,
+                                    persons_dir=d.parent)
+            out[f"version_{rnd}"] = version.id
+            if rnd != rounds[0]:
+                continue
+            targets = target_households(_score(frame))
+            for prov in sorted(targets["province_code"].unique().to_list()):
+                store.sync_cases(dataset, version_id=version.id, round=rnd, province=prov,
+                                 households=targets)
+            ids = store.cases_by_hh(dataset, help_["hh_id"].to_list())
+            rows = (help_.join(ids.select("hh_id", "case_id"), on="hh_id", how="inner")
+                    .with_columns(note=pl.lit("simulated"), source_row=pl.lit(None, pl.Int64)))
+            store.insert_assistance(dataset, rows.select(ASSIST_COLUMNS), actor=System())
+            out["help_records"] = rows.height
+    return out

@@ -163,10 +163,11 @@ class CaseStore:
                 m.syncs.c.province_code == province)).first() is not None
 
     def sync_cases(self, dataset: str, *, version_id: str, round: int, province: str,
-                   households: pl.DataFrame) -> int:
+                   households: pl.DataFrame, surveyed: pl.Series | None = None) -> int:
         """Open a case (``not_visited``) for every target household of ``province`` in this
         version that has none in this round yet; match missed households registered in an
-        earlier round. Idempotent. Returns the number of new cases."""
+        earlier round against ``surveyed`` (every household id of the version; default: the
+        target households). Idempotent. Returns the number of new cases."""
         hh = households.filter(pl.col("province_code") == province)
         at = now()
         with self.engine.begin() as conn:
@@ -186,7 +187,8 @@ class CaseStore:
             } for r in new.iter_rows(named=True)]
             for i in range(0, len(rows), _BATCH):
                 conn.execute(m.cases.insert(), rows[i:i + _BATCH])
-            self._match_missed(conn, dataset, int(round), province, hh["hh_id"], at)
+            self._match_missed(conn, dataset, int(round), province,
+                               hh["hh_id"] if surveyed is None else surveyed, at)
             conn.execute(m.syncs.delete().where(
                 m.syncs.c.dataset == dataset, m.syncs.c.version_id == version_id,
                 m.syncs.c.province_code == province))
@@ -283,6 +285,22 @@ class CaseStore:
         d["failing_list"] = [x for x in (d.get("failing") or "").split(",") if x]
         d["excluded_list"] = [x for x in (d.get("excluded") or "").split(",") if x]
         return d
+
+    def amphoes(self, dataset: str, round: int, province: str) -> list[str]:
+        """Amphoe codes holding cases of a province (the list page's filter)."""
+        c = m.cases.c
+        with self.engine.connect() as conn:
+            return [a for a in conn.execute(sa.select(c.amphoe_code).distinct().where(
+                c.dataset == dataset, c.round == int(round), c.province_code == province)
+                .order_by(c.amphoe_code)).scalars() if a]
+
+    def status_counts(self, dataset: str, round: int, province: str) -> dict[str, int]:
+        c = m.cases.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.status, sa.func.count()).where(
+                c.dataset == dataset, c.round == int(round), c.province_code == province)
+                .group_by(c.status)).all()
+        return {s: int(n) for s, n in rows}
 
     def case(self, case_id: int) -> dict[str, Any]:
         """A case with its plan, history and assistance."""
@@ -652,30 +670,38 @@ class CaseStore:
         key = getattr(c, AREA_COLUMNS[level])
         cond = self._where(dataset, round, provinces, Filters(area=area), today)
 
-        def count(expr: Any) -> Any:
-            return sa.func.sum(sa.case((expr, 1), else_=0))
-
+        # a few narrow group-bys, each using an index, are much faster on SQLite than one
+        # query with every correlated sub-query side by side (1.0 s -> 0.2 s, 20 k cases)
         a = m.assistance.c
-        help_n = (sa.select(a.case_id, sa.func.count().label("n"),
-                            sa.func.sum(a.amount_thb).label("thb"))
-                  .group_by(a.case_id).subquery())
-        q = (sa.select(
-            key.label("code"), sa.func.count().label("n_cases"),
-            count(c.status.in_(list(wf.at_stage(1)))).label("n_visited"),
-            count(sa.or_(c.status.in_([s for s in wf.at_stage(2)
-                                       if s not in ("moved_or_deceased", "refused")]),
-                         self._has_plan())).label("n_with_plan"),
-            count(help_n.c.n.is_not(None)).label("n_helped"),
-            count(c.status.in_(list(wf.resolved))).label("n_resolved"),
-            count(c.status.in_(list(wf.closed))).label("n_closed"),
-            count(self._overdue(today)).label("n_overdue"),
-            count(c.source == "missed").label("n_missed"),
-            sa.func.coalesce(sa.func.sum(help_n.c.n), 0).label("n_assist"),
-            sa.func.coalesce(sa.func.sum(help_n.c.thb), 0.0).label("assist_thb"))
-             .select_from(m.cases.outerjoin(help_n, help_n.c.case_id == c.id))
-             .where(*cond).group_by(key).order_by(key))
+        plan_states = [s for s in wf.at_stage(2) if s not in ("moved_or_deceased", "refused")]
         with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
+            by_status = conn.execute(sa.select(key, c.status, c.source, sa.func.count())
+                                     .where(*cond).group_by(key, c.status, c.source)).all()
+            with_plan: dict[Any, int] = dict(conn.execute(sa.select(key, sa.func.count()).where(
+                *cond, sa.or_(c.status.in_(plan_states), self._has_plan())).group_by(key)
+            ).all())
+            overdue: dict[Any, int] = dict(conn.execute(sa.select(key, sa.func.count()).where(
+                *cond, self._overdue(today)).group_by(key)).all())
+            helped = {r[0]: r[1:] for r in conn.execute(
+                sa.select(key, sa.func.count(sa.distinct(a.case_id)), sa.func.count(),
+                          sa.func.coalesce(sa.func.sum(a.amount_thb), 0.0))
+                .select_from(m.assistance.join(m.cases, a.case_id == c.id))
+                .where(*cond).group_by(key)).all()}
+        acc: dict[Any, list[Any]] = {}
+        visited, resolved, closed = (set(wf.at_stage(1)), set(wf.resolved), set(wf.closed))
+        for code, status, source, n in by_status:
+            row = acc.setdefault(code, [0] * 10)
+            row[0] += n
+            row[1] += n if status in visited else 0
+            row[4] += n if status in resolved else 0
+            row[5] += n if status in closed else 0
+            row[7] += n if source == "missed" else 0
+        rows = []
+        for code in sorted(acc, key=lambda x: (x is None, x or "")):
+            r = acc[code]
+            h = helped.get(code, (0, 0, 0.0))
+            rows.append((code, r[0], r[1], with_plan.get(code, 0), h[0], r[4], r[5],
+                         overdue.get(code, 0), r[7], h[1], float(h[2] or 0.0)))
         cols = ["code", "n_cases", "n_visited", "n_with_plan", "n_helped", "n_resolved",
                 "n_closed", "n_overdue", "n_missed", "n_assist", "assist_thb"]
         out = pd.DataFrame(rows, columns=cols)

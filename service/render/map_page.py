@@ -26,8 +26,8 @@ SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
     "tambon": ("village", "h3_r9"),
 }
 #: the order chipao-map.js writes its query string in (so the preloaded URL is reused)
-JS_QUERY_ORDER = ("measure", "group", "round", "change", "classes", "classifier", "dataset",
-                  "k")
+JS_QUERY_ORDER = ("measure", "group", "round", "change", "classes", "classifier", "breaks",
+                  "dataset", "k")
 #: area key of each level in the scored person table, for re-counting at another k
 PERSON_KEYS = {"tambon": 8, "amphoe": 6, "province": 4}
 #: poverty cut-offs offered on maps that can be re-counted from the scored persons
@@ -59,6 +59,8 @@ class PageInputs:
     villages_visible: bool
     #: the viewer may drill from tambons to their villages
     village_drill: bool
+    #: the viewer is signed in
+    signed_in: bool = False
 
 
 def build_page(inp: PageInputs) -> MapPage:
@@ -98,6 +100,7 @@ def build_page(inp: PageInputs) -> MapPage:
             level in PERSON_KEYS or level == "village")) else [],
         line_weight=0.2 if level.startswith("h3_") or (level == "tambon" and not scope)
         else 0.6,
+        signed_in=inp.signed_in and not inp.embed,
     )
 
 
@@ -127,19 +130,18 @@ def _outline_level(inp: PageInputs) -> str | None:
     if inp.level.startswith("h3_") or inp.level == "village":
         return {"country": "province", "province": "amphoe", "amphoe": "tambon",
                 "tambon": "tambon"}[inp.scope_level]
+    if inp.scope_level == "country" and inp.level in ("amphoe", "tambon"):
+        return "province"  # 928 amphoe outlines over 7,425 tambons would hide the map
     return {"tambon": "amphoe", "amphoe": "province"}.get(inp.level)
 
 
 def _outline_url(inp: PageInputs) -> str | None:
     outline_level = _outline_level(inp)
-    url = None
-    if outline_level and not (inp.scope_level == "country" and outline_level == "amphoe"):
-        outline_scope = None if outline_level == "province" and inp.scope else inp.scope
-        url = f"/maps/geo/{outline_level}.geojson" + (
-            f"?scope={outline_scope}" if outline_scope else "")
-    if inp.scope_level == "country" and inp.level in ("amphoe", "tambon") and not url:
-        url = "/maps/geo/province.geojson"
-    return url
+    if not outline_level:
+        return None
+    outline_scope = None if outline_level == "province" and inp.scope else inp.scope
+    return f"/maps/geo/{outline_level}.geojson" + (
+        f"?scope={outline_scope}" if outline_scope else "")
 
 
 def _levels(inp: PageInputs, base: str) -> list[dict[str, str]]:

@@ -25,9 +25,10 @@ import polars as pl
 from service.access.principal import Principal, visible_provinces
 from service.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from service.followup.catalogue import HORIZONS
-from service.followup.households import target_households
+from service.followup.households import household_frame, target_rule
 from service.followup.imports import AssistImport, import_assistance
 from service.followup.store import AREA_COLUMNS, CaseStore, Filters
+from service.vocabulary import INDICATORS, PROGRAMMES
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,10 @@ def ensure_cases(services: Any, principal: Any, *, dataset: str, province: str) 
         persons = services.store.read_persons(dataset, province, version=version.id)
     except NotFound:
         return 0
+    frame = household_frame(persons)
     n = cases.sync_cases(dataset, version_id=version.id, round=version.round,
-                         province=province, households=target_households(persons))
+                         province=province, households=frame.filter(target_rule()),
+                         surveyed=frame["hh_id"])
     _audit(services, principal, "case.open", f"cases:{dataset}/{province}", f"new={n}")
     return n
 
@@ -216,28 +219,14 @@ def list_cases(services: Any, principal: Any, *, dataset: str | None, province: 
     for r in rows:
         r["area_th"] = area_name(services, r["village_id"] or r["tambon_code"])
         r["amphoe_th"] = area_name(services, r["amphoe_code"])
-    prog = cases.progress(dataset, version.round, level="amphoe", provinces={province})
-    counts = _status_counts(cases, dataset, version.round, province)
+    counts = cases.status_counts(dataset, version.round, province)
     _audit(services, principal, "case.list", f"cases:{dataset}/{f.area}",
            f"page={page} n={len(rows)}")
     return CaseList(dataset, version.round, province, rows, total, page,
                     max(1, -(-total // page_size)), filters,
-                    [(c, area_name(services, c)) for c in prog["code"] if c],
+                    [(c, area_name(services, c)) for c in
+                     cases.amphoes(dataset, version.round, province)],
                     counts, opened, version.id)
-
-
-def _status_counts(cases: CaseStore, dataset: str, round: int, province: str
-                   ) -> dict[str, int]:
-    import sqlalchemy as sa
-
-    from service.followup import models as m
-
-    c = m.cases.c
-    with cases.engine.connect() as conn:
-        rows = conn.execute(sa.select(c.status, sa.func.count()).where(
-            c.dataset == dataset, c.round == round, c.province_code == province)
-            .group_by(c.status)).all()
-    return {s: int(n) for s, n in rows}
 
 
 def get_case(services: Any, principal: Any, case_id: int) -> dict[str, Any]:
@@ -250,9 +239,26 @@ def get_case(services: Any, principal: Any, case_id: int) -> dict[str, Any]:
     case["amphoe_th"] = area_name(services, case["amphoe_code"])
     case["province_th"] = area_name(services, case["province_code"])
     case["next_statuses"] = [wf.statuses[s] for s in wf.allowed(case["status"])]
+    case["failing_labels"] = [(i, *INDICATORS.get(i, (i, i))) for i in
+                              sorted(case["failing_list"], key=lambda x: int(x[3:]))]
+    case["excluded_labels"] = [(p, *PROGRAMMES.get(p, (p, p))) for p in case["excluded_list"]]
+    case["household_type_th"] = household_type_label(case["household_type"])
+    for h in case["history"]:
+        for k in ("from_status", "to_status"):
+            st = wf.statuses.get(h[k] or "")
+            h[f"{k}_th"] = st.label_th if st else (h[k] or "–")
     case["suggested"] = cases.suggested_plan(case)
     _audit(services, principal, "case.read", f"case:{case_id}")
     return case
+
+
+HOUSEHOLD_TYPES = {"child": "มีเด็ก · child", "elderly": "มีผู้สูงอายุ · elderly",
+                   "disabled": "มีคนพิการ · disabled", "other": "ไม่มีเด็ก ผู้สูงอายุ หรือคนพิการ · "
+                   "no child, elderly or disabled member"}
+
+
+def household_type_label(code: str) -> str:
+    return ", ".join(HOUSEHOLD_TYPES.get(t, t) for t in (code or "other").split("+"))
 
 
 def change_status(services: Any, principal: Any, case_id: int, status: str, *,
@@ -497,3 +503,124 @@ def horizon_label(h: str) -> str:
 
 def area_columns() -> dict[str, str]:
     return dict(AREA_COLUMNS)
+
+
+# -- did it work ------------------------------------------------------------------------------
+@dataclass
+class Evaluation:
+    dataset: str
+    baseline: Any              # Version of the baseline round
+    follow: Any                # Version of the next round
+    outcome: str
+    by: str
+    results: pd.DataFrame      # service.followup.evaluate.evaluate columns (+ label_th)
+    persistent: pd.DataFrame   # per amphoe: n_persistent, n_persistent_never_helped
+    n_panel: int               # households present in both rounds
+
+
+def _previous_round(services: Any, dataset: str, current: Any) -> Any:
+    older = [v for v in services.store.versions(dataset) if v.round < current.round]
+    if not older:
+        raise NotFound("ยังไม่มีข้อมูลรอบก่อนหน้าของชุดข้อมูลนี้ จึงประเมินผลไม่ได้ / this dataset "
+                       "has no earlier round: the evaluation needs two rounds")
+    return max(older, key=lambda v: (v.round, v.created_at))
+
+
+def evaluation(services: Any, principal: Any, *, dataset: str | None, by: str = "all",
+               outcome: str = "poverty", area: str | None = None, n_boot: int = 500,
+               seed: int = 2561) -> Evaluation:
+    """Exit rate of helped households vs comparable households not helped, between the
+    previous round and the current one (service.followup.evaluate), for the provinces the
+    caller may see (``area``: one province or amphoe of them)."""
+    from service.followup.evaluate import (
+        BY,
+        OUTCOMES,
+        build_panel,
+        evaluate,
+        persistent_never_helped,
+    )
+
+    dataset = _dataset(services, dataset)
+    if by not in BY:
+        raise InvalidInput(f"by ต้องเป็น {', '.join(BY)} / by must be one of {', '.join(BY)}",
+                           column="by")
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome ต้องเป็น {', '.join(OUTCOMES)} / outcome must be one of "
+                           f"{', '.join(OUTCOMES)}", column="outcome")
+    if not 0 <= int(n_boot) <= 2000:
+        raise InvalidInput("n_boot 0-2000", column="n_boot")
+    provinces = require_cases(principal, area[:4] if area else None)
+    follow = current_round(services, dataset)
+    base = _previous_round(services, dataset, follow)
+    if area:
+        scope = [area[:4]]
+    elif provinces is not None:
+        scope = sorted(provinces)
+    else:
+        scope = sorted(p.stem for p in (Path(base.path) / "persons").glob("*.parquet"))
+    frames_b, frames_f = [], []
+    for prov in scope:
+        try:
+            frames_b.append(household_frame(services.store.read_persons(
+                dataset, prov, version=base.id)))
+            frames_f.append(household_frame(services.store.read_persons(
+                dataset, prov, version=follow.id)))
+        except NotFound:
+            continue
+    if not frames_b:
+        raise NotFound("ไม่มีข้อมูลครัวเรือนของพื้นที่นี้ทั้งสองรอบ / no households of this area "
+                       "in both rounds")
+    baseline, nxt = pl.concat(frames_b), pl.concat(frames_f)
+    if area and len(area) > 4:
+        baseline = baseline.filter(pl.col("amphoe_code").str.starts_with(area[:6]))
+    panel = build_panel(baseline, nxt)
+    help_ = case_store(services).assistance_frame(dataset, provinces=set(scope))
+    results = evaluate(panel, help_, outcome=outcome, by=by, n_boot=int(n_boot), seed=seed)
+    acts = case_store(services).actions
+    labels = {**{a: x.label_th for a, x in acts.actions.items()},
+              **{a: x.label_th for a, x in acts.agencies.items()}, "all": "ทั้งหมด · all"}
+    results.insert(2, "label_th", [labels.get(k) or area_name(services, k) for k in
+                                   results["key"]])
+    persistent = persistent_never_helped(panel, help_)
+    persistent.insert(1, "name_th", [area_name(services, c) for c in persistent["amphoe_code"]])
+    _audit(services, principal, "case.evaluation",
+           f"cases:{dataset}/{area or ','.join(scope)}", f"by={by} outcome={outcome}")
+    return Evaluation(dataset, base, follow, outcome, by, results, persistent,
+                      panel.frame.height)
+
+
+#: child level of an area's follow-up section (area profiles, KPI dashboard)
+_CHILD = {0: "province", 4: "amphoe", 6: "tambon", 8: "village"}
+
+
+def progress_section(services: Any, principal: Any, *, dataset: str | None,
+                     code: str | None) -> dict[str, Any] | None:
+    """Follow-up progress of an area's children for another page (WORKSPACE's area profile
+    and KPI dashboard): ``{"rows", "public", "links"}`` for the template include
+    ``pages/_followup_progress.html``, or None when no case of the area exists (or the
+    public asks below the amphoe). Callers who may not see the province get the public
+    figures."""
+    code = code or ""
+    level = _CHILD.get(len(code))
+    if level is None:
+        return None
+    dataset = _dataset(services, dataset)
+    try:
+        version = current_round(services, dataset)
+    except NotFound:
+        return None
+    visible_all = visible(principal)
+    detail = principal.is_authenticated and (
+        visible_all is None or (code and code[:4] in visible_all))
+    if detail:
+        frame = case_store(services).progress(dataset, version.round, level=level,
+                                              provinces=visible_all, area=code or None)
+        frame.insert(1, "name_th", [area_name(services, c) for c in frame["code"]])
+        frame = _with_shares(frame)
+    elif level in PUBLIC_LEVELS:
+        frame = public_progress(services, dataset=dataset, level=level, area=code or None)
+    else:
+        return None
+    if frame.empty:
+        return None
+    return {"rows": frame.to_dict("records"), "public": not detail, "links": bool(detail)}

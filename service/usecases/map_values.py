@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRUE = {"1", "true", "yes", "on"}
+BREAKS = ("page", "national")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class MapParams:
     classes: int
     classifier: str
     k: float | None = None
+    #: "page" (classes of the areas shown) or "national" (the country's classes of this level,
+    #: so two province maps on one slide share their colours)
+    breaks: str = "page"
 
     @classmethod
     def parse(cls, args: Mapping[str, Any], *, default_dataset: str) -> MapParams:
@@ -99,8 +103,13 @@ class MapParams:
             if not 0 < k <= 1:
                 raise InvalidInput("k (poverty cut-off) must be in (0, 1] "
                                    "/ ค่า k ต้องมากกว่า 0 และไม่เกิน 1", column="k")
+        breaks = args.get("breaks") or "page"
+        if breaks not in BREAKS:
+            raise InvalidInput("breaks must be 'page' or 'national' / "
+                               "ช่วงสีต้องเป็น page (ของแผนที่นี้) หรือ national (ระดับประเทศ)",
+                               column="breaks")
         return cls(dataset, measure, group, args.get("round") or None, change, classes,
-                   classifier, k)
+                   classifier, k, breaks)
 
     def query(self, *, default_dataset: str) -> dict[str, Any]:
         q: dict[str, Any] = {"measure": self.measure, "classes": self.classes,
@@ -115,6 +124,8 @@ class MapParams:
             q["dataset"] = self.dataset
         if self.k is not None:
             q["k"] = self.k
+        if self.breaks != "page":
+            q["breaks"] = self.breaks
         return q
 
 
@@ -218,6 +229,7 @@ def map_page(s: Services, p: Principal | None, scope: str | None, level: str | N
         bounds=geometry.bounds_of(bdir, scope), max_bounds=geometry.bounds_of(bdir, None),
         basemap=basemap(s.settings.basemap), min_households=s.min_households, embed=embed,
         villages_visible=villages,
+        signed_in=viewer is not None and viewer.is_authenticated,
         village_drill=viewer is not None and viewer.is_authenticated and (
             viewer.role == "national" or villages)))
 
@@ -354,7 +366,7 @@ def map_values(s: Services, p: Principal | None, req: ValuesRequest, params: Map
     viewer = None if public else p
     key = (params.dataset, req.version, req.previous if params.change else None, req.level,
            req.scope, params.measure, params.group, params.classes, params.classifier,
-           params.k, visibility_key(viewer))
+           params.k, params.breaks, visibility_key(viewer))
     if not req.version:
         return _values_body(s, req, params, viewer)
     return s.map_values.get_or_build(key, lambda: _values_body(s, req, params, viewer))
@@ -365,8 +377,9 @@ def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principa
     level, scope, version, previous_id = req.level, req.scope, req.version, req.previous
     frame = at_cutoff(s, read_scope(s, params.dataset, level, scope, version), params, level,
                       scope, version)
+    covers = None
     if level.startswith("h3_"):
-        frame = without_small_cells(frame, p, min_households=s.min_households)
+        frame, covers = cells_with_cover(s, p, frame, params.dataset, level, scope, version)
     previous = None
     if params.change:
         if previous_id is None:
@@ -377,21 +390,126 @@ def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principa
                                          params, level, scope, previous_id), p,
                             dataset=params.dataset, version=previous_id, level=level)
     frame = _protect(s, frame, p, dataset=params.dataset, version=str(version), level=level)
+    if covers is not None and not covers.empty:
+        frame = pd.concat([covers, frame], ignore_index=True)
     measure = load_catalogue().get(params.measure)
     if measure.id == "priority_rank" and "priority_rank" not in frame.columns:
         frame = _with_rank(frame, previous)
         if previous is not None:
             previous = _with_rank(previous, None)
+    fixed = None
+    if params.breaks == "national" and scope:
+        fixed = _national_legend(s, p, req, params, measure)
     try:
         payload = values_payload(frame, measure, group=params.group, previous=previous,
-                                 classes=params.classes, classifier=params.classifier)
+                                 classes=params.classes, classifier=params.classifier,
+                                 fixed=fixed)
     except ValueError as exc:
         raise InvalidInput(str(exc), column="measure") from None
     payload["version"] = version
     payload["level"] = level
+    payload["k"] = params.k if params.k is not None else _dataset_k(s, params.dataset, version)
+    payload["breaks"] = "national" if fixed is not None else "page"
+    if "cover_resolution" in frame.columns and frame["cover_resolution"].notna().any():
+        payload["covered"] = True
+        payload["cover_resolution"] = [None if pd.isna(v) else int(v)
+                                       for v in frame["cover_resolution"]]
+    if level.startswith("h3_") and payload["codes"]:
+        from service.render.places import cell_places
+
+        payload["places"] = cell_places(s.settings["boundaries_dir"], payload["codes"])
+    if "priority_score" in frame.columns:
+        _priority_extras(frame, payload)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
                       allow_nan=False).encode()
     return body, gzip.compress(body, compresslevel=6, mtime=0)
+
+
+def _dataset_k(s: Services, dataset: str, version: str | None) -> float | None:
+    """The poverty cut-off the version was scored with (shown in legends and prints)."""
+    from service.analysis.spec import load_spec
+
+    try:
+        return float(load_spec(s.source.spec_name(dataset, version)).k)
+    except Exception:
+        log.debug("no spec k for %s/%s", dataset, version, exc_info=True)
+        return None
+
+
+def _national_legend(s: Services, p: Principal | None, req: ValuesRequest, params: MapParams,
+                     measure: Any):
+    """Classes of the whole country's table of this level, as ``p`` may see it."""
+    from service.render.payload import national_legend
+
+    level, version = req.level, req.version
+    frame = read_scope(s, params.dataset, level, None, version)
+    if level.startswith("h3_"):
+        frame = without_small_cells(frame, p, min_households=s.min_households)
+    frame = _protect(s, frame, p, dataset=params.dataset, version=str(version), level=level)
+    previous = None
+    if params.change and req.previous:
+        previous = _protect(s, read_scope(s, params.dataset, level, None, req.previous), p,
+                            dataset=params.dataset, version=req.previous, level=level)
+    if measure.id == "priority_rank" and "priority_rank" not in frame.columns:
+        frame = _with_rank(frame, previous)
+    return national_legend(frame, measure, group=params.group, previous=previous,
+                           classes=params.classes, classifier=params.classifier)
+
+
+def cells_with_cover(s: Services, p: Principal | None, frame: pd.DataFrame, dataset: str,
+                     level: str, scope: str | None, version: str | None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(H3 cells ``p`` may see located, their published coarser ancestors drawn beneath).
+
+    Cells with fewer than min households are not even located for callers who may not see
+    them; the published cells one and two resolutions coarser are drawn beneath instead
+    (service.analysis.disclosure.cover_with_parents), so that the gaps do not read as
+    "nobody lives here" and no gap tells where a small household group lives.
+    """
+    from service.analysis.disclosure import cover_with_parents
+
+    visible = without_small_cells(frame, p, min_households=s.min_households)
+    if len(visible) == len(frame):
+        return visible, None
+    res = int(level.rsplit("r", 1)[1])
+    parents: dict[str, pd.DataFrame] = {}
+    for r in range(res - 1, max(6, res - 2) - 1, -1):
+        lv = f"h3_r{r}"
+        try:
+            table = read_scope(s, dataset, lv, scope, version)
+        except NotFound:
+            continue
+        table = without_small_cells(table, p, min_households=s.min_households)
+        parents[lv] = _protect(s, table, p, dataset=dataset, version=str(version), level=lv)
+    covers = cover_with_parents(frame, parents, resolution=res)
+    return visible, covers
+
+
+def _priority_extras(frame: pd.DataFrame, payload: dict) -> None:
+    """Priority score (0-100) and the three largest contributions per area, for tooltips."""
+    from service.analysis.rank import load_config
+    from service.render.payload import _column
+
+    labels = {c.id: (c.label_th or c.id, c.label_en or c.id)
+              for c in load_config().components}
+    contrib = [c for c in frame.columns if c.startswith("contrib_")]
+    suppressed = frame["suppressed"].fillna(False).astype(bool).to_numpy() \
+        if "suppressed" in frame.columns else np.zeros(len(frame), dtype=bool)
+    score = pd.to_numeric(frame["priority_score"], errors="coerce").to_numpy("float64")
+    payload["columns"]["priority_score"] = _column(np.where(suppressed, np.nan, score))
+    reasons: list[list[str] | None] = []
+    values = frame[contrib].apply(pd.to_numeric, errors="coerce").to_numpy("float64") \
+        if contrib else np.zeros((len(frame), 0))
+    for i in range(len(frame)):
+        if suppressed[i] or not contrib:
+            reasons.append(None)
+            continue
+        row = values[i]
+        order = [j for j in np.argsort(-np.nan_to_num(row, nan=-1.0))[:3] if row[j] > 0]
+        reasons.append([f"{labels.get(contrib[j][8:], (contrib[j][8:],) * 2)[0]} · "
+                        f"{labels.get(contrib[j][8:], (contrib[j][8:],) * 2)[1]} "
+                        f"(+{row[j]:.1f})" for j in order])
+    payload["reasons"] = reasons
 
 
 def _with_rank(frame: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
@@ -405,9 +523,11 @@ def _with_rank(frame: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFra
         visible = frame[~frame["suppressed"].fillna(False).astype(bool)]
     if visible.empty:
         return frame.assign(priority_rank=np.nan)
-    ranked = rank_areas(visible, previous=previous, explain=False)
-    ranks = ranked.set_index("code")["priority_rank"]
-    return frame.assign(priority_rank=frame["code"].map(ranks).astype("float64"))
+    ranked = rank_areas(visible, previous=previous, explain=False).set_index("code")
+    keep = ["priority_rank", "priority_score"] + [c for c in ranked.columns
+                                                  if c.startswith("contrib_")]
+    return frame.assign(**{c: frame["code"].map(ranked[c]).astype("float64")
+                           for c in keep if c in ranked.columns})
 
 
 # -- geometry ------------------------------------------------------------------------------------
@@ -446,8 +566,16 @@ def map_geometry(s: Services, p: Principal, level: str, scope: str | None,
     key = geometry.cache_key(level, scope or "all", params.dataset, version, visibility_key(p))
 
     def build() -> bytes:
-        frame = without_small_cells(read_scope(s, params.dataset, level, scope, version), p,
-                                    min_households=s.min_households)
-        return geometry.h3_compact(frame["code"].astype(str).tolist())
+        frame, covers = cells_with_cover(s, p, read_scope(s, params.dataset, level, scope,
+                                                          version),
+                                         params.dataset, level, scope, version)
+        groups: list[int] = []
+        codes: list[str] = []
+        if covers is not None and not covers.empty:
+            for _res, rows in covers.groupby("cover_resolution", sort=True):
+                groups.append(len(rows))
+                codes.extend(rows["code"].astype(str))
+        codes.extend(frame["code"].astype(str))
+        return geometry.h3_compact(codes, cover_groups=groups)
 
     return Geometry(s.geometry.get_or_build(key, build), True)
