@@ -282,6 +282,7 @@ def build_version(settings: Mapping[str, Any], *, dataset: str, round: int,
                   population_raster: str | Path | None = None,
                   store: Store | None = None, locator: Any = None,
                   on_stage: Callable[[str, float], None] | None = None,
+                  extra_meta: dict[str, Any] | None = None,
                   executor: ProvinceExecutor | None = None) -> Version:
     """Locate, score, aggregate and store one dataset version atomically.
 
@@ -325,7 +326,8 @@ def build_version(settings: Mapping[str, Any], *, dataset: str, round: int,
         return _build(store, settings, dataset=dataset, round=round, files=files, sha=sha,
                       progress=progress, spec=spec, programmes=programmes, raster=raster,
                       spec_obj=spec_obj, prog=prog, tambons=tambons, locator=locator, agg=agg,
-                      times=times, on_stage=on_stage, executor=executor)
+                      times=times, on_stage=on_stage, extra_meta=extra_meta or {},
+                      executor=executor)
     except SourceAlreadyStored as exc:
         log.info("dataset %s: source stored meanwhile as version %s", dataset, exc.version.id)
         return exc.version
@@ -336,6 +338,7 @@ def _build(store: Store, settings: Mapping[str, Any], *, dataset: str, round: in
            raster: Any, spec_obj: Any, prog: Any, tambons: Any, locator: Any,
            agg: Aggregator, times: StageTimes,
            on_stage: Callable[[str, float], None] | None,
+           extra_meta: dict[str, Any],
            executor: ProvinceExecutor | None = None) -> Version:
     from tqdm import tqdm
 
@@ -382,7 +385,9 @@ def _build(store: Store, settings: Mapping[str, Any], *, dataset: str, round: in
             tables = {level: attach(frame, pnl.get(level)) for level, frame in tables.items()}
         cell_tambons = {level: frame.to_pandas() for level, frame in agg.cell_tambons.items()}
         # raster sums and protection need only a few columns: keep the wide tables in polars
-        narrow = {level: frame.select("code", "parent_code", "n_households", "n_persons")
+        narrow = {level: frame.select("code", "parent_code", "n_households", "n_persons",
+                                      *(["n_hh_present"] if "n_hh_present" in frame.columns
+                                        else []))
                   .to_pandas() for level, frame in tables.items()}
         t = times.add("aggregate", t)
         if raster:
@@ -396,7 +401,8 @@ def _build(store: Store, settings: Mapping[str, Any], *, dataset: str, round: in
         levels: dict[str, int] = {}
         suppressed: dict[str, int] = {}
         for level in list(tables):
-            extra = narrow.pop(level).drop(columns=["parent_code", "n_households", "n_persons"])
+            extra = narrow.pop(level).drop(columns=["parent_code", "n_households", "n_persons",
+                                                    "n_hh_present"], errors="ignore")
             extra = extra.merge(flags[level], on="code", how="left")
             extra["dc_suppressed"] = extra["dc_suppressed"].fillna(True).astype(bool)
             extra["dc_reason"] = extra["dc_reason"].astype(object)
@@ -425,6 +431,7 @@ def _build(store: Store, settings: Mapping[str, Any], *, dataset: str, round: in
             "n_without_tambon": agg.n_without_tambon, "n_without_cell": agg.n_without_cell,
             "stage_seconds": {k: float(f"{v:.3f}") for k, v in times.seconds.items()},
             "provinces": [p.stem for p in files],
+            **extra_meta,
         }
         if previous is not None:
             meta["panel"] = {"previous_version": previous.id, "previous_round": previous.round}
@@ -442,7 +449,8 @@ def _build(store: Store, settings: Mapping[str, Any], *, dataset: str, round: in
 def previous_round_version(store: Store, dataset: str, round: int) -> Version | None:
     """The ready version of ``dataset`` with the latest round before ``round`` (the newest
     such build), whose persons the panel measures compare with; None when there is none."""
-    earlier = [v for v in store.catalog.versions(dataset) if v.round < round]
+    # the released version of each earlier round (a superseded build is never compared)
+    earlier = [v for v in store.versions(dataset) if v.round < round]
     if not earlier:
         return None
     return max(earlier, key=lambda v: (v.round, v.created_at, v.id))

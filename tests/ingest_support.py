@@ -83,7 +83,8 @@ def pipeline_available() -> bool:
     return importlib.util.find_spec("service.pipeline") is not None
 
 
-def store_build(settings, *, dataset, round, persons_dir, source_sha256, progress=False):
+def store_build(settings, *, dataset, round, persons_dir, source_sha256, progress=False,
+                extra_meta=None):
     """Publish the canonical persons as a store version (used while service.pipeline is
     absent): the same atomic store path the pipeline uses, without scoring."""
     from service.store import open_store
@@ -98,7 +99,9 @@ def store_build(settings, *, dataset, round, persons_dir, source_sha256, progres
             shutil.copy(f, w.persons_path(f.stem))
             frame = pl.read_parquet(f, columns=["hh_id"])
             n, nh = n + frame.height, nh + frame["hh_id"].n_unique()
-        return w.publish(n_persons=n, n_households=nh, meta={})
+        provinces = sorted(f.stem for f in Path(persons_dir, "persons").glob("*.parquet"))
+        return w.publish(n_persons=n, n_households=nh,
+                         meta={"provinces": provinces, **(extra_meta or {})})
 
 
 def build_for_tests():
@@ -108,3 +111,13 @@ def build_for_tests():
 
         return build_version
     return store_build
+
+
+def seed_round(settings, *, dataset: str = "t", round: int = 2567) -> None:
+    """Create ``dataset``'s round ``round`` as a national user would (an empty released
+    version), so provincial uploads to it are allowed."""
+    from service.store import open_store
+
+    store = open_store(settings)
+    with store.write_version(dataset, round=round, source_sha256=f"seed-{round}") as w:
+        w.publish(n_persons=0, n_households=0, meta={"provinces": []})

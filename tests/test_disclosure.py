@@ -45,9 +45,12 @@ def _recoverable(children: pd.DataFrame, parents: pd.DataFrame) -> list[tuple[st
 def test_primary_and_complementary():
     areas = _areas([("A1", "A", 4, 2, 0.5), ("A2", "A", 30, 9, 0.3), ("A3", "A", 50, 5, 0.1),
                     ("B1", "B", 40, 4, 0.1), ("B2", "B", 60, 6, 0.1)])
-    public = suppress(areas, min_households=MIN, level="village")
+    public = suppress(areas, min_households=MIN, level="village", detailed_reasons=True)
     assert public["suppressed"].tolist() == [True, True, False, False, False]
     assert public["suppression_reason"].tolist()[:2] == ["primary", "complementary"]
+    # the public is told one reason only (which one would tell where fewer than 10 live)
+    reasons = suppress(areas, min_households=MIN)["suppression_reason"]
+    assert reasons.tolist()[:2] == ["withheld", "withheld"] and reasons[2:].isna().all()
     assert public.loc[0, ["n_households", "n_poor", "h"]].isna().all()
     assert public.loc[2, "n_households"] == 50
     # the input is untouched
@@ -222,7 +225,7 @@ def test_stored_flags_keep_a_subset_safe():
     tables, cell_tambons = _build(seed=31)
     flags = protect_levels(tables, min_households=MIN, cell_tambons=cell_tambons)
     cells = tables["h3_r9"].merge(flags["h3_r9"], on="code")
-    whole = suppress(cells, min_households=MIN)
+    whole = suppress(cells, min_households=MIN, detailed_reasons=True)
     parent = whole.loc[whole["suppression_reason"] == "complementary", "parent_code"]
     if parent.empty:
         pytest.skip("no complementary suppression in this sample")

@@ -12,6 +12,7 @@ from ingest_support import (
     KEY,
     good_rows,
     nid,
+    seed_round,
     settings_for,
     write_csv,
     write_parquet,
@@ -36,7 +37,8 @@ class Capture:
         self.frames: dict[str, pl.DataFrame] = {}
         self.calls = 0
 
-    def __call__(self, settings, *, dataset, round, persons_dir, source_sha256, progress=False):
+    def __call__(self, settings, *, dataset, round, persons_dir, source_sha256, progress=False,
+                 **_build_options):
         self.calls += 1
         for f in sorted(Path(persons_dir, "persons").glob("*.parquet")):
             self.frames[f.stem] = pl.read_parquet(f)
@@ -259,6 +261,7 @@ def test_quarantine_file_and_full_report(settings, tmp_path):
 
 
 def test_provincial_uploader_rows_outside_province(settings, tmp_path):
+    seed_round(settings)
     path = write_csv(tmp_path / "o.csv", good_rows(2))
     report, cap = run(settings, [path], allowed_province="TH10")
     assert report.status == "rejected"

@@ -12,6 +12,7 @@ from ingest_support import (
     good_rows,
     nid,
     replace_zip_member,
+    seed_round,
     store_build,
     write_csv,
     write_xlsx,
@@ -77,6 +78,8 @@ def test_national_upload_creates_then_is_idempotent(app, client, national, tmp_p
 
 
 def test_provincial_user_only_own_province(app, client, tmp_path, fast_build):
+    # the round exists (created by a national user): provincial users only update it
+    seed_round(app.config["CHIPAO"], dataset="survey")
     body = write_csv(tmp_path / "a.csv", good_rows(3)).read_bytes()  # rows in TH75
     other = _token(app, "cm", "provincial", "TH50")
     r = _post(client, other, body, policy="quarantine")
@@ -182,6 +185,7 @@ def test_huge_shared_strings_table_is_refused(tmp_path):
 
 def test_municipal_rows_are_notices_in_the_upload_response(app, client, tmp_path, fast_build):
     headers = _token(app, "p75m", "provincial", "TH75")
+    seed_round(app.config["CHIPAO"], dataset="survey")
     rows = good_rows(3)
     for r in rows:
         r[4] = "750151"                         # municipal pseudo-tambon of amphoe TH7501

@@ -9,6 +9,7 @@ import pytest
 from ingest_support import (
     HEADER_TH,
     good_rows,
+    seed_round,
     settings_for,
     write_csv,
     write_parquet,
@@ -31,7 +32,8 @@ class Capture:
     def __init__(self) -> None:
         self.frames: list[pl.DataFrame] = []
 
-    def __call__(self, settings, *, dataset, round, persons_dir, source_sha256, progress=False):
+    def __call__(self, settings, *, dataset, round, persons_dir, source_sha256, progress=False,
+                 **_build_options):
         for f in sorted(Path(persons_dir, "persons").glob("*.parquet")):
             self.frames.append(pl.read_parquet(f))
 
@@ -143,6 +145,7 @@ def test_unknown_amphoe_or_low_tambon_digits_stay_errors(settings, tmp_path, cod
 
 def test_municipal_rows_respect_the_uploaders_province(settings, tmp_path):
     rows = rows_at(2, "750151", IN_TH750101)
+    seed_round(settings)
     report, _cap = run(settings, write_csv(tmp_path / "w.csv", rows), allowed_province="TH10")
     assert report.status == "rejected" and report.forbidden
 

@@ -90,7 +90,9 @@ def public_mask(store: AreaReader, dataset: str, version: str, level: str, *,
         names = store.area_columns(dataset, level, version=version)
         families = [(denom, items[0]) for denom, items in
                     rate_families(pd.DataFrame(columns=names)) if items]
-        wanted = ["code", "parent_code", "n_households", "dc_suppressed", "dc_reason"]
+        # n_hh_present (households with any member here) decides primary suppression
+        wanted = ["code", "parent_code", "n_households", "n_hh_present", "n_persons",
+                  "dc_suppressed", "dc_reason"]
         columns = [c for c in wanted if c in names] + [d for d, _ in families]
         narrow = store.read_areas(dataset, level, version=version,
                                   columns=list(dict.fromkeys(columns)))
@@ -149,9 +151,13 @@ def apply_mask(raw: pd.DataFrame, mask: pd.DataFrame) -> pd.DataFrame:
             null_columns(out, items, hidden & ~sup)
     null_columns(out, [c for c in out.columns if c not in IDENTITY_COLUMNS], sup)
     # published datasets (TPMAP tables): items hidden at import over the whole country
+    from service.analysis.disclosure import PUBLIC_REASON, perturb
     from service.analysis.disclosure_published import apply_hidden
 
-    return apply_hidden(out)
+    # one reason for the public; every published count but the household totals perturbed
+    # with its cell key (SEC, docs/security.md)
+    out["suppression_reason"] = out["suppression_reason"].where(~sup, PUBLIC_REASON)
+    return perturb(apply_hidden(out))
 
 
 def _resolve(store: Any, dataset: str, version: str | None) -> str:
@@ -205,7 +211,8 @@ def area_view(store: AreaReader, dataset: str, level: str, principal: Principal,
     cache = _DEFAULT_CACHE if cache is None else cache
     version = _resolve(store, dataset, version)
     if principal.role == "national":
-        frame = store.read_areas(dataset, level, version=version, province=province)
+        frame = _without_cell_key(store.read_areas(dataset, level, version=version,
+                                                   province=province))
         if province is not None:
             frame = frame[frame["province_code"] == province]
         frame = frame.assign(view="detail")
@@ -242,12 +249,19 @@ def _mixed_view(store: AreaReader, dataset: str, version: str, level: str,
 
 def _own_rows(store: AreaReader, dataset: str, version: str, level: str, province: str
               ) -> pd.DataFrame:
-    raw = store.read_areas(dataset, level, version=version, province=province)
+    raw = _without_cell_key(store.read_areas(dataset, level, version=version,
+                                             province=province))
     own = raw[raw["province_code"] == province].assign(view="detail")
     for column in ("suppressed", "suppression_reason"):  # same shape as the mixed view
         if column not in own:
             own[column] = None
     return own.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def _without_cell_key(frame: pd.DataFrame) -> pd.DataFrame:
+    """Detail rows without ``ckey``: the cell key is an internal of the public
+    perturbation (with it the noise of the public figures could be undone)."""
+    return frame.drop(columns=["ckey"], errors="ignore")
 
 
 def public_view(store: AreaReader, dataset: str, level: str, *, version: str | None = None,

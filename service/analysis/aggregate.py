@@ -12,7 +12,12 @@ whole country fits in memory:
    computes the ratios.
 
 Household counts are additive because each household is counted once, on its first member
-(`is_first_distinct` over ``hh_id``) and all members share one location.
+(`is_first_distinct` over ``hh_id``). Members of one household may be recorded in different
+villages, tambons or H3 cells, so every table also carries ``n_hh_present``: households with
+*any* member in the area (not additive). Disclosure control uses it: a household counts in
+every area where any member is (analysis/disclosure.py). ``ckey`` is the area's cell key for
+the cell-key perturbation of public counts: the sum of its persons' record keys modulo 256
+(:func:`record_keys`), additive like any count and never published.
 """
 
 from __future__ import annotations
@@ -74,6 +79,23 @@ class CountSpec:
 
 
 _XY = ["_sum_lon", "_sum_lat", "_n_xy"]
+#: summed record keys (see ckey): a partial sum, reduced modulo CELL_KEY_MODULUS at the end
+_CKEY = "_ckey"
+CELL_KEY_MODULUS = 256
+
+
+def record_keys(ids: pl.Series) -> pl.Series:
+    """Record key 0-255 of each person id (nulls: 0), from a seeded hash of the id: the same
+    person gets the same key in every build and round, so a cell holding the same persons
+    always gets the same perturbation. The keys are summed into each table's ``ckey`` when a
+    version is built, so a version's published noise never changes afterwards (polars does
+    not promise the same hash across its own releases: a rebuild after an upgrade may draw
+    new noise)."""
+    keys = (ids.hash(seed=0x4348495041304B)
+            % CELL_KEY_MODULUS).cast(pl.UInt8)
+    return keys.set(ids.is_null(), 0) if ids.null_count() else keys
+
+
 #: float sums (sum_c_poor*, village coordinates) are summed as integers of 1e-9 units: exact,
 #: so the tables are the same bytes whatever the order, threads or processes of the sums
 FIXED = 1_000_000_000
@@ -99,6 +121,7 @@ def _count_exprs(spec: CountSpec) -> list[pl.Expr]:
     first = pl.col("_hh_first")
     c_poor = _fixed(pl.when(poor).then(pl.col("mpi_c").cast(pl.Float64)).otherwise(0.0))
     exprs = [
+        pl.col("_rkey").cast(pl.UInt64).sum().alias(_CKEY),
         first.sum().alias("n_households"),
         pl.len().cast(pl.UInt32).alias("n_persons"),
         scored.sum().alias("n_scored"),
@@ -190,13 +213,24 @@ class Aggregator:
               if has_xy else [pl.lit(0, dtype=pl.Int64).alias("_sum_lon"),
                               pl.lit(0, dtype=pl.Int64).alias("_sum_lat"),
                               pl.lit(0, dtype=pl.UInt32).alias("_n_xy")])
-        fine = (lazy.with_columns(pl.col("hh_id").is_first_distinct().alias("_hh_first"))
+        rkey = (pl.col("person_id").map_batches(record_keys, return_dtype=pl.UInt8)
+                if "person_id" in columns else pl.lit(0, dtype=pl.UInt8))
+        marked = lazy.with_columns(pl.col("hh_id").is_first_distinct().alias("_hh_first"),
+                                   rkey.alias("_rkey"))
+        fine = (marked
                 .with_columns([pl.when(pl.col("lat").is_not_null()).then(pl.col("lon"))
                                .alias("lon"),
                                pl.when(pl.col("lon").is_not_null()).then(pl.col("lat"))
                                .alias("lat")] if has_xy else [])
                 .group_by(keys).agg(_count_exprs(spec) + xy).collect())
-        count_cols = spec.count_columns()
+        # households whose members lie in more than one fine area (village, tambon, cell):
+        # few, kept whole so that n_hh_present can count them in every area they touch
+        split = (marked.group_by(["hh_id", *keys])
+                 .agg(pl.col("_hh_first").any().alias("_first"))
+                 .filter(pl.len().over("hh_id") > 1).collect())
+        if split.height:
+            self._parts.setdefault("split", []).append(split)
+        count_cols = spec.count_columns() + [_CKEY]
         self.n_rows += int(fine["n_persons"].sum() or 0)
         no_tambon = fine["tambon_located"].is_null()
         self.n_without_tambon += int(fine.filter(no_tambon)["n_persons"].sum() or 0)
@@ -219,7 +253,7 @@ class Aggregator:
         if self.spec is None:
             raise ValueError("nothing to aggregate: no person batch was added")
         spec = self.spec
-        count_cols = spec.count_columns()
+        count_cols = spec.count_columns() + [_CKEY]
         sums = _sum_exprs(count_cols)
         tables: dict[str, pl.DataFrame] = {}
 
@@ -270,17 +304,57 @@ class Aggregator:
                     _h3_str(pl.col(col)).alias("code"), pl.col("tambon_located").alias("tambon"),
                     "n_households")
         del cells
+        extra = self._present_extra(set(tables))
         for level, frame in tables.items():
             # Int32 holds any national count (38.6 M persons) at half the memory of Int64;
             # signed so differences between rounds cannot wrap around
+            more = extra.get(level)
+            if more is not None:
+                frame = frame.join(more, on="code", how="left")
+            present = pl.col("n_households") + (pl.col("_extra").fill_null(0)
+                                                if more is not None else 0)
             frame = frame.with_columns(
                 [pl.col(c) / FIXED if c.startswith("sum_") else pl.col(c).cast(pl.Int32)
-                 for c in count_cols])
+                 for c in count_cols if c != _CKEY]
+                + [present.cast(pl.Int32).alias("n_hh_present"),
+                   (pl.col(_CKEY) % CELL_KEY_MODULUS).cast(pl.Int16).alias("ckey")]
+            ).drop([_CKEY] + (["_extra"] if more is not None else []))
             # H3 hex codes of one resolution have equal length: integer order = code order,
             # and sorting integers is several times cheaper than strings
             tables[level] = ratios(frame, spec).sort("cell" if "cell" in frame.columns
                                                      else "code")
         return tables
+
+    def _present_extra(self, levels: set[str]) -> dict[str, pl.DataFrame]:
+        """Per level: ``code``, ``_extra`` = households with a member in the area but their
+        first member elsewhere (so n_hh_present = n_households + _extra)."""
+        parts = self._parts.pop("split", [])
+        if not parts:
+            return {}
+        split = pl.concat(parts, how="diagonal_relaxed")
+        areas: dict[str, pl.Expr] = {
+            "village": pl.col("village_id"),
+            "tambon": pl.col("tambon_located"),
+            "amphoe": pl.col("tambon_located").str.slice(0, 6),
+            "province": pl.col("tambon_located").str.slice(0, 4),
+        }
+        located = split.filter(pl.col("tambon_located").is_not_null())
+        out: dict[str, pl.DataFrame] = {}
+        if "h3_r9" in split.columns:
+            for res in H3_RESOLUTIONS:
+                cell = pl.col("h3_r9") if res == 9 else _h3_parent(pl.col("h3_r9"), res)
+                areas[f"h3_r{res}"] = _h3_str(cell)
+        for level, area in areas.items():
+            if level not in levels:
+                continue
+            frame = located.filter(pl.col("h3_r9").is_not_null()) if level.startswith(
+                "h3_") else located
+            pairs = (frame.select("hh_id", area.alias("code"), "_first")
+                     .filter(pl.col("code").is_not_null())
+                     .group_by("hh_id", "code").agg(pl.col("_first").any()))
+            out[level] = (pairs.filter(~pl.col("_first")).group_by("code")
+                          .agg(pl.len().cast(pl.Int32).alias("_extra")))
+        return out
 
     def _admin_identity(self, level: str, frame: pl.DataFrame,
                         parent_len: int | None) -> pl.DataFrame:
@@ -311,7 +385,7 @@ class Aggregator:
                        by_tambon: pl.DataFrame) -> pl.DataFrame:
         """One row per cell; province_code = province with most households in the cell."""
         col = f"h3_r{res}"
-        count_cols = self.spec.count_columns() if self.spec else []
+        count_cols = (self.spec.count_columns() if self.spec else []) + [_CKEY]
         by_province = (by_tambon.select(col, pl.col("tambon_located").str.slice(0, 4)
                                         .alias("_province"), "n_households")
                        .group_by(col, "_province").agg(pl.col("n_households").sum()))

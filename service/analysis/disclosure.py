@@ -39,8 +39,14 @@ from service.vocabulary import ADMIN_LEVELS
 log = logging.getLogger(__name__)
 
 ROOT = "__root__"
+#: the one reason the public is given: "primary" vs "complementary" would itself tell which
+#: areas hold fewer than the minimum households
+PUBLIC_REASON = "withheld"
 #: reason code -> (Thai, English) label for legends and API documentation
 REASONS: dict[str, tuple[str, str]] = {
+    PUBLIC_REASON: ("ปกปิดเพื่อคุ้มครองข้อมูลส่วนบุคคล",
+                    "withheld to protect personal data (small areas and the areas that "
+                    "would let them be recovered)"),
     "primary": ("มีครัวเรือนน้อยกว่าเกณฑ์ (ปกปิดเพื่อคุ้มครองข้อมูลส่วนบุคคล)",
                 "fewer households than the disclosure threshold"),
     "complementary": ("ปกปิดเพิ่มเพื่อไม่ให้คำนวณย้อนกลับจากยอดรวมได้",
@@ -50,7 +56,11 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 #: identity columns never nulled
 _KEEP = {"level", "code", "parent_code", "name_th", "name_en", "province_code", "cell",
-         "pop_raster", "suppressed", "suppression_reason", "dc_suppressed", "dc_reason"}
+         "pop_raster", "suppressed", "suppression_reason", "dc_suppressed", "dc_reason",
+         "ckey"}
+#: households with any member in the area (analysis/aggregate.py): the count the threshold
+#: applies to, so a member recorded in another village or cell never escapes it
+PRESENT = "n_hh_present"
 _GROUP_ITEMS = ("n_poor_{g}", "sum_c_poor_{g}", "h_{g}", "m0_{g}")
 _PROGRAMME_ITEMS = ("n_cov_{p}", "n_excl_{p}", "n_incl_err_{p}", "cov_{p}")
 
@@ -125,8 +135,23 @@ def _null_columns(frame: pd.DataFrame, columns: list[str], mask: pd.Series) -> N
         frame[col] = series.mask(mask.to_numpy())
 
 
+def small_areas(frame: pd.DataFrame, min_households: int) -> pd.Series:
+    """Primary suppression: areas resting on 1 to ``min_households - 1`` households, counting
+    a household in every area where any of its members is (``n_hh_present``); tables made
+    before that column existed: also any area with persons but no first member."""
+    n = frame["n_households"].astype("Float64").fillna(0)
+    small = (n > 0) & (n < min_households)
+    if PRESENT in frame:
+        present = frame[PRESENT].astype("Float64").fillna(0)
+        small |= (present > 0) & (present < min_households)
+    elif "n_persons" in frame:
+        small |= (n == 0) & (frame["n_persons"].astype("Float64").fillna(0) > 0)
+    return small.fillna(False).astype(bool)
+
+
 def suppress(areas: pd.DataFrame, *, min_households: int, level: str | None = None,
-             parents: pd.DataFrame | None = None) -> pd.DataFrame:
+             parents: pd.DataFrame | None = None, detailed_reasons: bool = False,
+             perturb_counts: bool = True) -> pd.DataFrame:
     """Public copy of an area table with small areas suppressed.
 
     Parameters
@@ -141,12 +166,19 @@ def suppress(areas: pd.DataFrame, *, min_households: int, level: str | None = No
         The parent level's public table (output of this function, with ``code`` and
         ``suppressed``): children of a suppressed parent are protected too.
 
+    detailed_reasons : bool
+        Give ``primary``/``complementary``/``differencing`` (build-time flags, audits)
+        instead of the one public reason ``withheld``.
+    perturb_counts : bool
+        Apply the cell-key perturbation (:func:`perturb`) to the published rows when the
+        table carries ``ckey`` (default; the column is dropped from the result).
+
     Returns
     -------
     DataFrame
-        A copy with ``suppressed`` (bool) and ``suppression_reason`` (``primary``,
-        ``complementary``, ``differencing`` or None); every count, ratio and coordinate of a
-        suppressed row is null, as are group rates and coverage built on too few people.
+        A copy with ``suppressed`` (bool) and ``suppression_reason`` (``withheld`` or None);
+        every count, ratio and coordinate of a suppressed row is null, as are group rates
+        and coverage built on too few people; published counts are perturbed.
     """
     if "n_households" not in areas:
         raise ValueError("suppress needs the n_households column")
@@ -154,7 +186,7 @@ def suppress(areas: pd.DataFrame, *, min_households: int, level: str | None = No
         raise ValueError("min_households must be at least 1")
     out = areas.copy()
     n = out["n_households"].astype("Float64").fillna(0)
-    primary = ((n > 0) & (n < min_households)).astype(bool)
+    primary = small_areas(out, min_households)
     stored = (out["dc_suppressed"].fillna(False).astype(bool) if "dc_suppressed" in out
               else pd.Series(False, index=out.index))
     groups = _group_keys(out)
@@ -187,7 +219,124 @@ def suppress(areas: pd.DataFrame, *, min_households: int, level: str | None = No
     if sup.any():
         log.debug("%s: %d of %d areas suppressed (%d primary)", level or "areas",
                   int(sup.sum()), len(out), int(primary.sum()))
+    if not detailed_reasons:
+        out["suppression_reason"] = out["suppression_reason"].where(~sup, PUBLIC_REASON)
+    if perturb_counts:
+        out = perturb(out)
     return out
+
+
+# -- cell-key perturbation (ONS Census 2021 / ABS TableBuilder) ---------------------------------
+#: perturbation of a count v >= 3 by its cell key: -2..+2 with probabilities 10/20/40/20/10 %
+#: (over the 256 keys); small counts 1 and 2 are published as 0 or 3 (never as 1 or 2)
+_SHIFTS = np.repeat(np.array([-2, -1, 0, 1, 2]), [26, 51, 102, 51, 26])
+
+
+def _column_salt(name: str) -> int:
+    import hashlib
+
+    return hashlib.sha256(name.encode()).digest()[0]
+
+
+def perturbed_values(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The published value of each count for its cell key 0-255 (the perturbation table).
+
+    0 stays 0 (no person, nothing to protect); 1 -> 0 or 3 (half each), 2 -> 0 (1/3) or 3;
+    v >= 3 -> v + shift(key), with 1 and 2 moved to 0 and 3. Deterministic: the same cell
+    (same persons, so the same key) always gets the same value, so repeating a query, or
+    finding the cell again in another table, gives nothing new."""
+    v = values.astype(np.int64)
+    k = keys.astype(np.int64) % 256
+    out = v + _SHIFTS[k]
+    out = np.where(v == 1, np.where(k < 128, 0, 3), out)
+    out = np.where(v == 2, np.where(k < 85, 0, 3), out)
+    out = np.where((v >= 3) & (out == 1), 0, out)
+    out = np.where((v >= 3) & (out == 2), 3, out)
+    return np.where(v <= 0, v, np.maximum(out, 0))
+
+
+#: household totals are protected by the threshold (primary, complementary and differencing
+#: suppression) and published exactly: every other count is perturbed
+EXACT = frozenset({"n_households", PRESENT})
+
+
+def count_columns(frame: pd.DataFrame) -> list[str]:
+    """Perturbed counts: every integer ``n_*``/``pnl_*`` column but the household totals."""
+    return [c for c in frame.columns
+            if c.startswith(("n_", "pnl_")) and c not in _KEEP and c not in EXACT
+            and (pd.api.types.is_integer_dtype(frame[c].dtype)
+                 or (pd.api.types.is_float_dtype(frame[c].dtype) and not c.endswith("_rate")))]
+
+
+def perturb(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cell-key perturbation of every published count of an area table that has ``ckey``
+    (tables built from persons; published TPMAP tables have none and are returned as they
+    are), then sums of scores scaled and ratios recomputed from the perturbed counts
+    (h, a, m0, group rates, coverage, survey gap, panel exit rate). Suppressed rows (null)
+    stay null. The cell key itself is dropped: with it the noise could be undone."""
+    if "ckey" not in frame:
+        return frame
+    out = frame.copy()
+    base = pd.to_numeric(out["ckey"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    shown = ~out["suppressed"].fillna(False).to_numpy(dtype=bool) if "suppressed" in out \
+        else np.ones(len(out), dtype=bool)
+    true_counts: dict[str, np.ndarray] = {}
+    for col in count_columns(out):
+        raw = pd.to_numeric(out[col], errors="coerce")
+        valid = raw.notna().to_numpy() & shown
+        if not valid.any():
+            continue
+        vals = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        true_counts[col] = vals
+        new = vals.copy()
+        new[valid] = perturbed_values(vals[valid].astype(np.int64),
+                                      (base[valid] + _column_salt(col)) % 256)
+        series = pd.Series(new, index=out.index)
+        if pd.api.types.is_integer_dtype(out[col].dtype):
+            series = series.round().astype("Int64")
+        out[col] = series
+    if "n_persons" in true_counts and "n_households" in out:
+        # never fewer persons shown than (exact) households, nor more scored than persons
+        out["n_persons"] = out["n_persons"].where(
+            ~(out["n_persons"] < out["n_households"]).fillna(False), out["n_households"])
+        if "n_scored" in true_counts:
+            out["n_scored"] = out["n_scored"].where(
+                ~(out["n_scored"] > out["n_persons"]).fillna(False), out["n_persons"])
+    # sums of deprivation scores follow their counts (the intensity a is kept)
+    for col in [c for c in out.columns if c.startswith("sum_c_poor")]:
+        count = "n_poor" + col[len("sum_c_poor"):]
+        if count in true_counts:
+            before = true_counts[count]
+            after = pd.to_numeric(out[count], errors="coerce").to_numpy(dtype=np.float64,
+                                                                        na_value=np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                factor = np.where(before > 0, after / before, np.nan)
+            out[col] = pd.to_numeric(out[col], errors="coerce") * factor
+    _recompute_ratios(out)
+    return out.drop(columns=["ckey"])
+
+
+def _recompute_ratios(out: pd.DataFrame) -> None:
+    import polars as pl
+
+    from service.analysis.mpi import ratio_exprs
+
+    counts = [c for c in out.columns if c.startswith(("n_", "sum_c_poor"))]
+    names = [e.meta.output_name() for e in ratio_exprs(counts)]
+    present = [n for n in names if n in out.columns]
+    if present:
+        narrow = pl.from_pandas(out[counts].astype("float64"))
+        ratios = narrow.select(ratio_exprs(counts)).select(present).to_pandas()
+        for n in present:
+            out[n] = ratios[n].to_numpy()
+    if "survey_gap" in out and "pop_raster" in out and "n_persons" in out:
+        pop = pd.to_numeric(out["pop_raster"], errors="coerce")
+        gap = 1 - pd.to_numeric(out["n_persons"], errors="coerce") / pop
+        out["survey_gap"] = gap.where(out["survey_gap"].notna())
+    if {"pnl_exit_rate", "pnl_hh_exited", "pnl_hh_persistent"} <= set(out.columns):
+        ex = pd.to_numeric(out["pnl_hh_exited"], errors="coerce")
+        den = ex + pd.to_numeric(out["pnl_hh_persistent"], errors="coerce")
+        out["pnl_exit_rate"] = (ex / den.where(den > 0)).astype("float64")
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -311,13 +460,15 @@ def protect_levels(tables: Mapping[str, pd.DataFrame], *, min_households: int,
         for level in chain:
             if level not in tables:
                 continue
-            frame = tables[level][["code", "parent_code", "n_households"]].copy()
+            frame = tables[level][[c for c in ("code", "parent_code", "n_households", PRESENT,
+                                               "n_persons") if c in tables[level]]].copy()
             extra = forced.get(level, set())
             frame["dc_suppressed"] = frame["code"].isin(extra)
             frame["dc_reason"] = pd.Series(None, index=frame.index, dtype=object).mask(
                 frame["dc_suppressed"], "differencing")
             public = suppress(frame, min_households=min_households, level=level,
-                              parents=parent_public)
+                              parents=parent_public, detailed_reasons=True,
+                              perturb_counts=False)
             flags[level] = public[["code", "suppressed", "suppression_reason"]].rename(
                 columns={"suppressed": "dc_suppressed", "suppression_reason": "dc_reason"})
             parent_public = public[["code", "suppressed"]]

@@ -54,11 +54,17 @@ def version_arg() -> str | None:
 
 
 def resolve_version(dataset: str, version: str | None):
-    """The Version object asked for (current when ``version`` is None); 404 when unknown."""
+    """The Version object asked for (current when ``version`` is None); 404 when unknown.
+
+    Only released versions (one per round) are addressable, except by national users, who
+    may read a superseded version (the public never sees one: docs/security.md)."""
+    from service.api.auth import current_principal
+
     store = get_store()
     if version is None:
         return store.current(dataset)
-    for v in store.versions(dataset):
+    superseded = current_principal().role == "national"
+    for v in store.versions(dataset, superseded=superseded):
         if v.id == version:
             return v
     raise NotFound(f"dataset {dataset!r} has no version {version!r} "
@@ -94,7 +100,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def records(frame: pd.DataFrame, *, drop: tuple[str, ...] = ("cell", "geometry")) -> list[dict]:
+def records(frame: pd.DataFrame, *, drop: tuple[str, ...] = ("cell", "geometry", "ckey")
+            ) -> list[dict]:
     """JSON-ready rows: NaN -> null, numpy scalars -> Python, internal columns dropped.
 
     Serialised by pandas' C writer and parsed back: 3-4x faster than converting cell by

@@ -32,10 +32,15 @@ def command(ctx: click.Context) -> None:
 @click.option("--dataset", default=None, help="Only this dataset.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(dataset: str | None, as_json: bool) -> None:
-    """List versions, newest first; * marks the current one."""
+    """List versions, newest first; * marks the current one, + the released one of each
+    other round (what the public sees); unmarked versions are superseded."""
     store = _store()
     names = [dataset] if dataset else store.datasets()
-    out = {name: [v.to_dict() for v in store.versions(name)] for name in names}
+    out = {}
+    for name in names:
+        released = {v.id for v in store.versions(name)}
+        out[name] = [{**v.to_dict(), "released": v.id in released}
+                     for v in store.versions(name, superseded=True)]
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -44,7 +49,7 @@ def list_(dataset: str | None, as_json: bool) -> None:
     for name, versions in out.items():
         click.echo(f"{name}")
         for v in versions:
-            mark = "*" if v["current"] else " "
+            mark = "*" if v["current"] else "+" if v["released"] else " "
             n_persons = f"{v['n_persons']:,}" if v["n_persons"] is not None else "-"
             click.echo(f" {mark} {v['id']:<34} round {v['round']:<6} {n_persons:>12} persons  "
                        f"{v['created_at'][:19]}")
@@ -66,7 +71,7 @@ def compare(dataset: str, old: str | None, new: str | None, level: str,
     from service.store import compare_versions
 
     store = _store()
-    versions = store.versions(dataset)
+    versions = store.versions(dataset, superseded=True)
     new = new or store.current(dataset).id
     if old is None:
         older = [v for v in versions if v.id != new]
@@ -91,10 +96,12 @@ def compare(dataset: str, old: str | None, new: str | None, level: str,
 @click.option("--dataset", required=True)
 @click.argument("version")
 def use(dataset: str, version: str) -> None:
-    """Make an earlier version current again (roll back)."""
+    """Make an earlier version current again (roll back): it becomes the released version
+    of its round, which the public, maps, embeds, API and exports then use."""
     store = _store()
     store.catalog.set_current(dataset, version)
-    click.echo(f"{dataset}: current version is now {version}")
+    click.echo(f"{dataset}: current version is now {version} "
+               f"/ รุ่นข้อมูลปัจจุบันคือ {version}")
 
 
 @command.command("audit")

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -41,6 +42,8 @@ class Limits:
     max_uncompressed_bytes: int = 1 << 30
     max_compression_ratio: float = 100.0
     max_zip_members: int = 5_000
+    #: more person records than Thailand's whole BMN survey (36.6 M) is not an upload
+    max_rows: int = 50_000_000
 
 
 @dataclass
@@ -472,35 +475,112 @@ def _rows_frame(batch: list[list[str | None]], header: list[str]) -> pl.DataFram
 
 
 def _check_parquet(src: SourceFile, limits: Limits) -> None:
+    """Bounds read from the footer only, before anything is decompressed: columns, rows,
+    nesting (flat tables only) and the declared uncompressed size and compression ratio."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         meta = pq.ParquetFile(src.path).metadata
+        schema = meta.schema.to_arrow_schema()
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for damaged files
         raise InvalidInput(f"ไฟล์ Parquet เสียหาย / damaged Parquet ({type(exc).__name__})",
                            file=src.name) from None
-    if meta.num_columns > limits.max_columns:
-        raise InvalidInput(f"มีคอลัมน์มากเกินไป / too many columns ({meta.num_columns:,})",
+    if len(schema) > limits.max_columns:
+        raise InvalidInput(f"มีคอลัมน์มากเกินไป / too many columns ({len(schema):,})",
                            file=src.name)
+    for f in schema:
+        if pa.types.is_nested(f.type) or (pa.types.is_dictionary(f.type) and pa.types.is_nested(
+                f.type.value_type)):
+            raise InvalidInput(
+                f"คอลัมน์ {f.name!r} เป็นข้อมูลซ้อน (list/struct/map) ต้องเป็นตารางแบน "
+                f"/ column {f.name!r} is nested ({f.type}): a person table has one plain "
+                "value per cell", file=src.name, column=str(f.name))
+    if meta.num_rows > limits.max_rows:
+        raise PayloadTooLarge(
+            f"file {src.name}: มีแถวมากเกินไป ({meta.num_rows:,}) / too many rows "
+            f"({meta.num_rows:,} > {limits.max_rows:,})")
+    declared = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if declared > limits.max_uncompressed_bytes:
+        raise PayloadTooLarge(
+            f"file {src.name}: ขยายแล้วใหญ่เกินไป / uncompressed size "
+            f"{declared / 2**20:,.0f} MiB is above "
+            f"{limits.max_uncompressed_bytes / 2**20:,.0f} MiB: possible decompression bomb")
+    if declared > 1 << 24 and declared > limits.max_compression_ratio * max(src.size_bytes, 1):
+        raise PayloadTooLarge(
+            f"file {src.name}: อัตราการบีบอัดสูงผิดปกติ / compression ratio "
+            f"{declared / max(src.size_bytes, 1):,.0f}:1 is above "
+            f"{limits.max_compression_ratio:,.0f}:1: possible decompression bomb")
     src.n_records = meta.num_rows
-    src.headers = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    src.headers = [str(f.name) for f in schema]
 
 
-def _parquet_batches(src: SourceFile, chunk_rows: int) -> Iterator[pl.DataFrame]:
+def _decoded_lengths(arr: Any) -> tuple[Any, Any]:
+    """(column decoded to plain values, byte length of each value or None) without ever
+    expanding a dictionary-encoded column before its size is known."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(arr.type):
+        value = arr.type.value_type
+        if pa.types.is_string(value) or pa.types.is_binary(value) or \
+                pa.types.is_large_string(value) or pa.types.is_large_binary(value):
+            lengths = pc.take(pc.binary_length(arr.dictionary), arr.indices)
+            return arr, lengths
+        return arr, None
+    if pa.types.is_string(arr.type) or pa.types.is_binary(arr.type) or \
+            pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type) or \
+            pa.types.is_string_view(arr.type) or pa.types.is_binary_view(arr.type):
+        return arr, pc.binary_length(arr)
+    return arr, None
+
+
+def _parquet_batches(src: SourceFile, chunk_rows: int,
+                     limits: Limits = Limits()) -> Iterator[pl.DataFrame]:
+    """Batches of string columns; text columns are read dictionary-encoded and measured
+    before they are expanded: a field longer than ``max_field_chars`` -> 422, more decoded
+    text than ``max_uncompressed_bytes`` -> 413 (a tiny file of one huge repeated value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     first = 2
+    decoded = 0
     try:
-        pf = pq.ParquetFile(src.path)
-        for rb in pf.iter_batches(batch_size=chunk_rows):
-            frame = pl.from_arrow(rb)
+        schema = pq.read_schema(src.path)
+        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(
+            f.type) or pa.types.is_large_string(f.type) or pa.types.is_large_binary(f.type)]
+        pf = pq.ParquetFile(src.path, read_dictionary=text)
+        for rb in pf.iter_batches(batch_size=min(chunk_rows, 10_000)):
+            columns = {}
+            for name, arr in zip(rb.schema.names, rb.columns, strict=True):
+                arr, lengths = _decoded_lengths(arr)
+                if lengths is not None and len(arr):
+                    longest = pc.max(lengths).as_py() or 0
+                    if longest > limits.max_field_chars * 4:  # UTF-8: up to 4 bytes a char
+                        raise InvalidInput(
+                            f"ค่ายาวเกิน {limits.max_field_chars:,} ตัวอักษร / a value is longer "
+                            f"than {limits.max_field_chars:,} characters (column {name!r})",
+                            file=src.name, column=str(name), row=first)
+                    decoded += int(pc.sum(lengths).as_py() or 0)
+                else:
+                    decoded += arr.nbytes
+                if decoded > limits.max_uncompressed_bytes:
+                    raise PayloadTooLarge(
+                        f"file {src.name}: ขยายแล้วใหญ่เกินไป / decoded content is above "
+                        f"{limits.max_uncompressed_bytes / 2**20:,.0f} MiB: possible "
+                        "decompression bomb")
+                if pa.types.is_dictionary(arr.type):
+                    arr = arr.dictionary_decode()
+                columns[name] = arr
+            frame = pl.from_arrow(pa.table(columns))
             assert isinstance(frame, pl.DataFrame)
             frame = frame.select(
                 [pl.col(c).cast(pl.String) for c in frame.columns]
             ).with_row_index("_row", offset=first).with_columns(pl.col("_row").cast(pl.Int64))
             first += frame.height
             yield frame
-    except InvalidInput:
+    except (InvalidInput, PayloadTooLarge):
         raise
     except Exception as exc:
         raise InvalidInput(f"อ่าน Parquet ไม่ได้ / cannot read Parquet ({type(exc).__name__})",
@@ -518,6 +598,6 @@ def iter_batches(src: SourceFile, *, chunk_rows: int = 100_000,
     elif src.format == "xlsx":
         yield from _xlsx_batches(src, chunk_rows, limits)
     elif src.format == "parquet":
-        yield from _parquet_batches(src, chunk_rows)
+        yield from _parquet_batches(src, chunk_rows, limits)
     else:  # pragma: no cover
         raise ValueError(src.format)

@@ -208,6 +208,7 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
     current version when it is of the same round, so one province's upload updates that
     province only. ``build`` replaces :func:`service.pipeline.build_version` (tests).
     """
+    from service.store import open_store
     from service.store.catalog import validate_dataset_name
 
     t0 = time.perf_counter()
@@ -217,6 +218,12 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
                            column="policy")
     if not files:
         raise InvalidInput("no input files / ไม่มีไฟล์นำเข้า")
+    store = open_store(settings)
+    if allowed_province is not None:
+        check_provincial_write(store, dataset, int(round))
+    # the round's partitions as this upload found them: a concurrent upload that changes one
+    # of this upload's provinces meanwhile makes this one a conflict (409), never a lost update
+    base = store.released_of_round(dataset, int(round))
     typed = as_settings(settings)  # defaults declared once (service.settings)
     limits = limits or Limits(max_uncompressed_bytes=typed.ingest_max_uncompressed_mb * 2**20)
     chunk_rows = typed.ingest_chunk_rows
@@ -237,11 +244,21 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
                                                                                    strict=True)]
         report.files = [s.describe() for s in sources]
         report.source_sha256 = combined_sha256(sources)
-        existing = _existing_version(settings, dataset, report.source_sha256)
-        if existing is not None:
-            report.status, report.version_id = "existing", existing
-            log.info("ingest %s: same SHA-256 as version %s, nothing to do", dataset, existing)
+        reapply = False
+        released = store.released_of_round(dataset, int(round))
+        if released is not None and (released.meta or {}).get(
+                "file_sha256") == report.source_sha256:
+            # this file was re-applied over newer partitions and that version is released
+            report.status, report.version_id = "existing", released.id
             return report
+        existing = store.catalog.find_by_sha256(dataset, report.source_sha256)
+        if existing is not None:
+            if reimport(store, existing, uploader_province=allowed_province):
+                report.status, report.version_id = "existing", existing.id
+                log.info("ingest %s: same SHA-256 as version %s (released)", dataset,
+                         existing.id)
+                return report
+            reapply = True  # the earlier file over partitions that changed since: rebuild
         mappings = [map_headers(s.headers, file=s.name) for s in sources]
         for s, m in zip(sources, mappings, strict=True):
             report.files[sources.index(s)].update(
@@ -304,14 +321,32 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
         if report.forbidden or (report.n_problems and policy == "reject") or report.n_accepted == 0:
             report.status = "rejected"
         else:
-            if carry_over:
-                report.carried_provinces = _carry_over(settings, dataset, int(round), work,
-                                                       set(writers.writers))
+            present = set(writers.writers)
             if build is None:
                 from service.pipeline import build_version as build
-            version = build(settings, dataset=dataset, round=int(round),
-                                    persons_dir=work, source_sha256=report.source_sha256,
-                                    progress=progress)
+            # one lock over carry-over, build and publish: two uploads to one round never
+            # both carry over the same old partitions
+            with store.dataset_lock(dataset):
+                now = store.released_of_round(dataset, int(round))
+                check_conflict(base, now, present)
+                partitions = dict.fromkeys(present, "self")
+                if carry_over and now is not None:
+                    report.carried_provinces = _carry_over(now, work, present)
+                    old_parts = partitions_of(now)
+                    partitions.update({p: old_parts.get(p, now.id)
+                                       for p in report.carried_provinces})
+                # a file re-applied over newer partitions is a new source (one ready
+                # version per source): the file and the partitions it was applied over
+                source = report.source_sha256 if not reapply else hashlib.sha256(
+                    f"{report.source_sha256}|over|{now.id if now else '-'}".encode()
+                ).hexdigest()
+                version = build(settings, dataset=dataset, round=int(round),
+                                persons_dir=work, source_sha256=source,
+                                progress=progress,
+                                extra_meta={"partitions": partitions,
+                                            "uploaded_provinces": sorted(present),
+                                            "base_version": now.id if now else None,
+                                            "file_sha256": report.source_sha256})
             report.version_id = version.id
             report.status = "created"
         log.info("ingest %s: %s, %d records, %d accepted, %d quarantined, %d problems",
@@ -325,27 +360,73 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
         close_work_dir(work, lock)
 
 
-def _existing_version(settings: Mapping[str, Any], dataset: str, sha: str) -> str | None:
-    try:
-        from service.store.catalog import Catalog
-    except ModuleNotFoundError:  # pragma: no cover - the store is part of the package
-        return None
-    found = Catalog(settings["database_url"]).find_by_sha256(dataset, sha)
-    return None if found is None else found.id
+def check_provincial_write(store: Any, dataset: str, round: int) -> None:
+    """Provincial users update their province's partition of an existing round only:
+    datasets and rounds are created by national users (docs/security.md, writes)."""
+    from service.errors import Forbidden
+
+    if dataset not in store.datasets():
+        raise Forbidden(f"only national users create datasets; {dataset!r} does not exist "
+                        f"/ ชุดข้อมูล {dataset!r} ยังไม่มี ผู้ใช้ระดับประเทศเท่านั้นที่สร้างชุดข้อมูลใหม่ได้")
+    if store.released_of_round(dataset, round) is None:
+        raise Forbidden(f"only national users create rounds; dataset {dataset!r} has no round "
+                        f"{round} / ชุดข้อมูล {dataset!r} ยังไม่มีรอบ {round} "
+                        "ผู้ใช้ระดับประเทศเท่านั้นที่สร้างรอบข้อมูลใหม่ได้")
 
 
-def _carry_over(settings: Mapping[str, Any], dataset: str, round: int, work: Path,
-                present: set[str]) -> list[str]:
-    """Copy the canonical rows of provinces not in this import from the current version."""
-    from service.errors import NotFound
-    from service.store import open_store
+def partitions_of(version: Any) -> dict[str, str]:
+    """province -> id of the version whose upload produced that province's rows."""
+    meta = getattr(version, "meta", None) or {}
+    parts = meta.get("partitions")
+    if not isinstance(parts, dict):  # versions built before partitions were recorded
+        return dict.fromkeys(meta.get("provinces", []), version.id)
+    return {p: (version.id if src == "self" else str(src)) for p, src in parts.items()}
 
-    try:
-        current = open_store(settings).current(dataset)
-    except NotFound:
-        return []
-    if current.round != round:
-        return []
+
+def check_conflict(base: Any, now: Any, present: set[str]) -> None:
+    """409 when another upload changed one of ``present``'s partitions after this upload
+    started (optimistic concurrency: nothing is overwritten silently)."""
+    from service.errors import Conflict
+
+    if now is None or (base is not None and base.id == now.id):
+        return
+    before = partitions_of(base) if base is not None else {}
+    after = partitions_of(now)
+    changed = sorted(p for p in present if after.get(p) != before.get(p))
+    if changed:
+        raise Conflict(
+            f"another upload changed {', '.join(changed)} of this round while yours was "
+            f"being read (now version {now.id}); nothing was imported: check the current "
+            f"data and upload again / มีการนำเข้าข้อมูลจังหวัด {', '.join(changed)} "
+            "ของรอบนี้ระหว่างที่ไฟล์ของคุณกำลังอ่าน จึงไม่ได้นำเข้า ตรวจสอบข้อมูลปัจจุบันแล้วนำเข้าใหม่")
+
+
+def reimport(store: Any, existing: Any, *, uploader_province: str | None) -> bool:
+    """A file already stored as ``existing`` is uploaded again. True when that version is
+    (now) the released one of its round: already released, or released again here
+    (roll-back), which is allowed when every partition it would bring back is either the
+    uploader's own or unchanged since. False: the file must be re-applied over the newer
+    partitions of other provinces (a new version, same source)."""
+    released = store.released_of_round(existing.dataset, existing.round)
+    if released is None or released.id == existing.id:
+        return True
+    mine = partitions_of(existing)
+    now = partitions_of(released)
+    own = {p for p, src in mine.items() if src == existing.id}
+    if uploader_province is not None and own - {uploader_province}:
+        return False
+    unchanged = all(now.get(p) == src for p, src in mine.items() if p not in own)
+    if unchanged and set(now) <= set(mine):
+        store.catalog.release(existing.dataset, existing.id)
+        log.info("dataset %s: version %s released again (roll-back by re-upload)",
+                 existing.dataset, existing.id)
+        return True
+    return False
+
+
+def _carry_over(current: Any, work: Path, present: set[str]) -> list[str]:
+    """Copy the canonical rows of provinces not in this import from the round's released
+    version (called under the dataset lock)."""
     carried = []
     for f in sorted((Path(current.path) / "persons").glob("*.parquet")):
         if f.stem in present:

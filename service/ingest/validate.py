@@ -65,6 +65,10 @@ REASONS: dict[str, tuple[str, str]] = {
                          "duplicate person (same identifier seen before)"),
     "wrong_province": ("แถวนี้อยู่นอกจังหวัดของผู้นำเข้า",
                        "row belongs to a province outside the uploader's own"),
+    "point_outside_province": (
+        "พิกัดอยู่นอกจังหวัดของผู้นำเข้า (จะถูกนับในจังหวัดอื่น) ตรวจสอบพิกัดหรือให้ส่วนกลางนำเข้า",
+        "the coordinates lie outside the uploader's province (the person would be counted "
+        "in another province): check the point or ask a national user to import the row"),
     "mojibake": ("ข้อความอ่านไม่ออก (ถอดรหัสอักขระผิด)",
                  "garbled text (decoded with the wrong encoding)"),
     "municipal_unlocated": (
@@ -361,6 +365,25 @@ class Validator:
             inside[idx] = shapely.contains_xy(self.outline, x[idx], y[idx])
             swapped[idx] = ~inside[idx] & shapely.contains_xy(self.outline, y[idx], x[idx])
         df = df.with_columns(_inside=pl.Series(inside), _swapped=pl.Series(swapped))
+        if self.allowed_province is not None:
+            # a provincial uploader's point decides where the person is counted: a point in
+            # another province is refused, never counted in that province's tables
+            df = df.with_columns(_point_tambon=pl.lit(None, dtype=pl.String))
+            sub = (df.with_row_index("_i")
+                   .filter(lon.is_not_null() & lat.is_not_null() & pl.col("_inside"))
+                   .select("_i", "_lon", "_lat"))
+            if sub.height:
+                points = sub.select("_lon", "_lat").unique()
+                points = points.with_columns(_point_tambon=tambon_of_points(
+                    self.boundaries_dir, points["_lon"].to_numpy(), points["_lat"].to_numpy()))
+                sub = sub.join(points, on=["_lon", "_lat"], how="left", maintain_order="left")
+                df = df.with_columns(df["_point_tambon"].scatter(sub["_i"],
+                                                                 sub["_point_tambon"]))
+            checks.append((pl.col("_point_tambon").is_not_null()
+                           & (t.str.slice(0, 4) == self.allowed_province).fill_null(True)
+                           & (pl.col("_point_tambon").str.slice(0, 4)
+                              != self.allowed_province), "lon", "point_outside_province",
+                           pl.format("{} {}", pl.col("lon"), pl.col("lat"))))
         # municipal rows: the tambon their point lies in (as service.geo.locate finds it)
         df = df.with_columns(_located=pl.lit(None, dtype=pl.String))
         sub = (df.with_row_index("_i")

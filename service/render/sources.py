@@ -61,9 +61,18 @@ class StoreSource:
             versions = self.store.versions(dataset)
         except Exception:  # unknown dataset: the catalog raises NotFound
             return []
+        # released versions only (one per round: superseded versions are never shown),
+        # oldest round first
         out = [Round(v.id, int(v.round), _label(int(v.round), v.created_at.strftime("%Y-%m-%d")))
                for v in versions]
-        return list(reversed(out))  # the catalog lists newest first
+        return sorted(out, key=lambda r: r.round)
+
+    def current_id(self, dataset: str) -> str | None:
+        """The catalog's current version (what a map shows when no round is asked for)."""
+        try:
+            return self.store.current(dataset).id
+        except Exception:  # unknown dataset or no ready version
+            return None
 
     def read_areas(self, dataset: str, level: str, *, version: str | None = None,
                    province: str | None = None, columns: Sequence[str] | None = None

@@ -59,6 +59,17 @@ versions_table = sa.Table(
              postgresql_where=sa.text("status = 'ready'")),
 )
 
+#: the released (public) version of each round of a dataset: one per round (SEC, issue 16).
+#: A round without a row here releases its newest ready version (catalogs made before the
+#: table existed keep working).
+releases_table = sa.Table(
+    "round_releases", metadata,
+    sa.Column("dataset", sa.String(64), sa.ForeignKey("datasets.name"), primary_key=True),
+    sa.Column("round", sa.Integer, primary_key=True),
+    sa.Column("version_id", sa.String(64), nullable=False),
+    sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 
 def validate_dataset_name(name: str) -> str:
     """Dataset names become directory names: lower-case letters, digits, '-' and '_'."""
@@ -202,6 +213,33 @@ class Catalog:
             ).order_by(versions_table.c.created_at.desc())).first()
             return None if row is None else self._version(row, self._current_id(conn, dataset))
 
+    def released(self, dataset: str) -> list[Version]:
+        """The one released version of each round, newest round first.
+
+        Released = the round's row in ``round_releases``; else (older catalogs) the dataset's
+        current version for its round and the newest ready version for the others. Every
+        other ready version is superseded: kept for national users and roll-back only."""
+        ready = self.versions(dataset)
+        with self.engine.connect() as conn:
+            rows = dict(conn.execute(sa.select(releases_table.c.round,
+                                               releases_table.c.version_id)
+                                     .where(releases_table.c.dataset == dataset)).all())
+        current = next((v for v in ready if v.current), None)
+        by_round: dict[int, Version] = {}
+        for v in ready:  # newest first
+            wanted = rows.get(v.round)
+            if wanted is not None:
+                if v.id == wanted:
+                    by_round[v.round] = v
+            elif current is not None and current.round == v.round:
+                by_round[v.round] = current
+            else:
+                by_round.setdefault(v.round, v)
+        return [by_round[r] for r in sorted(by_round, reverse=True)]
+
+    def released_of_round(self, dataset: str, round: int) -> Version | None:
+        return next((v for v in self.released(dataset) if v.round == int(round)), None)
+
     def source_of(self, version_id: str) -> str | None:
         """The source hash of a version in any status (None when there is no such row)."""
         with self.engine.connect() as conn:
@@ -278,14 +316,31 @@ class Catalog:
                         f"version {version_id} {state}: another build published or ended it "
                         f"/ รุ่นข้อมูล {version_id} ถูกเผยแพร่หรือยกเลิกไปแล้วโดยอีกกระบวนการหนึ่ง")
                 if make_current:
-                    conn.execute(datasets_table.update()
-                                 .where(datasets_table.c.name == row.dataset)
-                                 .values(current_version=version_id))
+                    rnd = conn.execute(sa.select(versions_table.c.round)
+                                       .where(versions_table.c.id == version_id)).scalar_one()
+                    self._release(conn, row.dataset, int(rnd), version_id)
+                    # the dataset's current version stays on the latest round: a correction
+                    # of an earlier round releases that round without moving the maps to it
+                    cur = self._current_id(conn, row.dataset)
+                    cur_round = None if cur is None else conn.execute(
+                        sa.select(versions_table.c.round)
+                        .where(versions_table.c.id == cur)).scalar_one_or_none()
+                    if cur_round is None or int(rnd) >= int(cur_round):
+                        conn.execute(datasets_table.update()
+                                     .where(datasets_table.c.name == row.dataset)
+                                     .values(current_version=version_id))
         except sa.exc.IntegrityError as exc:
             raise Conflict(
                 f"version {version_id}: the same source is already stored as a ready version "
                 f"(another build published it first) / ข้อมูลต้นทางนี้ถูกเผยแพร่แล้วโดยอีกกระบวนการหนึ่ง"
             ) from exc
+
+    def _release(self, conn: sa.Connection, dataset: str, round: int, version_id: str) -> None:
+        conn.execute(releases_table.delete().where(releases_table.c.dataset == dataset,
+                                                   releases_table.c.round == int(round)))
+        conn.execute(releases_table.insert().values(dataset=dataset, round=int(round),
+                                                    version_id=version_id,
+                                                    released_at=_now()))
 
     def fail_version(self, version_id: str, reason: str) -> None:
         with self.engine.begin() as conn:
@@ -295,11 +350,28 @@ class Catalog:
                      meta=json.dumps({"error": reason[:1000]}, ensure_ascii=False)))
 
     def set_current(self, dataset: str, version_id: str) -> None:
-        """Make an earlier ready version current again (roll back)."""
-        self.get(dataset, version_id)
+        """Make an earlier ready version current again (roll back): it becomes the released
+        version of its round (the one the public, maps, embeds and exports use) and the
+        dataset's current version."""
+        version = self.get(dataset, version_id)
         with self.engine.begin() as conn:
+            self._release(conn, dataset, version.round, version_id)
             conn.execute(datasets_table.update().where(datasets_table.c.name == dataset)
                          .values(current_version=version_id))
+
+    def release(self, dataset: str, version_id: str) -> None:
+        """Make a ready version the released one of its round, and the dataset's current
+        version when it is of the current version's round or a later one."""
+        version = self.get(dataset, version_id)
+        with self.engine.begin() as conn:
+            self._release(conn, dataset, version.round, version_id)
+            cur = self._current_id(conn, dataset)
+            cur_round = None if cur is None else conn.execute(
+                sa.select(versions_table.c.round)
+                .where(versions_table.c.id == cur)).scalar_one_or_none()
+            if cur_round is None or version.round >= int(cur_round):
+                conn.execute(datasets_table.update().where(datasets_table.c.name == dataset)
+                             .values(current_version=version_id))
 
     def stale_builds(self, dataset: str | None = None) -> list[Version]:
         """Versions left ``building`` by an interrupted build."""

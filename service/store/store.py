@@ -99,6 +99,17 @@ class VersionWriter:
         return self.version
 
 
+_LOCAL = threading.local()
+
+
+def _held_locks() -> dict[str, int]:
+    """Dataset lock files held by the current thread (lock path -> depth)."""
+    held = getattr(_LOCAL, "held", None)
+    if held is None:
+        held = _LOCAL.held = {}
+    return held
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -139,8 +150,17 @@ class Store:
     def current(self, dataset: str) -> Version:
         return self.catalog.current(dataset)
 
-    def versions(self, dataset: str) -> list[Version]:
-        return self.catalog.versions(dataset)
+    def versions(self, dataset: str, *, superseded: bool = False) -> list[Version]:
+        """Released versions (one per round, newest round first): what the public, maps,
+        embeds, exports and round series use. ``superseded=True``: every ready version,
+        newest first (national administration, roll-back)."""
+        if superseded:
+            return self.catalog.versions(dataset)
+        return self.catalog.released(dataset)
+
+    def released_of_round(self, dataset: str, round: int) -> Version | None:
+        """The released version of one round (None when the round has none)."""
+        return self.catalog.released_of_round(dataset, round)
 
     def version(self, dataset: str, version: str | None = None) -> Version:
         """The named version, or the current one when ``version`` is None."""
@@ -184,15 +204,29 @@ class Store:
 
     @contextlib.contextmanager
     def dataset_lock(self, dataset: str) -> Iterator[None]:
+        """Exclusive lock of one dataset's writes (processes and threads), re-entrant in the
+        thread holding it: an upload takes it around carry-over, build and publish, and the
+        build's :meth:`write_version` inside runs under the same lock."""
         lock_path = self.root / validate_dataset_name(dataset) / ".lock"
+        held = _held_locks()
+        key = str(lock_path)
+        if key in held:
+            held[key] += 1
+            try:
+                yield
+            finally:
+                held[key] -= 1
+            return
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(lock_path, "a+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            held[key] = 1
             try:
                 # and across machines sharing the catalog (PostgreSQL advisory lock)
                 with self.catalog.build_lock(dataset):
                     yield
             finally:
+                del held[key]
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def _clean_stale(self, dataset: str) -> None:

@@ -167,8 +167,10 @@ def resolve_round(s: Services, params: MapParams) -> tuple[str | None, str | Non
     if not rounds:
         return params.round, None, []
     ids = [r.id for r in rounds]
+    current = getattr(s.source, "current_id", lambda _d: None)(params.dataset)
     if params.round is None:
-        idx = len(ids) - 1
+        # the catalog's current version (roll-back with `chipao datasets use` included; SEC)
+        idx = ids.index(current) if current in ids else len(ids) - 1
     elif params.round in ids:
         idx = ids.index(params.round)
     else:

@@ -128,7 +128,11 @@ def headline(row: Any) -> list[dict[str, Any]]:
         if f"h_{g}" in row:
             cards.append((f"h_{g}", f"สัดส่วนคนจน: {th}", f"Poor share: {en}",
                           _val(row, f"h_{g}"), "percent"))
-    return [{"id": i, "th": th, "en": en, "value": v, "format": f}
+    needs = {"target_poor_rate": ("n_target_poor", "n_persons")}
+    return [{"id": i, "th": th, "en": en, "value": v, "format": f,
+             # a column the dataset does not have (e.g. a published TPMAP table) is "not
+             # available", never 0 and never "no data"
+             "available": all(c in row for c in needs.get(i, (i,)))}
             for i, th, en, v, f in cards]
 
 
@@ -416,7 +420,7 @@ def small_map(src: AreaSource, version: Any, code: str, child: str | None,
         return None
     rate = (kids["n_target_poor"] / kids["n_persons"].where(kids["n_persons"] > 0)
             if {"n_target_poor", "n_persons"} <= set(kids.columns)
-            else pd.Series(np.nan, index=kids.index))
+            else pd.Series(np.nan, index=kids.index)).astype("float64")  # pd.NA -> NaN
     finite = rate[np.isfinite(rate.astype("float64"))]
     top = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
     names = dict(zip(kids["code"], kids.get("name_th", kids["code"]), strict=True))

@@ -1,0 +1,111 @@
+"""Hostile Parquet uploads (issue 16, High 4 and Lower "nested column 500"): a decompression
+bomb, huge fields, too many rows and nested columns get a clear 413/422, quickly and
+without expanding the file."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from ingest_support import HEADER_TH, good_rows, settings_for, write_parquet
+
+from service.errors import InvalidInput, PayloadTooLarge
+from service.ingest.readers import Limits, iter_batches, sniff
+from service.ingest.run import ingest_files
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return settings_for(tmp_path)
+
+
+def _read_all(path, limits=None):
+    limits = limits or Limits()
+    src = sniff(path, limits=limits)
+    return sum(b.height for b in iter_batches(src, limits=limits))
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_dictionary_bomb_is_refused_before_it_is_expanded(tmp_path):
+    # one 1 MB value repeated 4,000 times: ~1 MB on disk (dictionary + run-length indices),
+    # 4 GB once decoded; the review's 12 KB file grew the server by 2.3 GB
+    rows = good_rows(2)
+    table = pa.table({h: [r[i] for r in rows] for i, h in enumerate(HEADER_TH)})
+    big = "ก" * 350_000
+    index = pa.array([0] * 4_000, type=pa.int32())
+    bomb = pa.table({h: pa.DictionaryArray.from_arrays(
+        index, pa.array([big if h == "ชื่อ" else rows[0][i]])) for i, h in enumerate(HEADER_TH)})
+    path = tmp_path / "bomb.parquet"
+    with pq.ParquetWriter(path, bomb.schema, compression="zstd") as w:
+        w.write_table(pa.table({h: pa.DictionaryArray.from_arrays(
+            pa.array([0, 1], type=pa.int32()), table[h]) for h in HEADER_TH}))
+        w.write_table(bomb)
+    assert path.stat().st_size < 2 * 2**20
+    before = _rss_mib()
+    t = time.perf_counter()
+    with pytest.raises((PayloadTooLarge, InvalidInput)) as err:
+        _read_all(path, Limits(max_uncompressed_bytes=256 * 2**20, max_field_chars=65_536))
+    assert time.perf_counter() - t < 5
+    assert "longer than 65,536 characters" in str(err.value) or "bomb" in str(err.value)
+    assert _rss_mib() - before < 200
+
+
+def test_decoded_size_is_bounded_even_with_short_fields(tmp_path):
+    # 20 k rows drawn from 50 values of 30 kB: each field is allowed, the footer declares a
+    # small size (dictionary + indices), the whole decodes to 600 MB
+    values = pa.array([f"{i:02d}" + "x" * 30_000 for i in range(50)])
+    index = pa.array([i % 50 for i in range(20_000)], type=pa.int32())
+    table = pa.table({h: pa.DictionaryArray.from_arrays(index, values) for h in HEADER_TH[:3]})
+    path = tmp_path / "wide.parquet"
+    pq.write_table(table, path, compression="zstd")
+    assert path.stat().st_size < 2**20
+    src = sniff(path, limits=Limits(max_uncompressed_bytes=64 * 2**20))  # footer looks fine
+    with pytest.raises(PayloadTooLarge, match="decompression bomb"):
+        for _ in iter_batches(src, limits=Limits(max_uncompressed_bytes=64 * 2**20)):
+            pass
+
+
+def test_too_many_rows_is_413_from_the_footer(tmp_path):
+    path = write_parquet(tmp_path / "rows.parquet", good_rows(50))
+    with pytest.raises(PayloadTooLarge, match="too many rows"):
+        sniff(path, limits=Limits(max_rows=10))
+
+
+def test_nested_column_is_422_naming_the_column_not_500(settings, tmp_path):
+    rows = good_rows(2)
+    cols = {h: [r[i] for r in rows] for i, h in enumerate(HEADER_TH)}
+    cols["extra"] = [[1, 2], [3]]
+    path = tmp_path / "nested.parquet"
+    pq.write_table(pa.table(cols), path)
+    with pytest.raises(InvalidInput, match="nested") as err:
+        ingest_files(settings, [path], dataset="t", round=2567, build=lambda *a, **k: None)
+    assert err.value.column == "extra" and "nested.parquet" in str(err.value)
+
+
+def test_nested_parquet_upload_answers_422(app, client, tmp_path):
+    import io
+
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    from service.api.auth import user_store
+
+    users = user_store(app)
+    users.create_user("nat", "correct horse battery", "national")
+    headers = {"Authorization": f"Bearer {users.create_token('nat')[0]}"}
+    rows = good_rows(2)
+    cols = {h: [r[i] for r in rows] for i, h in enumerate(HEADER_TH)}
+    cols["extra"] = [{"a": 1}, {"a": 2}]
+    buf = io.BytesIO()
+    pq.write_table(pa.table(cols), buf)
+    boundary, body = encode_multipart({"round": "2567", "file": FileStorage(
+        io.BytesIO(buf.getvalue()), filename="n.parquet")})
+    r = client.post("/api/v1/datasets/t/uploads", data=body, headers=headers,
+                    content_type=f"multipart/form-data; boundary={boundary}")
+    assert r.status_code == 422 and "nested" in r.get_json()["detail"]
