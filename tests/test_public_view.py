@@ -97,6 +97,13 @@ def test_map_values_give_the_public_view(world):
         if resp.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         payload = json.loads(body)
+        # coarser cells drawn over small ones (MAPS) are rows of another level: left out here
+        own = [i for i, r in enumerate(payload.get("cover_resolution") or
+                                       [None] * len(payload["codes"])) if r is None]
+        hidden = set(payload["suppressed"])
+        payload = {"codes": [payload["codes"][i] for i in own],
+                   "suppressed": [j for j, i in enumerate(own) if i in hidden],
+                   "columns": {c: [v[i] for i in own] for c, v in payload["columns"].items()}}
         want = _view(app, level, scope)
         shown = want["code"].isin(payload["codes"])
         assert shown.sum() == len(payload["codes"]), url
