@@ -89,6 +89,14 @@ class Settings(Mapping[str, Any]):
         "template such as /tiles/{z}/{x}/{y}.png served on the intranet.")
     log_level: str = _setting("INFO",
         "Python logging level.")
+    map_warmup: bool = _setting(True,
+        "Build map geometry, public suppression decisions and the national maps' values "
+        "in the background when the server starts (cold first loads as fast as warm).")
+    trusted_proxies: int = _setting(0,
+        "Reverse proxies in front of Chipao whose X-Forwarded-For/-Proto/-Host/-Port headers "
+        "are trusted (werkzeug ProxyFix); 1 behind one TLS proxy, 0 = none (direct). Needed "
+        "for https:// links in embed snippets; never set it when clients reach Chipao "
+        "directly (they could forge the headers).")
     testing: bool = _setting(False,
         "Flask testing mode.")
 
