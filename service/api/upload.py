@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from service.api.auth import audit, current_principal, require_role
 from service.api.core import allow_large_body
-from service.errors import InvalidInput
+from service.errors import Forbidden, InvalidInput
 from service.vocabulary import DATASET_REGEX
 
 log = logging.getLogger(__name__)
@@ -79,16 +79,12 @@ def upload(name: str):
     audit("ingest", f"{name}/{report.version_id or '-'}",
           f"status={report.status} records={report.n_records} accepted={report.n_accepted} "
           f"quarantined={report.n_quarantined}")
-    if report.status == "rejected":
-        status = 403 if report.forbidden else 422
-        title = "Forbidden" if report.forbidden else "Invalid input"
-        detail = ("rows outside your province / มีแถวนอกจังหวัดของคุณ" if report.forbidden
-                  else "the file has problems; nothing was imported / ไฟล์มีปัญหา ไม่ได้นำเข้า")
-        resp = jsonify({"type": "about:blank", "title": title, "status": status,
-                        "detail": detail, "report": body})
-        resp.status_code = status
-        resp.content_type = "application/problem+json"
-        return resp
+    if report.status == "rejected":  # answered through the one error table (errors.py)
+        if report.forbidden:
+            raise Forbidden("rows outside your province / มีแถวนอกจังหวัดของคุณ"
+                            ).with_extra(report=body)
+        raise InvalidInput("the file has problems; nothing was imported / ไฟล์มีปัญหา "
+                           "ไม่ได้นำเข้า").with_extra(report=body)
     resp = jsonify(body)
     resp.status_code = 201 if report.status == "created" else 200
     if report.version_id:

@@ -8,6 +8,7 @@ programme across rounds, status words that read right for the direction of each 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -88,10 +89,8 @@ def kpi_dashboard(src: AreaSource, province: str | None, *,
     provinces: list[dict[str, str]] = []
     for v in versions:
         parts = []
-        try:
+        with contextlib.suppress(NotFound):
             parts.append(src.read(v.id, "country", None))
-        except NotFound:
-            pass
         try:
             prov = src.read(v.id, "province", None)
             provinces = [{"code": c, "name_th": n or c} for c, n in
@@ -111,6 +110,9 @@ def kpi_dashboard(src: AreaSource, province: str | None, *,
     base = baseline_round or rounds[0][0]
     table = kpi_table(rounds, baseline_round=base)
     table = pd.concat([table, pd.DataFrame(_excluded_rows(rounds, base))], ignore_index=True)
+    if "kpi" not in table:  # e.g. published tables (TPMAP): none of the KPI measures
+        raise NotFound("this dataset has none of the KPI measures (they need person records) "
+                       "/ ชุดข้อมูลนี้ไม่มีตัวชี้วัด KPI (ต้องใช้ข้อมูลรายบุคคล)")
     names = {p["id"]: (p["th"], p["en"]) for p in programme_info()}
     th, en = [], []
     for kpi, group, family in zip(table["kpi"], table["group"], table["family"],
