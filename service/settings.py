@@ -61,6 +61,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("basemap", "none", str,
             "Base map under the choropleths: 'none' (blank, fully offline) or a local tile URL "
             "template such as /tiles/{z}/{x}/{y}.png served on the intranet."),
+    Setting("session_cookie_secure", "auto", str,
+            "Secure flag of the sign-in cookie: 'auto' (set when the request came over https, "
+            "also through a trusted proxy's X-Forwarded-Proto), 'on' or 'off'."),
+    Setting("trusted_proxies", 0, int,
+            "Number of reverse proxies in front of the server whose X-Forwarded-For/-Proto/"
+            "-Host headers are trusted (werkzeug ProxyFix): the real client address then keys "
+            "the rate limits and the audit log, and https is seen behind a TLS proxy. 0 = "
+            "none (headers ignored: a client could forge them)."),
     Setting("log_level", "INFO", str, "Python logging level."),
     Setting("testing", False, bool, "Flask testing mode."),
 )

@@ -104,7 +104,8 @@ def test_map_values_give_the_public_view(world):
         # H3 cells below the threshold are not even located; nothing else is left out
         dropped = want[~shown]
         assert level.startswith("h3_") or dropped.empty, url
-        assert (dropped["suppression_reason"] == "primary").all(), url
+        # (the public is told one reason only, 'withheld': SEC, docs/security.md)
+        assert dropped["suppressed"].astype(bool).all(), url
         want = want[shown]
         got = pd.DataFrame({"code": payload["codes"], **{
             c: payload["columns"][c] for c in ("n_households", "n_persons", "n_poor")},

@@ -516,3 +516,60 @@ def protect_levels(tables: Mapping[str, pd.DataFrame], *, min_households: int,
 IDENTITY_COLUMNS = frozenset(_KEEP)
 rate_families = _families
 null_columns = _null_columns
+
+
+# -- public H3 layers: suppressed fine cells covered by their nearest publishable parent ---------
+def cover_with_parents(fine: pd.DataFrame, coarser: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """An H3 layer the public may see: no code, polygon or figure of a suppressed cell.
+
+    Parameters
+    ----------
+    fine : DataFrame
+        Rows of one H3 level as the caller sees them (``code``, ``suppressed``; detail rows
+        are never suppressed and pass unchanged).
+    coarser : mapping level -> DataFrame
+        Coarser H3 levels (``h3_r6`` ...) as the same caller sees them; any subset of rows
+        holding the ancestors needed.
+
+    Returns
+    -------
+    DataFrame
+        The published fine rows (``cover`` False) followed by, once each, the nearest
+        published ancestor of every suppressed fine cell (``cover`` True, with its own
+        level, code and public figures), so a map can draw the coarser cell under the fine
+        ones instead of a hole. A suppressed cell without a published ancestor is left out.
+        Nothing tells how many fine cells a cover stands for.
+    """
+    import h3
+
+    sup = (fine["suppressed"].fillna(False).astype(bool) if "suppressed" in fine
+           else pd.Series(False, index=fine.index))
+    shown = fine.loc[~sup].assign(cover=False)
+    if not sup.any():
+        return shown.reset_index(drop=True)
+    published: dict[int, pd.DataFrame] = {}
+    for level, frame in coarser.items():
+        if frame is None or frame.empty:
+            continue
+        ok = ~(frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame
+               else pd.Series(False, index=frame.index))
+        published[int(level[-1])] = frame.loc[ok].drop_duplicates("code").set_index("code",
+                                                                                   drop=False)
+    picked: dict[str, tuple[int, str]] = {}
+    for code in fine.loc[sup, "code"].astype(str):
+        res = h3.get_resolution(code)
+        for r in range(res - 1, -1, -1):
+            if r not in published:
+                if r < min(published, default=res):
+                    break
+                continue
+            parent = h3.cell_to_parent(code, r)
+            if parent in published[r].index:
+                picked.setdefault(parent, (r, parent))
+                break
+    covers = [published[r].loc[[c]] for r, c in sorted(picked.values(), key=lambda t: (-t[0],
+                                                                                          t[1]))]
+    if not covers:
+        return shown.reset_index(drop=True)
+    cover = pd.concat(covers, ignore_index=True).assign(cover=True)
+    return pd.concat([shown, cover], ignore_index=True, sort=False)

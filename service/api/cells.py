@@ -65,11 +65,42 @@ def list_cells():
             frame = frame[frame["province_code"] == province]
         if parent:
             frame = frame[frame["parent_code"] == parent]
+        # no code or polygon of a suppressed cell: its nearest published parent instead
+        frame = covered(dataset, v.id, res, principal, frame, province)
         page, meta = _page(frame)
         return {"dataset": dataset, "version": v.id, "resolution": res, **meta,
                 "items": records(page)}
 
     return cached_json(request_key(dataset, v.id), build)
+
+
+def covered(dataset: str, version: str, res: int, principal, frame, province: str | None):
+    """``frame`` (cells of resolution ``res``) with every suppressed cell replaced by its
+    nearest published coarser cell (:func:`service.analysis.disclosure.cover_with_parents`)."""
+    import h3
+    import pandas as pd
+
+    from service.analysis.disclosure import cover_with_parents
+
+    sup = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else None
+    if sup is None or not sup.any():
+        return frame
+    coarser = {}
+    wanted = list(frame.loc[sup, "code"].astype(str))
+    for r in range(res - 1, H3_RESOLUTIONS[0] - 1, -1):
+        level = f"h3_r{r}"
+        codes = sorted({h3.cell_to_parent(c, r) for c in wanted})
+        try:
+            if province:
+                rows = level_view(dataset, version, level, principal, province)
+                rows = rows[rows["code"].isin(codes)]
+            else:
+                rows = pd.concat([rows_where(dataset, version, level, principal, "code", c)
+                                  for c in codes], ignore_index=True)
+        except NotFound:
+            continue
+        coarser[level] = rows
+    return cover_with_parents(frame, coarser)
 
 
 @bp.get("/cells/<cell>")

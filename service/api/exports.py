@@ -28,7 +28,7 @@ from service.api.auth import audit, current_principal, require_province
 from service.api.datasets import dataset_arg, get_store, resolve_version, version_arg
 from service.errors import InvalidInput, NotFound
 from service.export import EXPORTERS, content_disposition, export_frame, make_filename
-from service.vocabulary import SUB_NATIONAL_LEVELS, level_of
+from service.vocabulary import H3_LEVELS, SUB_NATIONAL_LEVELS, level_of
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +109,15 @@ def export_areas(level: str, fmt: str):
     province = province_arg()
     require_scope(level, province is not None)
     v = resolve_version(dataset, version)
-    frame = level_view(dataset, v.id, level, current_principal(), province)
+    principal = current_principal()
+    frame = level_view(dataset, v.id, level, principal, province)
     if province:
         frame = frame[frame["province_code"] == province]
+    if level in H3_LEVELS:
+        from service.api.cells import covered
+
+        # no code or polygon of a suppressed cell: its nearest published parent instead
+        frame = covered(dataset, v.id, int(level[-1]), principal, frame, province)
     frame = frame.drop(columns=[c for c in ("cell",) if c in frame.columns])
     if exporter.spatial:
         frame = _with_geometry(frame, level, dataset, v.id)
