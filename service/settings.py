@@ -61,6 +61,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("basemap", "none", str,
             "Base map under the choropleths: 'none' (blank, fully offline) or a local tile URL "
             "template such as /tiles/{z}/{x}/{y}.png served on the intranet."),
+    Setting("upload_wait_seconds", 10.0, float,
+            "How long an upload request waits for its import job before answering 202 "
+            "Accepted with the job's address (/api/v1/jobs/<id>); the web threads are never "
+            "held longer. A request with 'Prefer: respond-async' gets 202 at once."),
+    Setting("job_workers", 2, int,
+            "Threads running background jobs (uploads, builds); one job per dataset at a "
+            "time."),
     Setting("session_cookie_secure", "auto", str,
             "Secure flag of the sign-in cookie: 'auto' (set when the request came over https, "
             "also through a trusted proxy's X-Forwarded-Proto), 'on' or 'off'."),

@@ -109,3 +109,42 @@ def test_nested_parquet_upload_answers_422(app, client, tmp_path):
     r = client.post("/api/v1/datasets/t/uploads", data=body, headers=headers,
                     content_type=f"multipart/form-data; boundary={boundary}")
     assert r.status_code == 422 and "nested" in r.get_json()["detail"]
+
+
+def test_raw_uploads_left_by_a_crash_are_removed_at_start_up(tmp_path):
+    from service import create_app
+
+    tmp_root = tmp_path / "var" / "tmp"
+    dead = tmp_root / "upload-crashed"
+    dead.mkdir(parents=True)
+    (dead / "00.upload").write_text("1234567890123,สมชาย,ใจดี")  # raw IDs and names
+    create_app({"testing": True, "data_dir": str(tmp_path / "var"), "secret_key": "s"})
+    assert not dead.exists()
+
+
+def test_an_import_setting_up_never_loses_its_work_dir_to_another(settings, monkeypatch):
+    """Review: concurrent uploads deleted each other's work directory (1 of 8 got a 500):
+    another import's clean-up ran between mkdtemp and the lock. Replayed deterministically:
+    a second import starts exactly in that window."""
+    import tempfile
+
+    import service.ingest.run as run
+
+    real = tempfile.mkdtemp
+    state = {"inside": False, "inner": None}
+
+    def racing_mkdtemp(*args, **kwargs):
+        path = real(*args, **kwargs)
+        if not state["inside"]:
+            state["inside"] = True
+            state["inner"] = run.open_work_dir(settings, "upload-")  # the other import
+        return path
+
+    monkeypatch.setattr(run.tempfile, "mkdtemp", racing_mkdtemp)
+    work, lock = run.open_work_dir(settings, "upload-")
+    (work / "00.upload").write_text("mine")
+    inner_work, inner_lock = state["inner"]
+    assert work.exists() and inner_work.exists() and work != inner_work
+    run.close_work_dir(inner_work, inner_lock)
+    assert (work / "00.upload").read_text() == "mine"
+    run.close_work_dir(work, lock)

@@ -66,6 +66,10 @@ def settings() -> dict[str, Any]:
     return current_app.config["CHIPAO"]
 
 
+#: the poverty cut-offs a map can be re-counted at (any other k: 422)
+K_CHOICES = (0.2, 0.26, 0.33, 0.4, 0.5)
+
+
 def source() -> AreaSource:
     return services().source
 
@@ -166,6 +170,14 @@ class MapParams:
             if not 0 < k <= 1:
                 raise InvalidInput("k (poverty cut-off) must be in (0, 1] "
                                    "/ ค่า k ต้องมากกว่า 0 และไม่เกิน 1", column="k")
+            # only the offered cut-offs: each is re-counted from persons once and cached, so
+            # the cost per version and area is bounded (SEC: availability, docs/security.md)
+            offered = [c for c in K_CHOICES if abs(k - c) < 1e-9]
+            if not offered:
+                values = ", ".join(f"{c:g}" for c in K_CHOICES)
+                raise InvalidInput(f"k (poverty cut-off) must be one of {values} "
+                                   f"/ ค่า k ต้องเป็นค่าใดค่าหนึ่งต่อไปนี้ {values}", column="k")
+            k = offered[0]
         return cls(dataset, measure, group, args.get("round") or None, change, classes,
                    classifier, k)
 
@@ -319,7 +331,7 @@ def build_page(scope: str | None, level: str | None, params: MapParams, *,
         values_first=f"{base}/values/{level}.json{scope_q}" + ("&" if scope_q else "?")
         + urlencode([(k, query[k]) for k in JS_QUERY_ORDER if query.get(k) not in (None, "")]),
         # another poverty cut-off is re-counted per province from the scored persons
-        k_choices=[0.2, 0.26, 0.33, 0.4, 0.5] if (
+        k_choices=list(K_CHOICES) if (
             scope and not embed and (level in PERSON_KEYS or level == "village")) else [],
         line_weight=0.2 if level.startswith("h3_") or (level == "tambon" and not scope)
         else 0.6,
