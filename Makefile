@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_PROVINCES ?= all
+DEMO_ROUNDS ?= 2561,2562
 
 .PHONY: setup demo test lint browser clean
 
@@ -23,7 +24,7 @@ browser:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; fi; }
 
 demo: setup
-	$(BIN)/chipao demo --provinces $(DEMO_PROVINCES)
+	$(BIN)/chipao demo --provinces $(DEMO_PROVINCES) --rounds $(DEMO_ROUNDS)
 
 lint: setup
 	$(BIN)/ruff check service tests boundaries

@@ -20,7 +20,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, source: Any = None
     ``overrides`` maps setting names (see :mod:`service.settings`) to values and wins over
     ``CHIPAO_*`` environment variables. ``source`` serves the map pages' area tables instead
     of the store (a :class:`service.render.sources.FrameSource` in tests and benchmarks).
-    The app's resources are one :class:`service.api.services.Services` object.
+    The app's resources are one :class:`service.services.Services` object.
     """
     from flask import Flask
 
@@ -40,7 +40,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, source: Any = None
     logging.getLogger("service").setLevel(settings["log_level"].upper())
 
     from service.api import init_app
-    from service.api.services import Services
+    from service.services import Services
 
     Services.create(settings, source=source).init_app(app)
     init_app(app)

@@ -27,6 +27,7 @@ COMMANDS = {
     "bench": "bench",
     "datasets": "datasets",
     "db": "db",
+    "followup": "followup",
 }
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -126,13 +126,103 @@ def locate_frame(frame: pl.DataFrame, locator: Any) -> tuple[pl.DataFrame, dict[
     return out, {k: (int(v) if not isinstance(v, dict) else v) for k, v in report.items()}
 
 
-def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
-                    locator: Any) -> None:
-    """Add pop_raster and survey_gap (tambon and above, H3 levels) from a population GeoTIFF."""
+@dataclass
+class ProvinceResult:
+    """What one province's stages hand to the merge: partial sums, panel partials, the
+    locate report and seconds per stage (its scored persons are already written)."""
+
+    province: str
+    aggregator: Aggregator
+    panel: Any  # service.analysis.panel.PanelAggregator | None
+    report: dict[str, Any]
+    seconds: dict[str, float]
+
+
+class ProvinceExecutor(Protocol):
+    """Runs :func:`process_province` for many files (service.distributed.DaskProvinces)."""
+
+    locator_cache_dir: Path | None
+
+    def provinces(self, files: list[Path], outputs: list[Path], *, spec_obj: Any, prog: Any,
+                  previous: Version | None) -> Iterator[ProvinceResult]: ...
+
+
+def process_province(path: Path, out: Path, *, spec_obj: Any, prog: Any, locator: Any,
+                     previous: Version | None) -> ProvinceResult:
+    """The per-province stages: read, locate + H3, score, panel partials, write the scored
+    persons to ``out``, partial sums. Runs in this process or as a dask task."""
+    from service.analysis.mpi import score_persons
+    from service.analysis.panel import PanelAggregator, chronic_column, needed_columns
+
+    times = StageTimes()
+    t = time.perf_counter()
+    frame = pl.read_parquet(path)
+    t = times.add("read", t)
+    frame, report = locate_frame(frame, locator)
+    t = times.add("locate_h3", t)
+    scored = score_persons(frame, spec_obj, prog, file=path.name)
+    del frame
+    t = times.add("score", t)
+    before = _previous_persons(previous, path.stem, scored.columns)
+    if "hh_mpi_poor" in scored.columns:
+        scored = scored.with_columns(chronic_column(scored, before))
+    panel = None
+    if previous is not None:
+        panel = PanelAggregator()
+        panel.add(scored.select(needed_columns(scored.columns)), before)
+    del before
+    t = times.add("panel", t)
+    scored.write_parquet(out, compression="zstd")
+    t = times.add("write_persons", t)
+    agg = Aggregator()
+    agg.add(scored)
+    del scored
+    times.add("aggregate", t)
+    return ProvinceResult(path.stem, agg, panel, report, times.seconds)
+
+
+def merge_partial(target: Any, part: Any) -> None:
+    """Fold one province's partial accumulator (Aggregator, PanelAggregator) into ``target``
+    exactly as if its batch had been added to ``target``: lists of partial frames are
+    extended in order, counters summed, the column spec checked."""
+    for f in fields(target):
+        mine, theirs = getattr(target, f.name), getattr(part, f.name)
+        if isinstance(mine, dict) and all(isinstance(v, list) for v in theirs.values()):
+            for key, frames in theirs.items():
+                mine.setdefault(key, []).extend(frames)
+        elif isinstance(mine, int) and not isinstance(mine, bool):
+            setattr(target, f.name, mine + theirs)
+        elif f.name == "spec":
+            if mine is None:
+                setattr(target, f.name, theirs)
+            elif theirs is not None and theirs != mine:
+                raise ValueError(f"province batches carry different columns: {theirs} vs {mine}")
+        elif f.name == "names" or (not theirs):
+            continue  # configuration of the target, or nothing accumulated
+        else:
+            raise TypeError(f"cannot merge {type(target).__name__}.{f.name}")
+
+
+def _raster_sums(raster_path: str, tambons, locator: Any, cache_dir: Path | None
+                 ) -> tuple[pd.Series, dict[int, pd.Series]]:
+    """(people per tambon, {resolution: people per H3 cell (index: cell code)}) of a
+    population GeoTIFF; cached in ``cache_dir`` by the raster's name, size and time and the
+    tambon codes, so the rounds of a dataset (same raster, same boundaries) compute them
+    once."""
     import rasterio
 
     from service.geo import hexgrid, zonal
 
+    stat = Path(raster_path).stat()
+    key = hashlib.sha256(f"{Path(raster_path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
+                         f"{'|'.join(map(str, tambons['code']))}".encode()).hexdigest()[:24]
+    cached = cache_dir / f"raster-sums-{key}.npz" if cache_dir is not None else None
+    resolutions = [int(level[-1]) for level in H3_LEVELS]
+    if cached is not None and cached.exists():
+        with np.load(cached, allow_pickle=False) as z:
+            return (pd.Series(z["pop"], index=z["codes"].astype(str)),
+                    {r: pd.Series(z[f"sums{r}"], index=z[f"cells{r}"].astype(str))
+                     for r in resolutions})
     with rasterio.open(raster_path) as src:
         values = src.read(1, masked=False)
         transform, nodata = src.transform, src.nodata
@@ -141,6 +231,29 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
     # country total of the raster is kept (the zones are all tambons)
     pop = pd.Series(zr.sums(values, nodata=nodata, whole_pixels=True),
                     index=tambons["code"].to_numpy())
+    cells, sums = zonal.h3_sums(values, transform, 9, nodata=nodata)
+    by_res = {}
+    for res in resolutions:
+        c, v = (cells, sums) if res == 9 else zonal.rollup(cells, sums, res)
+        by_res[res] = pd.Series(v, index=hexgrid.to_str(c))
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp.npz")
+        arrays = {"pop": pop.to_numpy(), "codes": pop.index.to_numpy().astype(str)}
+        for res, series in by_res.items():
+            arrays[f"sums{res}"] = series.to_numpy()
+            arrays[f"cells{res}"] = series.index.to_numpy().astype(str)
+        np.savez(tmp, **arrays)
+        tmp.replace(cached)
+    return pop, by_res
+
+
+def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
+                    locator: Any, cache_dir: Path | None = None) -> None:
+    """Add pop_raster and survey_gap (tambon and above, H3 levels) from a population GeoTIFF."""
+    from service.geo import zonal
+
+    pop, by_res = _raster_sums(raster_path, tambons, locator, cache_dir)
     for level, width in (("tambon", 8), ("amphoe", 6), ("province", 4), ("country", 0)):
         if level not in tables:
             continue
@@ -148,15 +261,11 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
         rolled = pop.groupby(pop.index.str[:width] if width else np.zeros(len(pop))).sum()
         key = frame["code"].str[:width] if width else pd.Series(0, index=frame.index)
         frame["pop_raster"] = key.map(rolled).to_numpy(dtype=np.float64)
-    cells, sums = zonal.h3_sums(values, transform, 9, nodata=nodata)
     for level in H3_LEVELS:
         if level not in tables:
             continue
-        res = int(level[-1])
-        c, s = (cells, sums) if res == 9 else zonal.rollup(cells, sums, res)
-        lookup = pd.Series(s, index=hexgrid.to_str(c))
-        tables[level]["pop_raster"] = tables[level]["code"].map(lookup).to_numpy(
-            dtype=np.float64)
+        tables[level]["pop_raster"] = tables[level]["code"].map(by_res[int(level[-1])]
+                                                                 ).to_numpy(dtype=np.float64)
     for frame in tables.values():
         if "pop_raster" in frame:
             frame["survey_gap"] = zonal.survey_gap(frame["n_persons"].to_numpy(),
@@ -170,7 +279,8 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
                   population_raster: str | Path | None = None,
                   store: Store | None = None, locator: Any = None,
                   on_stage: Callable[[str, float], None] | None = None,
-                  extra_meta: dict[str, Any] | None = None) -> Version:
+                  extra_meta: dict[str, Any] | None = None,
+                  executor: ProvinceExecutor | None = None) -> Version:
     """Locate, score, aggregate and store one dataset version atomically.
 
     Returns the existing version when one of this dataset already has ``source_sha256``
@@ -178,6 +288,9 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
     ``population_raster`` (default: setting ``population_raster``) adds ``pop_raster`` and
     ``survey_gap`` to the area tables. ``locator`` reuses a built
     :class:`service.geo.locate.TambonLocator` (else one is loaded from the data_dir cache).
+    ``executor`` runs the per-province stages elsewhere (:class:`service.distributed.
+    DaskProvinces`: a dask cluster); the merge, disclosure and publish stay here, and the
+    version is the same, byte for byte, as the one built in this process.
     """
 
     from service.analysis.coverage import load_programmes
@@ -200,7 +313,8 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
     bdir = settings["boundaries_dir"]
     tambons = load_level(bdir, "tambon")
     if locator is None:
-        locator = TambonLocator(tambons, cache_dir=Path(settings["data_dir"]) / "cache")
+        cache = executor.locator_cache_dir if executor is not None else None
+        locator = TambonLocator(tambons, cache_dir=cache or Path(settings["data_dir"]) / "cache")
     agg = Aggregator(names=admin_names(hierarchy(bdir)))
     t = times.add("prepare", t)
     raster = population_raster or settings.get("population_raster") or None
@@ -209,7 +323,8 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
         return _build(store, settings, dataset=dataset, round=round, files=files, sha=sha,
                       progress=progress, spec=spec, programmes=programmes, raster=raster,
                       spec_obj=spec_obj, prog=prog, tambons=tambons, locator=locator, agg=agg,
-                      times=times, on_stage=on_stage, extra_meta=extra_meta or {})
+                      times=times, on_stage=on_stage, extra_meta=extra_meta or {},
+                      executor=executor)
     except SourceAlreadyStored as exc:
         log.info("dataset %s: source stored meanwhile as version %s", dataset, exc.version.id)
         return exc.version
@@ -220,12 +335,12 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
            raster: Any, spec_obj: Any, prog: Any, tambons: Any, locator: Any,
            agg: Aggregator, times: StageTimes,
            on_stage: Callable[[str, float], None] | None,
-           extra_meta: dict[str, Any]) -> Version:
+           extra_meta: dict[str, Any],
+           executor: ProvinceExecutor | None = None) -> Version:
     from tqdm import tqdm
 
     from service.analysis.disclosure import protect_levels
-    from service.analysis.mpi import score_persons
-    from service.analysis.panel import PanelAggregator, attach, chronic_column, needed_columns
+    from service.analysis.panel import PanelAggregator, attach
 
     locate_reports: dict[str, Any] = {}
     min_hh = int(settings["min_cell_households"])
@@ -233,31 +348,28 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
     panel = PanelAggregator() if previous is not None else None
     seen: set[str] = set()
     with store.write_version(dataset, round=round, source_sha256=sha) as writer:
-        bar = tqdm(files, desc="provinces / จังหวัด", unit="prov", disable=not progress)
-        for path in bar:
-            bar.set_postfix_str(path.stem)
-            t = time.perf_counter()
-            frame = pl.read_parquet(path)
-            t = times.add("read", t)
-            frame, report = locate_frame(frame, locator)
-            locate_reports[path.stem] = report
-            t = times.add("locate_h3", t)
-            scored = score_persons(frame, spec_obj, prog, file=path.name)
-            del frame
-            t = times.add("score", t)
-            before = _previous_persons(previous, path.stem, scored.columns)
-            if "hh_mpi_poor" in scored.columns:
-                scored = scored.with_columns(chronic_column(scored, before))
-            if panel is not None:
-                panel.add(scored.select(needed_columns(scored.columns)), before)
-                seen.add(path.stem)
-            del before
-            t = times.add("panel", t)
-            scored.write_parquet(writer.persons_path(path.stem), compression="zstd")
-            t = times.add("write_persons", t)
-            agg.add(scored)
-            del scored
-            times.add("aggregate", t)
+        outputs = [writer.persons_path(path.stem) for path in files]
+        if executor is None:  # one province at a time in this process
+            results: Iterable[ProvinceResult] = (
+                process_province(path, out, spec_obj=spec_obj, prog=prog, locator=locator,
+                                 previous=previous)
+                for path, out in zip(files, outputs, strict=True))
+        else:  # tasks on a dask cluster (service.distributed), handed back in file order
+            results = executor.provinces(files, outputs, spec_obj=spec_obj, prog=prog,
+                                         previous=previous)
+        bar = tqdm(results, total=len(files), desc="provinces / จังหวัด", unit="prov",
+                   disable=not progress)
+        for result in bar:
+            bar.set_postfix_str(result.province)
+            # partial sums merged in file order: the same tables whoever computed them
+            merge_partial(agg, result.aggregator)
+            if panel is not None and result.panel is not None:
+                merge_partial(panel, result.panel)
+                seen.add(result.province)
+            locate_reports[result.province] = result.report
+            for stage, seconds in result.seconds.items():
+                times.seconds[stage] = times.seconds.get(stage, 0.0) + seconds
+            del result
         t = time.perf_counter()
         if panel is not None and previous is not None:
             for old in sorted(Path(previous.path, "persons").glob("*.parquet")):
@@ -276,7 +388,8 @@ def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
                   .to_pandas() for level, frame in tables.items()}
         t = times.add("aggregate", t)
         if raster:
-            _raster_columns(narrow, str(raster), tambons, locator)
+            _raster_columns(narrow, str(raster), tambons, locator,
+                            cache_dir=Path(settings["data_dir"]) / "cache")
             t = times.add("raster", t)
         geoms = dict(zip(tambons["code"], tambons.geometry.values, strict=True))
         flags = protect_levels(narrow, min_households=min_hh, cell_tambons=cell_tambons,

@@ -175,6 +175,27 @@ def demo_panel_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_panel_store(tmp_path_factory, demo_panel_dir):
+    """(store, {round: version}) of the demo panel's three rounds built into one store (the
+    later rounds carry the panel columns)."""
+    from service.demo.panel import round_dir
+    from service.geo.boundaries import load_level
+    from service.geo.locate import TambonLocator
+    from service.pipeline import build_version
+    from service.settings import load_settings
+    from service.store import open_store
+
+    settings = load_settings({"data_dir": str(tmp_path_factory.mktemp("panel-var"))},
+                             environ={})
+    locator = TambonLocator(load_level(settings["boundaries_dir"], "tambon"))
+    store = open_store(settings)
+    versions = {r: build_version(settings, dataset="demo", round=r, store=store,
+                                 persons_dir=round_dir(demo_panel_dir, r), progress=False,
+                                 locator=locator) for r in (2561, 2562, 2565)}
+    return store, versions
+
+
+@pytest.fixture(scope="session")
 def demo_persons_dir(make_demo_persons):
     """Samut Songkhram (TH75), the whole province: 43,535 households, 125,464 people, 903
     target poor, exactly as TPMAP 2561; seed 2561."""

@@ -227,40 +227,18 @@ def test_public_cells_and_h3_exports_list_no_suppressed_cell(served):
             assert not codes & hidden
             assert not any(c.get("suppressed") for c in items)
             assert {c.get("suppression_reason") for c in items} <= {None}
-            covers = [c for c in items if c["cover"]]
+            covers = [c for c in items if c.get("cover_resolution")]
             assert all(c["level"] != level for c in covers)
-            # each cover is a published ancestor of a suppressed cell of this province
+            fine = [c for c in items if not c.get("cover_resolution")]
+            assert fine and all(c["level"] == level for c in fine)
+            # each cover is a published coarser cell over this layer's cells
             import h3
 
-            ancestors = {h3.cell_to_parent(code, r) for code in hidden
-                         for r in range(6, res)}
-            assert {c["code"] for c in covers} <= ancestors
+            assert all(h3.get_resolution(c["code"]) == c["cover_resolution"] < res
+                       for c in covers)
             geo = client.get(f"/api/v1/exports/areas/{level}.geojson?province={prov}")
             assert geo.status_code == 200
             feats = json.load(io.BytesIO(geo.data))["features"]
             exported = {f["properties"]["code"] for f in feats}
             assert not exported & hidden and exported == codes
         assert covers or res == 8
-
-
-def test_cover_with_parents_unit():
-    import h3
-
-    from service.analysis.disclosure import cover_with_parents
-
-    parent = h3.latlng_to_cell(18.79, 98.98, 8)
-    kids = sorted(h3.cell_to_children(parent, 9))[:3]
-    fine = pd.DataFrame({"code": kids, "level": "h3_r9", "n_households": [None, 12, None],
-                         "suppressed": [True, False, True]})
-    coarse = pd.DataFrame({"code": [parent], "level": "h3_r8", "n_households": [40],
-                           "suppressed": [False]})
-    out = cover_with_parents(fine, {"h3_r8": coarse})
-    assert out["code"].tolist() == [kids[1], parent]        # the parent once, no hidden kid
-    assert out["cover"].tolist() == [False, True]
-    # a suppressed parent: the next published ancestor, else nothing
-    gp = h3.cell_to_parent(parent, 7)
-    out = cover_with_parents(fine, {"h3_r8": coarse.assign(suppressed=True),
-                                    "h3_r7": pd.DataFrame({"code": [gp], "suppressed": [False]})})
-    assert out["code"].tolist() == [kids[1], gp]
-    out = cover_with_parents(fine, {"h3_r8": coarse.assign(suppressed=True)})
-    assert out["code"].tolist() == [kids[1]]

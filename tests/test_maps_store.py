@@ -105,3 +105,62 @@ def test_cut_off_k_recounts_from_persons(pipeline_app):
     for other in ("0.05", "0.27", "0.3333"):  # free floats: each would recount a province
         bad = _get(app, url + f"&k={other}", nat)
         assert bad.status_code == 422 and "0.26" in _json(bad)["detail"]
+
+
+def test_public_h3_layers_cover_hidden_cells_with_published_parents(built):
+    """TH58 r9 drew 249 of 26,091 cells and left the rest empty: now the published r8/r7
+    cells are drawn beneath, and no fine cell with 1-9 households is located."""
+    import h3
+
+    from service.store import open_store
+
+    app, tokens, ids = built
+    store = open_store(app.config["CHIPAO"])
+    r9 = store.read_areas("demo", "h3_r9", version=ids[-1], province="TH50")
+    small = set(r9.loc[r9["n_households"] < 10, "code"])
+    assert small, "the fixture has small r9 cells"
+    geo = _json(_get(app, "/maps/geo/h3_r9.geojson?scope=TH50&dataset=demo"
+                          f"&round={ids[-1]}"))
+    groups = geo["cover_groups"]
+    ncover = sum(groups)
+    covers, fine = geo["codes"][:ncover], geo["codes"][ncover:]
+    assert ncover > 0 and not small & set(fine)
+    assert {h3.get_resolution(c) for c in covers} <= {7, 8}
+    assert [h3.get_resolution(c) for c in covers] == sorted(h3.get_resolution(c) for c in covers)
+    published = set()
+    for lv in ("h3_r8", "h3_r7"):
+        pub = _json(_get(app, f"/maps/values/{lv}.json?scope=TH50&measure=h"))
+        hidden = set(pub["suppressed"])
+        published |= {c for i, c in enumerate(pub["codes"]) if i not in hidden
+                      and not (pub.get("cover_resolution") or [None] * (i + 1))[i]}
+    for cell in small:  # every published ancestor of a hidden cell is drawn beneath it
+        ancestors = {h3.cell_to_parent(cell, 8), h3.cell_to_parent(cell, 7)}
+        assert ancestors & published <= set(covers)
+    assert any({h3.cell_to_parent(c, 8), h3.cell_to_parent(c, 7)} & set(covers) for c in small)
+    values = _json(_get(app, "/maps/values/h3_r9.json?scope=TH50&measure=h"))
+    assert values["covered"] is True
+    res = values["cover_resolution"]
+    assert {r for r in res if r} <= {7, 8} and sum(1 for r in res if r) == ncover
+    assert set(values["codes"]) == set(geo["codes"])
+    assert all(p for p in values["places"]["th"])  # every cell says which tambon it is in
+    # the province's own user sees every cell, without covers
+    own = _json(_get(app, "/maps/geo/h3_r9.geojson?scope=TH50&dataset=demo"
+                          f"&round={ids[-1]}", tokens["cm"]))
+    assert "cover_groups" not in own and small <= set(own["codes"])
+
+
+def test_priority_tooltip_has_score_and_reasons_and_national_breaks(built):
+    app, _, _ = built
+    pr = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=priority_rank"))
+    scores = [v for v in pr["columns"]["priority_score"] if v is not None]
+    assert scores and all(0 <= v <= 100 for v in scores)
+    assert any(r for r in pr["reasons"] if r)
+    assert pr["k"] is not None
+    page = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=h"))
+    fixed = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=h&breaks=national"))
+    national = _json(_get(app, "/maps/values/tambon.json?measure=h"))
+    assert fixed["breaks"] == "national" and page["breaks"] == "page"
+    assert fixed["legend"]["colours"] == national["legend"]["colours"]
+    assert fixed["legend"]["breaks"][:-1] == national["legend"]["breaks"][:-1]
+    bad = _get(app, "/maps/values/tambon.json?scope=TH50&breaks=mine")
+    assert bad.status_code == 422

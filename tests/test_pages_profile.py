@@ -123,3 +123,12 @@ def test_province_ranking_explains_the_home_page_difference(pages):
     page = _get(app, "/ranking?area=TH").get_data(as_text=True)
     assert 'id="home-note"' in page and "target-poor rate" in page
     assert _get(app, "/ranking?area=TH&level=village").status_code == 422
+
+
+def test_home_top_provinces_say_which_definition_and_link_the_ranking(pages):
+    app, _, _ = pages
+    page = app.test_client().get("/").get_data(as_text=True)
+    note = page[page.index('id="top-definition"'):]
+    assert "target-poor rate" in note and 'href="/ranking?area=TH"' in note
+    ranking = _get(app, "/ranking?area=TH").get_data(as_text=True)
+    assert 'id="home-note"' in ranking

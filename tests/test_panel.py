@@ -7,31 +7,14 @@ import polars as pl
 import pytest
 
 from service.analysis.panel import PanelAggregator
-from service.demo.panel import round_dir
-from service.settings import load_settings
-from service.store import open_store
 
 LEVELS = ("country", "province", "amphoe", "tambon", "village", "h3_r6", "h3_r7", "h3_r8",
           "h3_r9")
 
 
 @pytest.fixture(scope="module")
-def locator():
-    from service.geo.boundaries import load_level
-    from service.geo.locate import TambonLocator
-
-    return TambonLocator(load_level(load_settings(environ={})["boundaries_dir"], "tambon"))
-
-
-@pytest.fixture(scope="module")
-def panel_store(tmp_path_factory, demo_panel_dir, locator):
-    from service.pipeline import build_version
-
-    settings = load_settings({"data_dir": str(tmp_path_factory.mktemp("var"))}, environ={})
-    versions = {r: build_version(settings, dataset="demo", round=r,
-                                 persons_dir=round_dir(demo_panel_dir, r), progress=False,
-                                 locator=locator) for r in (2561, 2562, 2565)}
-    return open_store(settings), versions
+def panel_store(demo_panel_store):
+    return demo_panel_store
 
 
 def _areas(store, version, level):
@@ -160,3 +143,81 @@ def test_moves_between_provinces_are_matched_at_finish():
     assert prov["TH50"]["pnl_hh_moved_out"] == 1 and prov["TH50"]["pnl_hh_left"] == 1
     assert prov["TH58"]["pnl_hh_moved_in"] == 1 and prov["TH58"]["pnl_hh_new"] == 1
     assert prov["TH58"]["pnl_hh_matched"] == 0
+
+
+@pytest.fixture(scope="module")
+def panel_client(panel_store):
+    from service import create_app
+
+    store, _ = panel_store
+    app = create_app({"testing": True, "data_dir": str(store.data_dir),
+                      "secret_key": "t", "pseudonym_key": "k"})
+    return app.test_client()
+
+
+def test_panel_columns_in_area_api_map_values_and_exports(panel_client, panel_store):
+    _, v = panel_store
+    body = panel_client.get("/api/v1/areas/province/TH75?dataset=demo").get_json()
+    assert body["round"] == 2565
+    area = body["area"]
+    assert area["pnl_hh_exited"] > 0 and 0 < area["pnl_exit_rate"] < 1
+    assert "pnl_hh_moved_in" in body["children"][0]
+    # a map measure of the change family, for provinces and for a target group
+    vals = panel_client.get("/maps/values/amphoe.json?dataset=demo&measure=pnl_exit_rate"
+                            "&scope=TH75")
+    assert vals.status_code == 200, vals.get_data(as_text=True)[:300]
+    text = vals.get_data(as_text=True)
+    assert "pnl_exit_rate" in text or "exit" in text.lower()
+    grp = panel_client.get("/maps/values/amphoe.json?dataset=demo&measure=pnl_p_exited"
+                           "&group=child&scope=TH75")
+    assert grp.status_code == 200
+    csv = panel_client.get("/api/v1/exports/areas/amphoe.csv?dataset=demo&province=TH75")
+    assert csv.status_code == 200
+    header = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()[0]
+    assert "pnl_hh_exited" in header and "pnl_excl_elderly_allowance_exited" in header
+    # the first round has no panel: the measure is "not available", not zero
+    first = panel_client.get("/maps/values/amphoe.json?dataset=demo&round=2561"
+                             "&measure=pnl_exit_rate&scope=TH75")
+    assert first.status_code == 200
+    assert first.get_json()["available"] is False
+
+
+def test_kpi_progress_api(panel_client):
+    body = panel_client.get("/api/v1/kpi/progress?dataset=demo&province=TH75&limit=500")
+    assert body.status_code == 200, body.get_data(as_text=True)[:400]
+    data = body.get_json()
+    assert data["rounds"] == [2561, 2562, 2565]
+    items = {(i["code"], i["kpi"]): i for i in data["items"]}
+    m0 = items[("TH", "m0")]
+    assert m0["baseline_round"] == 2561 and m0["latest_round"] == 2565
+    assert [p["round"] for p in m0["trend"]] == [2561, 2562, 2565]
+    assert m0["change"] != 0 and m0["status_th"] and m0["status_en"]
+    assert ("TH75", "cov_elderly_allowance") in items
+
+
+def test_household_with_members_in_two_tambons_counts_in_both():
+    """As in aggregate: a household counts in every area where a member is (the level by
+    level path, taken when a household has more than one location)."""
+    agg = PanelAggregator()
+    before = _batch(["e1", "e2", "f1"], ["e", "e", "f"], ["TH500101", "TH500102", "TH500101"],
+                    [True, True, False])
+    now = _batch(["e1", "e2", "f1"], ["e", "e", "f"], ["TH500101", "TH500102", "TH500101"],
+                 [False, False, False])
+    agg.add(now, before)
+    out = agg.finish()
+    country = out["country"].row(0, named=True)
+    assert country["pnl_hh_matched"] == 2 and country["pnl_hh_exited"] == 1
+    tambon = {r["code"]: r for r in out["tambon"].iter_rows(named=True)}
+    assert tambon["TH500101"]["pnl_hh_matched"] == 2
+    assert tambon["TH500102"]["pnl_hh_matched"] == 1
+    assert tambon["TH500102"]["pnl_hh_exited"] == 1
+    assert country["pnl_p_matched"] == 3 and country["pnl_p_exited"] == 2
+
+
+def test_change_map_moves_on_the_demo_panel(panel_client):
+    """The change map (measure now minus the previous round) is not flat on the panel."""
+    body = panel_client.get("/maps/values/amphoe.json?dataset=demo&measure=target_poor_rate"
+                            "&change=1&scope=TH75").get_json()
+    assert body["change"] is True
+    values = [v for v in body["columns"]["value"] if v is not None]
+    assert values and any(abs(v) > 0 for v in values)

@@ -273,3 +273,14 @@ def test_population_raster_columns(tmp_path, demo_src, locator):
     assert np.allclose(tambons.loc[judged, "survey_gap"], expected_gap[judged])
     cells = store.read_areas("demo", "h3_r7")
     assert cells["pop_raster"].notna().any()
+    # the next round reuses the raster's zonal sums (cached by file and boundaries): same values
+    assert list((tmp_path / "var" / "cache").glob("raster-sums-*.npz"))
+    again = build_version(settings, dataset="demo", round=2562, persons_dir=demo_src,
+                          source_sha256="the same persons as round 2562", progress=False,
+                          locator=locator)
+    assert again.id != version.id
+    for level in ("tambon", "h3_r7", "h3_r9"):
+        before = store.read_areas("demo", level, version=version.id).set_index("code")
+        after = store.read_areas("demo", level, version=again.id).set_index("code")
+        assert np.allclose(before["pop_raster"], after.loc[before.index, "pop_raster"],
+                           equal_nan=True)

@@ -246,3 +246,42 @@ def test_public_mask_counts_reveal_no_small_combination_of_dimensions(public_tab
     # the standard view (all five dimensions) is published for most tambons
     tam = public_tables["tambon"]
     assert tam["n_tp_m11111"].is_not_null().mean() > 0.7
+
+
+# -- ranking, selection, target village list ---------------------------------------------------
+def test_selection_reaches_target_poor_within_budget(served):
+    app, national = served
+    body = _get(app, "/api/v1/selection?dataset=tpmap&province=TH58&budget=3000000",
+                national).get_json()
+    assert body["objective"] == "target_poor"
+    assert 0 < body["total_cost_thb"] <= 3_000_000
+    assert body["total_benefit"] == sum(i["n_target_poor"] for i in body["items"])
+    assert body["m0_fall"] is None  # needs persons: not available, not 0
+    assert "estimated" in body["note"]
+    villages = {r["code"]: r for r in _areas(app, "village", "TH58", national).iter_rows(
+        named=True)}
+    assert all(i["n_target_poor"] == villages[i["code"]]["n_target_poor"] for i in body["items"])
+    r = app.test_client().get("/api/v1/selection?dataset=tpmap&province=TH58&budget=3000000"
+                              "&objective=m0", headers=national)
+    assert r.status_code == 422 and "not available for this dataset" in r.get_json()["detail"]
+
+
+def test_ranking_and_target_village_list(served):
+    app, national = served
+    ranking = _get(app, "/api/v1/rankings?dataset=tpmap&level=tambon&province=TH58",
+                   national).get_json()
+    items = ranking["items"]
+    assert len(items) == 44
+    assert any("n_poor" in n for n in ranking["notes"])  # components left out, said so
+    tp = [i["raw_n_target_poor"] for i in items]
+    assert tp and tp[0] == max(tp)
+    targets = _get(app, "/api/v1/targets/villages?dataset=tpmap&area=TH5801&limit=1000",
+                   national).get_json()
+    pub = published("village", "common", "58").filter(
+        pl.col("village_ID").str.starts_with("5801")
+        & (pl.col("village_ID").str.slice(4, 2).cast(pl.Int32) < 51))
+    want = pub.group_by(pl.col("village_ID").str.slice(0, 8)).agg(
+        pl.col("household.CNT").cast(pl.Int64).sum())
+    got = {i["village_id"]: i["n_households"] for i in targets["items"]}
+    assert got == {"TH" + k: v for k, v in want.iter_rows()}
+    assert all("n_poor" not in i for i in targets["items"])

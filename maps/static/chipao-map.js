@@ -69,6 +69,9 @@
       L.setOptions(this, options);
       var n = geo.codes.length, scale = geo.scale, xy = geo.xy, nv = geo.nverts;
       this.codes = geo.codes;
+      // the first cells are coarser parents drawn beneath, in groups (coarsest first)
+      this.coverGroups = geo.cover_groups || [];
+      this.ncover = this.coverGroups.reduce(function (a, b) { return a + b; }, 0);
       this.start = new Uint32Array(n + 1);
       var total = 0, i, k;
       for (i = 0; i < n; i++) { this.start[i] = total; total += nv[i]; }
@@ -108,6 +111,7 @@
       this.buckets = buckets;
       this.classOf = new Uint8Array(n);
       this.fills = [];
+      this.highlight = -1;
     },
     // classes: function(code) -> style object {fillColor, fillOpacity}
     restyle: function (styleOf) {
@@ -158,15 +162,23 @@
       // Chromium's path building grows quadratically with the number of sub-paths, so
       // cells are filled in batches of 256 (17,000 hexagons: 3.6 s in one path, 50 ms batched)
       var batch = 256;
+      // coarser "cover" cells first (beneath), drawn lighter with a dashed edge; then the cells
+      var passes = [], from0 = 0;
+      this.coverGroups.forEach(function (n) { passes.push([from0, from0 + n, true]); from0 += n; });
+      passes.push([from0, this.codes.length, false]);
+      for (var pass = 0; pass < passes.length; pass++) {
+      var from = passes[pass][0], to = passes[pass][1], covers = passes[pass][2];
       for (var c = 0; c < this.fills.length; c++) {
         var st = this.fills[c];
-        ctx.globalAlpha = st.fillOpacity === undefined ? 0.85 : st.fillOpacity;
+        var alpha = st.fillOpacity === undefined ? 0.85 : st.fillOpacity;
+        ctx.globalAlpha = covers ? alpha * 0.6 : alpha;
         ctx.fillStyle = st.fillColor;
-        ctx.strokeStyle = "#ffffff";
-        ctx.lineWidth = 0.5;
+        ctx.strokeStyle = covers ? "#616161" : "#ffffff";
+        ctx.lineWidth = covers ? 0.8 : 0.5;
+        ctx.setLineDash(covers ? [3, 3] : []);
         var inPath = 0;
         ctx.beginPath();
-        for (var i = 0; i < this.codes.length; i++) {
+        for (var i = from; i < to; i++) {
           if (cls[i] !== c) { continue; }
           var x0 = box[4 * i] * zs - ox, y0 = box[4 * i + 1] * zs - oy;
           var x1 = box[4 * i + 2] * zs - ox, y1 = box[4 * i + 3] * zs - oy;
@@ -177,23 +189,49 @@
           ctx.closePath();
           if (++inPath === batch) {
             ctx.fill();
-            if (stroke) { ctx.stroke(); }
+            if (stroke || covers) { ctx.stroke(); }
             ctx.beginPath();
             inPath = 0;
           }
         }
         if (inPath) {
           ctx.fill();
-          if (stroke) { ctx.stroke(); }
+          if (stroke || covers) { ctx.stroke(); }
         }
       }
+      }
+      ctx.setLineDash([]);
       ctx.globalAlpha = 1;
+      if (this.highlight >= 0) {
+        var hs = start[this.highlight], he = start[this.highlight + 1];
+        ctx.beginPath();
+        ctx.moveTo(px[hs] * zs - ox, py[hs] * zs - oy);
+        for (var q = hs + 1; q < he; q++) { ctx.lineTo(px[q] * zs - ox, py[q] * zs - oy); }
+        ctx.closePath();
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = "#111111";
+        ctx.stroke();
+      }
+    },
+    setHighlight: function (code) {
+      this.highlight = code === null ? -1 : this.codes.indexOf(code);
+      this._redraw();
+    },
+    boundsOf: function (code) {
+      var i = this.codes.indexOf(code);
+      if (i < 0) { return null; }
+      var b = this.box, map = this._map;
+      return L.latLngBounds(map.unproject([b[4 * i], b[4 * i + 1]], 0), map.unproject([b[4 * i + 2], b[4 * i + 3]], 0));
     },
     cellAt: function (latlng) {
       var x = mercX(latlng.lng), y = mercY(latlng.lat), g = this.g;
       var gx = Math.floor((x - g.x0) / g.w), gy = Math.floor((y - g.y0) / g.h);
       var list = this.buckets[gy * 1000 + gx];
       if (!list) { return -1; }
+      var ncover = this.ncover;
+      if (ncover) {  // the cell on top: a fine cell before the cover beneath it
+        list = list.filter(function (k) { return k >= ncover; }).concat(list.filter(function (k) { return k < ncover; }));
+      }
       for (var j = 0; j < list.length; j++) {
         var i = list[j], s = this.start[i], e = this.start[i + 1], inside = false;
         for (var a = s, b = e - 1; a < e; b = a++) {
@@ -209,6 +247,7 @@
     _hover: function (e) {
       var i = this.cellAt(e.latlng);
       if (i < 0) { this._out(); return; }
+      if (this.options.onhover) { this.options.onhover(this.codes[i]); }
       if (!this._tip) {
         this._tip = new SafeTooltip(Object.assign({sticky: true}, this.options.tooltip));
       }
@@ -273,10 +312,51 @@
     }
   });
 
+  /* Embeds may ask for one language (?lang=th or ?lang=en; default both). Text is written
+   * "ไทย · English" or as a Thai line and an English line; this keeps the asked one. */
+  var THAI = /[\u0e00-\u0e7f]/, LATIN = /[A-Za-z]{2}/;
+  function localise(root, lang) {
+    if (!lang || lang === "both" || !root) { return; }
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, null);
+    var nodes = [];
+    while (walker.nextNode()) { nodes.push(walker.currentNode); }
+    nodes.forEach(function (n) {
+      var text = n.nodeValue;
+      if (text.indexOf(" · ") >= 0) {
+        var parts = text.split(" · ");
+        var keep = parts.filter(function (p) { return lang === "th" ? THAI.test(p) : !THAI.test(p); });
+        if (keep.length && keep.length < parts.length) { n.nodeValue = keep.join(" · "); }
+        return;
+      }
+      var sibs = n.parentNode ? n.parentNode.childNodes : [];
+      var other = false;
+      for (var i = 0; i < sibs.length; i++) {
+        var t = sibs[i].textContent || "";
+        if (sibs[i] !== n && (lang === "th" ? THAI.test(t) : LATIN.test(t) && !THAI.test(t))) { other = true; }
+      }
+      if (!other) { return; }
+      if (lang === "th" && !THAI.test(text) && LATIN.test(text) && !/\d/.test(text)) { n.nodeValue = ""; }
+      if (lang === "en" && THAI.test(text)) { n.nodeValue = ""; }
+    });
+  }
+  function localiseHtml(html, lang) {
+    if (!lang || lang === "both") { return html; }
+    var div = document.createElement("div");
+    div.innerHTML = html;
+    localise(div, lang);
+    return div.innerHTML.replace(/(<br>\s*){2,}/g, "<br>").replace(/^(\s*<br>)+/, "");
+  }
+
   window.chipaoMap = function (map, cfg) {
     var t0 = performance.now();
     var timings = {};
     var state = Object.assign({}, cfg.params);
+    // embed options from the snippet: ?legend=0, ?title=0, ?lang=th|en|both
+    var opts = new URLSearchParams(window.location.search);
+    var lang = cfg.embed ? (opts.get("lang") || "both") : "both";
+    var showLegend = !(cfg.embed && opts.get("legend") === "0");
+    var showTitle = !(cfg.embed && opts.get("title") === "0");
+    if (cfg.embed) { document.documentElement.lang = lang === "en" ? "en" : "th"; }
     var renderer = L.canvas({padding: 0.2, tolerance: 2});
     var hatch = hatchPattern();
     var data = null;        // values payload
@@ -314,6 +394,7 @@
     errorBox.addTo(map);
     function showError(message) {
       var div = errorBox.getContainer();
+      div.className = "chipao-error";
       div.innerHTML = "<b>โหลดข้อมูลไม่สำเร็จ · Could not load the data</b><br>" + esc(message);
       div.style.display = "block";
       document.documentElement.setAttribute("data-chipao-error", "1");
@@ -332,6 +413,7 @@
     }
 
     // ---- title, measure and round controls ------------------------------------------------
+    var panelToggle = null;
     var panel = L.control({position: "topleft"});
     panel.onAdd = function () {
       var div = el("div", "chipao-panel");
@@ -339,6 +421,14 @@
       L.DomEvent.disableScrollPropagation(div);
       var h = el("div", "chipao-title", div);
       h.innerHTML = "<b>" + esc(cfg.title_th) + "</b><br><span>" + esc(cfg.title_en) + "</span>";
+      var toggle = el("button", "chipao-toggle", div);
+      toggle.type = "button";
+      toggle.setAttribute("aria-expanded", "true");
+      toggle.title = "ย่อ/ขยายแผงควบคุม · Hide or show the controls";
+      toggle.textContent = "ย่อ · Hide";
+      toggle.addEventListener("click", function () { setPanelCollapsed(!div.classList.contains("chipao-collapsed")); });
+      panelToggle = toggle;
+      if (!cfg.embed) { buildSearch(div); }
       if (cfg.breadcrumbs && cfg.breadcrumbs.length) {
         var crumbs = el("div", "chipao-crumbs", div);
         crumbs.innerHTML = cfg.breadcrumbs.map(function (c) {
@@ -350,21 +440,21 @@
       if (cfg.embed) { return div; }
       var form = el("form", "chipao-form", div);
       form.addEventListener("submit", function (e) { e.preventDefault(); });
-      // options: [value, text] or [value, text, optgroup label] (consecutive ones grouped)
+      // options: [value, text] or [value, text, optgroup label]
       function select(name, label, options, value) {
         var lab = el("label", "", form);
         lab.appendChild(document.createTextNode(label));
         var s = el("select", "", lab);
         s.name = name;
-        var group = null, groupLabel = null;
+        var groups = {};  // one optgroup per label, in the order labels first appear
         options.forEach(function (o) {
           var parent = s;
           if (o[2]) {
-            if (o[2] !== groupLabel) {
-              group = el("optgroup", "", s);
-              group.label = groupLabel = o[2];
+            if (!groups[o[2]]) {
+              groups[o[2]] = el("optgroup", "", s);
+              groups[o[2]].label = o[2];
             }
-            parent = group;
+            parent = groups[o[2]];
           }
           var opt = el("option", "", parent);
           opt.value = o[0];
@@ -406,6 +496,12 @@
         ["quantiles", "ควอนไทล์ · Quantiles"],
         ["natural_breaks", "ธรรมชาติ (Jenks) · Natural breaks"],
         ["equal_interval", "ช่วงเท่ากัน · Equal interval"]], state.classifier);
+      var breaksSel = null;
+      if (cfg.params.scope) {
+        breaksSel = select("breaks", "ช่วงสี · Colour classes", [
+          ["", "ของแผนที่นี้ · this map's"],
+          ["national", "ระดับประเทศ (คงที่) · national (fixed)"]], state.breaks || "");
+      }
       if (cfg.levels && cfg.levels.length > 1) {
         var levelSel = select("level", "ระดับพื้นที่ · Level",
           cfg.levels.map(function (l) { return [l.id, l.th + " · " + l.en]; }), cfg.level);
@@ -429,6 +525,7 @@
         state.change = changeBox.checked ? 1 : null;
         state.classes = classSel.value;
         state.classifier = classifierSel.value;
+        state.breaks = breaksSel ? (breaksSel.value || null) : null;
         state.k = kSel ? (kSel.value || null) : state.k;
         window.history.replaceState(null, "", "?" + pageQuery());
         syncCrumbs();
@@ -444,6 +541,10 @@
       png.type = "button";
       png.textContent = "รูปภาพ · PNG";
       png.addEventListener("click", function () { exportPng(); });
+      var present = el("button", "chipao-present-btn", tools);
+      present.type = "button";
+      present.textContent = "นำเสนอ · Present";
+      present.addEventListener("click", function () { setPresenting(!presenting); });
       if (cfg.embed_code_url) {
         share = el("a", "chipao-share", tools);
         share.textContent = "ฝังแผนที่ · Embed";
@@ -452,12 +553,23 @@
       return div;
     };
     panel.addTo(map);
+    if (!showTitle) { panel.getContainer().style.display = "none"; }
+    localise(panel.getContainer(), lang);
+    function setPanelCollapsed(collapsed) {
+      var div = panel.getContainer();
+      div.classList.toggle("chipao-collapsed", collapsed);
+      if (panelToggle) {
+        panelToggle.textContent = collapsed ? "ตัวเลือก · Controls" : "ย่อ · Hide";
+        panelToggle.setAttribute("aria-expanded", collapsed ? "false" : "true");
+      }
+    }
 
     // a static image for committee papers: the map canvases, title and legend on one PNG
     function exportPng() {
       var size = map.getSize(), ratio = window.devicePixelRatio || 1;
       var legendRows = data && data.legend ? data.legend.labels.length : 0;
-      var legendH = 70 + 18 * (legendRows + 2);
+      var prov = provenance();
+      var legendH = 76 + 18 * (legendRows + 2) + 16 * prov.length;
       var out = document.createElement("canvas");
       out.width = size.x * ratio;
       out.height = (size.y + legendH) * ratio;
@@ -470,6 +582,19 @@
         var r = c.getBoundingClientRect();
         try { ctx.drawImage(c, r.left - box.left, r.top - box.top, r.width, r.height); } catch (e) { /* tainted tile */ }
       });
+      // place names as on screen
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      placedLabels.forEach(function (l) {
+        ctx.font = (presenting ? 14 : 11) + "px Sarabun, sans-serif";
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = "rgba(255,255,255,0.9)";
+        ctx.strokeText(l.text, l.x, l.y);
+        ctx.fillStyle = "#222222";
+        ctx.fillText(l.text, l.x, l.y);
+      });
+      ctx.textAlign = "left";
+      ctx.textBaseline = "alphabetic";
       var y = size.y + 22;
       ctx.fillStyle = "#000000";
       ctx.font = "bold 15px Sarabun, sans-serif";
@@ -477,8 +602,10 @@
       if (data) {
         ctx.font = "13px Sarabun, sans-serif";
         y += 20;
+        var grp = data.group ? cfg.groups.filter(function (g) { return g.id === data.group; })[0] : null;
         ctx.fillText(data.measure.th + " · " + data.measure.en + " (" + data.measure.unit_th + " · " +
-          data.measure.unit_en + ")" + (data.change ? " — เปลี่ยนแปลงจากรอบก่อน · change since last round" : ""), 12, y);
+          data.measure.unit_en + ")" + (grp ? " — " + grp.th + " · " + grp.en : "") +
+          (data.change ? " — เปลี่ยนแปลงจากรอบก่อน · change since last round" : ""), 12, y);
         var rows = (data.legend ? data.legend.labels.map(function (l, i) { return [data.legend.colours[i], l]; }) : [])
           .concat([[hatch, "น้อยกว่า " + minHh + " ครัวเรือน · fewer than " + minHh + " households"],
                    [data.legend ? data.legend.no_data : "#d9d9d9", "ไม่มีข้อมูล · no data"]]);
@@ -487,11 +614,16 @@
           ctx.fillStyle = row[0];
           ctx.fillRect(12, y - 11, 22, 13);
           ctx.strokeStyle = "#999999";
+          ctx.lineWidth = 1;
           ctx.strokeRect(12, y - 11, 22, 13);
           ctx.fillStyle = "#000000";
           ctx.fillText(row[1], 42, y);
         });
       }
+      ctx.font = "12px Sarabun, sans-serif";
+      ctx.fillStyle = "#333333";
+      y += 8;
+      prov.forEach(function (line) { y += 16; ctx.fillText(line, 12, y); });
       ctx.font = "11px Sarabun, sans-serif";
       ctx.fillStyle = "#555555";
       ctx.fillText(cfg.attribution, 12, size.y + legendH - 8);
@@ -509,7 +641,7 @@
     // query string of the values request (the level is in its path)
     function query(skip) {
       var q = new URLSearchParams();
-      ["measure", "group", "round", "change", "classes", "classifier", "dataset", "k"].forEach(function (k) {
+      ["measure", "group", "round", "change", "classes", "classifier", "breaks", "dataset", "k"].forEach(function (k) {
         if ((skip || []).indexOf(k) < 0 && state[k] !== null && state[k] !== undefined && state[k] !== "") {
           q.set(k, state[k]);
         }
@@ -541,6 +673,12 @@
     legendCtl.onAdd = function () {
       var div = el("div", "chipao-legend");
       L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      div.addEventListener("click", function (e) {
+        if (e.target.closest && e.target.closest(".chipao-legend-toggle")) {
+          setLegendCollapsed(!div.classList.contains("chipao-collapsed"));
+        }
+      });
       return div;
     };
     legendCtl.addTo(map);
@@ -548,7 +686,9 @@
       var div = legendCtl.getContainer();
       var m = data.measure;
       var grp = data.group ? cfg.groups.filter(function (g) { return g.id === data.group; })[0] : null;
-      var html = "<div class=\"chipao-legend-title\"><b>" + esc(m.th) + "</b><br>" + esc(m.en);
+      var html = "<button type=\"button\" class=\"chipao-legend-toggle\" title=\"ย่อ/ขยายคำอธิบาย · Hide or show the legend\">" +
+        (div.classList.contains("chipao-collapsed") ? "คำอธิบาย · Legend ▸" : "▾") + "</button>" +
+        "<div class=\"chipao-legend-title\"><b>" + esc(m.th) + "</b><br>" + esc(m.en);
       if (grp) { html += "<br>" + esc(grp.th) + " · " + esc(grp.en); }
       if (data.change) { html += "<br>เปลี่ยนแปลงจากรอบก่อน · change since last round"; }
       html += "</div><div class=\"chipao-legend-unit\">" + esc(m.unit_th) + " · " + esc(m.unit_en) +
@@ -570,7 +710,14 @@
         " ครัวเรือน · fewer than " + minHh + " households</div>";
       html += "<div class=\"chipao-legend-row\"><i style=\"background:" +
         (lg ? lg.no_data : "#d9d9d9") + "\"></i>ไม่มีข้อมูล · no data</div>";
-      div.innerHTML = html;
+      if (data.covered) {
+        html += "<div class=\"chipao-legend-row\"><i class=\"chipao-parent\"></i>" +
+          "หกเหลี่ยมใหญ่: รวมพื้นที่เล็กที่มีน้อยกว่า " + minHh + " ครัวเรือน · larger hexagon: " +
+          "cells with fewer than " + minHh + " households shown at a coarser resolution</div>";
+      }
+      html += "<div class=\"chipao-legend-source\">" + provenance().map(esc).join("<br>") + "</div>";
+      div.innerHTML = localiseHtml(html, lang);
+      div.style.display = showLegend ? "" : "none";
     }
 
     // ---- styling ----------------------------------------------------------------------------
@@ -600,7 +747,8 @@
     }
 
     var isCells = cfg.level.indexOf("h3_") === 0;
-    function tooltip(l) {
+    function tooltip(l) { return localiseHtml(tooltipHtml(l), lang); }
+    function tooltipHtml(l) {
       var code = l.feature.id;
       var i = data ? rowOf[code] : undefined;
       var html = "<div class=\"chipao-tip-head\">";
@@ -611,6 +759,11 @@
         html += "<b>" + esc(cfg.feature_label_th) + "</b><br>" + esc(cfg.feature_label_en);
       }
       html += " <span class=\"chipao-code\">" + esc(code) + "</span></div>";
+      if (data && data.cover_resolution && i !== undefined && data.cover_resolution[i]) {
+        html += "<div class=\"chipao-tip-cover\">หกเหลี่ยมใหญ่ r" + data.cover_resolution[i] +
+          ": ครอบพื้นที่เล็กที่มีน้อยกว่า " + minHh + " ครัวเรือน<br>coarser r" + data.cover_resolution[i] +
+          " hexagon: covers cells with fewer than " + minHh + " households</div>";
+      }
       // an H3 cell says where it is: the tambon(s) it lies in
       if (data && data.places && i !== undefined && data.places.th[i]) {
         html += "<div class=\"chipao-tip-place\">ใน · in: " + esc(data.places.th[i]) + "<br>" +
@@ -662,6 +815,7 @@
       buildStyles();
       if (layer && layer.restyle) { layer.restyle(styleFor); } else if (layer) { layer.setStyle(styleFor); }
       drawLegend();
+      if (layer) { drawTable(); drawLabels(); }
     }
 
     function fetchJSON(url) {
@@ -715,12 +869,437 @@
     }
 
     function drill(e) {
-      if (!cfg.drill) { return; }
       var code = e.layer && e.layer.feature && e.layer.feature.id;
       if (!code) { return; }
+      highlightRow(code, true);
+      if (cfg.embed && window.parent !== window) {
+        // portals listen for clicks: public aggregates only (the embed never shows more)
+        var i = data ? rowOf[code] : undefined;
+        window.parent.postMessage({
+          type: "chipao:area-click", code: code, level: cfg.level,
+          name_th: data && data.names && i !== undefined ? data.names.th[i] : null,
+          name_en: data && data.names && i !== undefined ? data.names.en[i] : null,
+          measure: data ? data.measure.id : null,
+          value: data && i !== undefined && !suppressedRow[i] ? data.columns.value[i] : null,
+          round: data ? data.version : null
+        }, "*");
+      }
+      if (!cfg.drill) {
+        var seesVillages = cfg.signed_in === true || cfg.levels.some(function (l) { return l.id === "village"; });
+        if (cfg.level === "tambon" && !cfg.embed && !seesVillages) { showSignInHint(code); }
+        return;
+      }
       var q = query();
       var url = cfg.drill.replace("{code}", encodeURIComponent(code));
       window.location.href = url + (q ? (url.indexOf("?") >= 0 ? "&" : "?") + q : "");
+    }
+
+
+    // ---- place names, search, table, labels, presentation ---------------------------------
+    var featureOf = {};     // area code -> Leaflet layer (admin and village layers)
+    var outlineLayer = null;
+    var places = null;      // search index (/maps/places.json), loaded on first use
+    var placesPromise = null;
+    var presenting = false;
+    var sortKey = "value", sortDesc = true;
+    var highlighted = null;
+    var table = null;
+
+    function roundLabel() {
+      var r = cfg.rounds.filter(function (x) { return String(x.id) === String(state.round); })[0];
+      return r ? r.label : (data && data.version ? data.version : "");
+    }
+    var beDate = (function () {
+      try {
+        return new Intl.DateTimeFormat("th-TH-u-ca-buddhist", {day: "numeric", month: "short", year: "numeric"});
+      } catch (e) { return null; }
+    })();
+    // the lines that say what a printed or exported map shows, and where it comes from
+    function provenance() {
+      var lines = [];
+      var area = (cfg.breadcrumbs || []).map(function (c) { return c.th; }).join(" › ");
+      if (area) { lines.push("พื้นที่ · Area: " + area); }
+      var rl = roundLabel();
+      if (rl) { lines.push("รอบข้อมูล · Round: " + rl); }
+      var k = state.k || (data && data.k);
+      lines.push("เกณฑ์ความยากจน k · Poverty cut-off k: " + (k ? Math.round(Number(k) * 100) + "%" :
+        "ค่าของชุดข้อมูล · dataset default"));
+      if (data && data.legend && data.legend.classifier) {
+        lines.push("การแบ่งช่วง · Classes: " + data.legend.colours.length + " (" + data.legend.classifier + ")");
+      }
+      lines.push("ที่มา · Source: ชี้เป้า Chipao" + (state.dataset ? " · " + state.dataset : "") +
+        (beDate ? " · พิมพ์ · printed " + beDate.format(new Date()) : ""));
+      return lines;
+    }
+
+    function setLegendCollapsed(collapsed) {
+      var div = legendCtl.getContainer();
+      div.classList.toggle("chipao-collapsed", collapsed);
+      if (data) { drawLegend(); }
+    }
+
+    function setPresenting(on) {
+      presenting = on;
+      document.documentElement.classList.toggle("chipao-presenting", on);
+      var btn = panel.getContainer().querySelector(".chipao-present-btn");
+      if (btn) { btn.textContent = on ? "ออกจากการนำเสนอ · Exit" : "นำเสนอ · Present"; }
+      var root = document.documentElement;
+      if (on && root.requestFullscreen && !document.fullscreenElement) {
+        root.requestFullscreen().catch(function () { /* not allowed here: the layout still changes */ });
+      } else if (!on && document.fullscreenElement && document.exitFullscreen) {
+        document.exitFullscreen().catch(function () {});
+      }
+      setTimeout(function () { map.invalidateSize(); drawLabels(); }, 50);
+    }
+    document.addEventListener("fullscreenchange", function () {
+      if (!document.fullscreenElement && presenting) { setPresenting(false); }
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && presenting) { setPresenting(false); }
+    });
+
+    // small screens and small iframes: the map first, the controls one tap away
+    function fitLayout() {
+      var size = map.getSize();
+      var small = size.x < 700 || size.y < 500;
+      document.documentElement.classList.toggle("chipao-small", small);
+      if (small) {
+        setPanelCollapsed(true);
+        setLegendCollapsed(size.x < 500 || size.y < 400);
+        setTableCollapsed(true);
+      }
+    }
+
+    function showSignInHint(code) {
+      var div = errorBox.getContainer();
+      var next = "/maps/area/" + encodeURIComponent(code);
+      div.className = "chipao-error chipao-hint";
+      div.innerHTML = "เข้าสู่ระบบเพื่อดูระดับหมู่บ้านของตำบลนี้ · Sign in to see this tambon's villages<br>" +
+        "<a href=\"/login?next=" + encodeURIComponent(next) + "\">เข้าสู่ระบบ · Sign in</a>";
+      div.style.display = "block";
+    }
+
+    // -- search: every province, amphoe and tambon, Thai or English, tolerant of typos --------
+    function normal(s) {
+      return String(s || "").toLowerCase()
+        .replace(/^(จังหวัด|อำเภอ|ตำบล|เขต|แขวง|จ\.|อ\.|ต\.)\s*/, "")
+        .replace(/[\s\-'’.,()]/g, "");
+    }
+    // smallest edit distance between q and any substring of t (Sellers)
+    function fuzzy(q, t) {
+      var m = q.length, prev = new Array(m + 1), cur = new Array(m + 1), best = m, i, j;
+      for (i = 0; i <= m; i++) { prev[i] = i; }
+      for (j = 1; j <= t.length; j++) {
+        cur[0] = 0;
+        for (i = 1; i <= m; i++) {
+          var cost = q.charCodeAt(i - 1) === t.charCodeAt(j - 1) ? 0 : 1;
+          cur[i] = Math.min(prev[i] + 1, cur[i - 1] + 1, prev[i - 1] + cost);
+        }
+        if (cur[m] < best) { best = cur[m]; }
+        var tmp = prev; prev = cur; cur = tmp;
+      }
+      return best;
+    }
+    var LEVEL_RANK = {4: 0, 6: 1, 8: 2};
+    function searchPlaces(text) {
+      var q = normal(text);
+      if (!q || !places) { return []; }
+      var allowed = q.length < 4 ? 0 : (q.length < 8 ? 1 : 2);
+      var out = [];
+      for (var n = 0; n < places.length; n++) {
+        var p = places[n];
+        var score = 99;
+        for (var f = 0; f < 2; f++) {
+          var name = p.norm[f];
+          var at = name.indexOf(q);
+          var sc = at === 0 ? 0 : (at > 0 ? 1 : 99);
+          if (sc === 99 && allowed) {
+            var d = fuzzy(q, name);
+            if (d <= allowed) { sc = 1 + d; }
+          }
+          if (sc < score) { score = sc; }
+        }
+        if (String(p.code).toLowerCase() === text.trim().toLowerCase()) { score = -1; }
+        if (score < 99) { out.push([score, LEVEL_RANK[p.code.length] || 0, p.th.length, p]); }
+      }
+      out.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2]; });
+      return out.slice(0, 8).map(function (x) { return x[3]; });
+    }
+    function loadPlaces() {
+      if (!placesPromise) {
+        placesPromise = fetchJSON("/maps/places.json").then(function (idx) {
+          var fields = idx.fields;
+          places = idx.places.map(function (row) {
+            var p = {};
+            fields.forEach(function (f, i) { p[f] = row[i]; });
+            p.norm = [normal(p.th), normal(p.en)];
+            return p;
+          });
+          return places;
+        }).catch(function () { places = []; return places; });
+      }
+      return placesPromise;
+    }
+    var LEVEL_NAMES = {4: "จังหวัด · province", 6: "อำเภอ · district", 8: "ตำบล · sub-district"};
+    function buildSearch(parent) {
+      var wrap = el("div", "chipao-search", parent);
+      var input = el("input", "", wrap);
+      input.type = "search";
+      input.name = "search";
+      input.placeholder = "ค้นหาพื้นที่ · Find a place";
+      input.setAttribute("aria-label", "ค้นหาจังหวัด อำเภอ ตำบล · Find a province, district or sub-district");
+      input.autocomplete = "off";
+      var list = el("ul", "chipao-search-results", wrap);
+      list.setAttribute("role", "listbox");
+      var results = [];
+      function render() {
+        list.innerHTML = "";
+        results.forEach(function (p, i) {
+          var li = el("li", "", list);
+          li.setAttribute("role", "option");
+          li.dataset.code = p.code;
+          li.innerHTML = "<b>" + esc(p.th) + "</b> · " + esc(p.en) + "<br><small>" +
+            esc(LEVEL_NAMES[p.code.length] || "") + (p.in_th ? " · " + esc(p.in_th) : "") + "</small>";
+          li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(i); });
+        });
+        if (input.value && !results.length && places) {
+          el("li", "chipao-search-none", list).textContent = "ไม่พบ · not found";
+        }
+      }
+      function choose(i) {
+        var p = results[i];
+        if (!p) { return; }
+        input.value = p.th + " · " + p.en;
+        results = [];
+        render();
+        flyTo(p);
+      }
+      input.addEventListener("input", function () {
+        loadPlaces().then(function () { results = searchPlaces(input.value); render(); });
+      });
+      input.addEventListener("focus", loadPlaces);
+      input.addEventListener("keydown", function (e) {
+        if (e.key === "Enter") { e.preventDefault(); loadPlaces().then(function () {
+          if (!results.length) { results = searchPlaces(input.value); }
+          choose(0);
+        }); }
+      });
+      L.DomEvent.disableClickPropagation(wrap);
+    }
+    var found = null;
+    function flyTo(p) {
+      var bounds = L.latLngBounds([p.s, p.w], [p.n, p.e]);
+      map.flyToBounds(bounds, {maxZoom: 13, duration: 0.6});
+      if (found) { map.removeLayer(found); }
+      found = L.tooltip({permanent: true, direction: "center", className: "chipao-found"})
+        .setLatLng(bounds.getCenter()).setContent(esc(p.th) + " · " + esc(p.en)).addTo(map);
+      var own = rowOf[p.code] !== undefined ? p.code : null;
+      if (own) { highlightRow(own, true); }
+      document.documentElement.setAttribute("data-chipao-found", p.code);
+    }
+
+    // -- the table beside the map ------------------------------------------------------------
+    var TABLE_ROWS = 500;
+    var tableCtl = L.control({position: "topright"});
+    tableCtl.onAdd = function () {
+      var div = el("div", "chipao-table");
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    function setTableCollapsed(collapsed) {
+      if (!table) { return; }
+      table.classList.toggle("chipao-collapsed", collapsed);
+      var t = table.querySelector(".chipao-table-toggle");
+      if (t) { t.setAttribute("aria-expanded", collapsed ? "false" : "true"); }
+    }
+    function nameOf(i) {
+      if (data.names && data.names.th[i] && !isCells) { return [data.names.th[i], data.names.en[i]]; }
+      if (data.places && data.places.th[i]) { return [data.codes[i], data.places.th[i]]; }
+      return [data.codes[i], ""];
+    }
+    function drawTable() {
+      if (cfg.embed || !data) { return; }
+      if (!table) {
+        tableCtl.addTo(map);
+        table = tableCtl.getContainer();
+        table.addEventListener("click", function (e) {
+          var t = e.target;
+          if (t.closest(".chipao-table-toggle")) {
+            setTableCollapsed(!table.classList.contains("chipao-collapsed"));
+            return;
+          }
+          var th = t.closest("th[data-key]");
+          if (th) {
+            var key = th.dataset.key;
+            if (key === sortKey) { sortDesc = !sortDesc; } else { sortKey = key; sortDesc = key !== "name"; }
+            drawTable();
+            return;
+          }
+          var tr = t.closest("tr[data-code]");
+          if (tr) { highlightRow(tr.dataset.code, true); focusArea(tr.dataset.code); }
+        });
+        table.addEventListener("mouseover", function (e) {
+          var tr = e.target.closest && e.target.closest("tr[data-code]");
+          if (tr) { highlightArea(tr.dataset.code); }
+        });
+      }
+      var m = data.measure, cols = data.columns, n = data.codes.length;
+      var idx = [];
+      for (var i = 0; i < n; i++) { idx.push(i); }
+      var hh = cols.n_households;
+      var keyOf = {
+        name: function (j) { return nameOf(j)[0]; },
+        value: function (j) { return suppressedRow[j] ? null : cols.value[j]; },
+        hh: function (j) { return hh ? hh[j] : null; }
+      }[sortKey];
+      idx.sort(function (a, b) {
+        var x = keyOf(a), y = keyOf(b);
+        if (x === null || x === undefined) { return 1; }
+        if (y === null || y === undefined) { return -1; }
+        var c = typeof x === "string" ? x.localeCompare(y, "th") : x - y;
+        return sortDesc ? -c : c;
+      });
+      var arrow = function (k) { return k === sortKey ? (sortDesc ? " ▾" : " ▴") : ""; };
+      var collapsed = table.classList.contains("chipao-collapsed");
+      var html = "<button type=\"button\" class=\"chipao-table-toggle\" aria-expanded=\"" + !collapsed + "\">" +
+        "ตาราง · Table (" + n.toLocaleString("en-US") + ")</button><div class=\"chipao-table-body\"><table><thead><tr>" +
+        "<th data-key=\"name\">พื้นที่ · Area" + arrow("name") + "</th>" +
+        "<th data-key=\"value\">" + esc(m.th) + arrow("value") + "</th>" +
+        (hh ? "<th data-key=\"hh\">ครัวเรือน · HH" + arrow("hh") + "</th>" : "") + "</tr></thead><tbody>";
+      idx.slice(0, TABLE_ROWS).forEach(function (j) {
+        var nm = nameOf(j);
+        html += "<tr data-code=\"" + esc(data.codes[j]) + "\"><td>" + esc(nm[0]) +
+          (nm[1] ? "<br><small>" + esc(nm[1]) + "</small>" : "") + "</td><td>" +
+          (suppressedRow[j] ? "<span class=\"chipao-sup\">&lt; " + minHh + " ครัวเรือน</span>" :
+            fmt(cols.value[j], m.format, data.change)) + "</td>" +
+          (hh ? "<td>" + (suppressedRow[j] ? "–" : fmt(hh[j], "count")) + "</td>" : "") + "</tr>";
+      });
+      html += "</tbody></table>";
+      if (n > TABLE_ROWS) {
+        html += "<div class=\"chipao-table-more\">แสดง " + TABLE_ROWS + " จาก " + n.toLocaleString("en-US") +
+          " · showing " + TABLE_ROWS + " of " + n.toLocaleString("en-US") + "</div>";
+      }
+      table.innerHTML = html + "</div>";
+      if (highlighted) { highlightRow(highlighted); }
+    }
+    function highlightRow(code, scroll) {
+      highlighted = code;
+      if (!table) { return; }
+      var old = table.querySelector("tr.chipao-active");
+      if (old) { old.classList.remove("chipao-active"); }
+      var tr = table.querySelector("tr[data-code=\"" + (window.CSS && CSS.escape ? CSS.escape(code) : code) + "\"]");
+      if (tr) {
+        tr.classList.add("chipao-active");
+        if (scroll) { tr.scrollIntoView({block: "nearest"}); }
+      }
+      if (scroll) { highlightArea(code); }
+    }
+    var activeFeature = null;
+    function highlightArea(code) {
+      if (layer && layer.setHighlight) { layer.setHighlight(code); return; }
+      if (activeFeature) { activeFeature.setStyle({weight: cfg.line_weight, color: "#ffffff"}); }
+      activeFeature = featureOf[code] || null;
+      if (activeFeature && activeFeature.setStyle) {
+        activeFeature.setStyle({weight: 3, color: "#111111"});
+        if (activeFeature.bringToFront) { activeFeature.bringToFront(); }
+      }
+      document.documentElement.setAttribute("data-chipao-highlight", code);
+    }
+    function focusArea(code) {
+      var f = featureOf[code];
+      var b = f ? (f.getBounds ? f.getBounds() : L.latLngBounds([f.getLatLng(), f.getLatLng()]))
+        : (layer && layer.boundsOf ? layer.boundsOf(code) : null);
+      if (b && !map.getBounds().contains(b)) { map.flyToBounds(b, {maxZoom: Math.max(map.getZoom(), 9), duration: 0.5}); }
+      if (layer && layer.setHighlight) { document.documentElement.setAttribute("data-chipao-highlight", code); }
+    }
+
+    // -- labels: names at zooms where they fit, the larger areas first, never overlapping -----
+    var labelPane = map.createPane("chipao-labels");
+    labelPane.style.zIndex = 450;
+    labelPane.style.pointerEvents = "none";
+    var labelBox = L.DomUtil.create("div", "chipao-label-box", labelPane);
+    var measureCtx = document.createElement("canvas").getContext("2d");
+    var centreOf = {};
+    var placedLabels = [];
+    function labelCandidates() {
+      var out = [];
+      if (data && data.names && !isCells) {
+        Object.keys(featureOf).forEach(function (code) {
+          var i = rowOf[code];
+          if (i === undefined || !data.names.th[i]) { return; }
+          out.push({code: code, layer: featureOf[code], text: data.names.th[i]});
+        });
+      } else if (outlineLayer && places) {
+        var nameBy = {};
+        places.forEach(function (p) { nameBy[p.code] = p.th; });
+        outlineLayer.eachLayer(function (l) {
+          if (nameBy[l.feature.id]) { out.push({code: l.feature.id, layer: l, text: nameBy[l.feature.id]}); }
+        });
+      }
+      return out;
+    }
+    function drawLabels() {
+      if (!layer) { return; }
+      var size = map.getSize(), zoom = map.getZoom();
+      var font = presenting ? 14 : 11;
+      measureCtx.font = font + "px Sarabun, sans-serif";
+      var cands = [];
+      labelCandidates().forEach(function (c) {
+        var l = c.layer, b;
+        if (l.getBounds) {
+          b = l.getBounds();
+          var nw = map.latLngToContainerPoint(b.getNorthWest()), se = map.latLngToContainerPoint(b.getSouthEast());
+          var w = se.x - nw.x, h = se.y - nw.y;
+          if (se.x < 0 || se.y < 0 || nw.x > size.x || nw.y > size.y) { return; }
+          var tw = measureCtx.measureText(c.text).width;
+          if (w < tw * 0.8 || h < font) { return; }        // only where the name fits its area
+          if (!centreOf[c.code]) {
+            try { centreOf[c.code] = l.getCenter(); } catch (e) { centreOf[c.code] = b.getCenter(); }
+          }
+          cands.push({text: c.text, at: map.latLngToContainerPoint(centreOf[c.code]), w: tw, area: w * h});
+        } else if (l.getLatLng && zoom >= 11) {
+          var pt = map.latLngToContainerPoint(l.getLatLng());
+          cands.push({text: c.text, at: pt.add([0, -12]), w: measureCtx.measureText(c.text).width, area: 1});
+        }
+      });
+      cands.sort(function (a, b) { return b.area - a.area; });
+      // names are not hidden under the panel, legend or table
+      var cbox = map.getContainer().getBoundingClientRect();
+      var blocked = [];
+      map.getContainer().querySelectorAll(".chipao-panel, .chipao-legend, .chipao-table").forEach(function (o) {
+        var b = o.getBoundingClientRect();
+        if (b.width && b.height) {
+          blocked.push({left: b.left - cbox.left, right: b.right - cbox.left, top: b.top - cbox.top, bottom: b.bottom - cbox.top});
+        }
+      });
+      var placed = [], html = "";
+      for (var k = 0; k < cands.length && placed.length < 400; k++) {
+        var c = cands[k];
+        var r = {left: c.at.x - c.w / 2 - 4, right: c.at.x + c.w / 2 + 4, top: c.at.y - font * 0.8, bottom: c.at.y + font * 0.8};
+        if (r.left < 0 || r.top < 0 || r.right > size.x || r.bottom > size.y) { continue; }
+        var clash = false;
+        for (var q = 0; q < placed.length && !clash; q++) { clash = overlaps(r, placed[q].r); }
+        for (q = 0; q < blocked.length && !clash; q++) { clash = overlaps(r, blocked[q]); }
+        if (clash) { continue; }
+        placed.push({r: r, text: c.text, x: c.at.x, y: c.at.y});
+        var lp = map.containerPointToLayerPoint(c.at);
+        html += "<span class=\"chipao-label\" style=\"left:" + Math.round(lp.x) + "px;top:" + Math.round(lp.y) +
+          "px;font-size:" + font + "px\">" + esc(c.text) + "</span>";
+      }
+      labelBox.innerHTML = html;
+      placedLabels = placed;
+      document.documentElement.setAttribute("data-chipao-labels", String(placed.length));
+    }
+    map.on("moveend zoomend resize", drawLabels);
+    if (document.fonts && document.fonts.ready) { document.fonts.ready.then(function () { drawLabels(); }); }
+    map.on("resize", fitLayout);
+
+    function afterLayer() {
+      drawTable();
+      fitLayout();
+      drawLabels();
+      if (isCells || cfg.level === "village") { loadPlaces().then(drawLabels); }
     }
 
     var geometryPromise = fetchJSON(cfg.geometry_url).then(function (g) {
@@ -740,7 +1319,8 @@
       var nFeatures;
       if (res[0].type === "chipao.cells") {
         timings.parsed_ms = performance.now() - t0;
-        layer = new CellLayer(res[0], {tooltip: tipOptions, tooltipFor: tooltip, onclick: drill});
+        layer = new CellLayer(res[0], {tooltip: tipOptions, tooltipFor: tooltip, onclick: drill,
+          onhover: function (code) { highlightRow(code); }});
         timings.indexed_ms = performance.now() - t0;
         nFeatures = res[0].codes.length;
         layer.addTo(map);
@@ -755,6 +1335,8 @@
         nFeatures = res[0].features.length;
         layer.bindTooltip(new SafeTooltip(tipOptions).setContent(tooltip));
         layer.on("click", drill);
+        layer.on("mouseover", function (e) { highlightRow(e.layer.feature.id); });
+        layer.eachLayer(function (l) { featureOf[l.feature.id] = l; });
         layer.addTo(map);
       }
       layers.addOverlay(layer, esc(cfg.layer_name));
@@ -764,7 +1346,9 @@
           style: {color: "#424242", weight: 1.2, fill: false, opacity: 0.9}
         }).addTo(map);
         layers.addOverlay(outline, esc(cfg.outline_name));
+        outlineLayer = outline;
       }
+      afterLayer();
       timings.layer_ms = performance.now() - t0;
       // container points of up to n visible areas (tests and tools hover there)
       window.chipaoProbe = function (n) {

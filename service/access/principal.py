@@ -53,6 +53,20 @@ def needs_suppression(principal: Principal, code: str | None) -> bool:
     return not can_see_province(principal, code)
 
 
+def require_detail(principal: Principal, code: str | None) -> Principal:
+    """Raise 401 (anonymous) or 403 unless ``principal`` may see detail (household level)
+    of the area ``code``."""
+    from service.errors import Forbidden, Unauthorized
+
+    if not principal.is_authenticated:
+        raise Unauthorized("sign in to see household-level data / "
+                           "ต้องเข้าสู่ระบบเพื่อดูข้อมูลระดับครัวเรือน")
+    if not can_see_province(principal, code):
+        raise Forbidden(f"your account may not see detail of {code} / "
+                        f"บัญชีของคุณไม่มีสิทธิ์ดูข้อมูลละเอียดของ {code}")
+    return principal
+
+
 def visible_provinces(principal: Principal) -> set[str] | None:
     """Provinces whose detail ``principal`` may see: None = all, empty set = none."""
     if principal.role == "national":

@@ -94,6 +94,15 @@ def record_keys(ids: pl.Series) -> pl.Series:
     keys = (ids.hash(seed=0x4348495041304B)
             % CELL_KEY_MODULUS).cast(pl.UInt8)
     return keys.set(ids.is_null(), 0) if ids.null_count() else keys
+
+
+#: float sums (sum_c_poor*, village coordinates) are summed as integers of 1e-9 units: exact,
+#: so the tables are the same bytes whatever the order, threads or processes of the sums
+FIXED = 1_000_000_000
+
+
+def _fixed(expr: pl.Expr) -> pl.Expr:
+    return (expr.cast(pl.Float64) * FIXED).round(0).cast(pl.Int64)
 REQUIRED_COLUMNS = ("hh_id", "village_id", "tambon_located", "mpi_c", "mpi_poor",
                     "mpi_vulnerable", "mpi_severe", "tpmap_deprived_any", "tpmap_target_poor",
                     "hh_mpi_poor", "hh_crossgen")
@@ -110,7 +119,7 @@ def _count_exprs(spec: CountSpec) -> list[pl.Expr]:
     poor = _flag("mpi_poor")
     scored = pl.col("mpi_c").is_not_null()
     first = pl.col("_hh_first")
-    c_poor = pl.when(poor).then(pl.col("mpi_c").cast(pl.Float64)).otherwise(0.0)
+    c_poor = _fixed(pl.when(poor).then(pl.col("mpi_c").cast(pl.Float64)).otherwise(0.0))
     exprs = [
         pl.col("_rkey").cast(pl.UInt64).sum().alias(_CKEY),
         first.sum().alias("n_households"),
@@ -136,7 +145,7 @@ def _count_exprs(spec: CountSpec) -> list[pl.Expr]:
         member = _flag(f"grp_{g}") & scored
         exprs += [member.sum().alias(f"n_{g}"),
                   (member & poor).sum().alias(f"n_poor_{g}"),
-                  pl.when(member).then(c_poor).otherwise(0.0).sum().alias(f"sum_c_poor_{g}")]
+                  pl.when(member).then(c_poor).otherwise(0).sum().alias(f"sum_c_poor_{g}")]
     for p in spec.programmes:
         elig, cov = _flag(f"elig_{p}"), _flag(f"cov_{p}")
         exprs += [elig.sum().alias(f"n_elig_{p}"), cov.sum().alias(f"n_cov_{p}"),
@@ -198,9 +207,11 @@ class Aggregator:
         has_cells = "h3_r9" in columns
         keys = ["tambon_located", "village_id"] + (["h3_r9"] if has_cells else [])
         has_xy = "lon" in columns and "lat" in columns
-        xy = ([pl.col("lon").sum().alias("_sum_lon"), pl.col("lat").sum().alias("_sum_lat"),
+        xy = ([_fixed(pl.col("lon")).sum().alias("_sum_lon"),
+               _fixed(pl.col("lat")).sum().alias("_sum_lat"),
                (pl.col("lon").is_not_null() & pl.col("lat").is_not_null()).sum().alias("_n_xy")]
-              if has_xy else [pl.lit(0.0).alias("_sum_lon"), pl.lit(0.0).alias("_sum_lat"),
+              if has_xy else [pl.lit(0, dtype=pl.Int64).alias("_sum_lon"),
+                              pl.lit(0, dtype=pl.Int64).alias("_sum_lat"),
                               pl.lit(0, dtype=pl.UInt32).alias("_n_xy")])
         rkey = (pl.col("person_id").map_batches(record_keys, return_dtype=pl.UInt8)
                 if "person_id" in columns else pl.lit(0, dtype=pl.UInt8))
@@ -256,8 +267,8 @@ class Aggregator:
         # village location = mean point of its located persons (a household-weighted mean)
         village = (pl.concat(self._parts["village"]).group_by("village_id")
                    .agg(sums + _sum_exprs(_XY))
-                   .with_columns((pl.col("_sum_lon") / pl.col("_n_xy")).alias("lon"),
-                                 (pl.col("_sum_lat") / pl.col("_n_xy")).alias("lat"))
+                   .with_columns((pl.col("_sum_lon") / FIXED / pl.col("_n_xy")).alias("lon"),
+                                 (pl.col("_sum_lat") / FIXED / pl.col("_n_xy")).alias("lat"))
                    .with_columns(pl.when(pl.col("_n_xy") > 0).then(pl.col(c)).alias(c)
                                  for c in ("lon", "lat"))
                    .drop(_XY).rename({"village_id": "code"}))
@@ -303,7 +314,7 @@ class Aggregator:
             present = pl.col("n_households") + (pl.col("_extra").fill_null(0)
                                                 if more is not None else 0)
             frame = frame.with_columns(
-                [pl.col(c).cast(pl.Float64 if c.startswith("sum_") else pl.Int32)
+                [pl.col(c) / FIXED if c.startswith("sum_") else pl.col(c).cast(pl.Int32)
                  for c in count_cols if c != _CKEY]
                 + [present.cast(pl.Int32).alias("n_hh_present"),
                    (pl.col(_CKEY) % CELL_KEY_MODULUS).cast(pl.Int16).alias("ckey")]

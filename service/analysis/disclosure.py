@@ -518,58 +518,42 @@ rate_families = _families
 null_columns = _null_columns
 
 
-# -- public H3 layers: suppressed fine cells covered by their nearest publishable parent ---------
-def cover_with_parents(fine: pd.DataFrame, coarser: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """An H3 layer the public may see: no code, polygon or figure of a suppressed cell.
+def cover_with_parents(cells: pd.DataFrame, parents: Mapping[str, pd.DataFrame], *,
+                       resolution: int) -> pd.DataFrame:
+    """The coarser H3 cells drawn beneath a public H3 layer, so that cells left out (fewer
+    than ``min_households`` households, or suppressed to protect them) are covered by their
+    nearest publishable parent instead of reading as "nobody lives here".
 
-    Parameters
-    ----------
-    fine : DataFrame
-        Rows of one H3 level as the caller sees them (``code``, ``suppressed``; detail rows
-        are never suppressed and pass unchanged).
-    coarser : mapping level -> DataFrame
-        Coarser H3 levels (``h3_r6`` ...) as the same caller sees them; any subset of rows
-        holding the ancestors needed.
+    ``cells`` is the fine table at ``resolution`` (every row, suppressed ones too: only their
+    codes are used, to find the ancestors in scope); ``parents`` maps ``"h3_r<k>"`` to that
+    level's *public* table (output of :func:`suppress`). Returned: the published (not
+    suppressed) rows of every given coarser level that are ancestors of a fine cell, coarsest
+    first, with their own published figures and a column ``cover_resolution``.
 
-    Returns
-    -------
-    DataFrame
-        The published fine rows (``cover`` False) followed by, once each, the nearest
-        published ancestor of every suppressed fine cell (``cover`` True, with its own
-        level, code and public figures), so a map can draw the coarser cell under the fine
-        ones instead of a hole. A suppressed cell without a published ancestor is left out.
-        Nothing tells how many fine cells a cover stands for.
+    Why every published ancestor and not only the parents of suppressed cells: a parent drawn
+    only where a child is hidden would say "a small household group lives in here"; drawing
+    all of them says nothing the coarser public map does not already show, and its figures
+    are that map's figures (no new sum, so no differencing).
     """
     import h3
 
-    sup = (fine["suppressed"].fillna(False).astype(bool) if "suppressed" in fine
-           else pd.Series(False, index=fine.index))
-    shown = fine.loc[~sup].assign(cover=False)
-    if not sup.any():
-        return shown.reset_index(drop=True)
-    published: dict[int, pd.DataFrame] = {}
-    for level, frame in coarser.items():
-        if frame is None or frame.empty:
+    if cells.empty or not parents:
+        return pd.DataFrame(columns=[*cells.columns, "cover_resolution"])
+    codes = cells["code"].astype(str).tolist()
+    out = []
+    for level in sorted(parents, key=lambda lv: int(lv.rsplit("r", 1)[1])):
+        res = int(level.rsplit("r", 1)[1])
+        if res >= resolution:
             continue
-        ok = ~(frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame
-               else pd.Series(False, index=frame.index))
-        published[int(level[-1])] = frame.loc[ok].drop_duplicates("code").set_index("code",
-                                                                                   drop=False)
-    picked: dict[str, tuple[int, str]] = {}
-    for code in fine.loc[sup, "code"].astype(str):
-        res = h3.get_resolution(code)
-        for r in range(res - 1, -1, -1):
-            if r not in published:
-                if r < min(published, default=res):
-                    break
-                continue
-            parent = h3.cell_to_parent(code, r)
-            if parent in published[r].index:
-                picked.setdefault(parent, (r, parent))
-                break
-    covers = [published[r].loc[[c]] for r, c in sorted(picked.values(), key=lambda t: (-t[0],
-                                                                                          t[1]))]
-    if not covers:
-        return shown.reset_index(drop=True)
-    cover = pd.concat(covers, ignore_index=True).assign(cover=True)
-    return pd.concat([shown, cover], ignore_index=True, sort=False)
+        table = parents[level]
+        if table.empty:
+            continue
+        ancestors = {h3.cell_to_parent(c, res) for c in codes}
+        published = ~table["suppressed"].fillna(False).astype(bool) if "suppressed" in table \
+            else pd.Series(True, index=table.index)
+        rows = table[table["code"].astype(str).isin(ancestors) & published]
+        if not rows.empty:
+            out.append(rows.assign(cover_resolution=res))
+    if not out:
+        return pd.DataFrame(columns=[*cells.columns, "cover_resolution"])
+    return pd.concat(out, ignore_index=True)

@@ -111,6 +111,7 @@ INCIDENCE = np.array([[1.0 if s & t else 0.0 for t in MASK_BITS] for s in MASK_B
 ORDER = sorted(MASK_BITS, key=lambda s: (s != 31, bin(s).count("1"), -s))
 NESTED = {s: [t for t in MASK_BITS if t != s and (t & s == t or t & s == s)]
           for s in MASK_BITS}
+NESTED_IDX = {s: np.array([t - 1 for t in ts]) for s, ts in NESTED.items()}
 
 
 def atoms(unions: np.ndarray) -> np.ndarray:
@@ -143,6 +144,7 @@ def choose_masks(families: list[np.ndarray], available: np.ndarray, *,
         a = atoms(np.nan_to_num(fam))
         small |= (a > 0.5) & (a < k - 0.5)
     chosen = np.zeros((n, 31), dtype=bool)
+    filled = [np.nan_to_num(fam) for fam in families]
     for start in range(0, n, chunk):
         sl = slice(start, min(n, start + chunk))
         m = sl.stop - sl.start
@@ -157,17 +159,17 @@ def choose_masks(families: list[np.ndarray], available: np.ndarray, *,
                 continue
             v = INCIDENCE[j]
             coef = basis @ v                       # (m, 31): zero rows beyond the rank
-            resid = v[None, :] - np.einsum("mk,mkt->mt", coef, basis)
+            resid = v[None, :] - np.matmul(coef[:, None, :], basis)[:, 0, :]
             norm = np.linalg.norm(resid, axis=1)
             new = norm > 1e-9
             q = np.where(new[:, None], resid / np.where(new, norm, 1.0)[:, None], 0.0)
             nd = diag + q * q
             reveals = (small[sl] & (nd > 1 - 1e-9)).any(axis=1) & new
-            for fam in families:
-                val = np.nan_to_num(fam[sl, j])
-                for t in NESTED[s]:
-                    d = np.abs(val - np.nan_to_num(fam[sl, t - 1]))
-                    reveals |= chosen[sl, t - 1] & (d > 0.5) & (d < k - 0.5)
+            nested = NESTED_IDX[s]
+            shown = chosen[sl][:, nested]
+            for fam in filled:
+                d = np.abs(fam[sl, j][:, None] - fam[sl][:, nested])
+                reveals |= (shown & (d > 0.5) & (d < k - 0.5)).any(axis=1)
             take = ok & ~reveals
             grow = take & new
             basis[rows[grow], rank[grow]] = q[grow]
@@ -239,30 +241,41 @@ def complementary_matrix(values: np.ndarray, hidden: np.ndarray, groups: np.ndar
     """:func:`service.analysis.disclosure.complementary` for many columns at once (same
     rule: per group and column, no hidden member, or at least two holding at least the
     minimum; a hidden parent item needs a hidden child item; published members added
-    smallest first). ``groups``: integer group per row (0..G-1)."""
+    smallest first, ties by position). ``groups``: integer group per row (0..G-1).
+
+    Each column is one pass: in every group that breaks the rule the published members,
+    smallest first, are added up to the first one after which it holds (cumulative sums
+    within groups) instead of one member per group and round."""
     hid = hidden.copy()
-    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    n = len(groups)
+    n_groups = int(groups.max()) + 1 if n else 0
     vals = np.nan_to_num(values)
+    positions = np.arange(n)
     for j in range(values.shape[1]):
         col, v = hid[:, j], vals[:, j]
+        count = np.bincount(groups, weights=col, minlength=n_groups)
         need = (np.zeros(n_groups, dtype=bool) if parent_hidden is None else
                 np.bincount(groups, weights=parent_hidden[:, j], minlength=n_groups) > 0)
         if not col.any() and not need.any():
             continue
-        order = None
-        for _ in range(len(col) + 1):
-            count = np.bincount(groups, weights=col, minlength=n_groups)
-            total = np.bincount(groups, weights=np.where(col, v, 0.0), minlength=n_groups)
-            bad = (count == 1) | ((count > 0) & (total < min_households)) | (need & (count == 0))
-            open_ = np.bincount(groups, weights=~col, minlength=n_groups) > 0
-            fix = bad & open_
-            if not fix.any():
-                break
-            if order is None:
-                order = np.lexsort((np.arange(len(v)), v))
-            cand = order[~col[order] & fix[groups[order]]]
-            _, first = np.unique(groups[cand], return_index=True)
-            col[cand[first]] = True
+        total = np.bincount(groups, weights=np.where(col, v, 0.0), minlength=n_groups)
+        bad = (count == 1) | ((count > 0) & (total < min_households)) | (need & (count == 0))
+        if not bad.any():
+            continue
+        idx = np.flatnonzero(~col & bad[groups])
+        if not len(idx):
+            continue
+        order = idx[np.lexsort((positions[idx], v[idx], groups[idx]))]
+        g = groups[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+        lengths = np.diff(np.r_[starts, len(order)])
+        csum = np.cumsum(v[order])
+        base = np.repeat(np.r_[0.0, csum][starts], lengths)
+        k = np.arange(len(order)) - np.repeat(starts, lengths) + 1
+        ok = ((count[g] + k) >= 2) & ((total[g] + csum - base) >= min_households)
+        big = len(order) + 1
+        first_ok = np.minimum.reduceat(np.where(ok, k, big), starts)
+        col[order[k <= np.repeat(first_ok, lengths)]] = True
     return hid
 
 

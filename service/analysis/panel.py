@@ -41,7 +41,9 @@ ADMIN = {"country": None, "province": 4, "amphoe": 6, "tambon": 8}
 H3 = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
 LEVELS = (*ADMIN, "village", *H3)
 #: columns of the scored persons the panel reads (those present)
-_BASE = ("person_id", "hh_id", "tambon_located", "village_id", *H3, "mpi_poor", "hh_mpi_poor",
+#: (only h3_r9: the coarser cells are its parents, derived where needed)
+_BASE = ("person_id", "hh_id", "tambon_located", "village_id", "h3_r9", "mpi_poor",
+         "hh_mpi_poor",
          "tpmap_target_poor", "hh_crossgen", "pnl_chronic")
 
 
@@ -102,7 +104,7 @@ class _Spec:
 def _prepare(frame: pl.DataFrame, spec: _Spec) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(households, persons): narrow rows with location keys and flags."""
     cols = frame.columns
-    keys = ["tambon_located", "village_id"] + [h for h in H3 if h in cols]
+    keys = ["tambon_located", "village_id"] + (["h3_r9"] if "h3_r9" in cols else [])
     frame = frame.filter(pl.col("tambon_located").is_not_null())
     persons = frame.select(
         pl.col("person_id").alias("id"), *keys,
@@ -130,40 +132,72 @@ def _key(level: str) -> pl.Expr:
     return pl.col(level)
 
 
+def _and(m: pl.Expr | None, e: pl.Expr) -> pl.Expr:
+    return e if m is None else m & e
+
+
 def _transition(poor: str, before: str) -> dict[str, pl.Expr]:
     a, b = pl.col(before), pl.col(poor)
     return {"exited": a & ~b, "entered": ~a & b, "persistent": a & b}
 
 
-def _hh_exprs() -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """(counts over matched rows, counts over current rows) of households."""
+def _hh_exprs(m: pl.Expr | None = None) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """(counts over matched rows, counts over current rows) of households; ``m`` masks the
+    matched rows of a frame that holds others too."""
     t = _transition("poor", "poor_prev")
     tp = _transition("tp", "tp_prev")
-    matched = [pl.len().alias("pnl_hh_matched"),
-               *[e.sum().alias(f"pnl_hh_{k}") for k, e in t.items()],
-               (t["exited"] & pl.col("crossgen_prev")).sum().alias("pnl_hh_exited_crossgen"),
-               (t["entered"] & pl.col("crossgen")).sum().alias("pnl_hh_entered_crossgen"),
-               (t["persistent"] & pl.col("crossgen_prev")).sum()
+    matched = [(pl.len() if m is None else m.sum()).alias("pnl_hh_matched"),
+               *[_and(m, e).sum().alias(f"pnl_hh_{k}") for k, e in t.items()],
+               _and(m, t["exited"] & pl.col("crossgen_prev")).sum()
+               .alias("pnl_hh_exited_crossgen"),
+               _and(m, t["entered"] & pl.col("crossgen")).sum().alias("pnl_hh_entered_crossgen"),
+               _and(m, t["persistent"] & pl.col("crossgen_prev")).sum()
                .alias("pnl_hh_persistent_crossgen"),
-               *[e.sum().alias(f"pnl_tp_hh_{k}") for k, e in tp.items()]]
+               *[_and(m, e).sum().alias(f"pnl_tp_hh_{k}") for k, e in tp.items()]]
     return matched, [pl.col("chronic_now").sum().alias("pnl_hh_chronic")]
 
 
-def _p_exprs(spec: _Spec) -> list[pl.Expr]:
+def _p_exprs(spec: _Spec, m: pl.Expr | None = None) -> list[pl.Expr]:
     t = _transition("poor", "poor_prev")
     tp = _transition("tp", "tp_prev")
-    out = [pl.len().alias("pnl_p_matched"),
-           *[e.sum().alias(f"pnl_p_{k}") for k, e in t.items()],
-           *[e.sum().alias(f"pnl_tp_p_{k}") for k, e in tp.items()]]
+    out = [(pl.len() if m is None else m.sum()).alias("pnl_p_matched"),
+           *[_and(m, e).sum().alias(f"pnl_p_{k}") for k, e in t.items()],
+           *[_and(m, e).sum().alias(f"pnl_tp_p_{k}") for k, e in tp.items()]]
     for g in spec.groups:
         member = pl.col(f"g_{g}_prev")
-        out += [(e & member).sum().alias(f"pnl_p_{k}_{g}") for k, e in t.items()]
+        out += [_and(m, e & member).sum().alias(f"pnl_p_{k}_{g}") for k, e in t.items()]
     for q in spec.programmes:
         was, now, cov = pl.col(f"x_{q}_prev"), pl.col(f"x_{q}"), pl.col(f"c_{q}")
-        out += [(was & cov).sum().alias(f"pnl_excl_{q}_exited"),
-                (was & now).sum().alias(f"pnl_excl_{q}_persistent"),
-                (~was & now).sum().alias(f"pnl_excl_{q}_entered")]
+        out += [_and(m, was & cov).sum().alias(f"pnl_excl_{q}_exited"),
+                _and(m, was & now).sum().alias(f"pnl_excl_{q}_persistent"),
+                _and(m, ~was & now).sum().alias(f"pnl_excl_{q}_entered")]
     return out
+
+
+def _encode(cur: pl.DataFrame, prev: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Replace the string ``id`` of both frames by one integer code (joins on integers are
+    several times cheaper than on strings)."""
+    codes = pl.concat([cur["id"], prev["id"]]).rank("dense").cast(pl.Int64)
+    return (cur.with_columns(codes[:cur.height].alias("id")),
+            prev.with_columns(codes[cur.height:].alias("id")))
+
+
+def _h3_parents(frame: pl.DataFrame, suffix: str = "") -> pl.DataFrame:
+    """Add h3_r6..h3_r8 (and their ``suffix`` copies) as parents of h3_r9."""
+    import polars_h3 as plh3
+
+    out = []
+    for sfx in ({"", suffix} if suffix else {""}):
+        r9 = pl.col(f"h3_r9{sfx}")
+        out += [plh3.cell_to_parent(r9, int(h[-1])).cast(pl.UInt64).alias(f"{h}{sfx}")
+                for h in H3[:-1]]
+    return frame.with_columns(out)
+
+
+def _with_h3(frame: pl.DataFrame) -> pl.DataFrame:
+    if "h3_r9" in frame.columns:
+        return frame.drop([h for h in H3[:-1] if h in frame.columns])
+    return frame.with_columns(pl.lit(None, dtype=pl.UInt64).alias("h3_r9"))
 
 
 @dataclass
@@ -180,27 +214,82 @@ class PanelAggregator:
         ref = current if current is not None else previous
         if ref is None:
             return
-        spec = _Spec.of(ref.columns)
         if self.spec is None:
-            self.spec = spec
+            self.spec = _Spec.of(ref.columns)
         cur = _prepare(current, self.spec) if current is not None else None
         prev = _prepare(previous, self.spec) if previous is not None else None
         for unit, k in (("hh", 0), ("p", 1)):
-            c = cur[k] if cur is not None else None
-            p = prev[k] if prev is not None else None
+            c = _with_h3(cur[k]) if cur is not None else None
+            p = _with_h3(prev[k]) if prev is not None else None
             if c is None or p is None:
                 # everything unmatched here: matched (or not) at finish
                 for side, frame in (("cur", c), ("prev", p)):
                     if frame is not None:
                         self._buffer.setdefault(f"{unit}_{side}", []).append(frame)
                 continue
-            both = c.select("id").unique().join(p.select("id").unique(), on="id")
-            self._buffer.setdefault(f"{unit}_cur", []).append(c.join(both, on="id",
-                                                                     how="anti"))
-            self._buffer.setdefault(f"{unit}_prev", []).append(p.join(both, on="id",
-                                                                      how="anti"))
-            self._count(unit, c.join(both, on="id", how="semi"),
-                        p.join(both, on="id", how="semi"), final=False)
+            ci, pi = _encode(c, p)
+            in_prev = ci["id"].is_in(pi["id"].implode())
+            in_cur = pi["id"].is_in(ci["id"].implode())
+            self._buffer.setdefault(f"{unit}_cur", []).append(c.filter(~in_prev))
+            self._buffer.setdefault(f"{unit}_prev", []).append(p.filter(~in_cur))
+            self._pair(unit, ci.filter(in_prev), pi.filter(in_cur), final=False)
+
+    def _pair(self, unit: str, cur: pl.DataFrame, prev: pl.DataFrame, *, final: bool) -> None:
+        """Count one pair of frames (integer ids): one join when every id has one location
+        per round (persons always; households almost always), else level by level."""
+        if unit == "p" or (cur["id"].is_unique().all() and prev["id"].is_unique().all()):
+            self._count_fast(unit, cur, prev, final=final)
+        else:
+            self._count(unit, cur, prev, final=final)
+
+    def _count_fast(self, unit: str, cur: pl.DataFrame, prev: pl.DataFrame, *,
+                    final: bool) -> None:
+        """One join on the id, one group-by on the (location now, location before) pairs;
+        every level is then summed from the small pair table (a pair counts as matched at a
+        level when both locations have the same code there, else as moved)."""
+        assert self.spec is not None
+        # the coarser H3 cells are parents of r9: derived on the small pair table
+        keys = ["tambon_located", "village_id", "h3_r9"]
+        keys_prev = [f"{k}_prev" for k in keys]
+        j = cur.join(prev, on="id", how="inner", suffix="_prev")
+        if unit == "hh":
+            j = j.with_columns((pl.col("poor") & pl.col("chronic_prev")).alias("chronic_now"))
+            counts = _hh_exprs()[0] + _hh_exprs()[1]
+        else:
+            counts = _p_exprs(self.spec)
+        matched_col = f"pnl_{unit}_matched"
+        pairs = _h3_parents(j.group_by(keys + keys_prev).agg(counts), "_prev")
+        sums = [c for c in pairs.columns if c.startswith("pnl_")]
+        chronic = ["pnl_hh_chronic"] if unit == "hh" else []
+        prev_view = pairs.select([pl.col(f"{k}_prev").alias(k)
+                                  for k in ("tambon_located", "village_id", *H3)])
+        if final:
+            new_agg = [pl.len().alias(f"pnl_{unit}_new")]
+            if unit == "hh":
+                new_agg.append(pl.col("poor").sum().alias("pnl_hh_new_poor"))
+            new = _h3_parents(cur.join(prev, on="id", how="anti").group_by(keys).agg(new_agg))
+            left = _h3_parents(prev.join(cur, on="id", how="anti").group_by(keys)
+                               .agg(pl.len().alias(f"pnl_{unit}_left")))
+        for level in LEVELS:
+            kp = prev_view.with_columns(_key(level).alias("code"))["code"]
+            frame = pairs.with_columns(_key(level).alias("code")).with_columns(
+                pl.col("code").eq_missing(kp).alias("_same"), kp.alias("_code_prev"))
+            here = frame.filter(pl.col("code").is_not_null())
+            parts = [here.filter("_same").group_by("code").agg(pl.col(sums).sum()),
+                     here.filter(~pl.col("_same")).group_by("code").agg(
+                         pl.col(matched_col).sum().alias(f"pnl_{unit}_moved_in"),
+                         *[pl.col(c).sum() for c in chronic]),
+                     frame.filter(pl.col("_code_prev").is_not_null() & ~pl.col("_same"))
+                     .group_by(pl.col("_code_prev").alias("code"))
+                     .agg(pl.col(matched_col).sum().alias(f"pnl_{unit}_moved_out"))]
+            if final:
+                for extra in (new, left):
+                    parts.append(extra.with_columns(_key(level).alias("code"))
+                                 .filter(pl.col("code").is_not_null()).group_by("code")
+                                 .agg(pl.exclude([*keys, *H3, "code"]).sum()))
+            for part in parts:
+                self._parts.setdefault(level, []).append(
+                    part.with_columns(pl.exclude("code").cast(pl.Int32)))
 
     def _count(self, unit: str, cur: pl.DataFrame, prev: pl.DataFrame, *, final: bool) -> None:
         """Counts per level of one pair of frames; ids of one side absent from the other
@@ -216,16 +305,7 @@ class PanelAggregator:
             matched_exprs, current_exprs = _hh_exprs()
         else:
             matched_exprs, current_exprs = _p_exprs(self.spec), []
-        for frame_name in ("cur", "prev"):
-            frame = cur if frame_name == "cur" else prev
-            missing = [h for h in H3 if h not in frame.columns]
-            if missing:
-                frame = frame.with_columns([pl.lit(None, dtype=pl.UInt64).alias(h)
-                                            for h in missing])
-            if frame_name == "cur":
-                cur = frame
-            else:
-                prev = frame
+        cur, prev = _h3_parents(cur), _h3_parents(prev)
         ids_prev = prev.select("id").unique()
         ids_cur = cur.select("id").unique()
         for level in LEVELS:
@@ -258,7 +338,7 @@ class PanelAggregator:
                           left.group_by("code").agg(pl.len().alias(f"pnl_{unit}_left"))]
             for part in parts:
                 self._parts.setdefault(level, []).append(
-                    part.with_columns(pl.exclude("code").cast(pl.Int64)))
+                    part.with_columns(pl.exclude("code").cast(pl.Int32)))
 
     def finish(self) -> dict[str, pl.DataFrame]:
         """Per level: ``code`` and the ``pnl_*`` columns (counts Int32, rates Float64)."""
@@ -272,7 +352,7 @@ class PanelAggregator:
             template = (cur or prev)[0]
             c = pl.concat(cur, how="diagonal_relaxed") if cur else template.clear()
             p = pl.concat(prev, how="diagonal_relaxed") if prev else template.clear()
-            self._count(unit, c, p, final=True)
+            self._pair(unit, *_encode(c, p), final=True)
         cols = self.spec.count_columns()
         out: dict[str, pl.DataFrame] = {}
         for level, parts in self._parts.items():

@@ -28,8 +28,10 @@ BLUEPRINT_MODULES = (
     "service.api.rankings",   # /api/v1/rankings, selection, target lists
     "service.api.exports",    # /api/v1/exports
     "service.api.maps",       # /maps/...
+    "service.api.map_places", # /maps/places.json (search box names; MAPS)
     "service.api.assets",     # /assets/... Leaflet, Thai font, map script (offline)
     "service.api.embed",      # /embed/...
+    "service.api.cases",      # /cases pages, /api/v1/cases, /api/v1/followup (follow-up)
     "service.api.openapi",    # /api/v1/openapi.json, /api/v1/docs
     "service.api.pages",      # pages for people (base.html, profiles, lists, KPIs), errors
 )

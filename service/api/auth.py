@@ -47,6 +47,7 @@ from service.access.principal import PUBLIC as PUBLIC
 from service.access.principal import Principal as Principal
 from service.access.principal import can_see_province as can_see_province
 from service.access.principal import needs_suppression as needs_suppression
+from service.access.principal import require_detail as require_detail
 from service.access.principal import visible_provinces as visible_provinces
 from service.errors import Forbidden, Unauthorized
 from service.store.users import ROLES, User, UserStore
@@ -135,15 +136,12 @@ def via_token() -> bool:
 def require_province(code: str | None, principal: Principal | None = None) -> Principal:
     """Raise 401/403 unless the principal may see detail (household level) of ``code``."""
     principal = principal or current_principal()
-    if not principal.is_authenticated:
-        _audit_denied(principal, code, "anonymous")
-        raise Unauthorized("sign in to see household-level data / "
-                           "ต้องเข้าสู่ระบบเพื่อดูข้อมูลระดับครัวเรือน")
-    if not can_see_province(principal, code):
-        _audit_denied(principal, code, "other province")
-        raise Forbidden(f"your account may not see detail of {code} / "
-                        f"บัญชีของคุณไม่มีสิทธิ์ดูข้อมูลละเอียดของ {code}")
-    return principal
+    try:
+        return require_detail(principal, code)
+    except (Unauthorized, Forbidden):
+        _audit_denied(principal, code,
+                      "other province" if principal.is_authenticated else "anonymous")
+        raise
 
 
 def _audit_denied(principal: Principal, code: str | None, why: str) -> None:

@@ -75,8 +75,10 @@ def list_cells():
 
 
 def covered(dataset: str, version: str, res: int, principal, frame, province: str | None):
-    """``frame`` (cells of resolution ``res``) with every suppressed cell replaced by its
-    nearest published coarser cell (:func:`service.analysis.disclosure.cover_with_parents`)."""
+    """``frame`` (cells of resolution ``res``) as a public layer: suppressed cells left out
+    (no code, polygon or figure: which fine cells hold 1-9 households stays unknown) and
+    their published coarser cells added beneath (``cover_resolution``; fine rows: null),
+    with :func:`service.analysis.disclosure.cover_with_parents`."""
     import h3
     import pandas as pd
 
@@ -84,23 +86,25 @@ def covered(dataset: str, version: str, res: int, principal, frame, province: st
 
     sup = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else None
     if sup is None or not sup.any():
-        return frame
-    coarser = {}
-    wanted = list(frame.loc[sup, "code"].astype(str))
+        return frame.assign(cover_resolution=None)
+    parents = {}
+    codes_all = list(frame["code"].astype(str))
     for r in range(res - 1, H3_RESOLUTIONS[0] - 1, -1):
         level = f"h3_r{r}"
-        codes = sorted({h3.cell_to_parent(c, r) for c in wanted})
+        wanted = sorted({h3.cell_to_parent(c, r) for c in codes_all})
         try:
             if province:
                 rows = level_view(dataset, version, level, principal, province)
-                rows = rows[rows["code"].isin(codes)]
+                rows = rows[rows["code"].isin(wanted)]
             else:
                 rows = pd.concat([rows_where(dataset, version, level, principal, "code", c)
-                                  for c in codes], ignore_index=True)
+                                  for c in wanted], ignore_index=True)
         except NotFound:
             continue
-        coarser[level] = rows
-    return cover_with_parents(frame, coarser)
+        parents[level] = rows
+    covers = cover_with_parents(frame, parents, resolution=res)
+    shown = frame.loc[~sup].assign(cover_resolution=None)
+    return pd.concat([covers, shown], ignore_index=True, sort=False)
 
 
 @bp.get("/cells/<cell>")

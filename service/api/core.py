@@ -148,6 +148,13 @@ HOME_PAGE = """<!doctype html>
 <p class="home-note">ตัวเลขสาธารณะหลังการปกปิดข้อมูล · <span lang="en">Public figures after
  disclosure control.</span>{% if home.n_hidden %} ไม่แสดง {{ home.n_hidden }} จังหวัดที่ปกปิดหรือไม่มีข้อมูล
  · <span lang="en">{{ home.n_hidden }} withheld or empty provinces are not ranked.</span>{% endif %}</p>
+<p class="home-note" id="top-definition">รายการนี้เรียงตาม<strong>สัดส่วนคนจนเป้าหมาย</strong>เท่านั้น ไม่ใช่ลำดับความสำคัญ
+ ลำดับความสำคัญ (คะแนนรวมจำนวนคนจน M0 คนตกหล่น ฯลฯ ตามน้ำหนักที่ปรับได้ เหมือน API) ดูที่
+ <a href="/ranking?area=TH">จัดลำดับความสำคัญของจังหวัด</a>
+ · <span lang="en">This list is ordered by the <strong>target-poor rate</strong> only; it is not the
+ priority ranking. The priority ranking (a weighted score of poor people, M0, exclusions ...;
+ the same as <code>/api/v1/rankings</code>) is at <a href="/ranking?area=TH">province priority
+ ranking</a>.</span></p>
 </section>
 {% endif %}
 {% endif %}

@@ -15,16 +15,15 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, g, render_template_string, request
 
 from service.api.maps import (
-    JS_QUERY_ORDER,
-    MapParams,
-    build_page,
     check_level,
-    page_response,
+    map_params,
+    page,
     settings,
     values_response,
 )
 from service.render import assets
 from service.render.catalogue import MAPS_DIR
+from service.render.map_page import JS_QUERY_ORDER
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +50,9 @@ def _frame_ancestors() -> str:
 
 
 def _embed_page(scope: str | None):
-    params = MapParams.from_args(request.args)
+    map_params()  # 422 for bad parameters before anything else
     g.csp_frame_ancestors = _frame_ancestors()
-    page = build_page(scope, request.args.get("level"), params, embed=True)
-    return page_response(page)
+    return page(scope, embed=True)
 
 
 @bp.get("/embed/")
@@ -77,13 +75,13 @@ def embed_code():
     """The iframe snippet for the map the user is looking at (only validated parameters)."""
     scope = request.args.get("scope") or None
     level = check_level(scope, request.args.get("level"))
-    params = MapParams.from_args(request.args)
+    params = map_params()
     if level == "village":
         from service.errors import InvalidInput
 
         raise InvalidInput("village maps are never embedded / ไม่เผยแพร่แผนที่ระดับหมู่บ้าน",
                            column="level")
-    query = params.query()
+    query = params.query(default_dataset=settings()["default_dataset"])
     query.pop("round", None)  # an embed follows the current round
     query.pop("change", None)
     pairs = [("level", level)] + [(k, query[k]) for k in JS_QUERY_ORDER if k in query]

@@ -159,20 +159,23 @@ def init_app(app: Flask) -> None:
 # -- data access for the use cases ---------------------------------------------------------
 def area_source():
     """The request's :class:`service.usecases.profile.AreaSource`: area tables as the
-    signed-in principal may see them (disclosure control in the access view)."""
-    from service.api.areas import level_view
-    from service.api.auth import can_see_province
-    from service.api.datasets import dataset_arg, get_store
+    signed-in principal may see them (``service.access.views.area_view``: disclosure control
+    in one place, the app's shared view cache)."""
+    from service.access.principal import can_see_province
+    from service.access.views import area_view
+    from service.api.datasets import dataset_arg
+    from service.api.services import services
     from service.usecases.profile import AreaSource
 
     principal = _principal()
     dataset = dataset_arg()
+    s = services()
 
     def read(version: str, level: str, province: str | None):
-        return level_view(dataset, version, level, principal, province)
+        return area_view(s.store, dataset, level, principal, version=version,
+                         province=province, min_households=s.min_households, cache=s.views)
 
-    return AreaSource(get_store(), dataset, principal, read,
-                      int(current_app.config["CHIPAO"]["min_cell_households"]),
+    return AreaSource(s.store, dataset, principal, read, int(s.min_households),
                       can_see=lambda code: can_see_province(principal, code))
 
 
@@ -324,3 +327,267 @@ def list_export(kind: str, fmt: str):
     resp.headers["Content-Type"] = media
     resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
     return resp
+
+
+# -- budget selection ------------------------------------------------------------------------
+def _costs_from_form() -> dict[str, float]:
+    """``cost_<ind>=<THB>`` form fields (blank = the default price)."""
+    from service.errors import InvalidInput
+
+    out = {}
+    for key, raw in request.args.items():
+        if key.startswith("cost_") and raw.strip():
+            try:
+                out[key[5:]] = float(raw.replace(",", ""))
+            except ValueError:
+                raise InvalidInput(f"cost of {key[5:]} must be a number "
+                                   "/ ค่าใช้จ่ายต้องเป็นตัวเลข", column=key) from None
+    return out
+
+
+def _selection():
+    from service.analysis.select import DEFAULT_COSTS
+    from service.api.auth import require_province
+    from service.api.datasets import version_arg
+    from service.errors import InvalidInput
+    from service.usecases.budget_page import selection_page
+    from service.usecases.exclusion import area_names
+
+    province = (request.args.get("province") or _default_area())[:4]
+    if province == "TH":
+        return None, {"defaults": DEFAULT_COSTS}
+    require_province(province)
+    raw = (request.args.get("budget") or "").replace(",", "")
+    if not raw:
+        return None, {"defaults": DEFAULT_COSTS, "province": province}
+    try:
+        budget = float(raw)
+    except ValueError:
+        raise InvalidInput("budget must be a number of baht / งบประมาณต้องเป็นตัวเลข (บาท)",
+                           column="budget") from None
+    if not 0 <= budget <= 1e13:
+        raise InvalidInput("budget must be between 0 and 10,000,000,000,000 THB "
+                           "/ งบประมาณอยู่นอกช่วง", column="budget")
+    src = area_source()
+    version = src.store.version(src.dataset, version_arg())
+    result = selection_page(src, province, budget=budget, costs=_costs_from_form(),
+                            objective=request.args.get("objective", "poor"),
+                            per_amphoe=request.args.get("per_amphoe") in ("1", "on", "true"),
+                            version_id=version.id, names=area_names(src, version.id, province))
+    return src, result
+
+
+@bp.get("/selection")
+def selection_page():
+    """Villages to act in within a budget, compared with greedy and top-of-ranking."""
+    from service.analysis.spec import load_spec
+
+    src, result = _selection()
+    labels = {i.name: (i.label_th, i.label_en) for i in load_spec("tpmap").indicators}
+    costs_open = any(k.startswith("cost_") for k in request.args)
+    if src is None:
+        return _render("pages/selection.html", r=None, form=result, labels=labels,
+                       args=request.args, costs_open=costs_open)
+    return _render("pages/selection.html", r=result, form={"defaults": result["costs"],
+                                                           "province": result["province"]},
+                   labels=labels, args=request.args, costs_open=costs_open,
+                   rows=result["selected"].to_dict("records"))
+
+
+@bp.get("/selection.<fmt>")
+def selection_export(fmt: str):
+    """The selected villages as XLSX (with the costs, totals and comparison) or CSV."""
+    from flask import Response
+
+    from service.errors import InvalidInput, NotFound
+    from service.export import content_disposition, make_filename
+    from service.export.formats import to_csv
+    from service.export.xlsx import MEDIA_TYPE, Col, Sheet, export_metadata, workbook
+
+    if fmt not in ("xlsx", "csv"):
+        raise NotFound("export as xlsx or csv / ส่งออกได้เป็น xlsx หรือ csv")
+    src, r = _selection()
+    if src is None:
+        raise InvalidInput("give a province and a budget / ระบุจังหวัดและงบประมาณ",
+                           column="budget")
+    v, frame = r["version"], r["selected"]
+    if fmt == "csv":
+        body, media = to_csv(frame), "text/csv; charset=utf-8"
+    else:
+        s, top, greedy = r["summary"], r["top"], r["greedy"] or {}
+        comparison = pd_frame([
+            ("เลือกด้วยวิธีที่ดีที่สุด (MILP)", "Optimal selection (MILP)", s["n_selected"],
+             s["total_cost_thb"], s["people_lifted"]),
+            ("วิธีเลือกคุ้มค่าก่อน (greedy)", "Greedy (benefit per baht)",
+             greedy.get("n_selected"), greedy.get("total_cost_thb"), greedy.get("people_lifted")),
+            ("เลือกตามลำดับความสำคัญ", "Top of the priority ranking", top["n_selected"],
+             top["total_cost_thb"], top["people_lifted"])])
+        costs = pd_frame([(k, v_) for k, v_ in r["costs"].items()], ["indicator", "cost_thb"])
+        p = src.principal
+        meta = export_metadata(
+            dataset=src.dataset, round=int(v.round), version=v.id, k=None,
+            who=f"{p.username} ({p.role}{', ' + p.province if p.province else ''})",
+            view="detail", min_households=src.min_households, area=r["province"],
+            filters=f"budget={r['budget']:,.0f} THB, objective={r['objective']}, "
+                    f"per_amphoe={r['per_amphoe']}", rows=len(frame))
+        body = workbook([
+            Sheet("หมู่บ้านที่เลือก", frame),
+            Sheet("เปรียบเทียบ", comparison, [
+                Col("method_th", "วิธี", "Method (Thai)"), Col("method_en", "วิธี (อังกฤษ)",
+                                                             "Method"),
+                Col("n_selected", "จำนวนหมู่บ้าน", "Villages", "count"),
+                Col("total_cost_thb", "ค่าใช้จ่ายรวม (บาท)", "Total cost (THB)", "baht"),
+                Col("people_lifted", "คนที่พ้นความยากจน", "People lifted", "count")]),
+            Sheet("ราคาต่อครัวเรือน", costs, [
+                Col("indicator", "ตัวชี้วัด", "Indicator"),
+                Col("cost_thb", "บาทต่อครัวเรือน", "THB per household", "baht")])],
+            metadata=meta)
+        media = MEDIA_TYPE
+    ascii_name, uni = make_filename(["chipao", src.dataset, v.round, "เลือกหมู่บ้าน",
+                                     r["province"], f"{r['budget']:.0f}THB"], fmt)
+    resp = Response(body, mimetype=media.split(";")[0])
+    resp.headers["Content-Type"] = media
+    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
+    return resp
+
+
+def pd_frame(rows: list, columns: list[str] | None = None):
+    import pandas as pd
+
+    cols = columns or ["method_th", "method_en", "n_selected", "total_cost_thb",
+                       "people_lifted"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# -- KPI dashboard ---------------------------------------------------------------------------
+def _kpi():
+    from service.api.datasets import int_arg
+    from service.usecases.kpi_dashboard import kpi_dashboard
+    from service.usecases.profile import admin_level
+
+    province = request.args.get("province")
+    if province is None:
+        p = _principal()
+        province = p.province if p.role == "provincial" else None
+    if province:
+        if admin_level(province) != "province":
+            from service.errors import InvalidInput
+
+            raise InvalidInput("province must be a code such as TH58 / รหัสจังหวัดไม่ถูกต้อง",
+                               column="province")
+    src = area_source()
+    base = int_arg("baseline_round", 0, lo=0, hi=9999)
+    return src, kpi_dashboard(src, province or None, baseline_round=base or None)
+
+
+@bp.get("/kpi")
+def kpi_page():
+    """Master-plan KPIs of the country and a province, with charts and exports."""
+    _, d = _kpi()
+    return _render("pages/kpi.html", d=d)
+
+
+@bp.get("/kpi.<fmt>")
+def kpi_export(fmt: str):
+    from flask import Response
+
+    from service.errors import NotFound
+    from service.export import content_disposition, make_filename
+    from service.export.formats import to_csv
+    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
+    from service.usecases.kpi_dashboard import EXPORT_COLUMNS
+
+    if fmt not in ("xlsx", "csv"):
+        raise NotFound("export as xlsx or csv / ส่งออกได้เป็น xlsx หรือ csv")
+    src, d = _kpi()
+    frame = d["table"][[c for c in EXPORT_COLUMNS if c in d["table"]]]
+    v = d["version"]
+    if fmt == "csv":
+        body, media = to_csv(frame), "text/csv; charset=utf-8"
+    else:
+        p = src.principal
+        meta = export_metadata(
+            dataset=src.dataset, round=int(v.round), version=v.id, k=None,
+            who=f"{p.username or 'สาธารณะ · public'} ({p.role}"
+                f"{', ' + p.province if p.province else ''})",
+            view="detail" if d["province"] and src.can_see(d["province"]) else "public",
+            min_households=src.min_households, area=d["province"] or "TH",
+            filters=f"baseline_round={d['baseline_round']}, rounds="
+                    f"{', '.join(map(str, d['rounds']))}", rows=len(frame))
+        body = workbook([Sheet("ตัวชี้วัด KPI", frame)], metadata=meta)
+        media = MEDIA_TYPE
+    ascii_name, uni = make_filename(["chipao", src.dataset, "ตัวชี้วัดแผนแม่บท",
+                                     d["province"] or "TH", "kpi"], fmt)
+    resp = Response(body, mimetype=media.split(";")[0])
+    resp.headers["Content-Type"] = media
+    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
+    return resp
+
+
+# -- household visit sheet (re-identification on the authorised server) -----------------------
+def _visit_sheet_view():
+    """POST: the household list of ``area`` with names re-identified from the province's
+    source file(s) uploaded in the form; audited, no-store, the files deleted at once."""
+    import tempfile
+    from pathlib import Path
+
+    from flask import Response
+
+    from service.api.auth import audit, require_province
+    from service.api.datasets import dataset_arg
+    from service.api.services import services
+    from service.errors import InvalidInput
+    from service.export import content_disposition, make_filename
+    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
+    from service.usecases.exclusion import target_list, visit_sheet
+    from service.usecases.profile import admin_level
+
+    area = request.form.get("area", "")
+    admin_level(area)
+    require_province(area[:4])
+    uploads = [f for f in request.files.getlist("source") if f and f.filename]
+    if not uploads:
+        raise InvalidInput("choose the province's survey file (CSV or XLSX) "
+                           "/ เลือกไฟล์ข้อมูลต้นฉบับของจังหวัด (CSV หรือ XLSX)", column="source")
+    src = area_source()
+    info = target_list(src, "households", area, order=request.form.get("order") or None,
+                       dimension=request.form.get("dimension") or None)
+    with tempfile.TemporaryDirectory(prefix="chipao-visit-") as tmp:
+        paths = []
+        for i, f in enumerate(uploads):
+            suffix = Path(f.filename or "").suffix.lower()
+            if suffix not in (".csv", ".xlsx", ".parquet", ".txt"):
+                raise InvalidInput("the source file must be CSV, XLSX or Parquet "
+                                   "/ ไฟล์ต้องเป็น CSV, XLSX หรือ Parquet", column="source")
+            path = Path(tmp) / f"source-{i}{suffix}"
+            f.save(path)
+            paths.append(path)
+        sheet, n_found = visit_sheet(info["frame"], services().settings, paths)
+    v, p = info["version"], src.principal
+    audit("export_visit_sheet", f"{dataset_arg()}/{v.id}/{area}",
+          f"rows={len(sheet)} found={n_found} files={len(paths)}")
+    meta = export_metadata(
+        dataset=src.dataset, round=int(v.round), version=v.id, k=float(info["spec"].k),
+        who=f"{p.username} ({p.role}{', ' + p.province if p.province else ''})",
+        view="detail", min_households=src.min_households,
+        area=f"{info['name_th']} ({area})", rows=len(sheet),
+        filters=f"re-identified {n_found} of {len(sheet)} households from the uploaded file")
+    body = workbook([Sheet("ใบลงเยี่ยมบ้าน", sheet,
+                           note="ข้อมูลส่วนบุคคล ใช้เพื่อการลงเยี่ยมบ้านเท่านั้น · personal data, "
+                                "for home visits only")], metadata=meta)
+    ascii_name, uni = make_filename(["chipao", "ใบลงเยี่ยมบ้าน", info["name_th"], area,
+                                     "visit-sheet"], "xlsx")
+    resp = Response(body, mimetype=MEDIA_TYPE)
+    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _register_visit_sheet() -> None:
+    from service.api.core import allow_large_body
+
+    bp.add_url_rule("/lists/visit-sheet", "visit_sheet", allow_large_body(_visit_sheet_view),
+                    methods=["POST"])
+
+
+_register_visit_sheet()

@@ -1,84 +1,14 @@
-"""The one owner of the app's resources (datasette's pattern): settings, the one store, the
-user store, the rate limiter, the map source and every cache, created once by
-:func:`service.create_app` and reached by :func:`services`.
-
-Nothing else keeps state in ``app.extensions``. Tests get the object from the ``services``
-fixture (tests/conftest.py) and give another map source with
-``create_app(..., source=FrameSource(...))`` or :meth:`Services.use_source`.
-"""
+"""The app's :class:`~service.services.Services` (one per app, created by create_app)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from service.access.views import new_view_cache
-from service.lru import LRU, any_size
+from service.services import EXTENSION
+from service.services import Services as Services
 
 if TYPE_CHECKING:
     from flask import Flask
-    from flask_limiter import Limiter
-    from jinja2 import Template
-
-    from service.render.geometry import GeometryCache
-    from service.render.sources import AreaSource
-    from service.store.store import Store
-    from service.store.users import UserStore
-
-EXTENSION = "chipao"
-#: cached JSON bodies (and their gzip), bounded in bytes
-RESPONSE_CACHE_BYTES = 256 * 1024 * 1024
-#: home page figures: (dataset, version, role, province): a few versions x 78 provinces
-HOME_CACHE_ITEMS = 32
-#: finished map values payloads (versions never change)
-MAP_VALUES_CACHE_ITEMS = 64
-
-
-@dataclass
-class Services:
-    settings: dict[str, Any]
-    store: Store
-    users: UserStore
-    source: AreaSource
-    geometry: GeometryCache
-    limiter: Limiter | None = None
-    responses: LRU[tuple[bytes, bytes | None]] = field(
-        default_factory=lambda: LRU(max_bytes=RESPONSE_CACHE_BYTES, sizeof=any_size))
-    views: LRU[pd.DataFrame] = field(default_factory=new_view_cache)
-    home: LRU[dict[str, Any]] = field(default_factory=lambda: LRU(max_items=HOME_CACHE_ITEMS))
-    map_values: LRU[tuple[bytes, bytes]] = field(
-        default_factory=lambda: LRU(max_items=MAP_VALUES_CACHE_ITEMS))
-    templates: dict[str, Template] = field(default_factory=dict)
-
-    @classmethod
-    def create(cls, settings: dict[str, Any], *, source: AreaSource | None = None
-               ) -> Services:
-        from service.render.geometry import GeometryCache
-        from service.render.sources import StoreSource
-        from service.store import open_store
-        from service.store.users import UserStore
-
-        store = open_store(settings)
-        return cls(settings=settings, store=store, users=UserStore(settings["database_url"]),
-                   source=source if source is not None else StoreSource(store),
-                   geometry=GeometryCache(Path(settings["data_dir"]) / "cache" / "maps"))
-
-    @property
-    def min_households(self) -> int:
-        return int(self.settings["min_cell_households"])
-
-    def use_source(self, source: AreaSource) -> None:
-        """Serve maps from another source (tests, benchmarks); clears the caches built
-        from the previous one."""
-        self.source = source
-        self.map_values.clear()
-        self.views.clear()
-
-    def init_app(self, app: Flask) -> None:
-        app.extensions[EXTENSION] = self
 
 
 def services(app: Flask | None = None) -> Services:

@@ -3,6 +3,7 @@ store), or re-aggregate the current version's persons, with a progress bar."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -29,9 +30,14 @@ log = logging.getLogger(__name__)
               default=None, help="Programme rules file (default: the shipped preset).")
 @click.option("--raster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Population GeoTIFF (default: setting population_raster).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
+              help="Run the per-province stages on this dask cluster (shared data dir).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Run the per-province stages on a local dask cluster of N processes.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def command(dataset: str, persons_dir: Path | None, round_: int | None, spec: str,
-            programmes: Path | None, raster: Path | None, progress: bool) -> None:
+            programmes: Path | None, raster: Path | None, scheduler: str | None,
+            workers: int | None, progress: bool) -> None:
     """Aggregate persons to country, province, amphoe, tambon, village and H3 r6-r9, with
     disclosure flags, and store the result as a new version (atomic; the same source files
     give back the existing version).
@@ -51,10 +57,18 @@ def command(dataset: str, persons_dir: Path | None, round_: int | None, spec: st
             round_ = current.round if round_ is None else round_
         started = time.perf_counter()
         stages: dict[str, float] = {}
-        version = build_version(settings, dataset=dataset, round=round_,
-                                persons_dir=persons_dir, progress=progress, spec=spec,
-                                programmes=programmes, population_raster=raster, store=store,
-                                on_stage=lambda s, sec: stages.__setitem__(s, sec))
+        with contextlib.ExitStack() as stack:
+            executor = None
+            if scheduler or workers:
+                from service.distributed import DaskProvinces
+
+                executor = stack.enter_context(DaskProvinces.connect(
+                    settings, scheduler=scheduler, workers=workers))
+            version = build_version(settings, dataset=dataset, round=round_,
+                                    persons_dir=persons_dir, progress=progress, spec=spec,
+                                    programmes=programmes, population_raster=raster,
+                                    store=store, executor=executor,
+                                    on_stage=lambda s, sec: stages.__setitem__(s, sec))
     except ChipaoError as exc:
         raise click.ClickException(str(exc)) from exc
     elapsed = time.perf_counter() - started

@@ -74,12 +74,10 @@ def _panel(rounds: str, provinces: list[str] | None, amphoes: list[str] | None, 
            out: str, with_identifiers: bool, t0: float) -> None:
     from service.demo.panel import generate_panel, parse_rounds
 
-    if with_identifiers:
-        raise click.ClickException("--with-identifiers is not available with --rounds "
-                                   "/ ใช้ --with-identifiers กับหลายรอบไม่ได้")
     try:
         summary = generate_panel(parse_rounds(rounds), seed=seed, out=out,
-                                 provinces=provinces, amphoes=amphoes)
+                                 provinces=provinces, amphoes=amphoes,
+                                 with_identifiers=with_identifiers)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -44,10 +44,10 @@ def usable_costs(price: dict[str, float] | None, table) -> dict[str, float]:
               help="THB per household lifted out of one indicator, e.g. --cost ind22=20000 "
                    "(repeatable; overrides that item of the illustrative default price "
                    "list, the others keep their default).")
-@click.option("--objective", default="poor", show_default=True,
+@click.option("--objective", default=None,
               type=click.Choice(["poor", "m0", "target_poor"]),
-              help="Maximise MPI-poor people lifted, the fall in M0, or TPMAP target poor "
-                   "lifted.")
+              help="Maximise MPI-poor people lifted (default), the fall in M0, or TPMAP "
+                   "target poor lifted (default and only choice on published tables).")
 @click.option("--per-amphoe", is_flag=True, help="At least one village in every amphoe.")
 @click.option("--time-limit", default=20.0, show_default=True, type=float,
               help="Seconds for the exact solver before it keeps its best solution.")
@@ -69,14 +69,24 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
     settings = settings_from_env()
     dataset = dataset or settings["default_dataset"]
     store = open_store(settings)
+    from service.usecases import published
+
     try:
-        table, ranking, v = village_table(store, dataset, province.upper(), version_id)
-        price = usable_costs(parse_pairs(costs, "cost") if costs else None, table)
-        sel = select_villages(table, budget=budget, costs=price, objective=objective,
-                              per_amphoe=per_amphoe, ranking=ranking, time_limit=time_limit)
+        given = parse_pairs(costs, "cost") if costs else None
+        v = store.version(dataset, version_id)
+        if published.is_published(store, dataset, v.id):  # TPMAP tables: no persons
+            sel, price = published.select_villages(
+                store, dataset, province.upper(), v.id, budget=budget, costs=given,
+                objective=objective, per_amphoe=per_amphoe, time_limit=time_limit)
+        else:
+            table, ranking, v = village_table(store, dataset, province.upper(), version_id)
+            price = usable_costs(given, table)
+            sel = select_villages(table, budget=budget, costs=price,
+                                  objective=objective or "poor", per_amphoe=per_amphoe,
+                                  ranking=ranking, time_limit=time_limit)
     except ChipaoError as exc:  # e.g. a budget below one village per amphoe: say so, no trace
         raise click.ClickException(str(exc)) from exc
-    summary = sel.summary()
+    summary = published.summary(sel)
     base = summary.pop("top_of_ranking")
     meta = {"dataset": dataset, "version": v.id, "province": province.upper(),
             **{k: val for k, val in summary.items()},

@@ -69,7 +69,7 @@ CHRONIC_ONSET = 0.01  # aged 40+
 DISABLED_ONSET = (0.0005, 0.003)  # under / over 60
 INCOME_GROWTH, INCOME_SD = 0.02, 0.20  # log income per year
 PURPOSE = {"demography": 1, "move": 2, "poverty": 3, "card": 4, "programme": 5, "fill": 6,
-           "births": 7}
+           "births": 7, "identity": 8}
 
 _HH_POS = np.array([IND_POS[i] for i in HH_IND])
 _P22 = IND_POS[22]
@@ -125,6 +125,7 @@ def target_poor(frame: pl.DataFrame) -> int:
 
 #: string columns rebuilt at the end from integer codes and overrides (fast: no Python
 #: strings for the ~38 M rows that keep their identifiers)
+IDENTITY_COLUMNS = ("national_id", "first_name", "last_name")
 _STRINGS = ("person_id", "hh_id", "village_id", "tambon_code", "amphoe_code", "province_code",
             "sex")
 
@@ -139,11 +140,13 @@ class _People:
     def __init__(self, frame: pl.DataFrame) -> None:
         extra = [c for c in frame.columns if c not in _STRINGS and not c.startswith("ind")
                  and frame.schema[c] == pl.Utf8]
-        if extra:
-            raise ValueError(f"panel rounds cannot carry column(s) {', '.join(extra)} "
-                             "(generate them without --with-identifiers)")
+        unknown = sorted(set(extra) - set(IDENTITY_COLUMNS))
+        if unknown:
+            raise ValueError(f"panel rounds cannot carry column(s) {', '.join(unknown)}")
+        #: synthetic identifiers (--with-identifiers): kept per person, new for new persons
+        self.identity = frame.select(extra) if extra else None
         self.cols = {c: frame[c].to_numpy().copy() for c in frame.columns
-                     if c not in _STRINGS and not c.startswith("ind")}
+                     if c not in _STRINGS and c not in extra and not c.startswith("ind")}
         n = frame.height
         self.tambons, self.cols["tambon"] = _codes(frame["tambon_code"])
         self.villages, self.cols["village"] = _codes(frame["village_id"])
@@ -361,7 +364,7 @@ def advance(frame: pl.DataFrame, *, seed: int, province: str, from_round: int, t
     # -- welfare card, calibrated target poor, programmes -------------------------------
     _cards(_rng(seed, province, to_round, "card"), p, target_poor_target, years, rep)
     _programmes(_rng(seed, province, to_round, "programme"), p, years=years)
-    out = _frame(p, frame)
+    out = _frame(p, frame, _rng(seed, province, to_round, "identity"))
     rep["persons_after"] = out.height
     rep["households_after"] = int(out["hh_id"].n_unique())
     rep["tambons_without_households"] = int(len(p.tambons) - out["tambon_code"].n_unique())
@@ -554,7 +557,7 @@ def _programmes(rng: np.random.Generator, p: _People, *, years: int) -> None:
     p["informal_worker"], p["social_security"] = informal, ss
 
 
-def _frame(p: _People, like: pl.DataFrame) -> pl.DataFrame:
+def _frame(p: _People, like: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     p.take(np.lexsort((p["hh"], p["tambon"])))  # stable: members keep their order
     ok = _applicable_mask(p["age"].astype(np.int64), p["disabled"])
     p.fails &= ok
@@ -577,6 +580,18 @@ def _frame(p: _People, like: pl.DataFrame) -> pl.DataFrame:
         "province_code": tambon.str.slice(0, 4),
         "sex": pl.Series(np.where(p["female"], "F", "M")),
     }
+    if p.identity is not None:
+        # persons keep their identifiers; newborns and members of new households get new ones
+        from service.demo.identifiers import synthetic_identities
+
+        ident = p.identity[src]
+        fresh = np.flatnonzero(p["pid_new"] != None)  # noqa: E711 (element-wise)
+        if len(fresh):
+            sex = np.where(p["female"][fresh], "F", "M")
+            new = synthetic_identities(rng, p["age"][fresh], sex)
+            ident = ident.with_columns([ident[c].scatter(fresh, pl.Series(new[c].tolist()))
+                                        for c in ident.columns])
+        cols.update({c: ident[c] for c in ident.columns})
     for name in like.columns:
         if name.startswith("ind"):
             k = IND_POS[int(name[3:])]
@@ -623,6 +638,7 @@ def _round_manifest(out: Path, round_: int) -> dict | None:
 def generate_panel(rounds: Iterable[int], *, seed: int = 2561, out: str | Path,
                    provinces: Iterable[str] | None = None,
                    amphoes: Iterable[str] | None = None,
+                   with_identifiers: bool = False,
                    boundaries_dir: str | Path | None = None) -> dict:
     """Rounds of the demo panel into ``<out>/r<round>/`` (each a persons directory for
     ``chipao ingest`` / the pipeline). Round 2561 is generated (calibrated to TPMAP 2561) and
@@ -635,11 +651,12 @@ def generate_panel(rounds: Iterable[int], *, seed: int = 2561, out: str | Path,
     out = Path(out)
     t0 = time.perf_counter()
     wanted = {"seed": seed, "provinces": sorted(provinces) if provinces else None,
-              "amphoes": sorted(amphoes) if amphoes else None}
+              "amphoes": sorted(amphoes) if amphoes else None,
+              "with_identifiers": with_identifiers}
     base = _round_manifest(out, BASE_ROUND)
     if base is None or base.get("panel_request") != wanted:
         base = generate(provinces, seed=seed, out=round_dir(out, BASE_ROUND), amphoes=amphoes,
-                        boundaries_dir=boundaries_dir)
+                        with_identifiers=with_identifiers, boundaries_dir=boundaries_dir)
         for code in base["provinces"]:
             frame = pl.read_parquet(round_dir(out, BASE_ROUND) / "persons" / f"{code}.parquet",
                                     columns=["welfare_card", *[f"ind{i}" for i in IND]])

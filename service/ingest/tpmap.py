@@ -58,6 +58,8 @@ MUNICIPAL_FROM = 51
 #: DOPA tambon codes whose boundary (COD-AB) code differs; their villages follow
 DOPA_TO_CODAB = {"530407": "530306"}
 MAX_LISTED = 1000
+#: provinces read together (one multi-file scan per level and kind of file): ~10,000 villages
+BATCH_PROVINCES = 8
 
 COMMON_COUNTS: dict[str, str] = {
     "household.CNT": "n_households",
@@ -299,12 +301,14 @@ def _check_header(path: Path, level: str, suffix: str, report: TpmapReport
 
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(fh), [])
+            header = next(csv.reader([fh.readline()]), [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         report.problem("unreadable", file=path.name, detail=type(exc).__name__)
         return None
     header = [h.strip() for h in header]
     expected = _expected_header(level, suffix)
+    if header == expected:
+        return tuple(header)
     missing = [c for c in expected if c not in set(header)]
     extra = [c for c in header if c not in set(expected)]
     for c in missing:
@@ -374,7 +378,7 @@ def _report_rows(report: TpmapReport, frame: pl.DataFrame, cond: pl.Expr, code: 
 
 
 def _parse(typed: pl.DataFrame, paths: dict[Path, tuple[str, ...]], *, level: str,
-           suffix: str, province: str, report: TpmapReport) -> pl.DataFrame:
+           suffix: str, report: TpmapReport) -> pl.DataFrame:
     """Problems for values that are not non-negative integers (or valid numbers), bad,
     foreign and duplicate codes. One pass finds whether any closer look is needed; only then
     is the text read again to quote the bad cells."""
@@ -407,10 +411,12 @@ def _parse(typed: pl.DataFrame, paths: dict[Path, tuple[str, ...]], *, level: st
                                 "bad_number", c, f"0-{hi[c]:g}")
     checks["bad_code"] = (~well_formed, "bad_code", id_col,
                           f"{digits} digits / {digits} หลัก")
+    province = pl.col("_file").str.slice(3, 2)  # <yy>_<pp>_...: the file's province
     checks["wrong_province"] = (well_formed & ((pl.col("id").str.slice(0, 2) != province)
                                                | (pl.col("_province").fill_null("")
                                                   != province)),
-                                "wrong_province", id_col, f"province {province}")
+                                "wrong_province", id_col,
+                                pl.lit("province ") + province)
     checks["duplicate_code"] = (pl.col("id").is_duplicated().over("_file")
                                 & pl.col("id").is_not_null(), "duplicate_code", id_col, "")
     flags = frame.select([cond.fill_null(False).any().alias(k)
@@ -468,26 +474,32 @@ def _known(header: tuple[str, ...] | None) -> tuple[str, ...]:
     return header
 
 
-def read_level(fileset: FileSet, province: str, level: str, report: TpmapReport
+def read_level(fileset: FileSet, provinces: list[str], level: str, report: TpmapReport
                ) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-    """The common file and the 31 mask files (long: one row per area and mask) of one
-    province and level, validated; None when a file is unusable."""
+    """The common files and the 31 mask files (long: one row per area and mask) of some
+    provinces at one level, validated; None when a file is unusable. A few provinces are
+    read together: one multi-file scan per kind of file, so the per-call cost of the frame
+    engine is paid a few times per batch, not per file."""
     before = report.n_problems
-    paths = {suffix: fileset.path(province, level, suffix) for suffix in SUFFIXES}
-    headers = {sfx: (p, _check_header(p, level, sfx, report)) for sfx, p in paths.items()
-               if p is not None}
-    good = {sfx: p for sfx, (p, h) in headers.items() if h is not None}
-    if report.n_problems > before or len(good) != len(SUFFIXES):
+    common_paths: dict[Path, tuple[str, ...]] = {}
+    mask_paths: dict[Path, tuple[str, ...]] = {}
+    for province in provinces:
+        for suffix in SUFFIXES:
+            path = fileset.path(province, level, suffix)
+            if path is None:
+                continue
+            header = _check_header(path, level, suffix, report)
+            if header is not None:
+                (common_paths if suffix == "common" else mask_paths)[path] = header
+    if report.n_problems > before or len(common_paths) + len(mask_paths) != \
+            len(SUFFIXES) * len(provinces):
         return None
-    common_paths = {good["common"]: _known(headers["common"][1])}
-    mask_paths = {good[m]: _known(headers[m][1]) for m in MASKS}
     typed_common = _scan(common_paths, report, level=level, suffix="common")
     typed_masks = _scan(mask_paths, report, level=level, suffix=FULL_MASK)
     if typed_common is None or typed_masks is None:
         return None
-    common = _parse(typed_common, common_paths, level=level, suffix="common",
-                    province=province, report=report)
-    masks = _parse(typed_masks, mask_paths, level=level, suffix=FULL_MASK, province=province,
+    common = _parse(typed_common, common_paths, level=level, suffix="common", report=report)
+    masks = _parse(typed_masks, mask_paths, level=level, suffix=FULL_MASK,
                    report=report).with_columns(
         pl.col("_file").str.extract(r"_([01]{5})\.csv$").alias("_mask"))
     if report.n_problems > before:
@@ -498,17 +510,20 @@ def read_level(fileset: FileSet, province: str, level: str, report: TpmapReport
     _exceeds(report, common, COMMON_PAIRS)
     # every mask file holds the areas of the common file, no more, no fewer
     id_col = ID_COLUMN[level]
+    province_of = pl.col("_file").str.slice(3, 2)
     extra_rows = masks.join(common.select("id"), on="id", how="anti")
     for file, line, v in extra_rows.select("_file", "_line", "id").iter_rows():
         report.problem("codes_differ", file=file, row=line, column=id_col, value=v,
-                       detail=f"not in {good['common'].name}")
+                       detail=f"not in {file[:3]}{file[3:5]}_{file.split('_')[2]}_common.csv")
+    expected = common.group_by(province_of.alias("_p")).agg(pl.len().alias("_n"))
     per_file = masks.group_by("_file").agg(pl.col("id").is_in(common["id"].implode()).sum()
-                                           .alias("n"))
-    for file in per_file.filter(pl.col("n") < common.height)["_file"]:
-        lacking = common.join(masks.filter(pl.col("_file") == file).select("id"), on="id",
-                              how="anti")
-        for line, v in lacking.select("_line", "id").iter_rows():
-            report.problem("codes_differ", file=good["common"].name, row=line, column=id_col,
+                                           .alias("n")).with_columns(province_of.alias("_p"))
+    short = per_file.join(expected, on="_p", how="left").filter(pl.col("n") < pl.col("_n"))
+    for file in short["_file"]:
+        lacking = common.filter(province_of == file[3:5]).join(
+            masks.filter(pl.col("_file") == file).select("id"), on="id", how="anti")
+        for cfile, line, v in lacking.select("_file", "_line", "id").iter_rows():
+            report.problem("codes_differ", file=cfile, row=line, column=id_col,
                            value=v, detail=f"not in {file}")
     if report.n_problems > before:
         return None
@@ -577,14 +592,16 @@ def _tambon_code(expr: pl.Expr) -> pl.Expr:
     return pl.lit("TH") + expr
 
 
-def read_province(fileset: FileSet, province: str, *, report: TpmapReport,
+def read_province(fileset: FileSet, provinces: str | list[str], *, report: TpmapReport,
                   known_tambons: frozenset[str], known_amphoes: frozenset[str]
                   ) -> ProvinceTables | None:
-    """Validate one province's 96 files and turn them into area rows (None on problems)."""
+    """Validate some provinces' 96 files each and turn them into area rows (None on
+    problems)."""
+    provinces = [provinces] if isinstance(provinces, str) else list(provinces)
     before = report.n_problems
     levels: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
     for level in FILE_LEVELS:
-        got = read_level(fileset, province, level, report)
+        got = read_level(fileset, provinces, level, report)
         if got is not None:
             levels[level] = got
     if report.n_problems > before or len(levels) != len(FILE_LEVELS):
@@ -608,11 +625,13 @@ def read_province(fileset: FileSet, province: str, *, report: TpmapReport,
                            value=v)
     if report.n_problems > before:
         return None
-    return _province_tables(levels, province)
+    return _province_tables(levels, ",".join(provinces))
 
 
 def _wide(common: pl.DataFrame, masks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """All files of a level as one row per published area: main and side columns.
+    """All files of a level as one row per published area (main columns), and the side
+    table: per area and mask (but the full one) the target poor failing each indicator
+    (long: ``id, mask, n_tp_ind1..31``).
 
     Every mask file holds exactly the common file's areas once (checked), so sorted by mask
     and code the long frame is 31 equal blocks side by side (no hashing pivot)."""
@@ -622,8 +641,11 @@ def _wide(common: pl.DataFrame, masks: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
         pl.when(pl.col("happiness").is_not_null()).then(pl.col("household.CNT"))
         .otherwise(0).alias("_happy_n"))
     n = main.height
-    ordered = masks.sort("_mask", "id")
-    blocks, side = [main], [main.select("id")]
+    # only the columns the main table takes are sorted (the side table stays long)
+    needed = sorted({k for m in MASKS for k, v in mask_columns(m).items()
+                     if not v.startswith(f"n_tp_m{m}_ind")})
+    ordered = masks.select("id", "_mask", *needed).sort("_mask", "id")
+    blocks = [main]
     for i, m in enumerate(MASKS):
         block = ordered.slice(i * n, n)
         if not block["id"].equals(main["id"]):  # guaranteed by read_level's checks
@@ -631,19 +653,25 @@ def _wide(common: pl.DataFrame, masks: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
         cols = mask_columns(m)
         blocks.append(block.select([pl.col(k).alias(v) for k, v in cols.items()
                                     if not v.startswith(f"n_tp_m{m}_ind")]))
-        if m != FULL_MASK:
-            side.append(block.select([pl.col(k).alias(v) for k, v in cols.items()
-                                      if v.startswith(f"n_tp_m{m}_ind")]))
+        del block
     wide = pl.concat(blocks, how="horizontal").with_columns(
         pl.col(f"n_tp_m{FULL_MASK}").alias("n_target_poor"),
         pl.col(f"n_dep_m{FULL_MASK}").alias("n_deprived_any"))
-    return wide, pl.concat(side, how="horizontal")
+    side = masks.filter(pl.col("_mask") != FULL_MASK).select(
+        "id", pl.col("_mask").alias("mask"),
+        *[pl.col(f"poor.JPT.MOFval.ind{n}.CNT").cast(pl.Int32).alias(f"n_tp_ind{n}")
+          for n in INDICATORS])
+    return wide, side
 
 
-def _sum_by(frame: pl.DataFrame, key: pl.Expr) -> pl.DataFrame:
-    value_cols = [c for c in frame.columns if c not in ("id", "code")]
-    return (frame.with_columns(key.alias("code")).group_by("code")
-            .agg([pl.col(c).sum() for c in value_cols]))
+def _sum_by(frame: pl.DataFrame, key: pl.Expr, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Rows summed by ``key`` (the new ``code``) and ``extra`` key columns; when the keys
+    are already unique (most levels) the rows are only re-labelled."""
+    keyed = frame.with_columns(key.alias("code"))
+    value_cols = [c for c in frame.columns if c not in ("id", "code", *extra)]
+    if keyed.select(pl.struct("code", *extra).is_unique().all()).item():
+        return keyed.select("code", *extra, *value_cols)
+    return keyed.group_by("code", *extra).agg([pl.col(c).sum() for c in value_cols])
 
 
 def _province_tables(levels: dict[str, tuple[pl.DataFrame, pl.DataFrame]], province: str
@@ -660,14 +688,14 @@ def _province_tables(levels: dict[str, tuple[pl.DataFrame, pl.DataFrame]], provi
     amphoe_of = (pl.when(muni_tam).then(pl.lit("TH") + pl.col("id").str.slice(0, 4))
                  .otherwise(_tambon_code(pl.col("id")).str.slice(0, 6)))
     amphoe = _sum_by(tam_main, amphoe_of)
-    amphoe_side = _sum_by(tam_side, amphoe_of)
+    amphoe_side = _sum_by(tam_side, amphoe_of, ("mask",))
     tambon = tam_main.filter(~muni_tam).with_columns(
         _tambon_code(pl.col("id")).alias("code")).drop("id")
     tambon_side = tam_side.filter(~muni_tam).with_columns(
-        _tambon_code(pl.col("id")).alias("code")).drop("id")
+        _tambon_code(pl.col("id")).alias("code")).drop("id").select("code", pl.exclude("code"))
     village_code = _tambon_code(pl.col("id").str.slice(0, 6)) + pl.col("id").str.slice(6, 2)
     village = _sum_by(vil_main.filter(~muni_tam), village_code)
-    village_side = _sum_by(vil_side.filter(~muni_tam), village_code)
+    village_side = _sum_by(vil_side.filter(~muni_tam), village_code, ("mask",))
     return ProvinceTables(province=province, tambon=tambon, village=village, amphoe=amphoe,
                           side={"amphoe": amphoe_side, "tambon": tambon_side,
                                 "village": village_side},
@@ -771,19 +799,22 @@ def import_tpmap(settings: dict[str, Any], directory: str | Path, *, dataset: st
     try:
         parts: list[ProvinceTables] = []
         municipal: Counter = Counter()
-        for province in fileset.provinces:
-            part = read_province(fileset, province, report=report,
+        batches = [fileset.provinces[i:i + BATCH_PROVINCES]
+                   for i in range(0, len(fileset.provinces), BATCH_PROVINCES)]
+        for n, batch in enumerate(batches):
+            part = read_province(fileset, batch, report=report,
                                  known_tambons=known_tambons, known_amphoes=known_amphoes)
             if part is None or report.n_problems:
                 continue  # keep validating the others: every problem is reported at once
             municipal.update(part.municipal)
             for level, side in part.side.items():
-                side.write_parquet(_side_path(staging, level, "TH" + province),
-                                   compression="zstd")
+                side.with_columns(pl.col("code").str.slice(0, 4).alias("province_code")
+                                  ).write_parquet(_side_path(staging, level, f"part-{n:03d}"),
+                                                  compression="zstd")
             part.side = {}
             parts.append(part)
             if progress:
-                log.info("TPMAP %s: read and checked", province)
+                log.info("TPMAP %s: read and checked", ", ".join(batch))
         if report.n_problems:
             report.status = "rejected"
             return report

@@ -84,6 +84,9 @@ NOTICES: dict[str, tuple[str, str]] = {
         "รหัสตำบลเทศบาล (รหัส 2 หลักท้าย ≥ 51) ใช้รหัสอำเภอ/จังหวัด และหาตำบลจากพิกัด",
         "municipal pseudo-tambon code (last two digits ≥ 51): amphoe and province kept, "
         "the tambon is found from the coordinates"),
+    "no_national_id": (
+        "ไม่มีเลขประจำตัวประชาชน: เชื่อมโยงกับรอบสำรวจอื่นได้ด้วยครัวเรือน (และชื่อ) เท่านั้น",
+        "no national ID: linked to other rounds by household (and name) only"),
     "outside_amphoe": (
         "พิกัดอยู่นอกอำเภอที่ระบุ ระบบจะใช้ตำแหน่งตามพิกัด",
         "coordinates fall outside the declared amphoe: the point decides where the person "
@@ -478,6 +481,9 @@ class Validator:
         problems = pl.concat([problems, self._problems(df, more)])
         bad_rows = problems["_row"].unique()
         good = df.filter(~pl.col("_row").is_in(bad_rows.implode()))
+        if "national_id" in self.mapping.columns:  # PANEL hook: who links by household only
+            notices.append((pl.col("_nid").is_null() & pl.col("person_id").is_not_null(),
+                            "national_id", "no_national_id", None))
         self.last_notices = self._problems(good, notices)
         good = good.select(pl.col("_row"), *[
             pl.col(c if c in ("person_id", "hh_id") else f"__{c}").cast(t, strict=True).alias(c)

@@ -60,6 +60,8 @@ class MapPage:
     attribution: str = ATTRIBUTION
     values_first: str | None = None
     k_choices: list[float] = field(default_factory=list)
+    #: the viewer is signed in (a public click on a tambon hints that signing in shows villages)
+    signed_in: bool = False
 
     def preloads(self) -> list[str]:
         """Data URLs the browser may start fetching before the scripts have run."""

@@ -121,12 +121,14 @@ def h3_geojson(cells: Sequence[str]) -> bytes:
     return feature_collection(list(cells), parts)
 
 
-def h3_compact(cells: Sequence[str], scale: int = 100_000) -> bytes:
+def h3_compact(cells: Sequence[str], scale: int = 100_000, *,
+               cover_groups: Sequence[int] = ()) -> bytes:
     """H3 cell outlines in a compact form for the browser's canvas cell layer.
 
     ``{"type": "chipao.cells", "scale": s, "codes": [...], "nverts": [...],
     "xy": [cx, cy, dx1, dy1, ...]}``: per cell its centre (integer degrees x scale) then each
-    vertex as an offset from the centre. About a fifth of the GeoJSON size, and the browser
+    vertex as an offset from the centre (``cover_groups``: sizes of the leading groups of
+    coarser cells drawn beneath). About a fifth of the GeoJSON size, and the browser
     draws it without creating a Leaflet layer per cell.
     """
     import h3
@@ -143,8 +145,12 @@ def h3_compact(cells: Sequence[str], scale: int = 100_000) -> bytes:
         for lat, lng in ring:
             xy.append(round(lng * scale) - cx)
             xy.append(round(lat * scale) - cy)
-    payload = {"type": "chipao.cells", "scale": scale, "codes": list(cells),
-               "nverts": nverts, "xy": xy}
+    payload: dict = {"type": "chipao.cells", "scale": scale, "codes": list(cells),
+                     "nverts": nverts, "xy": xy}
+    if cover_groups:
+        # the first sum(cover_groups) cells are coarser parents drawn beneath the others,
+        # coarsest group first (service.usecases.map_values.cells_with_cover)
+        payload["cover_groups"] = list(cover_groups)
     return json.dumps(payload, separators=(",", ":")).encode()
 
 

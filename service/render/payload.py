@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from service.render.catalogue import Measure, MissingColumns, compute
-from service.render.legend import classify
+from service.render.legend import Legend, classify
 
 #: figures shown in every tooltip, after the measure value (column, Thai, English, format)
 FIGURES = (
@@ -50,12 +50,14 @@ def values_payload(
     classes: int = 5,
     classifier: str = "quantiles",
     names: bool = True,
+    fixed: Legend | None = None,
 ) -> dict:
     """Values, tooltip figures and legend for ``frame`` (an area table, CONTRACT §3).
 
     ``previous`` (the same level from the previous round) turns the measure into the change
     since that round: current - previous, matched by area code. Rows flagged ``suppressed``
-    (disclosure control) keep no figures and are drawn hatched.
+    (disclosure control) keep no figures and are drawn hatched. ``fixed`` reuses another
+    legend's classes (the national ones on a province page, see :func:`national_legend`).
     """
     if "code" not in frame.columns:
         raise ValueError("area table has no 'code' column")
@@ -91,7 +93,7 @@ def values_payload(
     elif measure.format == "rank":
         scheme = measure.scheme + "_r"  # rank 1 = highest priority = darkest
     legend = classify(vals, scheme=scheme, k=classes, classifier=classifier,
-                      fmt=measure.format, signed=change)
+                      fmt=measure.format, signed=change, fixed=fixed)
     figure_cols = [c for c, *_ in FIGURES if c in frame.columns]
     codes = frame["code"].astype(str).tolist()
     columns: dict[str, list] = {"value": _column(vals)}
@@ -125,3 +127,17 @@ def values_payload(
         out["names"] = {lang: [v if isinstance(v, str) else "" for v in frame[f"name_{lang}"]]
                         for lang in ("th", "en")}
     return out
+
+
+def national_legend(frame: pd.DataFrame, measure: Measure, *, group: str | None = None,
+                    previous: pd.DataFrame | None = None, classes: int = 5,
+                    classifier: str = "quantiles") -> Legend | None:
+    """The legend of the whole country's table of a level, reused on province pages
+    ("fixed breaks") so maps of different provinces share their colours."""
+    payload = values_payload(frame, measure, group=group, previous=previous, classes=classes,
+                             classifier=classifier, names=False)
+    lg = payload["legend"]
+    if lg is None:
+        return None
+    return Legend(lg["breaks"], lg["lower"], lg["colours"], lg["labels"], lg["classifier"],
+                  neutral=lg["neutral"])

@@ -422,3 +422,36 @@ def target_list(src: Any, kind: str, area: str, *, version_id: str | None = None
     info["frame"] = frame
     info["total"] = int(len(frame))
     return info
+
+
+def visit_sheet(households: pd.DataFrame, settings: Mapping[str, Any],
+                files: list[Any]) -> tuple[pd.DataFrame, int]:
+    """The household list with the members' names and house id re-identified from the
+    province's own source ``files`` (docs/ingest.md section 6), for home visits.
+
+    Runs on the authorised server that holds the pseudonym key: the files are read, the
+    pseudonyms recomputed and matched; nothing is stored or logged here (the route audits
+    the export and deletes the files). National ID numbers are not put on the sheet.
+    Returns (sheet, households found in the files)."""
+    from service.ingest.pseudonym import find_pseudonyms
+
+    wanted = {str(h) for h in households["hh_id"]}
+    found: dict[str, dict[str, Any]] = {}
+    for match in find_pseudonyms(dict(settings), list(files), wanted):
+        hh = str(match.get("hh_id"))
+        if hh not in wanted:
+            continue
+        entry = found.setdefault(hh, {"names": [], "house_id": match.get("house_id"),
+                                      "moo": match.get("moo")})
+        name = " ".join(str(match.get(k) or "") for k in ("first_name", "last_name")).strip()
+        if name and name not in entry["names"]:
+            entry["names"].append(name)
+    out = households.copy()
+    ids = out["hh_id"].astype(str)
+    at = list(out.columns).index("hh_id") + 1
+    out.insert(at, "member_names", ids.map(lambda h: "; ".join(found.get(h, {}).get("names",
+                                                                                  []))))
+    out.insert(at + 1, "house_id", ids.map(lambda h: found.get(h, {}).get("house_id") or ""))
+    out.insert(at + 2, "moo", ids.map(lambda h: found.get(h, {}).get("moo") or ""))
+    out.insert(at + 3, "found_in_source", ids.map(lambda h: h in found))
+    return out, len(found)

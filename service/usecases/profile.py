@@ -196,7 +196,7 @@ def radar(axes: list[tuple[str, str, float | None]], *, size: float = 260.0,
 
 
 def line_chart(rounds: list[int], series: list[dict[str, Any]], *, width: float = 520,
-               height: float = 200) -> dict[str, Any]:
+               height: float = 200, fmt: str = "percent") -> dict[str, Any]:
     """SVG geometry of a small line chart: one polyline per series over the rounds; values
     0-1 (shares) on a shared axis from 0 to the largest value."""
     left, right, top, bottom = 48.0, 16.0, 12.0, 28.0
@@ -218,6 +218,7 @@ def line_chart(rounds: list[int], series: list[dict[str, Any]], *, width: float 
                       "dots": [{"x": round(a, 1), "y": round(b, 1)} for a, b in pts]})
     ticks = [{"y": round(y(vmax * f / 1.1), 1), "value": vmax * f / 1.1} for f in (0, .55, 1.1)]
     return {"width": width, "height": height, "lines": lines, "ticks": ticks, "left": left,
+            "fmt": fmt,
             "bottom": height - bottom,
             "xlabels": [{"x": round(x(i), 1), "round": r} for i, r in enumerate(rounds)]}
 

@@ -108,3 +108,87 @@ def measures_available(version: Any) -> list[str] | None:
     if version_kind(version) != "published":
         return None
     return list((version.meta or {}).get("measures_available", []))
+
+
+# -- selection (benefit = target poor reached) ------------------------------------------------
+#: the objectives that need person records (MPI poor, M0)
+PERSON_OBJECTIVES = ("poor", "m0")
+ESTIMATE_NOTE = ("published tables: households needing each indicator estimated as target "
+                 "poor failing it x deprived households per deprived person "
+                 "/ ตารางที่เผยแพร่: ประมาณจำนวนครัวเรือนที่ต้องแก้แต่ละตัวชี้วัดจากจำนวนคน")
+
+
+def village_table(store: Any, dataset: str, province: str, version: str | None = None
+                  ) -> tuple[Any, Any]:
+    """Villages of a province from a published dataset's area table, with the columns
+    :func:`service.analysis.select.select_villages` needs for ``objective="target_poor"``:
+    ``n_hh_tdep_ind<N>`` estimated (target poor failing N x households per deprived person,
+    TPMAP publishing no household counts per indicator) and ``n_poor``/``sum_c_poor``
+    empty (not available, never 0 in any output). Returns (table, ranking)."""
+    import numpy as np
+    import pandas as pd
+
+    from service.analysis.rank import rank_areas
+
+    villages = store.read_areas(dataset, "village", version=version, province=province)
+    villages = villages[villages["province_code"] == province].reset_index(drop=True)
+    table = villages.copy()
+    hh = pd.to_numeric(table.get("n_dep_hh_m11111"), errors="coerce")
+    dep = pd.to_numeric(table.get("n_dep_m11111"), errors="coerce")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_person = (hh / dep.where(dep > 0)).fillna(0.0)
+    for n in range(1, 32):
+        col = f"n_tp_ind{n}"
+        if col in table:
+            table[f"n_hh_tdep_ind{n}"] = np.ceil(
+                pd.to_numeric(table[col], errors="coerce").fillna(0) * per_person)
+    table["n_poor"] = np.nan
+    table["sum_c_poor"] = np.nan
+    table["amphoe_code"] = table["code"].str[:6]
+    ranking = rank_areas(villages, explain=False)
+    return table, ranking
+
+
+def select_villages(store: Any, dataset: str, province: str, version: str | None, *,
+                    budget: float, costs: dict[str, float] | None = None,
+                    objective: str | None = None, per_amphoe: bool = False,
+                    time_limit: float = 10.0) -> tuple[Any, dict[str, float]]:
+    """Budget-constrained village selection on a published dataset: benefit = target poor
+    reached. Returns (Selection, the price list used)."""
+    from service.analysis import select as sel_mod
+
+    objective = objective or "target_poor"
+    if objective in PERSON_OBJECTIVES:
+        raise InvalidInput(
+            f"objective {objective!r} needs person records: not available for this dataset "
+            "(published tables); use objective=target_poor / เป้าหมาย "
+            f"{objective} ต้องใช้ข้อมูลรายบุคคล ชุดข้อมูลนี้ไม่มี ใช้ target_poor",
+            column="objective")
+    table, ranking = village_table(store, dataset, province, version)
+    known = [c[len("n_hh_tdep_"):] for c in table.columns if c.startswith("n_hh_tdep_")]
+    prices = sel_mod.resolve_costs(costs, known)
+    selection = sel_mod.select_villages(table, budget=budget, costs=prices,
+                                        objective="target_poor", per_amphoe=per_amphoe,
+                                        ranking=ranking, time_limit=time_limit)
+    selection.m0_fall = float("nan")  # not available: shown as null by summary()
+    for key in ("m0_fall", "m0_fall_difference"):
+        if key in selection.baseline:
+            selection.baseline[key] = float("nan")
+    selection.note = "; ".join(x for x in (selection.note, ESTIMATE_NOTE) if x)
+    selection.selected = selection.selected.drop(columns=["n_poor", "sum_c_poor"],
+                                                 errors="ignore")
+    return selection, prices
+
+
+def summary(selection: Any) -> dict[str, Any]:
+    """``selection.summary()`` with figures that are not available (NaN) as None."""
+    import math
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    return clean(selection.summary())

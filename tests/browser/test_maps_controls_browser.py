@@ -97,7 +97,7 @@ def _every_value_control(page, level):
         if value:
             assert text.split(" · ")[0] in page.locator(".chipao-legend").inner_text()
     _choose(page, "group", "")
-    for name in ("classes", "classifier", "k"):
+    for name in ("classes", "classifier", "breaks", "k"):
         if not page.locator(f".chipao-form select[name={name}]").count():
             continue
         for value, _ in _options(page, name):
@@ -108,7 +108,9 @@ def _every_value_control(page, level):
             if name == "classes":
                 rows = page.locator(".chipao-legend-row").count()
                 assert rows >= 3  # classes present (<= asked: few distinct values here)
-        _choose(page, name, _options(page, name)[0][0] if name == "k" else
+            if name == "breaks" and value == "national":
+                assert "national classes" in page.locator(".chipao-legend").inner_text()
+        _choose(page, name, _options(page, name)[0][0] if name in ("k", "breaks") else
                 {"classes": "5", "classifier": "quantiles"}[name])
 
 

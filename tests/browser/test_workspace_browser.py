@@ -44,12 +44,12 @@ def _clean(rec):
 
 def sign_in(rec, origin, user, password="correct horse battery"):
     page = rec.page
-    page.goto(origin + "/")
-    page.get_by_role("link", name="เข้าสู่ระบบ · Sign in").first.click()
+    page.goto(origin + "/areas/")
+    page.locator(".site-account a.signin").click()
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)
     page.get_by_role("button", name="เข้าสู่ระบบ · Sign in").click()
-    page.wait_for_load_state()
+    page.wait_for_selector(".site-account .who")
 
 
 def test_committee_map_profile_ranking(ws_page, ws_server, artifacts):
@@ -103,4 +103,116 @@ def test_error_page_in_the_browser(ws_page, ws_server, artifacts):
     page.wait_for_load_state()
     assert page.url == origin + "/"
     rec.console_errors = [e for e in rec.console_errors if "404" not in e]  # the 404 itself
+    _clean(rec)
+
+
+def _download(page, locator, path):
+    with page.expect_download() as info:
+        locator.click()
+    info.value.save_as(str(path))
+    return path
+
+
+def _sheet(path):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    ws = wb.worksheets[0]
+    codes = [c.value.rsplit("[", 1)[1].rstrip("]") for c in ws[2]]
+    rows = [dict(zip(codes, r, strict=True)) for r in ws.iter_rows(min_row=3, values_only=True)]
+    return wb, [c.value for c in ws[1]], [r for r in rows if any(v is not None for v in r.values())]
+
+
+def test_planner_selection_village_list_visit_sheet(ws_page, ws_server, artifacts):
+    """Planner: sign in -> selection with a budget -> village list export -> household
+    visit sheet."""
+    origin, app, tokens, ids = ws_server
+    rec, page = ws_page, ws_page.page
+    sign_in(rec, origin, "mhs")
+    assert "ระดับจังหวัด" in page.locator(".site-account").inner_text()
+    page.get_by_role("link", name=re.compile("เลือกหมู่บ้านตามงบ")).click()
+    page.fill("input[name=province]", "TH58")
+    page.fill("input[name=budget]", "5,000,000")
+    page.check("input[name=per_amphoe]")
+    page.get_by_role("button", name=re.compile("คำนวณ")).click()
+    page.wait_for_selector("#result")
+    api = app.test_client().get(
+        "/api/v1/selection?province=TH58&budget=5000000&per_amphoe=true",
+        headers={"Authorization": f"Bearer {tokens['mhs']}"}).get_json()
+    shown = [r.get_attribute("data-code") for r in page.locator("#selected-table tbody tr").all()]
+    assert sorted(shown) == sorted(i["code"] for i in api["items"])
+    total = page.locator(".card[data-measure=total_cost] .value").inner_text()
+    assert total == f"{api['total_cost_thb']:,.0f} บาท"
+    assert page.locator("#comparison tr[data-method=top]").count() == 1
+    page.screenshot(path=str(artifacts / "ws-selection-TH58.png"), full_page=True)
+    _, heads, rows = _sheet(_download(page, page.locator("#export-xlsx"),
+                                      artifacts / "ws-selection-TH58.xlsx"))
+    assert sorted(r["village_id"] for r in rows) == sorted(shown) and "ค่าใช้จ่าย (บาท)" in heads
+    # village list of the first chosen village's amphoe, exported
+    amphoe = shown[0][:6]
+    page.get_by_role("link", name=re.compile("รายชื่อเป้าหมาย")).first.click()
+    page.fill("input[name=area]", amphoe)
+    page.get_by_role("button", name=re.compile("แสดง")).click()
+    page.wait_for_selector("#list-table")
+    _, heads, rows = _sheet(_download(page, page.locator("#export-xlsx"),
+                                      artifacts / f"ws-villages-{amphoe}.xlsx"))
+    assert "หมู่บ้าน" in " ".join(heads) and all(r["tambon_name"] for r in rows)
+    assert {r["village_id"] for r in rows} >= {c for c in shown if c.startswith(amphoe)}
+    # the household visit sheet of that village: greatest need first, plans in words
+    page.get_by_role("link", name=re.compile("ครัวเรือนเป้าหมาย")).click()
+    page.fill("input[name=area]", shown[0])
+    page.get_by_role("button", name=re.compile("แสดง")).click()
+    page.wait_for_selector("#list-table")
+    page.screenshot(path=str(artifacts / "ws-households.png"), full_page=True)
+    wb, heads, rows = _sheet(_download(page, page.locator("#export-xlsx"),
+                                       artifacts / "ws-visit-sheet.xlsx"))
+    assert "แผนเร่งด่วน" in heads and rows
+    assert [r["max_c"] for r in rows] == sorted((r["max_c"] for r in rows), reverse=True)
+    assert not any("rights:" in (r["plan_urgent_th"] or "") for r in rows)
+    about = {r[1]: r[2] for r in wb.worksheets[-1].iter_rows(min_row=2, values_only=True)}
+    assert about["Exported by"].startswith("mhs")
+    _clean(rec)
+
+
+def test_follow_up_officer_elderly_exclusion_in_one_amphoe(ws_page, ws_server, artifacts):
+    origin, app, tokens, ids = ws_server
+    rec, page = ws_page, ws_page.page
+    sign_in(rec, origin, "mhs")
+    page.goto(origin + "/lists/excluded?area=TH5807")
+    page.select_option("select[name=programme]", "elderly_allowance")
+    page.get_by_role("button", name=re.compile("แสดง")).click()
+    page.wait_for_selector("#eligibility-rule")
+    assert "อายุ ตั้งแต่ 60" in page.locator("#eligibility-rule").inner_text()
+    area = app.test_client().get("/api/v1/areas/amphoe/TH5807", headers={
+        "Authorization": f"Bearer {tokens['mhs']}"}).get_json()["area"]
+    assert page.locator("#area-excluded").inner_text() == f"{area['n_excl_elderly_allowance']:,}"
+    page.screenshot(path=str(artifacts / "ws-excluded-elderly-TH5807.png"), full_page=True)
+    _, heads, rows = _sheet(_download(page, page.locator("#export-xlsx"),
+                                      artifacts / "ws-excluded-elderly-TH5807.xlsx"))
+    rows = [r for r in rows if r.get("hh_id")]
+    assert sum(r["n_excluded"] for r in rows) == area["n_excl_elderly_allowance"]
+    assert all(r["amphoe_name"] == area["name_th"] for r in rows)
+    _clean(rec)
+
+
+def test_analyst_kpi_dashboard_and_export(ws_page, ws_server, artifacts):
+    origin, app, tokens, ids = ws_server
+    rec, page = ws_page, ws_page.page
+    sign_in(rec, origin, "nat")
+    page.get_by_role("link", name=re.compile("ตัวชี้วัดแผนแม่บท")).click()
+    page.select_option("select[name=province]", "TH58")
+    page.get_by_role("button", name=re.compile("แสดง")).click()
+    page.wait_for_selector("#kpi-TH58")
+    api = app.test_client().get("/api/v1/kpi?province=TH58", headers={
+        "Authorization": f"Bearer {tokens['nat']}"}).get_json()
+    m0 = [i for i in api["items"] if i["kpi"] == "m0"]
+    cells = page.locator("#kpi-TH58 tr[data-kpi=m0] td.status")
+    assert [c.get_attribute("data-status") for c in cells.all()] == [i["status"] for i in m0]
+    assert page.locator("#kpi-TH58 svg polyline").count() == 2
+    page.screenshot(path=str(artifacts / "ws-kpi-TH58.png"), full_page=True)
+    _, heads, rows = _sheet(_download(page, page.locator("#export-xlsx"),
+                                      artifacts / "ws-kpi-TH58.xlsx"))
+    assert "สถานะ" in heads
+    got = [r["value"] for r in rows if r["kpi"] == "m0" and r["province_code"] == "TH58"]
+    assert got == [round(i["value"], 4) for i in m0]
     _clean(rec)

@@ -1,8 +1,8 @@
 """Background jobs (SEC, issue 16): uploads and builds run off the request threads; their
 status, progress and result are kept here.
 
-Revision ID: 0006_jobs
-Revises: 0005_web_sessions
+Revision ID: 0008_jobs
+Revises: 0007_web_sessions
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_jobs"
-down_revision = "0005_web_sessions"
+revision = "0008_jobs"
+down_revision = "0007_web_sessions"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """Server-side web sessions (SEC, issue 16): signing out or changing the password revokes a
 session even when a copy of its cookie was kept.
 
-Revision ID: 0005_web_sessions
-Revises: 0004_round_releases
+Revision ID: 0007_web_sessions
+Revises: 0006_round_releases
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_web_sessions"
-down_revision = "0004_round_releases"
+revision = "0007_web_sessions"
+down_revision = "0006_round_releases"
 branch_labels = None
 depends_on = None
 

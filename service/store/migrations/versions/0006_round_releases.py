@@ -1,8 +1,8 @@
 """The released (public) version of each round of a dataset (SEC, issue 16): the public,
 maps, embeds and exports see one version per round, never a superseded one.
 
-Revision ID: 0004_round_releases
-Revises: 0003_one_ready_per_source
+Revision ID: 0006_round_releases
+Revises: 0005_followup_indexes
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_round_releases"
-down_revision = "0003_one_ready_per_source"
+revision = "0006_round_releases"
+down_revision = "0005_followup_indexes"
 branch_labels = None
 depends_on = None
 
