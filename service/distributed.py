@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,11 @@ class DaskProvinces:
                 yield cls(client, boundaries_dir=settings["boundaries_dir"],
                           locator_cache_dir=cache)
             return
-        with LocalCluster(n_workers=int(workers or 2), threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.WARNING) as cluster, \
+        n = int(workers or 2)
+        # polars' thread pool per worker: the machine's cores shared out, not each worker all
+        threads = max(1, (os.cpu_count() or 1) // n)
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                          dashboard_address=None, silence_logs=logging.WARNING,
+                          env={"POLARS_MAX_THREADS": str(threads)}) as cluster, \
                 Client(cluster) as client:
             yield cls(client, boundaries_dir=settings["boundaries_dir"], locator_cache_dir=cache)

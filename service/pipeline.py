@@ -172,7 +172,9 @@ def process_province(path: Path, out: Path, *, spec_obj: Any, prog: Any, locator
         panel.add(scored.select(needed_columns(scored.columns)), before)
     del before
     t = times.add("panel", t)
-    scored.write_parquet(out, compression="zstd")
+    # explicit row groups: the file's layout (bytes) depends on the rows only, not on how
+    # many threads built the frame (a dask worker has fewer)
+    scored.write_parquet(out, compression="zstd", row_group_size=100_000)
     t = times.add("write_persons", t)
     agg = Aggregator()
     agg.add(scored)

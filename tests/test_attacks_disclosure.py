@@ -230,7 +230,7 @@ def test_public_cells_and_h3_exports_list_no_suppressed_cell(served):
             covers = [c for c in items if c.get("cover_resolution")]
             assert all(c["level"] != level for c in covers)
             fine = [c for c in items if not c.get("cover_resolution")]
-            assert fine and all(c["level"] == level for c in fine)
+            assert all(c["level"] == level for c in fine)
             # each cover is a published coarser cell over this layer's cells
             import h3
 

@@ -229,9 +229,11 @@ def test_missed_household_is_a_case_and_is_matched_next_round(cases, targets):
     rows, total = cases.list_cases("demo", 2561, provinces={"TH75"},
                                    filters=Filters(source="missed"))
     assert total == 1 and rows[0]["id"] == cid
-    # the next round surveys it: the intake row is matched
-    nxt = targets.head(3).vstack(targets.head(1).with_columns(hh_id=pl.lit("house-key-1")))
-    cases.sync_cases("demo", version_id="v2", round=2562, province="TH75", households=nxt)
+    # the next round surveys it (not a target any more): the intake row is matched
+    nxt = targets.head(3)
+    surveyed = pl.concat([targets["hh_id"], pl.Series(["house-key-1"])])
+    cases.sync_cases("demo", version_id="v2", round=2562, province="TH75", households=nxt,
+                     surveyed=surveyed)
     missed = cases.missed_rows("demo", provinces={"TH75"})
     assert missed["matched_round"].tolist() == [2562]
 

@@ -198,3 +198,26 @@ def test_missed_household_form(world, opened):
                                       "n_members": "3", "reason": "not_surveyed"},
                headers={"Accept": "text/html"})
     assert r.status_code == 403
+
+
+def test_progress_on_area_profile_and_kpi_pages(world, opened):
+    app, tokens = world
+    c = app.test_client()
+    html = {"Accept": "text/html"}
+    signed = c.get("/areas/TH50", headers={**html, **_h(tokens, "cm")})
+    assert signed.status_code == 200
+    text = signed.get_data(as_text=True)
+    assert 'id="followup-progress"' in text and "เลยกำหนด" in text  # full figures
+    assert 'href="/cases?province=TH50&amp;area=TH5001' in text
+    public = c.get("/areas/TH50", headers=html).get_data(as_text=True)
+    assert 'id="followup-progress"' in public and "เลยกำหนด" not in public
+    assert 'href="/cases?province' not in public
+    # another province's user sees Chiang Mai as the public does
+    other = c.get("/areas/TH50", headers={**html, **_h(tokens, "bkk")}).get_data(as_text=True)
+    assert "เลยกำหนด" not in other.split('id="followup-progress"')[1]
+    # below the amphoe the public gets no follow-up section
+    tambon = _cases(app, tokens, "cm", "TH50")["cases"][0]["tambon_code"]
+    assert 'id="followup-progress"' not in c.get(f"/areas/{tambon}", headers=html).get_data(
+        as_text=True)
+    kpi = c.get("/kpi?province=TH50", headers={**html, **_h(tokens, "cm")})
+    assert kpi.status_code == 200 and 'id="followup-progress"' in kpi.get_data(as_text=True)

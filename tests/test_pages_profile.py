@@ -132,3 +132,11 @@ def test_home_top_provinces_say_which_definition_and_link_the_ranking(pages):
     assert "target-poor rate" in note and 'href="/ranking?area=TH"' in note
     ranking = _get(app, "/ranking?area=TH").get_data(as_text=True)
     assert 'id="home-note"' in ranking
+
+
+def test_headline_says_not_available_for_absent_columns():
+    from service.usecases.profile import headline
+
+    cards = {c["id"]: c for c in headline({"n_households": 10, "n_persons": 30, "h": None})}
+    assert cards["n_households"]["available"] and cards["h"]["available"]
+    assert not cards["m0"]["available"] and not cards["target_poor_rate"]["available"]

@@ -194,7 +194,16 @@ def area_page(code: str | None = None):
     from service.usecases.profile import area_profile
 
     profile = area_profile(area_source(), code, version_id=version_arg())
-    return _render("pages/profile.html", p=profile)
+    return _render("pages/profile.html", p=profile, followup=_followup(code))
+
+
+def _followup(code: str | None) -> dict[str, Any] | None:
+    """Follow-up progress of the area's children (FOLLOWUP hook; None = no cases)."""
+    from service.api.services import services
+    from service.usecases.cases import progress_section
+
+    return progress_section(services(), _principal(), dataset=request.args.get("dataset"),
+                            code=code)
 
 
 def _weights() -> dict[str, float]:
@@ -484,7 +493,7 @@ def _kpi():
 def kpi_page():
     """Master-plan KPIs of the country and a province, with charts and exports."""
     _, d = _kpi()
-    return _render("pages/kpi.html", d=d)
+    return _render("pages/kpi.html", d=d, followup=_followup(request.args.get("province")))
 
 
 @bp.get("/kpi.<fmt>")

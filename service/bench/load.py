@@ -174,6 +174,8 @@ _UNCACHED = (
 SERVER_CODE = {
     "waitress": "from service.commands.serve import command; command()",
     "waitress-uncached": _UNCACHED + "from service.commands.serve import command; command()",
+    # several processes (gunicorn) sharing a Redis rate-limit store: --redis
+    "gunicorn-2": "from service.commands.serve import command; command(['--workers', '2'])",
     "werkzeug": ("from service import create_app; import os; "
                  "create_app().run(host='127.0.0.1', port=int(os.environ['CHIPAO_PORT']), "
                  "threaded=True)"),
@@ -181,12 +183,16 @@ SERVER_CODE = {
 
 
 def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, threads: int,
-             server: str, seed: int, warmup: float = 3.0) -> dict:
+             server: str, seed: int, warmup: float = 3.0, redis: str = "") -> dict:
     info = prepare(data_dir, province, seed)
     port = _free_port()
     env = {**os.environ, "CHIPAO_DATA_DIR": str(data_dir), "CHIPAO_PORT": str(port),
            "CHIPAO_THREADS": str(threads), "CHIPAO_RATE_LIMIT": "10000000 per minute",
            "CHIPAO_LOG_LEVEL": "WARNING", "CHIPAO_SECRET_KEY": "bench"}
+    if server.startswith("gunicorn"):
+        if not redis:
+            raise click.UsageError("gunicorn-2 needs --redis redis://HOST:PORT/DB")
+        env["CHIPAO_RATE_LIMIT_STORAGE_URI"] = redis
     # the server's output goes to a file: an unread pipe would fill up and stall the server
     server_log = open(data_dir / f"server-{server}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE[server]], env=env,
@@ -247,8 +253,9 @@ def markdown_row(r: dict) -> str:
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Reuse this data directory (default: a temporary one).")
 @click.option("--seed", default=2561, show_default=True)
+@click.option("--redis", default="", help="Rate-limit store of gunicorn-2 (redis://...).")
 def command(clients: int, seconds: float, province: str, threads: int, servers: tuple[str, ...],
-            data_dir: str | None, seed: int) -> None:
+            data_dir: str | None, seed: int, redis: str) -> None:
     """Load test: p50/p99 latency and error rate of the API under concurrent clients."""
     with tempfile.TemporaryDirectory(prefix="chipao-load-") as tmp:
         root = Path(data_dir) if data_dir else Path(tmp)
@@ -260,6 +267,6 @@ def command(clients: int, seconds: float, province: str, threads: int, servers: 
         click.echo("|---|---|---|---|---|---|---|---|---|---|")
         for server in servers:
             r = run_load(root, province=province, clients=clients, seconds=seconds,
-                         threads=threads, server=server, seed=seed)
+                         threads=threads, server=server, seed=seed, redis=redis)
             click.echo(markdown_row(r))
             log.info("load %s", json.dumps(r))

@@ -163,10 +163,11 @@ class CaseStore:
                 m.syncs.c.province_code == province)).first() is not None
 
     def sync_cases(self, dataset: str, *, version_id: str, round: int, province: str,
-                   households: pl.DataFrame) -> int:
+                   households: pl.DataFrame, surveyed: pl.Series | None = None) -> int:
         """Open a case (``not_visited``) for every target household of ``province`` in this
         version that has none in this round yet; match missed households registered in an
-        earlier round. Idempotent. Returns the number of new cases."""
+        earlier round against ``surveyed`` (every household id of the version; default: the
+        target households). Idempotent. Returns the number of new cases."""
         hh = households.filter(pl.col("province_code") == province)
         at = now()
         with self.engine.begin() as conn:
@@ -186,7 +187,8 @@ class CaseStore:
             } for r in new.iter_rows(named=True)]
             for i in range(0, len(rows), _BATCH):
                 conn.execute(m.cases.insert(), rows[i:i + _BATCH])
-            self._match_missed(conn, dataset, int(round), province, hh["hh_id"], at)
+            self._match_missed(conn, dataset, int(round), province,
+                               hh["hh_id"] if surveyed is None else surveyed, at)
             conn.execute(m.syncs.delete().where(
                 m.syncs.c.dataset == dataset, m.syncs.c.version_id == version_id,
                 m.syncs.c.province_code == province))

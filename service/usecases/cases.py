@@ -25,7 +25,7 @@ import polars as pl
 from service.access.principal import Principal, visible_provinces
 from service.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from service.followup.catalogue import HORIZONS
-from service.followup.households import target_households
+from service.followup.households import household_frame, target_rule
 from service.followup.imports import AssistImport, import_assistance
 from service.followup.store import AREA_COLUMNS, CaseStore, Filters
 from service.vocabulary import INDICATORS, PROGRAMMES
@@ -144,8 +144,10 @@ def ensure_cases(services: Any, principal: Any, *, dataset: str, province: str) 
         persons = services.store.read_persons(dataset, province, version=version.id)
     except NotFound:
         return 0
+    frame = household_frame(persons)
     n = cases.sync_cases(dataset, version_id=version.id, round=version.round,
-                         province=province, households=target_households(persons))
+                         province=province, households=frame.filter(target_rule()),
+                         surveyed=frame["hh_id"])
     _audit(services, principal, "case.open", f"cases:{dataset}/{province}", f"new={n}")
     return n
 
@@ -537,7 +539,6 @@ def evaluation(services: Any, principal: Any, *, dataset: str | None, by: str = 
         evaluate,
         persistent_never_helped,
     )
-    from service.followup.households import household_frame
 
     dataset = _dataset(services, dataset)
     if by not in BY:
@@ -586,3 +587,40 @@ def evaluation(services: Any, principal: Any, *, dataset: str | None, by: str = 
            f"cases:{dataset}/{area or ','.join(scope)}", f"by={by} outcome={outcome}")
     return Evaluation(dataset, base, follow, outcome, by, results, persistent,
                       panel.frame.height)
+
+
+#: child level of an area's follow-up section (area profiles, KPI dashboard)
+_CHILD = {0: "province", 4: "amphoe", 6: "tambon", 8: "village"}
+
+
+def progress_section(services: Any, principal: Any, *, dataset: str | None,
+                     code: str | None) -> dict[str, Any] | None:
+    """Follow-up progress of an area's children for another page (WORKSPACE's area profile
+    and KPI dashboard): ``{"rows", "public", "links"}`` for the template include
+    ``pages/_followup_progress.html``, or None when no case of the area exists (or the
+    public asks below the amphoe). Callers who may not see the province get the public
+    figures."""
+    code = code or ""
+    level = _CHILD.get(len(code))
+    if level is None:
+        return None
+    dataset = _dataset(services, dataset)
+    try:
+        version = current_round(services, dataset)
+    except NotFound:
+        return None
+    visible_all = visible(principal)
+    detail = principal.is_authenticated and (
+        visible_all is None or (code and code[:4] in visible_all))
+    if detail:
+        frame = case_store(services).progress(dataset, version.round, level=level,
+                                              provinces=visible_all, area=code or None)
+        frame.insert(1, "name_th", [area_name(services, c) for c in frame["code"]])
+        frame = _with_shares(frame)
+    elif level in PUBLIC_LEVELS:
+        frame = public_progress(services, dataset=dataset, level=level, area=code or None)
+    else:
+        return None
+    if frame.empty:
+        return None
+    return {"rows": frame.to_dict("records"), "public": not detail, "links": bool(detail)}

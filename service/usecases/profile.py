@@ -128,7 +128,11 @@ def headline(row: Any) -> list[dict[str, Any]]:
         if f"h_{g}" in row:
             cards.append((f"h_{g}", f"สัดส่วนคนจน: {th}", f"Poor share: {en}",
                           _val(row, f"h_{g}"), "percent"))
-    return [{"id": i, "th": th, "en": en, "value": v, "format": f}
+    needs = {"target_poor_rate": ("n_target_poor", "n_persons")}
+    return [{"id": i, "th": th, "en": en, "value": v, "format": f,
+             # a column the dataset does not have (e.g. a published TPMAP table) is "not
+             # available", never 0 and never "no data"
+             "available": all(c in row for c in needs.get(i, (i,)))}
             for i, th, en, v, f in cards]
 
 
