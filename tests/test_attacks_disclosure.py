@@ -227,18 +227,27 @@ def test_public_cells_and_h3_exports_list_no_suppressed_cell(served):
             assert not codes & hidden
             assert not any(c.get("suppressed") for c in items)
             assert {c.get("suppression_reason") for c in items} <= {None}
-            covers = [c for c in items if c.get("cover_resolution")]
-            assert all(c["level"] != level for c in covers)
-            fine = [c for c in items if not c.get("cover_resolution")]
-            assert all(c["level"] == level for c in fine)
-            # each cover is a published coarser cell over this layer's cells
-            import h3
-
-            assert all(h3.get_resolution(c["code"]) == c["cover_resolution"] < res
-                       for c in covers)
+            assert all(c["level"] == level for c in items)
+            csv = client.get(f"/api/v1/exports/areas/{level}.csv?province={prov}")
+            assert csv.status_code == 200 and not any(h in csv.get_data(as_text=True)
+                                                      for h in hidden)
             geo = client.get(f"/api/v1/exports/areas/{level}.geojson?province={prov}")
             assert geo.status_code == 200
             feats = json.load(io.BytesIO(geo.data))["features"]
             exported = {f["properties"]["code"] for f in feats}
-            assert not exported & hidden and exported == codes
-        assert covers or res == 8
+            assert not exported & hidden and codes <= exported
+            # beneath: published coarser cells (drawn instead of holes)
+            import h3
+
+            covers = [f["properties"] for f in feats if f["properties"].get("cover_resolution")]
+            assert all(h3.get_resolution(c["code"]) == c["cover_resolution"] < res
+                       for c in covers)
+            if hidden:
+                assert covers
+        # a suppressed cell answers as an empty one, and is no one's listed child
+        some = sorted(hidden)[0]
+        assert client.get(f"/api/v1/cells/{some}").status_code == 404
+        parent = h3.cell_to_parent(some, res - 1)
+        kids = client.get(f"/api/v1/cells/{parent}").get_json()
+        if kids.get("children") is not None:
+            assert some not in {c["code"] for c in kids["children"]}

@@ -65,8 +65,7 @@ def list_cells():
             frame = frame[frame["province_code"] == province]
         if parent:
             frame = frame[frame["parent_code"] == parent]
-        # no code or polygon of a suppressed cell: its nearest published parent instead
-        frame = covered(dataset, v.id, res, principal, frame, province)
+        frame = published_cells(frame)  # no code of a suppressed cell (SEC)
         page, meta = _page(frame)
         return {"dataset": dataset, "version": v.id, "resolution": res, **meta,
                 "items": records(page)}
@@ -74,11 +73,18 @@ def list_cells():
     return cached_json(request_key(dataset, v.id), build)
 
 
+def published_cells(frame):
+    """Cells as the public may list them: suppressed cells left out entirely (no code, no
+    figure, no reason), so which fine cells hold 1-9 households stays unknown (SEC)."""
+    if "suppressed" not in frame:
+        return frame
+    return frame[~frame["suppressed"].fillna(False).astype(bool)]
+
+
 def covered(dataset: str, version: str, res: int, principal, frame, province: str | None):
-    """``frame`` (cells of resolution ``res``) as a public layer: suppressed cells left out
-    (no code, polygon or figure: which fine cells hold 1-9 households stays unknown) and
-    their published coarser cells added beneath (``cover_resolution``; fine rows: null),
-    with :func:`service.analysis.disclosure.cover_with_parents`."""
+    """A public H3 layer for drawing: :func:`published_cells` with the published coarser
+    cells beneath (``cover_resolution``; fine rows: null), from
+    :func:`service.analysis.disclosure.cover_with_parents` (spatial exports)."""
     import h3
     import pandas as pd
 
@@ -86,7 +92,7 @@ def covered(dataset: str, version: str, res: int, principal, frame, province: st
 
     sup = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else None
     if sup is None or not sup.any():
-        return frame.assign(cover_resolution=None)
+        return frame
     parents = {}
     codes_all = list(frame["code"].astype(str))
     for r in range(res - 1, H3_RESOLUTIONS[0] - 1, -1):
@@ -103,8 +109,7 @@ def covered(dataset: str, version: str, res: int, principal, frame, province: st
             continue
         parents[level] = rows
     covers = cover_with_parents(frame, parents, resolution=res)
-    shown = frame.loc[~sup].assign(cover_resolution=None)
-    return pd.concat([covers, shown], ignore_index=True, sort=False)
+    return pd.concat([covers, published_cells(frame)], ignore_index=True, sort=False)
 
 
 @bp.get("/cells/<cell>")
@@ -124,14 +129,15 @@ def get_cell(cell: str):
     principal = current_principal()
 
     def build() -> dict:
-        row = rows_where(dataset, v.id, f"h3_r{res}", principal, "code", cell)
+        # a suppressed cell answers as an empty one: its code tells nothing (SEC)
+        row = published_cells(rows_where(dataset, v.id, f"h3_r{res}", principal, "code", cell))
         if row.empty:
             raise NotFound(f"no households in cell {cell} / ไม่มีครัวเรือนในเซลล์ {cell}")
         children: list[dict] = []
         if res < H3_RESOLUTIONS[-1]:
             try:
-                children = records(rows_where(dataset, v.id, f"h3_r{res + 1}", principal,
-                                              "parent_code", cell))
+                children = records(published_cells(rows_where(
+                    dataset, v.id, f"h3_r{res + 1}", principal, "parent_code", cell)))
             except NotFound:
                 children = []
         return {"dataset": dataset, "version": v.id, "resolution": res,

@@ -114,10 +114,12 @@ def export_areas(level: str, fmt: str):
     if province:
         frame = frame[frame["province_code"] == province]
     if level in H3_LEVELS:
-        from service.api.cells import covered
+        from service.api.cells import covered, published_cells
 
-        # no code or polygon of a suppressed cell: its nearest published parent instead
-        frame = covered(dataset, v.id, int(level[-1]), principal, frame, province)
+        # no code or polygon of a suppressed cell; maps (GeoJSON, GPKG) get the published
+        # coarser cells beneath instead of holes
+        frame = (covered(dataset, v.id, int(level[-1]), principal, frame, province)
+                 if exporter.spatial else published_cells(frame))
     frame = frame.drop(columns=[c for c in ("cell",) if c in frame.columns])
     if exporter.spatial:
         frame = _with_geometry(frame, level, dataset, v.id)
