@@ -44,4 +44,12 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, source: Any = None
 
     Services.create(settings, source=source).init_app(app)
     init_app(app)
+    if settings["trusted_proxies"] > 0:
+        # behind the TLS proxy: request.scheme/host/remote_addr are the client's (embed
+        # snippets say https://portal-facing-host, not http://127.0.0.1:8000)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings["trusted_proxies"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n,  # type: ignore[method-assign]
+                                x_port=n)
     return app

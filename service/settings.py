@@ -43,6 +43,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("population_raster", "", str,
             "Population GeoTIFF (e.g. WorldPop) summed per tambon and H3 cell when a dataset "
             "version is built (pop_raster, survey_gap); empty = none."),
+    Setting("map_warmup", True, bool,
+            "Build map geometry, public suppression decisions and the national maps' values "
+            "in the background when the server starts (cold first loads as fast as warm)."),
+    Setting("trusted_proxies", 0, int,
+            "Reverse proxies in front of Chipao whose X-Forwarded-For/-Proto/-Host/-Port headers "
+            "are trusted (werkzeug ProxyFix); 1 behind one TLS proxy, 0 = none (direct). Needed "
+            "for https:// links in embed snippets; never set it when clients reach Chipao "
+            "directly (they could forge the headers)."),
     Setting("embed_allowed_origins", "", str,
             "Space-separated portal origins allowed to frame /embed/ pages (CSP frame-ancestors)."),
     Setting("max_upload_mb", 200, int, "Largest accepted upload body, in MiB."),

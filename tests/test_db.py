@@ -199,3 +199,27 @@ def test_two_machines_building_one_source_one_wins(url, tmp_path):
     loser_dir = tmp_path / loser_machine / "datasets" / "demo"
     assert [p.name for p in loser_dir.iterdir() if p.name != ".lock"] == []
     assert (tmp_path / winner_machine / "datasets" / "demo" / winner.id / "version.json").exists()
+
+
+def test_db_revision_writes_the_next_numbered_migration(tmp_path, monkeypatch):
+    """`chipao db revision -m ...` (the how-to of docs/CONTRACT-WAVE2.md §4) writes
+    versions/NNNN_<slug>.py on top of the newest revision; nothing to autogenerate when the
+    Tables match the migrations."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, copy)
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", copy)
+    (head,) = db.head_revisions()
+    number = int(head.split("_", 1)[0]) + 1
+    result = CliRunner().invoke(main, ["db", "revision", "-m", "Jobs table"])
+    assert result.exit_code == 0, result.output
+    path = copy / "versions" / f"{number:04d}_jobs_table.py"
+    text = path.read_text(encoding="utf-8")
+    assert f"revision = '{number:04d}_jobs_table'" in text
+    assert f"down_revision = '{head}'" in text
+    assert "op.create_table" not in text

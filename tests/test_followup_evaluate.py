@@ -123,3 +123,24 @@ def test_evaluation_api_page_and_csv(sim_app):
                  headers={**tokens["mhs"], "Accept": "text/html"})
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "evaluation-table" in text and "persistent-table" in text
+
+
+def test_help_on_the_next_rounds_cases_is_not_counted(sim_app):
+    """Help recorded after the follow-up survey (on the new round's cases) is no treatment."""
+    from service.access.principal import Principal
+    from service.api.services import services
+    from service.usecases.cases import case_store, open_cases
+
+    app, tokens, out = sim_app
+    svc = services(app)
+    nat = Principal("national", None, "nat")
+    open_cases(svc, nat, dataset="demo")               # cases of round 2567
+    store = case_store(svc)
+    rows, _ = store.list_cases("demo", 2567, provinces=None, limit=20)
+    for r in rows:
+        store.add_assistance(r["id"], given_on="2026-11-01", agency="lao", action="goods_aid",
+                             actor=nat)
+    r = app.test_client().get("/api/v1/followup/evaluation?by=action&n_boot=20",
+                              headers=tokens["nat"]).json
+    assert [x["key"] for x in r["results"]] == ["job_training"]
+    assert r["results"][0]["n_helped"] == out["help_records"]

@@ -141,3 +141,40 @@ def test_small_h3_cells_are_not_even_located_for_the_public(app, client, source)
     all_geo = _json(client.get(url_geo, headers=nat))
     assert set(small) <= set(all_geo["codes"])
     assert set(small) <= set(_json(client.get(url_val, headers=nat))["codes"])
+
+
+def test_embed_code_pins_the_round_shown(client):
+    html = client.get("/embed-code?scope=TH50&level=tambon&measure=h").get_data(as_text=True)
+    assert "round=v2" in html  # the current round, written into the snippet
+    assert "Round 2" in html or "รอบ 2" in html
+    old = client.get("/embed-code?scope=TH50&level=tambon&measure=h&round=v1")
+    assert "round=v1" in old.get_data(as_text=True)
+    assert "chipao-embed-code.js" in old.get_data(as_text=True)  # options + copy button
+    assert 'id="copy"' in old.get_data(as_text=True)
+
+
+def test_snippet_says_https_behind_a_trusted_tls_proxy(tmp_path, source):
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "poverty.example.go.th"}
+    direct = create_app({"testing": True, "data_dir": str(tmp_path / "a"), "secret_key": "s",
+                         "pseudonym_key": "k"}, source=source).test_client()
+    html = direct.get("/embed-code?scope=TH50", headers=headers).get_data(as_text=True)
+    assert "src=&#34;http://localhost/embed/area/TH50" in html  # not trusted by default
+    proxied = create_app({"testing": True, "data_dir": str(tmp_path / "b"), "secret_key": "s",
+                          "pseudonym_key": "k", "trusted_proxies": 1},
+                         source=source).test_client()
+    html = proxied.get("/embed-code?scope=TH50", headers=headers).get_data(as_text=True)
+    assert "src=&#34;https://poverty.example.go.th/embed/area/TH50" in html
+
+
+def test_public_geojson_and_embed_values_allow_other_origins(app, client):
+    geo = client.get("/maps/geo/province.geojson")
+    assert geo.headers["Access-Control-Allow-Origin"] == "*"
+    cells = client.get("/maps/geo/h3_r6.geojson?scope=TH50")
+    assert cells.headers["Access-Control-Allow-Origin"] == "*"
+    vals = client.get("/embed/values/tambon.json?scope=TH50")
+    assert vals.status_code == 200 and vals.headers["Access-Control-Allow-Origin"] == "*"
+    # a signed-in user's H3 geometry is neither shared nor cached by proxies
+    own = client.get("/maps/geo/h3_r6.geojson?scope=TH50",
+                     headers=_token(app, "cm-cors", "provincial", "TH50"))
+    assert "Access-Control-Allow-Origin" not in own.headers
+    assert "public" not in own.headers.get("Cache-Control", "")

@@ -164,3 +164,23 @@ def test_priority_tooltip_has_score_and_reasons_and_national_breaks(built):
     assert fixed["legend"]["breaks"][:-1] == national["legend"]["breaks"][:-1]
     bad = _get(app, "/maps/values/tambon.json?scope=TH50&breaks=mine")
     assert bad.status_code == 422
+
+
+def test_warm_up_builds_what_the_first_requests_need(built, monkeypatch):
+    """After the start-up warm-up, the first national and province map requests are served
+    from the caches (the slow path is not taken)."""
+    from service.api.services import services
+    from service.usecases import map_values, map_warmup
+
+    app, _, _ = built
+    took = map_warmup.warm(services(app))
+    assert {"boundaries", "national province", "national h3_r7", "TH50 tambon"} <= set(took)
+
+    def slow(*args, **kwargs):
+        raise AssertionError("the warm-up should have built this")
+
+    monkeypatch.setattr(map_values, "_values_body", slow)
+    for url in ("/maps/values/province.json", "/maps/values/tambon.json",
+                "/maps/values/h3_r7.json", "/maps/values/tambon.json?scope=TH50",
+                "/maps/values/tambon.json?scope=TH10"):
+        assert _get(app, url).status_code == 200, url

@@ -285,3 +285,19 @@ def test_ranking_and_target_village_list(served):
     got = {i["village_id"]: i["n_households"] for i in targets["items"]}
     assert got == {"TH" + k: v for k, v in want.iter_rows()}
     assert all("n_poor" not in i for i in targets["items"])
+
+
+def test_pages_work_on_a_published_dataset(served):
+    """Area profiles drew their small map from item-suppressed counts (pd.NA) and failed;
+    the KPI page failed on a dataset without KPI measures: both answer now."""
+    app, national = served
+    client = app.test_client()
+    for url in ("/areas/TH58?dataset=tpmap", "/areas/TH5801?dataset=tpmap",
+                "/areas/TH580102?dataset=tpmap", "/maps/area/TH58?dataset=tpmap",
+                "/ranking?dataset=tpmap&province=TH58"):
+        for headers in ({}, national):
+            r = client.get(url, headers=headers)
+            assert r.status_code == 200, (url, r.status_code)
+    kpi = client.get("/kpi?dataset=tpmap", headers=national)
+    assert kpi.status_code == 404
+    assert "person records" in kpi.get_data(as_text=True)

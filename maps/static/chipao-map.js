@@ -328,11 +328,17 @@
         if (keep.length && keep.length < parts.length) { n.nodeValue = keep.join(" · "); }
         return;
       }
-      var sibs = n.parentNode ? n.parentNode.childNodes : [];
+      // the line in the other language is a sibling (of this text, or of the element that
+      // holds only this text: "<b>ไทย</b><br>English")
+      var self = n;
+      while (self.parentNode && self.parentNode !== root && self.parentNode.childNodes.length === 1) {
+        self = self.parentNode;
+      }
+      var sibs = self.parentNode ? self.parentNode.childNodes : [];
       var other = false;
       for (var i = 0; i < sibs.length; i++) {
         var t = sibs[i].textContent || "";
-        if (sibs[i] !== n && (lang === "th" ? THAI.test(t) : LATIN.test(t) && !THAI.test(t))) { other = true; }
+        if (sibs[i] !== self && (lang === "th" ? THAI.test(t) : LATIN.test(t) && !THAI.test(t))) { other = true; }
       }
       if (!other) { return; }
       if (lang === "th" && !THAI.test(text) && LATIN.test(text) && !/\d/.test(text)) { n.nodeValue = ""; }
@@ -914,6 +920,11 @@
         return new Intl.DateTimeFormat("th-TH-u-ca-buddhist", {day: "numeric", month: "short", year: "numeric"});
       } catch (e) { return null; }
     })();
+    var beDateEn = (function () {
+      try {
+        return new Intl.DateTimeFormat("en-GB-u-ca-buddhist", {day: "numeric", month: "short", year: "numeric"});
+      } catch (e) { return null; }
+    })();
     // the lines that say what a printed or exported map shows, and where it comes from
     function provenance() {
       var lines = [];
@@ -927,8 +938,11 @@
       if (data && data.legend && data.legend.classifier) {
         lines.push("การแบ่งช่วง · Classes: " + data.legend.colours.length + " (" + data.legend.classifier + ")");
       }
-      lines.push("ที่มา · Source: ชี้เป้า Chipao" + (state.dataset ? " · " + state.dataset : "") +
-        (beDate ? " · พิมพ์ · printed " + beDate.format(new Date()) : ""));
+      lines.push("ที่มา: ชี้เป้า · Source: Chipao" + (state.dataset ? " (" + state.dataset + ")" : ""));
+      if (beDate) {
+        lines.push("พิมพ์ " + beDate.format(new Date()) + " · printed " +
+          (beDateEn ? beDateEn.format(new Date()) : ""));
+      }
       return lines;
     }
 

@@ -21,9 +21,11 @@ from service.api.maps import (
     settings,
     values_response,
 )
+from service.api.services import services
 from service.render import assets
 from service.render.catalogue import MAPS_DIR
 from service.render.map_page import JS_QUERY_ORDER
+from service.usecases import map_values
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,9 @@ def area(code: str):
 
 @bp.get("/embed/values/<level>.json")
 def values(level: str):
-    return values_response(level, public=True)
+    resp = values_response(level, public=True)
+    resp.headers["Access-Control-Allow-Origin"] = "*"  # public aggregates, for portals
+    return resp
 
 
 @bp.get("/embed-code")
@@ -82,8 +86,11 @@ def embed_code():
         raise InvalidInput("village maps are never embedded / ไม่เผยแพร่แผนที่ระดับหมู่บ้าน",
                            column="level")
     query = params.query(default_dataset=settings()["default_dataset"])
-    query.pop("round", None)  # an embed follows the current round
-    query.pop("change", None)
+    # the embed is pinned to the round shown: a portal page keeps saying what it said
+    version, _, rounds = map_values.resolve_round(services(), params)
+    if version:
+        query["round"] = version
+    round_label = next((r.label for r in rounds if r.id == version), version or "")
     pairs = [("level", level)] + [(k, query[k]) for k in JS_QUERY_ORDER if k in query]
     path = f"/embed/area/{scope}" if scope else "/embed/"
     embed_url = f"{path}?{urlencode(pairs)}"
@@ -96,8 +103,9 @@ def embed_code():
     return render_template_string(
         template, snippet=snippet, embed_url=embed_url, title=title, back_url=back,
         allowed=" ".join(allowed_origins(settings()["embed_allowed_origins"])),
-        min_households=settings()["min_cell_households"],
-        css_url=assets.url("maps", "chipao-map.css"))
+        min_households=settings()["min_cell_households"], round_label=round_label,
+        css_url=assets.url("maps", "chipao-map.css"),
+        script_url=assets.url("maps", "chipao-embed-code.js"))
 
 
 def init_app(app: Flask) -> None:

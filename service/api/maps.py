@@ -83,6 +83,7 @@ def geometry_response(level: str) -> Response:
     resp.set_etag(geometry.cache_key("etag", len(got.data), got.data[-64:].hex()))
     if got.public_cache:
         resp.headers["Cache-Control"] = "public, max-age=86400"
+        resp.headers["Access-Control-Allow-Origin"] = "*"  # public geometry, for portals
     resp.make_conditional(request)
     return resp
 
@@ -110,3 +111,8 @@ def values(level: str):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    s = services(app)
+    if s.settings["map_warmup"] and not s.settings["testing"]:
+        from service.usecases import map_warmup
+
+        map_warmup.start(s)  # cold start: the first map after a restart is a warm one

@@ -79,7 +79,10 @@ else:
     out = {"areas": {k: int(sum(len(f) for f in v)) for k, v in frames.items()},
            "mismatch_cells": mismatch}
 out["seconds"] = time.perf_counter() - t
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+usage = resource.getrusage(resource.RUSAGE_SELF)
+out["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+out["peak_rss_mb"] = usage.ru_maxrss / 1024
+out["load_average"] = __import__("os").getloadavg()[0]
 print(json.dumps(out))
 """
 
@@ -226,13 +229,15 @@ def command(source: Path | None, skip_naive: bool) -> None:
     click.echo(f"files: {manifest['provinces']} provinces, {manifest['villages']:,} village "
                f"rows x 32 files per level (generated in {manifest['seconds']} s)")
     big = _run("chipao", national)
-    click.echo(f"chipao national: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:,.0f} MB, "
-               f"areas {big['areas']}")
+    click.echo(f"chipao national: {big['seconds']:.1f} s wall, {big['cpu_seconds']:.1f} s CPU, "
+               f"peak RSS {big['peak_rss_mb']:,.0f} MB, load average {big['load_average']:.1f} "
+               f"(2 cores), areas {big['areas']}")
     small = _run("chipao", src)
-    click.echo(f"chipao 3 provinces: {small['seconds']:.1f} s, peak RSS "
-               f"{small['peak_rss_mb']:,.0f} MB")
+    click.echo(f"chipao 3 provinces: {small['seconds']:.1f} s wall, {small['cpu_seconds']:.1f} s "
+               f"CPU, peak RSS {small['peak_rss_mb']:,.0f} MB")
     if not skip_naive:
         naive = _run("naive", src)
         click.echo(f"naive 3 provinces (pandas read + merge + sum check only): "
-                   f"{naive['seconds']:.1f} s, peak RSS {naive['peak_rss_mb']:,.0f} MB; "
+                   f"{naive['seconds']:.1f} s wall, {naive['cpu_seconds']:.1f} s CPU, peak RSS "
+                   f"{naive['peak_rss_mb']:,.0f} MB; "
                    f"ratio {naive['seconds'] / small['seconds']:.1f}x")

@@ -572,7 +572,8 @@ class CaseStore:
         return None if row is None else dict(row._mapping)
 
     def assistance_frame(self, dataset: str, *, provinces: set[str] | None = None,
-                         before: dt.date | None = None) -> pl.DataFrame:
+                         before: dt.date | None = None, max_round: int | None = None
+                         ) -> pl.DataFrame:
         """All help records (for progress and the evaluation): ``hh_id, province_code,
         amphoe_code, tambon_code, given_on, agency, action, horizon, amount_thb,
         duplicate_of``."""
@@ -582,6 +583,10 @@ class CaseStore:
             cond.append(a.province_code.in_(sorted(provinces)) if provinces else sa.false())
         if before is not None:
             cond.append(a.given_on < before)
+        if max_round is not None:
+            # help given on the cases of a round (and earlier ones): not after the next survey
+            cond.append(a.case_id.in_(sa.select(m.cases.c.id).where(
+                m.cases.c.dataset == dataset, m.cases.c.round <= int(max_round))))
         cols = [a.id, a.hh_id, a.province_code, a.amphoe_code, a.tambon_code, a.given_on,
                 a.agency, a.action, a.horizon, a.amount_thb, a.duplicate_of]
         with self.engine.connect() as conn:

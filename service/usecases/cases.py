@@ -574,7 +574,9 @@ def evaluation(services: Any, principal: Any, *, dataset: str | None, by: str = 
     if area and len(area) > 4:
         baseline = baseline.filter(pl.col("amphoe_code").str.starts_with(area[:6]))
     panel = build_panel(baseline, nxt)
-    help_ = case_store(services).assistance_frame(dataset, provinces=set(scope))
+    # help recorded on the baseline round's cases (or earlier): given before the next survey
+    help_ = case_store(services).assistance_frame(dataset, provinces=set(scope),
+                                                  max_round=base.round)
     results = evaluate(panel, help_, outcome=outcome, by=by, n_boot=int(n_boot), seed=seed)
     acts = case_store(services).actions
     labels = {**{a: x.label_th for a, x in acts.actions.items()},
@@ -589,8 +591,10 @@ def evaluation(services: Any, principal: Any, *, dataset: str | None, by: str = 
                       panel.frame.height)
 
 
-#: child level of an area's follow-up section (area profiles, KPI dashboard)
-_CHILD = {0: "province", 4: "amphoe", 6: "tambon", 8: "village"}
+#: child level of an area's follow-up section (area profiles, KPI dashboard); the country is
+#: left out: its section would group every case of the country on each page view (use
+#: /cases/progress?level=province)
+_CHILD = {4: "amphoe", 6: "tambon", 8: "village"}
 
 
 def progress_section(services: Any, principal: Any, *, dataset: str | None,

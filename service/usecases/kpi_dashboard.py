@@ -111,6 +111,9 @@ def kpi_dashboard(src: AreaSource, province: str | None, *,
     base = baseline_round or rounds[0][0]
     table = kpi_table(rounds, baseline_round=base)
     table = pd.concat([table, pd.DataFrame(_excluded_rows(rounds, base))], ignore_index=True)
+    if "kpi" not in table:  # e.g. published tables (TPMAP): none of the KPI measures
+        raise NotFound("this dataset has none of the KPI measures (they need person records) "
+                       "/ ชุดข้อมูลนี้ไม่มีตัวชี้วัด KPI (ต้องใช้ข้อมูลรายบุคคล)")
     names = {p["id"]: (p["th"], p["en"]) for p in programme_info()}
     th, en = [], []
     for kpi, group, family in zip(table["kpi"], table["group"], table["family"],

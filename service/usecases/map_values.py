@@ -590,4 +590,5 @@ def map_geometry(s: Services, p: Principal, level: str, scope: str | None,
         codes.extend(frame["code"].astype(str))
         return geometry.h3_compact(codes, cover_groups=groups)
 
-    return Geometry(s.geometry.get_or_build(key, build), True)
+    # only the public geometry may be kept by shared caches and read by other origins
+    return Geometry(s.geometry.get_or_build(key, build), not p.is_authenticated)

@@ -420,7 +420,7 @@ def small_map(src: AreaSource, version: Any, code: str, child: str | None,
         return None
     rate = (kids["n_target_poor"] / kids["n_persons"].where(kids["n_persons"] > 0)
             if {"n_target_poor", "n_persons"} <= set(kids.columns)
-            else pd.Series(np.nan, index=kids.index))
+            else pd.Series(np.nan, index=kids.index)).astype("float64")  # pd.NA -> NaN
     finite = rate[np.isfinite(rate.astype("float64"))]
     top = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
     names = dict(zip(kids["code"], kids.get("name_th", kids["code"]), strict=True))
