@@ -32,6 +32,18 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    """Sub-commands imported when used; the ONE translation of domain errors: a
+    :class:`service.errors.ChipaoError` raised by any command (or a use case it calls) ends
+    the command with its message and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from service.errors import ChipaoError
+
+        try:
+            return super().invoke(ctx)
+        except ChipaoError as exc:
+            raise click.ClickException(str(exc)) from exc
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = []
         for name, mod in COMMANDS.items():

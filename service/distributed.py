@@ -20,7 +20,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ class DaskProvinces:
 
     @classmethod
     @contextlib.contextmanager
-    def connect(cls, settings: dict[str, Any], *, scheduler: str | None = None,
+    def connect(cls, settings: Mapping[str, Any], *, scheduler: str | None = None,
                 workers: int | None = None) -> Iterator[DaskProvinces]:
         """A running cluster's scheduler (``tcp://host:8786``) or a local cluster of
         ``workers`` processes (one thread each: the stages use their own threads)."""

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 
 class ChipaoError(Exception):
-    """Base of every expected, user-facing error."""
+    """Base of every expected, user-facing error. ``extra`` holds further members of the
+    problem+json body (e.g. an ingest ``report``), never personal data."""
 
     title = "Error"
+    extra: dict | None = None
+
+    def with_extra(self, **members: object) -> ChipaoError:
+        self.extra = {**(self.extra or {}), **members}
+        return self
 
 
 class InvalidInput(ChipaoError):

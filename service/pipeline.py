@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ import polars as pl
 
 from service.analysis.aggregate import Aggregator, admin_names
 from service.errors import InvalidInput
+from service.settings import as_settings
 from service.store.catalog import Version
 from service.store.store import SourceAlreadyStored, Store, open_store
 from service.vocabulary import H3_LEVELS
@@ -274,7 +275,7 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
                                                    frame["pop_raster"].to_numpy()).gap
 
 
-def build_version(settings: dict[str, Any], *, dataset: str, round: int,
+def build_version(settings: Mapping[str, Any], *, dataset: str, round: int,
                   persons_dir: str | Path, source_sha256: str | None = None,
                   progress: bool = True, spec: str = "tpmap",
                   programmes: str | Path | None = None,
@@ -319,7 +320,7 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
         locator = TambonLocator(tambons, cache_dir=cache or Path(settings["data_dir"]) / "cache")
     agg = Aggregator(names=admin_names(hierarchy(bdir)))
     t = times.add("prepare", t)
-    raster = population_raster or settings.get("population_raster") or None
+    raster = population_raster or as_settings(settings).population_raster or None
 
     try:
         return _build(store, settings, dataset=dataset, round=round, files=files, sha=sha,
@@ -332,7 +333,7 @@ def build_version(settings: dict[str, Any], *, dataset: str, round: int,
         return exc.version
 
 
-def _build(store: Store, settings: dict[str, Any], *, dataset: str, round: int,
+def _build(store: Store, settings: Mapping[str, Any], *, dataset: str, round: int,
            files: list[Path], sha: str, progress: bool, spec: str, programmes: Any,
            raster: Any, spec_obj: Any, prog: Any, tambons: Any, locator: Any,
            agg: Aggregator, times: StageTimes,

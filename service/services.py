@@ -10,6 +10,7 @@ fixture (tests/conftest.py) and give another map source with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import pandas as pd
 
 from service.access.views import new_view_cache
 from service.lru import LRU, any_size
+from service.settings import Settings, as_settings
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -40,7 +42,7 @@ MAP_VALUES_CACHE_ITEMS = 64
 
 @dataclass
 class Services:
-    settings: dict[str, Any]
+    settings: Settings
     store: Store
     users: UserStore
     source: AreaSource
@@ -55,23 +57,28 @@ class Services:
     templates: dict[str, Template] = field(default_factory=dict)
     #: household follow-up store (service.followup.store.CaseStore), opened on first use
     followup: Any = None
+    #: small values computed once per app (navigation prefixes, the place search index)
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, settings: dict[str, Any], *, source: AreaSource | None = None
+    def create(cls, settings: Mapping[str, Any], *, source: AreaSource | None = None
                ) -> Services:
+        """Open the store and the user store of ``settings`` (a partial mapping gets the
+        defaults)."""
         from service.render.geometry import GeometryCache
         from service.render.sources import StoreSource
         from service.store import open_store
         from service.store.users import UserStore
 
-        store = open_store(settings)
-        return cls(settings=settings, store=store, users=UserStore(settings["database_url"]),
+        typed = as_settings(settings)
+        store = open_store(typed)
+        return cls(settings=typed, store=store, users=UserStore(typed.database_url),
                    source=source if source is not None else StoreSource(store),
-                   geometry=GeometryCache(Path(settings["data_dir"]) / "cache" / "maps"))
+                   geometry=GeometryCache(Path(typed.data_dir) / "cache" / "maps"))
 
     @property
     def min_households(self) -> int:
-        return int(self.settings["min_cell_households"])
+        return self.settings.min_cell_households
 
     def use_source(self, source: AreaSource) -> None:
         """Serve maps from another source (tests, benchmarks); clears the caches built

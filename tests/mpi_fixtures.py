@@ -18,7 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "income_per_person_thb": 60000.0,
 }
 DTYPES = {"age": pl.Int16, "income_per_person_thb": pl.Float32,
-          **{i: pl.Int8 for i in INDICATORS}}
+          **dict.fromkeys(INDICATORS, pl.Int8)}
 
 
 def persons(rows: list[dict[str, Any]]) -> pl.DataFrame:

@@ -173,8 +173,8 @@ def test_generic_http_errors_are_thai_and_english(api):
         assert resp.status_code == status
         assert resp.headers["Content-Type"].startswith("application/problem+json")
         detail = resp.json["detail"]
-        assert any("\u0e00" <= ch <= "\u0e7f" for ch in detail) and "URL" in detail or \
-            status == 405 and "วิธีเรียก" in detail
+        assert (any("\u0e00" <= ch <= "\u0e7f" for ch in detail) and "URL" in detail) or \
+            (status == 405 and "วิธีเรียก" in detail)
     # domain errors already bilingual are not given a second Thai text
     detail = get(api, "/api/v1/areas/foo").json["detail"]
     assert detail.count(" / ") == 1
@@ -247,7 +247,7 @@ def test_coverage_and_kpi(api):
     assert [s["round"] for s in kpi["series"]] == [2561, 2562]
     assert kpi["change"]["n_poor"] == kpi["series"][1]["n_poor"] - kpi["series"][0]["n_poor"]
     m0 = [k for k in kpi["kpis"] if k["kpi"] == "m0"]
-    assert [k["status"] for k in m0][0] == "baseline"
+    assert next(k["status"] for k in m0) == "baseline"
 
 
 def test_measures_catalogue(api):

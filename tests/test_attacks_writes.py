@@ -113,7 +113,7 @@ def _in_thread(fn):
     def run():
         try:
             box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:
             box["error"] = exc
 
     t = threading.Thread(target=run)

@@ -46,7 +46,7 @@ def test_per_area_and_action_and_persistent_poor(simulated):
     est = areas.dropna(subset=["effect"])
     assert len(est) >= 5
     # each amphoe's interval holds the true effect (95 % intervals: allow one miss)
-    assert ((est["effect_lo"] <= EFFECT) & (EFFECT <= est["effect_hi"])).sum() >= len(est) - 1
+    assert ((est["effect_lo"] <= EFFECT) & (est["effect_hi"] >= EFFECT)).sum() >= len(est) - 1
     by_action = evaluate(panel, help_, by="action", n_boot=100)
     assert by_action["key"].tolist() == ["job_training"]
     pers = persistent_never_helped(panel, help_)

@@ -9,7 +9,8 @@ from service.geo import boundaries
 from service.settings import REPO_ROOT, SETTINGS, load_settings
 
 
-def test_info_counts_real_boundaries():
+def test_info_counts_real_boundaries(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHIPAO_DATA_DIR", str(tmp_path / "var"))  # never var/ in the tree
     result = CliRunner().invoke(main, ["info"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
@@ -52,3 +53,29 @@ def test_app_factory_has_no_global_state(tmp_path):
     a = create_app({"data_dir": str(tmp_path / "a"), "testing": True})
     b = create_app({"data_dir": str(tmp_path / "b"), "testing": True})
     assert a.config["CHIPAO"]["data_dir"] != b.config["CHIPAO"]["data_dir"]
+
+
+@pytest.mark.parametrize("bad", [{"MIN_CELL_HOUSEHOLDS": 3}, {"Port": 1}, {"porT": 1},
+                                 {"min_cell_household": 3}])
+def test_unknown_or_wrong_case_settings_raise(bad, tmp_path):
+    """Wave 1 ignored upper/mixed-case keys silently (a typo fell back to the default)."""
+    with pytest.raises(ValueError, match="unknown setting"):
+        create_app({"data_dir": str(tmp_path), **bad})
+
+
+def test_settings_are_typed_frozen_attributes_and_a_mapping():
+    import dataclasses
+
+    from service.settings import Settings, as_settings
+
+    s = load_settings({"port": "9000", "testing": "yes"}, environ={})
+    assert isinstance(s, Settings) and s.port == 9000 and s.testing is True
+    assert s["port"] == s.port and dict(s)["port"] == 9000 and len(s) == len(SETTINGS)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.port = 1  # type: ignore[misc]
+    with pytest.raises(KeyError):
+        s["nope"]
+    assert s.replace(port=8080).port == 8080 and s.port == 9000
+    partial = as_settings({"data_dir": "/tmp/x"})
+    assert partial.min_cell_households == 10 and partial.data_dir == "/tmp/x"
+    assert as_settings(s) is s

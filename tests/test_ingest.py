@@ -334,7 +334,7 @@ def test_name_only_persons_get_household_scoped_pseudonyms(settings, tmp_path):
 
 
 def test_find_pseudonym_reidentifies_from_the_source_file(settings, tmp_path):
-    from service.ingest.pseudonym import find_pseudonyms
+    from service.ingest.find import find_pseudonyms
 
     path = write_csv(tmp_path / "src.csv", good_rows(4))
     _, cap = run(settings, [path])
@@ -391,7 +391,7 @@ def test_work_dirs_of_dead_imports_are_removed_live_ones_kept(settings, tmp_path
 
 
 def test_find_pseudonym_in_tis620_file_leaves_no_copy(settings, tmp_path):
-    from service.ingest.pseudonym import find_pseudonyms
+    from service.ingest.find import find_pseudonyms
 
     src_dir = tmp_path / "province"
     src_dir.mkdir()

@@ -43,3 +43,22 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
     sample = tmp_path / "x.py"
     sample.write_text("def f():\n    from flask import request\n    import click\n")
     assert {"flask", "click"} <= imported(sample)
+
+
+def test_the_web_layer_imports_nothing_from_the_commands():
+    bad = [f"{path.relative_to(SERVICE)}: {name}"
+           for path in sorted((SERVICE / "api").rglob("*.py")) for name in imported(path)
+           if name.startswith("service.commands")]
+    assert not bad, bad
+
+
+def test_app_state_lives_only_in_services():
+    """One owner of app state: no module keeps its own entry in ``app.extensions``."""
+    bad = []
+    for path in sorted(SERVICE.rglob("*.py")):
+        if path.name == "services.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "extensions[" in text or "extensions.get(" in text or "extensions.setdefault(" in text:
+            bad.append(str(path.relative_to(SERVICE)))
+    assert not bad, bad

@@ -60,7 +60,7 @@ def servers(tmp_path, database_url, redis_url):
     cmds = [[sys.executable, "-m", "service.cli", "serve", "--port", str(ports[0]),
              "--workers", "2"],
             [sys.executable, "-m", "service.cli", "serve", "--port", str(ports[1])]]
-    logs = [open(tmp_path / f"server{i}.log", "w") for i in range(2)]  # noqa: SIM115
+    logs = [open(tmp_path / f"server{i}.log", "w") for i in range(2)]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
              for cmd, log in zip(cmds, logs, strict=True)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]

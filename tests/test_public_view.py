@@ -97,6 +97,13 @@ def test_map_values_give_the_public_view(world):
         if resp.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         payload = json.loads(body)
+        # coarser cells drawn over small ones (MAPS) are rows of another level: left out here
+        own = [i for i, r in enumerate(payload.get("cover_resolution") or
+                                       [None] * len(payload["codes"])) if r is None]
+        hidden = set(payload["suppressed"])
+        payload = {"codes": [payload["codes"][i] for i in own],
+                   "suppressed": [j for j, i in enumerate(own) if i in hidden],
+                   "columns": {c: [v[i] for i in own] for c, v in payload["columns"].items()}}
         want = _view(app, level, scope)
         shown = want["code"].isin(payload["codes"])
         assert shown.sum() == len(payload["codes"]), url
@@ -148,12 +155,12 @@ def test_cli_export_public_gives_the_public_view(world, monkeypatch):
 def test_home_page_gives_the_public_view(world):
     """The ten provinces of the home page and their figures are the public province rows,
     and the country column is the public country row."""
-    from service.api.core import home_figures
+    from service.api.services import services
     from service.render.catalogue import compute, format_value, load_catalogue
+    from service.usecases.home import home_figures
 
     app, _, _ = world
-    with app.test_request_context("/"):
-        home = home_figures("demo", PUBLIC)
+    home = home_figures(services(app), "demo", PUBLIC)
     provinces = _view(app, "province")
     rate = compute(provinces, load_catalogue().get("target_poor_rate"))
     visible = provinces[rate.notna() & ~provinces["suppressed"]].assign(_r=rate)

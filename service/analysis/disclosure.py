@@ -265,7 +265,7 @@ def count_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns
             if c.startswith(("n_", "pnl_")) and c not in _KEEP and c not in EXACT
             and (pd.api.types.is_integer_dtype(frame[c].dtype)
-                 or pd.api.types.is_float_dtype(frame[c].dtype) and not c.endswith("_rate"))]
+                 or (pd.api.types.is_float_dtype(frame[c].dtype) and not c.endswith("_rate")))]
 
 
 def perturb(frame: pd.DataFrame) -> pd.DataFrame:

@@ -70,7 +70,7 @@ class Selection:
     def summary(self) -> dict[str, Any]:
         return {
             "method": self.method, "objective": self.objective, "budget_thb": self.budget,
-            "n_selected": int(len(self.selected)), "total_cost_thb": self.total_cost,
+            "n_selected": len(self.selected), "total_cost_thb": self.total_cost,
             "total_benefit": self.total_benefit, "people_lifted": self.people_lifted,
             "m0_fall": self.m0_fall, "per_amphoe": self.per_amphoe, "note": self.note,
             "mip_gap": self.mip_gap, "seconds": round(self.seconds, 3),

@@ -229,7 +229,7 @@ class Spec:
         return replace(self, k=float(k))
 
     def with_union(self, dimensions: Sequence[str] | None = None,
-                   require_column: str | None | bool = True) -> Spec:
+                   require_column: str | bool | None = True) -> Spec:
         """Return a copy with other union dimensions and/or card requirement
         (``require_column=True`` keeps the current one, ``None``/``False`` drops it)."""
         dims = tuple(dimensions) if dimensions is not None else self.union.dimensions

@@ -47,8 +47,9 @@ def _browser_page_request() -> bool:
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
-def _problem(status: int, title: str, detail: str):
-    resp = jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail})
+def _problem(status: int, title: str, detail: str, extra: dict | None = None):
+    resp = jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail,
+                    **(extra or {})})
     resp.status_code = status
     resp.content_type = "application/problem+json"
     return resp
@@ -77,7 +78,7 @@ def init_app(app: Flask) -> None:
                             code=303)
         if wants_html():
             return error_page(status, str(exc))
-        return _problem(status, exc.title, str(exc))
+        return _problem(status, exc.title, str(exc), exc.extra)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -12,14 +12,13 @@ geographies are addressable: a level name and a code, never a polygon.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pandas as pd
 from flask import Blueprint, jsonify, request
 
 from service import vocabulary
 from service.access import views
-from service.access.views import BIG_LEVELS, require_scope
+from service.access.views import require_scope
 from service.api.auth import Principal, audit, current_principal, require_province
 from service.api.datasets import (
     cached_json,
@@ -33,7 +32,8 @@ from service.api.datasets import (
 )
 from service.api.services import services
 from service.errors import InvalidInput, NotFound
-from service.vocabulary import CHILD_LEVEL, H3_LEVELS, LEVELS
+from service.usecases import areas as areas_uc
+from service.vocabulary import LEVELS
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,6 @@ bp = Blueprint("areas", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 5000
 
-#: KPI measures followed across rounds (those present in the area table)
-KPI_MEASURES = ("n_households", "n_persons", "n_poor", "h", "a", "m0", "n_target_poor",
-                "n_poor_households", "n_crossgen_households")
 
 
 # -- parameters ----------------------------------------------------------------------------
@@ -96,43 +93,8 @@ def public_frame(dataset: str, version_id: str, level: str,
 
 def rows_where(dataset: str, version_id: str, level: str, principal: Principal,
                column: str, value: str) -> pd.DataFrame:
-    """Rows of ``level`` whose ``column`` (``code`` or ``parent_code``) equals ``value``, as
-    ``principal`` may see them, reading only the provinces holding them: an admin code's
-    province is its first four characters; for H3 cells the store finds them."""
-    if level in H3_LEVELS:
-        provinces = get_store().area_provinces(dataset, level, version=version_id,
-                                               column=column, value=value)
-    else:
-        head = _admin_province("province", value)
-        if head is None and level in BIG_LEVELS:
-            provinces = []
-        elif head is None:
-            frame = level_view(dataset, version_id, level, principal)
-            return frame[frame[column] == value]
-        else:
-            provinces = [head]
-    if not provinces:
-        return pd.DataFrame({"code": pd.Series(dtype=object),
-                             column: pd.Series(dtype=object)})
-    frame = pd.concat([level_view(dataset, version_id, level, principal, p)
-                       for p in provinces], ignore_index=True, sort=False)
-    return frame[frame[column] == value].sort_values("code", kind="stable")
-
-
-def _admin_province(level: str, code: str | None) -> str | None:
-    """The province an admin area (and all its children) lies in: its code's first four
-    characters; None for the country and H3 cells (a cell's children may lie elsewhere)."""
-    if level not in vocabulary.SUB_NATIONAL_LEVELS:
-        return None
-    return vocabulary.province_of(code[:4] if code else None)
-
-
-def _filter(frame: pd.DataFrame, *, province: str | None, parent: str | None) -> pd.DataFrame:
-    if province:
-        frame = frame[frame["province_code"] == province]
-    if parent:
-        frame = frame[frame["parent_code"] == parent]
-    return frame
+    """:func:`service.usecases.areas.rows_where` for this app."""
+    return areas_uc.rows_where(services(), principal, dataset, version_id, level, column, value)
 
 
 def _page(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -140,13 +102,6 @@ def _page(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     offset = int_arg("offset", 0, lo=0, hi=10_000_000)
     return frame.iloc[offset:offset + limit], {"total": len(frame), "limit": limit,
                                                "offset": offset}
-
-
-def _area_row(frame: pd.DataFrame, code: str, level: str) -> pd.DataFrame:
-    row = frame[frame["code"] == code]
-    if row.empty:
-        raise NotFound(f"no {level} {code} in this dataset / ไม่พบพื้นที่ {code}")
-    return row.iloc[:1]
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -163,12 +118,8 @@ def list_areas(level: str):
     v = resolve_version(dataset, version)
 
     def build() -> dict:
-        principal = current_principal()
-        if province is None and parent is not None:
-            frame = rows_where(dataset, v.id, level, principal, "parent_code", parent)
-        else:
-            frame = level_view(dataset, v.id, level, principal, province=province)
-        page, meta = _page(_filter(frame, province=province, parent=parent))
+        page, meta = _page(areas_uc.level_rows(services(), current_principal(), dataset, v.id,
+                                               level, province=province, parent=parent))
         return {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
                 **meta, "items": records(page)}
 
@@ -185,19 +136,11 @@ def get_area(level: str, code: str):
     principal = current_principal()
 
     def build() -> dict:
-        area = _area_row(rows_where(dataset, v.id, level, principal, "code", code), code,
-                         level)
-        child_level = CHILD_LEVEL.get(level)
-        children: list[dict] = []
-        if child_level is not None:
-            try:
-                children = records(rows_where(dataset, v.id, child_level, principal,
-                                              "parent_code", code))
-            except NotFound:  # that level was not computed for this dataset
-                children = []
+        area, child_level, children = areas_uc.area_with_children(
+            services(), principal, dataset, v.id, level, code)
         return {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
                 "area": records(area)[0], "children_level": child_level,
-                "children": children}
+                "children": records(children)}
 
     return cached_json(request_key(dataset, v.id), build)
 
@@ -218,10 +161,6 @@ def measures():
                     "levels": list(LEVELS)})
 
 
-def _programmes(columns: Any) -> list[str]:
-    return sorted(c[len("n_elig_"):] for c in columns if str(c).startswith("n_elig_"))
-
-
 @bp.get("/areas/<level>/<code>/coverage")
 def coverage(level: str, code: str):
     """Welfare programme coverage and exclusion (ตกหล่น) of one area."""
@@ -231,17 +170,9 @@ def coverage(level: str, code: str):
     v = resolve_version(dataset, version)
 
     def build() -> dict:
-        row = records(_area_row(rows_where(dataset, v.id, level, current_principal(),
-                                           "code", code), code, level))[0]
-        items = []
-        for p in _programmes(row):
-            items.append({
-                "programme": p,
-                "n_eligible": row.get(f"n_elig_{p}"), "n_covered": row.get(f"n_cov_{p}"),
-                "n_excluded": row.get(f"n_excl_{p}"),
-                "n_inclusion_error": row.get(f"n_incl_err_{p}"),
-                "coverage": row.get(f"cov_{p}"),
-            })
+        row = records(areas_uc.one_row(rows_where(dataset, v.id, level, current_principal(),
+                                                  "code", code), code, level))[0]
+        items = areas_uc.coverage(row)
         return {"dataset": dataset, "version": v.id, "level": level, "code": code,
                 "name_th": row.get("name_th"), "name_en": row.get("name_en"),
                 "view": row.get("view"), "programmes": items}
@@ -261,54 +192,8 @@ def kpi(level: str, code: str):
     if not versions:
         raise NotFound(f"dataset {dataset!r} has no ready version / ไม่พบชุดข้อมูล {dataset!r}")
     return cached_json(request_key(dataset, tuple(v.id for v in versions)),
-                       lambda: _kpi_body(dataset, level, code, versions, principal))
-
-
-def _kpi_body(dataset: str, level: str, code: str, versions: list,
-              principal: Principal) -> dict:
-    series = []
-    series_rows: list[tuple[int, pd.DataFrame]] = []
-    for v in versions:
-        try:
-            row = rows_where(dataset, v.id, level, principal, "code", code)
-        except NotFound:
-            continue
-        if row.empty:
-            continue
-        series_rows.append((int(v.round), row.iloc[:1]))
-        rec = records(row.iloc[:1])[0]
-        point = {"version": v.id, "round": v.round, "view": rec.get("view")}
-        for m in KPI_MEASURES:
-            if m in rec:
-                point[m] = rec[m]
-        for p in _programmes(rec):
-            point[f"cov_{p}"] = rec.get(f"cov_{p}")
-        series.append(point)
-    if not series:
-        raise NotFound(f"no {level} {code} in dataset {dataset!r} / ไม่พบพื้นที่ {code}")
-    return {"dataset": dataset, "level": level, "code": code, "series": series,
-            "change": _changes(series), "kpis": _master_plan_kpis(series_rows)}
-
-
-def _master_plan_kpis(rows: list[tuple[int, pd.DataFrame]]) -> list[dict]:
-    """Master-plan KPIs (MPI -10 %/5 years, coverage milestones) from analysis.kpi."""
-    from service.analysis.kpi import kpi_table
-
-    table = kpi_table(rows)
-    return records(table)
-
-
-def _changes(series: list[dict]) -> dict[str, float | None]:
-    """Change of each measure from the first to the last round (null when unknown)."""
-    first, last = series[0], series[-1]
-    out: dict[str, float | None] = {}
-    for key, value in last.items():
-        if key in ("version", "round", "view"):
-            continue
-        before = first.get(key)
-        out[key] = (value - before) if isinstance(value, int | float) and \
-            isinstance(before, int | float) else None
-    return out
+                       lambda: areas_uc.kpi_series(services(), principal, dataset, level, code,
+                                                   versions, records))
 
 
 @bp.get("/areas/<level>/<code>/households")

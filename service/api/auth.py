@@ -408,15 +408,7 @@ def init_app(app: Flask) -> None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.session_interface = _SessionInterface()
-    hops = int(app.config["CHIPAO"].get("trusted_proxies", 0))
-    if hops < 0:
-        raise ValueError("setting trusted_proxies must be 0 or more")
-    if hops:
-        # the real client address and scheme from the trusted reverse proxies only
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops,  # type: ignore[method-assign]
-                                x_proto=hops, x_host=hops, x_port=hops)
+    # ProxyFix for CHIPAO_TRUSTED_PROXIES is applied by create_app
     app.register_blueprint(bp)
     app.before_request(_csrf_guard)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -14,28 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-import pandas as pd
 from flask import Blueprint, Response
 
-from service.api.areas import (
-    check_level,
-    level_view,
-    province_arg,
-    require_scope,
-    rows_where,
-)
-from service.api.auth import audit, current_principal, require_province
-from service.api.datasets import dataset_arg, get_store, resolve_version, version_arg
-from service.errors import InvalidInput, NotFound
+from service.api.areas import check_level, province_arg, require_scope
+from service.api.auth import audit, current_principal
+from service.api.datasets import dataset_arg, resolve_version, version_arg
+from service.api.services import services
+from service.errors import NotFound
 from service.export import EXPORTERS, content_disposition, export_frame, make_filename
-from service.vocabulary import H3_LEVELS, SUB_NATIONAL_LEVELS, level_of
+from service.usecases import exports
+from service.usecases.exports import Export
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1/exports")
-
-#: the largest table a single export may hold (rows); bigger requests must filter
-MAX_EXPORT_ROWS = 200_000
 
 
 def _exporter(fmt: str):
@@ -45,18 +37,11 @@ def _exporter(fmt: str):
     return EXPORTERS[fmt]
 
 
-def _check_size(frame: pd.DataFrame) -> None:
-    if len(frame) > MAX_EXPORT_ROWS:
-        raise InvalidInput(f"{len(frame):,} rows is more than one export may hold "
-                           f"({MAX_EXPORT_ROWS:,}); choose a smaller area "
-                           f"/ ข้อมูลมากเกินไป กรุณาเลือกพื้นที่ที่เล็กลง", column="province")
-
-
-def _send(frame: pd.DataFrame, fmt: str, name_parts: list, layer: str) -> Response:
+def _send(export: Export, fmt: str) -> Response:
     exporter = _exporter(fmt)
-    _check_size(frame)
-    body = export_frame(frame, fmt, layer=layer)
-    ascii_name, uni = make_filename(name_parts + [dt.date.today().isoformat()],
+    exports.check_size(export.frame)
+    body = export_frame(export.frame, fmt, layer=export.layer)
+    ascii_name, uni = make_filename(export.name_parts + [dt.date.today().isoformat()],
                                     exporter.extension)
     resp = Response(body, mimetype=exporter.media_type.split(";")[0])
     if "charset" in exporter.media_type:
@@ -65,136 +50,40 @@ def _send(frame: pd.DataFrame, fmt: str, name_parts: list, layer: str) -> Respon
     return resp
 
 
-def _with_geometry(frame: pd.DataFrame, level: str, dataset: str, version: str
-                   ) -> pd.DataFrame:
-    import geopandas as gpd
-
-    if level == "village":  # household-centroid points from the (possibly suppressed) lon/lat
-        from service.export.targets import with_points
-
-        if {"lon", "lat"} <= set(frame.columns):
-            return with_points(frame)
-        raise InvalidInput("village table has no lon/lat", column="geometry")
-    if frame.empty:  # no rows (e.g. a province without cells): an empty layer
-        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], index=frame.index,
-                                                              crs="EPSG:4326"))
-    geoms = get_store().area_geometries(level, list(frame["code"]), dataset=dataset,
-                                        version=version)
-    merged = frame.merge(geoms[["code", "geometry"]], on="code", how="left")
-    return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")
-
-
-def _area_name(dataset: str, version: str, code: str) -> str | None:
-    from service.geo.boundaries import level_of
-
-    try:
-        level = level_of(code)
-    except ValueError:
-        return None
-    if level == "village":
-        return code
-    try:
-        row = rows_where(dataset, version, level, current_principal(), "code", code)
-    except NotFound:
-        return None
-    return None if row.empty else str(row["name_th"].iloc[0])
-
-
 @bp.get("/areas/<level>.<fmt>")
 def export_areas(level: str, fmt: str):
     """Area statistics of one level (optionally one province) as a file."""
     check_level(level)
     exporter = _exporter(fmt)
-    dataset, version = dataset_arg(), version_arg()
-    province = province_arg()
+    dataset, version, province = dataset_arg(), version_arg(), province_arg()
     require_scope(level, province is not None)
+    s = services()
     v = resolve_version(dataset, version)
-    principal = current_principal()
-    frame = level_view(dataset, v.id, level, principal, province)
-    if province:
-        frame = frame[frame["province_code"] == province]
-    if level in H3_LEVELS:
-        from service.api.cells import covered, published_cells
-
-        # no code or polygon of a suppressed cell; maps (GeoJSON, GPKG) get the published
-        # coarser cells beneath instead of holes
-        frame = (covered(dataset, v.id, int(level[-1]), principal, frame, province)
-                 if exporter.spatial else published_cells(frame))
-    frame = frame.drop(columns=[c for c in ("cell",) if c in frame.columns])
-    if exporter.spatial:
-        frame = _with_geometry(frame, level, dataset, v.id)
-    return _send(frame.reset_index(drop=True), fmt,
-                 ["chipao", dataset, v.round, province or "", level], layer=level)
-
-
-def _admin_area(code: str) -> str:
-    level = level_of(code)
-    if level in SUB_NATIONAL_LEVELS:
-        return str(level)
-    raise NotFound(f"{code!r} is not a province, amphoe, tambon or village code "
-                   f"/ รหัสพื้นที่ไม่ถูกต้อง")
-
-
-def _names(dataset: str, version_id: str, province: str) -> dict[str, str]:
-    """Province, amphoe and tambon names (public identity columns) for a village list."""
-    from service.analysis.targets import names_from_areas
-
-    names: dict[str, str] = {}
-    for lvl in ("province", "amphoe", "tambon"):
-        try:
-            names.update(names_from_areas(get_store().read_areas(
-                dataset, lvl, version=version_id, province=province)))
-        except NotFound:
-            continue
-    return names
+    return _send(exports.area_table(s.store, current_principal(), dataset, v, level,
+                                    province=province, spatial=exporter.spatial,
+                                    min_households=s.min_households, cache=s.views), fmt)
 
 
 @bp.get("/villages/<area>.<fmt>")
 def export_villages(area: str, fmt: str):
     """Village target list of a province, amphoe or tambon (ranked; public = suppressed)."""
-    from service.commands.rank import previous_version
-    from service.export.targets import village_targets, with_points
-
     exporter = _exporter(fmt)
-    level = _admin_area(area)
-    if level == "village":
-        raise NotFound("give a province, amphoe or tambon code / ระบุรหัสจังหวัด อำเภอ หรือตำบล")
-    dataset, version = dataset_arg(), version_arg()
-    v = resolve_version(dataset, version)
-    principal = current_principal()
-    villages = level_view(dataset, v.id, "village", principal, area[:4])
-    previous = None
-    prev_v = previous_version(get_store(), dataset, v)
-    if prev_v is not None:
-        try:
-            previous = level_view(dataset, prev_v.id, "village", principal, area[:4])
-        except NotFound:
-            previous = None
-    frame = village_targets(villages, area, previous=previous,
-                            names=_names(dataset, v.id, area[:4]))
-    if exporter.spatial:
-        frame = with_points(frame)
-    name = _area_name(dataset, v.id, area)
-    return _send(frame, fmt,
-                 ["chipao", dataset, v.round, "หมู่บ้านเป้าหมาย", name or "", area, "villages"],
-                 layer="villages")
+    exports.admin_level(area)
+    s, dataset = services(), dataset_arg()
+    v = resolve_version(dataset, version_arg())
+    return _send(exports.village_list(s.store, current_principal(), dataset, v, area,
+                                      spatial=exporter.spatial,
+                                      min_households=s.min_households, cache=s.views), fmt)
 
 
 @bp.get("/households/<area>.<fmt>")
 def export_households(area: str, fmt: str):
     """Poor households of an admin area, nearest to exit first, as CSV/XLSX
     (authorised roles only; audited; no-store; no coordinates)."""
-    from service.export.targets import check_household_format, household_targets
-
     _exporter(fmt)
-    level = _admin_area(area)
-    assert level in SUB_NATIONAL_LEVELS
-    require_province(area[:4])
-    check_household_format(fmt)
-    dataset, version = dataset_arg(), version_arg()
-    v = resolve_version(dataset, version)
-    frame = household_targets(get_store().read_persons(dataset, area[:4], version=v.id), area)
-    _check_size(frame)
-    audit("export_households", f"{dataset}/{v.id}/{area}", f"format={fmt} rows={len(frame)}")
-    return _send(frame, fmt, ["chipao", dataset, v.round, "ครัวเรือนเป้าหมาย", area,
-                              "households"], layer="households")
+    dataset = dataset_arg()
+    export = exports.household_list(services().store, current_principal(), dataset,
+                                    version_arg(), area, fmt=fmt)
+    audit("export_households", f"{dataset}/{export.version}/{area}",
+          f"format={fmt} rows={len(export.frame)}")
+    return _send(export, fmt)

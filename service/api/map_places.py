@@ -9,6 +9,7 @@ import hashlib
 from flask import Blueprint, Flask, current_app, request
 
 from service.api.assets import precompressed_json
+from service.api.services import services
 from service.render import places
 
 bp = Blueprint("map_places", __name__)
@@ -18,10 +19,11 @@ _CACHE_KEY = "chipao_map_places"
 @bp.get("/maps/places.json")
 def place_index():
     bdir = str(current_app.config["CHIPAO"]["boundaries_dir"])
-    cached = current_app.extensions.get(_CACHE_KEY)
+    memo = services().memo
+    cached = memo.get(_CACHE_KEY)
     if cached is None or cached[0] != bdir:
         body = places.search_index(bdir)
-        cached = current_app.extensions[_CACHE_KEY] = (bdir, body, gzip.compress(body, mtime=0))
+        cached = memo[_CACHE_KEY] = (bdir, body, gzip.compress(body, mtime=0))
     _, body, packed = cached
     resp = precompressed_json(body, packed)
     resp.headers["Cache-Control"] = "public, max-age=86400"

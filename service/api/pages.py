@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, current_app, request
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from service import __version__
+from service.api.services import services
 from service.render import thai
 from service.render.catalogue import MAPS_DIR
 
@@ -122,12 +123,13 @@ def _principal():
 
 
 def _nav() -> list[dict[str, Any]]:
-    prefixes = current_app.extensions.get("chipao_nav_prefixes")
+    memo = services().memo
+    prefixes = memo.get("nav_prefixes")
     if prefixes is None:
         rules = [r.rule for r in current_app.url_map.iter_rules()]
         prefixes = {p for p, *_ in NAV if any(r == p or (p != "/" and r.startswith(p))
                                               for r in rules)}
-        current_app.extensions["chipao_nav_prefixes"] = prefixes
+        memo["nav_prefixes"] = prefixes
     path = request.path
     out = []
     for prefix, href, th, en in NAV:
@@ -164,7 +166,6 @@ def area_source():
     from service.access.principal import can_see_province
     from service.access.views import area_view
     from service.api.datasets import dataset_arg
-    from service.api.services import services
     from service.usecases.profile import AreaSource
 
     principal = _principal()
@@ -478,12 +479,11 @@ def _kpi():
     if province is None:
         p = _principal()
         province = p.province if p.role == "provincial" else None
-    if province:
-        if admin_level(province) != "province":
-            from service.errors import InvalidInput
+    if province and admin_level(province) != "province":
+        from service.errors import InvalidInput
 
-            raise InvalidInput("province must be a code such as TH58 / รหัสจังหวัดไม่ถูกต้อง",
-                               column="province")
+        raise InvalidInput("province must be a code such as TH58 / รหัสจังหวัดไม่ถูกต้อง",
+                           column="province")
     src = area_source()
     base = int_arg("baseline_round", 0, lo=0, hi=9999)
     return src, kpi_dashboard(src, province or None, baseline_round=base or None)

@@ -194,7 +194,7 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
             raise click.UsageError("gunicorn-2 needs --redis redis://HOST:PORT/DB")
         env["CHIPAO_RATE_LIMIT_STORAGE_URI"] = redis
     # the server's output goes to a file: an unread pipe would fill up and stall the server
-    server_log = open(data_dir / f"server-{server}.log", "wb")  # noqa: SIM115
+    server_log = open(data_dir / f"server-{server}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE[server]], env=env,
                             stdout=server_log, stderr=subprocess.STDOUT)
     try:

@@ -51,10 +51,10 @@ def command(dataset: str | None, province: str, replicates: int, budget: float) 
     from service.analysis.rank import load_config
     from service.analysis.select import greedy_knapsack, select_villages, village_costs
     from service.analysis.uncertainty import bootstrap_ranking
-    from service.commands.rank import load_areas
-    from service.commands.select import usable_costs, village_table
     from service.settings import settings_from_env
     from service.store import open_store
+    from service.usecases.ranking import load_areas
+    from service.usecases.selection import usable_costs, village_table
 
     settings = settings_from_env()
     dataset = dataset or settings["default_dataset"]

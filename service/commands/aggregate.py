@@ -68,7 +68,7 @@ def command(dataset: str, persons_dir: Path | None, round_: int | None, spec: st
                                     persons_dir=persons_dir, progress=progress, spec=spec,
                                     programmes=programmes, population_raster=raster,
                                     store=store, executor=executor,
-                                    on_stage=lambda s, sec: stages.__setitem__(s, sec))
+                                    on_stage=stages.__setitem__)
     except ChipaoError as exc:
         raise click.ClickException(str(exc)) from exc
     elapsed = time.perf_counter() - started

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -64,9 +66,9 @@ def command(files: tuple[Path, ...], dataset: str | None, round_: int | None, po
         raise click.exceptions.Exit(1)
 
 
-def _find(settings: dict, files: tuple[Path, ...], wanted: tuple[str, ...]) -> None:
+def _find(settings: Mapping[str, Any], files: tuple[Path, ...], wanted: tuple[str, ...]) -> None:
     """Re-identification for an authorised officer: print matches to the terminal only."""
-    from service.ingest.pseudonym import find_pseudonyms
+    from service.ingest.find import find_pseudonyms
 
     found = 0
     for match in find_pseudonyms(settings, list(files), set(wanted)):

@@ -1,7 +1,6 @@
-"""`chipao rank`: priority ranking of tambons, villages or H3 cells, with explanations.
-
-Also holds the store helpers shared with ``chipao select`` and the rankings API (no Flask here).
-"""
+"""`chipao rank`: priority ranking of tambons, villages or H3 cells, with explanations
+(service.usecases.ranking); :func:`emit` and :func:`human` print results for ``chipao rank``
+and ``chipao select``."""
 
 from __future__ import annotations
 
@@ -15,58 +14,9 @@ import click
 import numpy as np
 import pandas as pd
 
-from service.errors import ChipaoError, InvalidInput
-from service.vocabulary import LEVELS
+from service.usecases.ranking import RANK_LEVELS, load_areas, parse_pairs, rank, rank_config
 
 log = logging.getLogger(__name__)
-
-#: levels areas are ranked at (every level below the country)
-RANK_LEVELS = tuple(lv for lv in LEVELS if lv != "country")
-
-
-def previous_version(store: Any, dataset: str, version: Any) -> Any | None:
-    """The newest ready version of an earlier round than ``version`` (None when none)."""
-    earlier = [v for v in store.versions(dataset) if v.round < version.round]
-    if not earlier:
-        return None
-    return max(earlier, key=lambda v: (v.round, v.created_at))
-
-
-def load_areas(store: Any, dataset: str, level: str, *, province: str | None,
-               version: str | None = None, with_previous: bool = True,
-               ) -> tuple[pd.DataFrame, pd.DataFrame | None, Any, Any | None]:
-    """(areas, previous-round areas or None, version, previous version) for ranking."""
-    if level not in RANK_LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(RANK_LEVELS)} "
-                           f"/ ระดับพื้นที่ไม่ถูกต้อง", column="level")
-    v = store.version(dataset, version)
-    areas = store.read_areas(dataset, level, version=v.id, province=province)
-    prev_v = previous_version(store, dataset, v) if with_previous else None
-    previous = None
-    if prev_v is not None:
-        from service.errors import NotFound
-
-        try:
-            previous = store.read_areas(dataset, level, version=prev_v.id, province=province)
-        except NotFound:
-            previous = None
-    return areas, previous, v, prev_v
-
-
-def parse_pairs(values: tuple[str, ...] | list[str], what: str) -> dict[str, float]:
-    """``("ind22=5000", "ind8=80000")`` -> dict; clear error naming the bad item."""
-    out: dict[str, float] = {}
-    for item in values:
-        key, sep, raw = str(item).partition("=")
-        try:
-            if not sep or not key.strip():
-                raise ValueError
-            out[key.strip()] = float(raw.replace(",", ""))
-        except ValueError:
-            raise InvalidInput(f"{what} {item!r} must look like name=number "
-                               f"/ ต้องอยู่ในรูป ชื่อ=ตัวเลข", column=what) from None
-    return out
-
 
 def human(key: str, value: Any) -> str | None:
     """``value`` of a summary field as people read it; None for an empty field (left out).
@@ -153,34 +103,21 @@ def command(dataset: str | None, version_id: str | None, level: str, province: s
 
     จัดลำดับความสำคัญของพื้นที่ พร้อมคำอธิบายที่มาของคะแนนแต่ละองค์ประกอบ
     """
-    from service.analysis.rank import load_config, rank_areas
     from service.settings import settings_from_env
     from service.store import open_store
+    from service.usecases.ranking import RankingInputs
 
     settings = settings_from_env()
     dataset = dataset or settings["default_dataset"]
     store = open_store(settings)
-    try:
-        config = load_config(weights_file, parse_pairs(weight_overrides, "weight") or None)
-        areas, previous, v, prev_v = load_areas(store, dataset, level, province=province,
-                                                version=version_id)
-    except ChipaoError as exc:  # bad weights file or override, unknown dataset/version
-        raise click.ClickException(str(exc)) from exc
+    config = rank_config(weights_file, parse_pairs(weight_overrides, "weight") or None)
+    areas, previous, v, prev_v = load_areas(store, dataset, level, province=province,
+                                            version=version_id)
     if areas.empty:
         raise click.ClickException(f"no {level} areas found for {province or 'the country'}")
-    if n_boot > 0 and province:
-        from service.analysis.uncertainty import bootstrap_ranking
-
-        persons = store.read_persons(dataset, province, version=v.id)
-        ranked = bootstrap_ranking(persons, level=level, config=config, areas=areas,
-                                   previous=previous, n_boot=n_boot, top_n=top, seed=seed)
-    elif n_boot > 0:  # national ranking: from the area table (households are per province)
-        from service.analysis.uncertainty import resample_areas
-
-        ranked = resample_areas(areas, config=config, previous=previous, n_boot=n_boot,
-                                top_n=top, seed=seed)
-    else:
-        ranked = rank_areas(areas, config, previous=previous)
+    ranked = rank(store, RankingInputs(dataset, v, prev_v, areas, previous, []), config,
+                  level=level, province=province, n_boot=n_boot, top_n=top, seed=seed,
+                  household_bootstrap=True)  # the operator sees every province's detail
     meta = {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
             "uncertainty": (ranked.attrs.get("bootstrap") or {}).get("method"),
             "province": province or "all",

@@ -4,35 +4,8 @@ from __future__ import annotations
 
 import click
 
-from service.analysis.select import DEFAULT_COSTS  # noqa: F401  (the default price list)
-from service.commands.rank import emit, load_areas, parse_pairs
-from service.errors import ChipaoError
-
-
-def village_table(store, dataset: str, province: str, version: str | None = None):
-    """Village areas of a province joined with poor households per indicator, plus ranking."""
-    from service.analysis.rank import rank_areas
-    from service.analysis.targets import village_needs
-
-    villages, previous, v, _ = load_areas(store, dataset, "village", province=province,
-                                          version=version)
-    needs = village_needs(store.read_persons(dataset, province, version=v.id))
-    table = villages.merge(needs, on="code", how="left")
-    for col in needs.columns:
-        if col != "code":
-            table[col] = table[col].fillna(0)
-    table["amphoe_code"] = table["code"].str[:6]
-    ranking = rank_areas(villages, previous=previous, explain=False)
-    return table, ranking, v
-
-
-def usable_costs(price: dict[str, float] | None, table) -> dict[str, float]:
-    """Prices of the indicators the dataset has: the defaults, overridden item by item by
-    ``price`` (an unknown indicator in ``price`` is an error)."""
-    from service.analysis.select import resolve_costs
-
-    known = [c[len("n_hh_cdep_"):] for c in table.columns if c.startswith("n_hh_cdep_")]
-    return resolve_costs(price, known)
+from service.commands.rank import emit
+from service.usecases.ranking import parse_pairs
 
 
 @click.command("select")
@@ -62,34 +35,22 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
 
     เลือกหมู่บ้านภายใต้งบประมาณ ให้จำนวนคนพ้นความยากจนมากที่สุด เทียบกับการเลือกตามลำดับความสำคัญ
     """
-    from service.analysis.select import select_villages
+    from service.access.principal import Principal
     from service.settings import settings_from_env
     from service.store import open_store
+    from service.usecases import published, selection
 
     settings = settings_from_env()
     dataset = dataset or settings["default_dataset"]
     store = open_store(settings)
-    from service.usecases import published
-
-    try:
-        given = parse_pairs(costs, "cost") if costs else None
-        v = store.version(dataset, version_id)
-        if published.is_published(store, dataset, v.id):  # TPMAP tables: no persons
-            sel, price = published.select_villages(
-                store, dataset, province.upper(), v.id, budget=budget, costs=given,
-                objective=objective, per_amphoe=per_amphoe, time_limit=time_limit)
-        else:
-            table, ranking, v = village_table(store, dataset, province.upper(), version_id)
-            price = usable_costs(given, table)
-            sel = select_villages(table, budget=budget, costs=price,
-                                  objective=objective or "poor", per_amphoe=per_amphoe,
-                                  ranking=ranking, time_limit=time_limit)
-    except ChipaoError as exc:  # e.g. a budget below one village per amphoe: say so, no trace
-        raise click.ClickException(str(exc)) from exc
+    sel, _, v = selection.select(
+        store, Principal("national"), dataset, province.upper(), version_id, budget=budget,
+        costs=parse_pairs(costs, "cost") if costs else None, objective=objective,
+        per_amphoe=per_amphoe, time_limit=time_limit)
     summary = published.summary(sel)
     base = summary.pop("top_of_ranking")
     meta = {"dataset": dataset, "version": v.id, "province": province.upper(),
-            **{k: val for k, val in summary.items()},
+            **dict(summary.items()),
             "top_of_ranking_people_lifted": base["people_lifted"],
             "top_of_ranking_cost_thb": base["total_cost_thb"],
             "gain_people_lifted": base["people_lifted_difference"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -19,7 +20,7 @@ from service.settings import settings_from_env
 log = logging.getLogger(__name__)
 
 
-def run_server(settings: dict[str, Any], **overrides: Any) -> None:
+def run_server(settings: Mapping[str, Any], **overrides: Any) -> None:
     """Serve :func:`service.create_app` with waitress until interrupted."""
     import waitress
 
@@ -38,7 +39,7 @@ def run_server(settings: dict[str, Any], **overrides: Any) -> None:
     )
 
 
-def check_multiprocess(settings: dict[str, Any]) -> dict[str, Any]:
+def check_multiprocess(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Settings for several processes: shared limits required, one session key for all."""
     if settings["rate_limit"] and settings["rate_limit_storage_uri"].startswith("memory"):
         raise click.UsageError(
@@ -49,10 +50,10 @@ def check_multiprocess(settings: dict[str, Any]) -> dict[str, Any]:
         log.warning("CHIPAO_SECRET_KEY is empty: one random key for these workers; sessions "
                     "end at restart and other servers cannot read them (set it in production)")
         settings = {**settings, "secret_key": secrets.token_hex(32)}
-    return settings
+    return dict(settings)
 
 
-def run_workers(settings: dict[str, Any], workers: int) -> None:
+def run_workers(settings: Mapping[str, Any], workers: int) -> None:
     """Serve with gunicorn: ``workers`` processes of ``threads`` threads (Linux/Unix)."""
     try:
         from gunicorn.app.base import BaseApplication

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,7 +38,7 @@ def _later_rounds(rounds: list[int], seed: int, out: str, provinces: list[str] |
     return generate_panel(rounds, seed=seed, out=out, provinces=provinces)
 
 
-def build_demo(settings: dict[str, Any], *, provinces: list[str] | None, seed: int,
+def build_demo(settings: Mapping[str, Any], *, provinces: list[str] | None, seed: int,
                dataset: str, rounds: str | list[int],
                echo: Callable[[str], None] = print) -> list[Any]:
     """Generate (or reuse) the demo panel and build its rounds; returns the versions."""
@@ -54,7 +54,7 @@ def build_demo(settings: dict[str, Any], *, provinces: list[str] | None, seed: i
         echo(f"generating demo data round {BASE_ROUND} into {src} …")
     generate_panel([BASE_ROUND], seed=seed, out=src, provinces=provinces)
     echo(f"  round {BASE_ROUND} ready ({time.perf_counter() - t0:,.1f} s)")
-    raster = settings.get("population_raster") or None
+    raster = settings["population_raster"] or None
     if raster is None:
         # the demo's stand-in for a WorldPop grid: survey-gap flags need a population raster
         from service.demo.raster import ensure_population_raster

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 GENERATOR_VERSION = "1.1"
 VILLAGE_HOUSEHOLDS = 150
 MAX_VILLAGES = 99  # village ids carry a 2-digit moo number
-#: programme coverage seeds (DESIGN.md) and assumptions (docs/calibration.md)
+#: programme coverage seeds and assumptions (docs/calibration.md)
 ELDERLY_ALLOWANCE_RATE = 0.817
 DISABILITY_ALLOWANCE_RATE = 0.756
 CHILD_GRANT_RATE = 0.845

@@ -132,7 +132,7 @@ def evaluate(panel: Panel, assistance: pl.DataFrame, *, outcome: str = "poverty"
                         for k in keys}
     elif by == "area":
         keys = sorted(units["area"].drop_nulls().unique().to_list())
-        treated_sets = {k: helped_any for k in keys}
+        treated_sets = dict.fromkeys(keys, helped_any)
     else:
         keys, treated_sets = ["all"], {"all": helped_any}
     rows = []

@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from service.followup.store import ASSIST_COLUMNS, Actor, CaseStore, parse_dates
 from service.ingest.pseudonym import Pseudonymiser, national_id_check_expr
 from service.ingest.readers import Limits, iter_batches, sniff
 from service.ingest.run import close_work_dir, open_work_dir
+from service.settings import as_settings
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def _lookup_expr(col: str, table: dict[str, str]) -> pl.Expr:
                                default=None, return_dtype=pl.String)
 
 
-def import_assistance(cases: CaseStore, settings: dict[str, Any], path: str | Path, *,
+def import_assistance(cases: CaseStore, settings: Mapping[str, Any], path: str | Path, *,
                       dataset: str, actor: Actor, name: str | None = None,
                       allowed_province: str | None = None, policy: str = "reject",
                       window_days: int | None = None,
@@ -190,8 +191,8 @@ def import_assistance(cases: CaseStore, settings: dict[str, Any], path: str | Pa
     name = name or Path(path).name
     report = AssistImport(dataset, name, policy)
     today = today or dt.date.today()
-    limits = Limits(max_uncompressed_bytes=int(settings.get("ingest_max_uncompressed_mb",
-                                                            1024)) * 2**20)
+    limits = Limits(max_uncompressed_bytes=as_settings(settings).ingest_max_uncompressed_mb
+                    * 2**20)
     work, lock = open_work_dir(settings, "ingest-assist-")
     try:
         src = sniff(path, name=name, limits=limits, work_dir=work)
@@ -252,14 +253,14 @@ def _record(report: AssistImport, problems: pl.DataFrame, file: str) -> None:
 class _Rows:
     """Validates batches of one file into rows for :meth:`CaseStore.insert_assistance`."""
 
-    def __init__(self, cases: CaseStore, settings: dict[str, Any], columns: dict[str, str],
+    def __init__(self, cases: CaseStore, settings: Mapping[str, Any], columns: dict[str, str],
                  file: str, dataset: str, allowed_province: str | None,
                  person_households: Callable[[list[str]], pl.DataFrame] | None,
                  today: dt.date) -> None:
         self.cases, self.columns, self.file, self.dataset = cases, columns, file, dataset
         self.allowed_province, self.today = allowed_province, today
         self.person_households = person_households
-        self.key = settings.get("pseudonym_key", "")
+        self.key = as_settings(settings).pseudonym_key
         self._ps: Pseudonymiser | None = None
         self.seen = pl.DataFrame(schema={"hh_id": pl.String, "given_on": pl.Date,
                                          "agency": pl.String, "action": pl.String,

@@ -460,7 +460,7 @@ def assign_tambon(lon: Any, lat: Any, village_id: Any, tambon_code: Any,
     missing = ~(np.isfinite(lon_a) & np.isfinite(lat_a))
     outside = ~missing & ~inside
     counts = out["locate_source"].value_counts()
-    by_source = {s: 0 for s in SOURCES}
+    by_source = dict.fromkeys(SOURCES, 0)
     for s, c in counts.iter_rows():
         by_source[s] = int(c)
     report = LocateReport(

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
 from service.ingest.schema import PERSON_SCHEMA
 from service.ingest.validate import NOTICES, REASONS, Validator, map_headers
+from service.settings import as_settings
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class _ProvinceWriters:
             w.close()
 
 
-def remove_stale_work_dirs(settings: dict[str, Any]) -> int:
+def remove_stale_work_dirs(settings: Mapping[str, Any]) -> int:
     """Remove the work directories of processes that died (killed imports, crashed uploads:
     raw files with IDs and names). Called at every import and when the app starts."""
     tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
@@ -185,7 +186,7 @@ def remove_stale_work_dirs(settings: dict[str, Any]) -> int:
     return removed
 
 
-def open_work_dir(settings: dict[str, Any], prefix: str) -> tuple[Path, Any]:
+def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
     """A private directory under ``<data_dir>/tmp`` holding an exclusive lock while in use.
 
     Directories of processes that died are removed here (and at start-up), so raw uploads
@@ -216,7 +217,7 @@ def combined_sha256(sources: Sequence[SourceFile]) -> str:
     return hashlib.sha256("\n".join(sorted(s.sha256 for s in sources)).encode()).hexdigest()
 
 
-def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, dataset: str,
+def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, dataset: str,
                  round: int, policy: str = "reject", names: Sequence[str] | None = None,
                  allowed_province: str | None = None, progress: bool = False,
                  report_path: str | Path | None = None, quarantine_dir: str | Path | None = None,
@@ -250,12 +251,12 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
     # the round's partitions as this upload found them: a concurrent upload that changes one
     # of this upload's provinces meanwhile makes this one a conflict (409), never a lost update
     base = store.released_of_round(dataset, int(round))
-    limits = limits or Limits(max_uncompressed_bytes=settings.get(
-        "ingest_max_uncompressed_mb", 1024) * 2**20)
-    chunk_rows = int(settings.get("ingest_chunk_rows", 100_000))
+    typed = as_settings(settings)  # defaults declared once (service.settings)
+    limits = limits or Limits(max_uncompressed_bytes=typed.ingest_max_uncompressed_mb * 2**20)
+    chunk_rows = typed.ingest_chunk_rows
     report = IngestReport(dataset, int(round), policy)
     work, lock = open_work_dir(settings, "ingest-")
-    key = settings.get("pseudonym_key", "")
+    key = typed.pseudonym_key
     pseudonymiser: list[Pseudonymiser] = []
 
     def get_pseudonymiser() -> Pseudonymiser:
@@ -344,9 +345,7 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
         if report_fh is not None:
             report_fh.close()
             report_fh = None
-        if report.forbidden or (report.n_problems and policy == "reject"):
-            report.status = "rejected"
-        elif report.n_accepted == 0:
+        if report.forbidden or (report.n_problems and policy == "reject") or report.n_accepted == 0:
             report.status = "rejected"
         else:
             present = set(writers.writers)
@@ -357,7 +356,7 @@ def ingest_files(settings: dict[str, Any], files: Sequence[str | Path], *, datas
             with store.dataset_lock(dataset):
                 now = store.released_of_round(dataset, int(round))
                 check_conflict(base, now, present)
-                partitions = {p: "self" for p in present}
+                partitions = dict.fromkeys(present, "self")
                 if carry_over and now is not None:
                     report.carried_provinces = _carry_over(now, work, present)
                     old_parts = partitions_of(now)
@@ -407,7 +406,7 @@ def partitions_of(version: Any) -> dict[str, str]:
     meta = getattr(version, "meta", None) or {}
     parts = meta.get("partitions")
     if not isinstance(parts, dict):  # versions built before partitions were recorded
-        return {p: version.id for p in meta.get("provinces", [])}
+        return dict.fromkeys(meta.get("provinces", []), version.id)
     return {p: (version.id if src == "self" else str(src)) for p, src in parts.items()}
 
 
@@ -416,7 +415,7 @@ def check_conflict(base: Any, now: Any, present: set[str]) -> None:
     started (optimistic concurrency: nothing is overwritten silently)."""
     from service.errors import Conflict
 
-    if now is None or base is not None and base.id == now.id:
+    if now is None or (base is not None and base.id == now.id):
         return
     before = partitions_of(base) if base is not None else {}
     after = partitions_of(now)

@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,7 +328,7 @@ def _types(level: str, suffix: str) -> dict[str, Any]:
     counts = list(COMMON_COUNTS) if suffix == "common" else list(MASK_COUNTS)
     floats = list(COMMON_FLOATS) if suffix == "common" else list(MASK_FLOATS)
     return {ID_COLUMN[level]: pl.String, "province_ID": pl.String,
-            **{c: pl.Int64 for c in counts}, **{c: pl.String for c in floats}}
+            **dict.fromkeys(counts, pl.Int64), **dict.fromkeys(floats, pl.String)}
 
 
 def _scan(paths: dict[Path, tuple[str, ...]], report: TpmapReport, *, level: str,
@@ -762,7 +762,7 @@ def measures_available(tables: dict[str, pl.DataFrame]) -> list[str]:
     return [c for c in cols if all(c in t.columns for t in tables.values())]
 
 
-def import_tpmap(settings: dict[str, Any], directory: str | Path, *, dataset: str,
+def import_tpmap(settings: Mapping[str, Any], directory: str | Path, *, dataset: str,
                  round: int, store: Any = None, progress: bool = False) -> TpmapReport:
     """Validate every TPMAP file of ``directory`` and publish one version (or nothing).
 
@@ -835,7 +835,7 @@ def import_tpmap(settings: dict[str, Any], directory: str | Path, *, dataset: st
         report.seconds = time.perf_counter() - t0
 
 
-def _tmp_dir(settings: dict[str, Any]) -> Path:
+def _tmp_dir(settings: Mapping[str, Any]) -> Path:
     path = Path(settings["data_dir"]) / "tmp"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -847,7 +847,7 @@ def _side_path(base: Path, level: str, province: str) -> Path:
     return path
 
 
-def _publish(settings: dict[str, Any], store: Any, tables: dict[str, pl.DataFrame],
+def _publish(settings: Mapping[str, Any], store: Any, tables: dict[str, pl.DataFrame],
              staging: Path, *, dataset: str, round: int, sha: str, report: TpmapReport) -> Any:
     from service.analysis.disclosure_published import protect_published
 

@@ -120,8 +120,8 @@ def _variants(mapping: dict) -> dict:
 
 
 _SEX_ANY = _variants(_SEX)
-_BOOL_ANY = _variants({**{t: True for t in _TRUE}, **{f: False for f in _FALSE}})
-_IND_ANY = _variants({**_IND, **{n: -1 for n in _IND_NULL}})
+_BOOL_ANY = _variants({**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)})
+_IND_ANY = _variants({**_IND, **dict.fromkeys(_IND_NULL, -1)})
 _IND_NULL_ANY = frozenset(k for k, v in _IND_ANY.items() if v == -1)
 _MASKED = {"national_id", "first_name", "last_name", "house_id"}
 

@@ -28,7 +28,7 @@ FONT_FILES = ("Sarabun-Regular.ttf", "Sarabun-Bold.ttf", "LICENSE")
 
 
 def _leaflet_dir() -> Path:
-    import xstatic.pkg.leaflet as leaflet
+    from xstatic.pkg import leaflet
 
     return Path(leaflet.BASE_DIR)
 
@@ -74,7 +74,7 @@ def mimetype_of(path: Path) -> str:
 
 def asset_version() -> str:
     """Changes with the installed Leaflet/Chipao files, for cache-busting query strings."""
-    import xstatic.pkg.leaflet as leaflet
+    from xstatic.pkg import leaflet
 
     from service import __version__
 

@@ -68,7 +68,7 @@ class MapPage:
         return [u for u in (self.geometry_url, self.values_first, self.outline_url) if u]
 
     def config(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return dict(self.__dict__.items())
 
 
 class ChipaoLayer(MacroElement):

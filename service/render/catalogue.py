@@ -19,7 +19,16 @@ import pandas as pd
 
 from service import vocabulary
 
-MAPS_DIR = Path(__file__).resolve().parent.parent.parent / "maps"
+
+def _maps_dir() -> Path:
+    """maps/ of the checkout (editable install), else the copy installed in the wheel."""
+    checkout = Path(__file__).resolve().parent.parent.parent / "maps"
+    if (checkout / "measures.json").exists():
+        return checkout
+    return Path(__file__).resolve().parent.parent / "_data" / "maps"
+
+
+MAPS_DIR = _maps_dir()
 FORMATS = ("percent", "ratio", "count", "rank")
 GROUPS = tuple(vocabulary.GROUPS)
 #: the lists measure templates are expanded over (``"for": ...``): item -> (th, en)

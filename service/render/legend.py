@@ -99,11 +99,11 @@ def _labels(lower: float, breaks: list[float], fmt: str, signed: bool, decimals:
         if i == neutral:
             out.append(f"{low} – {high} (ไม่เปลี่ยนแปลง · no change)")
             single_before = False
-        elif low == high and (i == 0 or single_before is False and lo == b):
+        elif low == high and (i == 0 or (single_before is False and lo == b)):
             out.append(low)
             single_before = True
         else:
-            out.append(f"{'> ' if single_before or i and low == out[-1] else ''}{low} – {high}")
+            out.append(f"{'> ' if single_before or (i and low == out[-1]) else ''}{low} – {high}")
             single_before = False
         lo = b
     return out

@@ -16,7 +16,7 @@ _LAZY = {
     "Catalog": "service.store.catalog",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["Catalog", "Store", "Version", "compare_versions", "open_store"]  # = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,7 @@ import fcntl
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +138,7 @@ class Catalog:
         self.engine = engine or db.engine(database_url)
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> Catalog:
+    def from_settings(cls, settings: Mapping[str, Any]) -> Catalog:
         return cls(settings["database_url"])
 
     def summary(self) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ import secrets
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ def _fsync_tree(root: Path) -> None:
 class Store:
     """Read and write dataset versions. Thread-safe for readers (one per app)."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings
         self.data_dir = Path(settings["data_dir"]).resolve()
         self.root = self.data_dir / "datasets"
@@ -365,7 +365,7 @@ def _cell_polygons(codes: list[str]) -> gpd.GeoDataFrame:
     return cell_polygons(to_int(codes))
 
 
-def open_store(settings: dict[str, Any]) -> Store:
+def open_store(settings: Mapping[str, Any]) -> Store:
     """The store of these settings (data_dir, database_url, boundaries_dir)."""
     return Store(settings)
 

@@ -99,7 +99,7 @@ def area_name(services: Any, code: str | None) -> str:
 
 
 def _dataset(services: Any, dataset: str | None) -> str:
-    return dataset or str(services.settings.get("default_dataset", "demo"))
+    return dataset or str(services.settings["default_dataset"])
 
 
 def current_round(services: Any, dataset: str) -> Any:

@@ -420,7 +420,7 @@ def target_list(src: Any, kind: str, area: str, *, version_id: str | None = None
         info["view"] = "detail"
     info["order"] = order
     info["frame"] = frame
-    info["total"] = int(len(frame))
+    info["total"] = len(frame)
     return info
 
 
@@ -433,7 +433,7 @@ def visit_sheet(households: pd.DataFrame, settings: Mapping[str, Any],
     pseudonyms recomputed and matched; nothing is stored or logged here (the route audits
     the export and deletes the files). National ID numbers are not put on the sheet.
     Returns (sheet, households found in the files)."""
-    from service.ingest.pseudonym import find_pseudonyms
+    from service.ingest.find import find_pseudonyms
 
     wanted = {str(h) for h in households["hh_id"]}
     found: dict[str, dict[str, Any]] = {}

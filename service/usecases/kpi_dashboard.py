@@ -8,6 +8,7 @@ programme across rounds, status words that read right for the direction of each 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -88,10 +89,8 @@ def kpi_dashboard(src: AreaSource, province: str | None, *,
     provinces: list[dict[str, str]] = []
     for v in versions:
         parts = []
-        try:
+        with contextlib.suppress(NotFound):
             parts.append(src.read(v.id, "country", None))
-        except NotFound:
-            pass
         try:
             prov = src.read(v.id, "province", None)
             provinces = [{"code": c, "name_th": n or c} for c, n in

@@ -152,7 +152,7 @@ def check_scope(s: Services, scope: str | None) -> str:
         raise InvalidInput(f"{scope} is not a province, amphoe or tambon code "
                            f"/ {scope} ไม่ใช่รหัสจังหวัด อำเภอ หรือตำบล", column="scope")
     try:
-        boundaries.hierarchy(s.settings["boundaries_dir"]).name(scope)
+        boundaries.hierarchy(s.settings.boundaries_dir).name(scope)
     except KeyError:
         raise NotFound(f"no area {scope} / ไม่พบพื้นที่ {scope}") from None
     return level
@@ -223,7 +223,7 @@ def map_page(s: Services, p: Principal | None, scope: str | None, level: str | N
             raise NotFound("villages are never embedded / ไม่เผยแพร่ระดับหมู่บ้าน")
         if not can_see_villages(viewer, scope):
             require_detail(viewer or PUBLIC, scope)
-    default = s.settings["default_dataset"]
+    default = s.settings.default_dataset
     query = params.query(default_dataset=default)
     data_version = None
     if level.startswith("h3_") or level == "village":
@@ -232,14 +232,14 @@ def map_page(s: Services, p: Principal | None, scope: str | None, level: str | N
                                for r in s.source.rounds(params.dataset)]
     if rounds and not query.get("round"):
         query["round"] = resolve_round(s, params)[0]  # the round selector shows the current one
-    bdir = str(s.settings["boundaries_dir"])
+    bdir = str(s.settings.boundaries_dir)
     villages = can_see_villages(viewer, scope)
     return build_page(PageInputs(
         scope=scope, scope_level=scope_level, level=level, query=query,
         dataset=params.dataset, data_version=data_version, rounds=rounds,
         catalogue=load_catalogue(), name=boundaries.hierarchy(bdir).name,
         bounds=geometry.bounds_of(bdir, scope), max_bounds=geometry.bounds_of(bdir, None),
-        basemap=basemap(s.settings["basemap"]), min_households=s.min_households, embed=embed,
+        basemap=basemap(s.settings.basemap), min_households=s.min_households, embed=embed,
         villages_visible=villages,
         signed_in=viewer is not None and viewer.is_authenticated,
         village_drill=viewer is not None and viewer.is_authenticated and (
@@ -266,7 +266,7 @@ def _h3_in_scope(s: Services, frame: pd.DataFrame, scope: str) -> pd.DataFrame:
     import shapely
 
     level = boundaries.level_of(scope)
-    bnd = boundaries.load_level(s.settings["boundaries_dir"], level)
+    bnd = boundaries.load_level(s.settings.boundaries_dir, level)
     poly = bnd.loc[bnd["code"] == scope, "geometry"]
     if poly.empty or frame.empty:
         return frame.iloc[0:0]
@@ -294,7 +294,7 @@ def at_cutoff(s: Services, frame: pd.DataFrame, params: MapParams, level: str,
     spec = load_spec(s.source.spec_name(params.dataset, version))
     if abs(params.k - spec.k) < 1e-9:
         return frame
-    if not scope or level not in PERSON_KEYS and level != "village":
+    if not scope or (level not in PERSON_KEYS and level != "village"):
         raise InvalidInput(
             f"a cut-off k other than {spec.k:g} is computed per province: open a province, "
             "amphoe or tambon map at tambon, amphoe or village level / "
@@ -443,7 +443,7 @@ def _dataset_k(s: Services, dataset: str, version: str | None) -> float | None:
 
     try:
         return float(load_spec(s.source.spec_name(dataset, version)).k)
-    except Exception:  # noqa: BLE001 - a legend line, never a failed map
+    except Exception:
         log.debug("no spec k for %s/%s", dataset, version, exc_info=True)
         return None
 
@@ -560,13 +560,13 @@ def map_geometry(s: Services, p: Principal, level: str, scope: str | None,
     if level not in LEVELS:
         raise NotFound(f"no level {level!r}")
     check_scope(s, scope)
-    bdir = str(s.settings["boundaries_dir"])
+    bdir = str(s.settings.boundaries_dir)
     if level in geometry.ADMIN_LEVELS:
         key = geometry.cache_key(level, scope or "all", geometry.tolerance_for(level, scope),
                                  geometry.source_version(bdir, level), bdir)
         return Geometry(s.geometry.get_or_build(
             key, lambda: geometry.admin_geojson(bdir, level, scope)), True)
-    params = MapParams.parse(args, default_dataset=s.settings["default_dataset"])
+    params = MapParams.parse(args, default_dataset=s.settings.default_dataset)
     version, _, _ = resolve_round(s, params)
     if level == "village":
         require_detail(p, scope)

@@ -123,7 +123,7 @@ def start(s: Services) -> threading.Thread:
     def run() -> None:
         try:
             warm(s)
-        except Exception:  # noqa: BLE001 - a warm-up failure must never stop the server
+        except Exception:
             log.exception("map warm-up failed (maps still work, the first loads are slower)")
 
     thread = threading.Thread(target=run, name="chipao-map-warmup", daemon=True)

@@ -362,7 +362,7 @@ def ranked_children(src: AreaSource, version: Any, code: str, level: str,
         ranked = pd.DataFrame(columns=["code", "priority_rank", "priority_score"])
     inside = ranked[ranked["code"].astype(str).str.startswith(code if code != "TH" else "TH")]
     return {"level": child, "items": ranking_items(inside, limit=limit), "n_hidden": n_hidden,
-            "total": int(len(inside)), "rows": kids,
+            "total": len(inside), "rows": kids,
             "scope": "country" if province is None else "province"}
 
 
@@ -402,7 +402,7 @@ def ranking_page(src: AreaSource, area: str | None, level: str | None, *,
             "name_th": (name_row.get("name_th") if area != "TH" else "ประเทศไทย") or area,
             "name_en": (name_row.get("name_en") if area != "TH" else "Thailand") or "",
             "level_words": LEVEL_WORDS[level], "items": ranking_items(ranked, area),
-            "n_ranked": int(len(ranked)), "n_hidden": ranked.attrs.get("n_hidden", 0),
+            "n_ranked": len(ranked), "n_hidden": ranked.attrs.get("n_hidden", 0),
             "notes": ranked.attrs.get("notes", []), "components": components,
             "bootstrap": ranked.attrs.get("bootstrap"), "n_boot": n_boot, "top_n": top_n,
             "levels": [lv for lv in RANKABLE if order.index(lv) > order.index(area_level)

@@ -9,7 +9,7 @@ import logging
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ def require_national(principal: Any) -> None:
                         "/ นำเข้าตารางที่เผยแพร่ได้เฉพาะผู้ใช้ระดับประเทศ")
 
 
-def import_published(settings: dict[str, Any], principal: Any, directory: str | Path, *,
+def import_published(settings: Mapping[str, Any], principal: Any, directory: str | Path, *,
                      dataset: str, round: int, store: Any = None) -> Any:
     """Import a directory of TPMAP published tables (see :mod:`service.ingest.tpmap`)."""
     from service.ingest.tpmap import import_tpmap
@@ -43,13 +43,15 @@ def import_published(settings: dict[str, Any], principal: Any, directory: str | 
     return report
 
 
-def import_uploaded(settings: dict[str, Any], principal: Any,
+def import_uploaded(settings: Mapping[str, Any], principal: Any,
                     files: Iterable[tuple[str, Any]], *, dataset: str, round: int,
                     store: Any = None) -> Any:
     """Import uploaded files (``(name, binary stream)`` pairs: CSVs, or ZIP archives of
     them) through a private temporary directory, removed afterwards."""
     require_national(principal)
-    max_bytes = int(settings.get("ingest_max_uncompressed_mb", 1024)) * 1024 * 1024
+    from service.settings import as_settings
+
+    max_bytes = as_settings(settings).ingest_max_uncompressed_mb * 1024 * 1024
     tmp_root = Path(settings["data_dir"]) / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tpmap-upload-", dir=tmp_root))

@@ -15,7 +15,7 @@ def test_plain_page_offline_with_thai_font(path, recorded_page, live_server, art
         "[...document.fonts].some(f => f.family.includes('Sarabun') && f.status === 'loaded')")
     assert loaded, "the Thai font was not loaded"
     family = page.evaluate("getComputedStyle(document.body).fontFamily")
-    assert family.startswith('"Sarabun"') or family.startswith("Sarabun")
+    assert family.startswith(('"Sarabun"', "Sarabun"))
     assert recorded_page.console_errors == []
     assert recorded_page.off_server() == set()
     assert recorded_page.failed == []
