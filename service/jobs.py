@@ -119,7 +119,7 @@ class JobRunner:
             future.result(timeout=max(timeout, 0) or 0.001)
         except TimeoutError:
             return False
-        except Exception:  # noqa: BLE001 - recorded by _run
+        except Exception:
             return True
         return True
 

@@ -127,7 +127,7 @@ class Settings(Mapping[str, Any]):
         return load_settings({**self, **changes}, environ={})
 
 
-_TYPES = {"str": str, "int": int, "bool": bool}
+_TYPES = {"str": str, "int": int, "bool": bool, "float": float}
 #: the settings as declarations (README table, CLI help)
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(f.name, f.default, _TYPES[str(f.type)], f.metadata["help"])

@@ -128,7 +128,7 @@ def test_an_import_setting_up_never_loses_its_work_dir_to_another(settings, monk
     a second import starts exactly in that window."""
     import tempfile
 
-    import service.ingest.run as run
+    from service.ingest import run
 
     real = tempfile.mkdtemp
     state = {"inside": False, "inner": None}

@@ -198,7 +198,7 @@ def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
     tmp_root.mkdir(parents=True, exist_ok=True)
     remove_stale_work_dirs(settings)
     new = Path(tempfile.mkdtemp(prefix=".new-", dir=tmp_root))
-    lock = open(new / ".lock", "a+")  # noqa: SIM115 - held until close_work_dir
+    lock = open(new / ".lock", "a+")
     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
     work = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_root))
     os.replace(new, work)  # an empty directory is replaced atomically
