@@ -144,3 +144,11 @@ def test_help_on_the_next_rounds_cases_is_not_counted(sim_app):
                               headers=tokens["nat"]).json
     assert [x["key"] for x in r["results"]] == ["job_training"]
     assert r["results"][0]["n_helped"] == out["help_records"]
+
+
+def test_no_help_records_give_an_empty_table_with_its_columns(simulated):
+    """Regression (schemathesis: /api/v1/followup/evaluation?by=action gave a 500 KeyError
+    'key' when no help was recorded): an empty result still has every column."""
+    panel, help_ = simulated
+    res = evaluate(panel, help_.head(0), by="action", n_boot=10)
+    assert res.empty and "key" in res.columns and "effect" in res.columns

@@ -399,3 +399,10 @@ def test_measures_are_grouped_by_family():
     families = {m.family for m in cat.measures.values()}
     assert {"poverty", "dimensions", "indicators", "coverage", "exclusion"} <= families
     assert cat.get("cov_child_grant").to_json()["family_en"] == "Programme coverage"
+
+
+def test_country_is_not_a_map_layer(map_client):
+    """Regression (property test found a 500 ValueError: 'TH' read as an H3 cell): the
+    country geometry route answers 404, like any unknown layer."""
+    assert map_client.get("/maps/geo/country.geojson").status_code == 404
+    assert map_client.get("/maps/geo/nowhere.geojson").status_code == 404

@@ -105,6 +105,12 @@ def _att(groups: pd.DataFrame, *, n_boot: int, rng: np.random.Generator
     return rate_t - rate_c, lo, hi, rate_t, rate_c, int(n_t.sum())
 
 
+#: columns of :func:`evaluate` (also when no group has help records: an empty table)
+RESULT_COLUMNS = ("by", "key", "n_helped", "n_matched", "n_unmatched", "n_comparison",
+                  "exit_rate_helped", "exit_rate_comparison", "effect", "effect_lo",
+                  "effect_hi", "naive_effect")
+
+
 def evaluate(panel: Panel, assistance: pl.DataFrame, *, outcome: str = "poverty",
              by: str = "all", n_boot: int = 500, seed: int = 2561,
              min_helped: int = 10) -> pd.DataFrame:
@@ -154,7 +160,7 @@ def evaluate(panel: Panel, assistance: pl.DataFrame, *, outcome: str = "poverty"
                      "n_comparison": c.height, "exit_rate_helped": rt,
                      "exit_rate_comparison": rc, "effect": att, "effect_lo": lo,
                      "effect_hi": hi, "naive_effect": naive})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
 def _mean(s: pl.Series) -> float:

@@ -555,10 +555,11 @@ def map_geometry(s: Services, p: Principal, level: str, scope: str | None,
     """Geometry of ``level`` in ``scope``: simplified admin polygons (cached on disk), village
     points (signed-in users of that province) or compact H3 cells (small cells dropped for
     callers who may not see them)."""
-    from service.vocabulary import LEVELS
+    from service.vocabulary import H3_LEVELS
 
-    if level not in LEVELS:
-        raise NotFound(f"no level {level!r}")
+    # the country is one area, not a map layer: only boundary, village and H3 layers exist
+    if level not in (*geometry.ADMIN_LEVELS, "village", *H3_LEVELS):
+        raise NotFound(f"no map layer {level!r}")
     check_scope(s, scope)
     bdir = str(s.settings.boundaries_dir)
     if level in geometry.ADMIN_LEVELS:
