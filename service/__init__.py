@@ -34,6 +34,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, source: Any = None
     app.config["MAX_CONTENT_LENGTH"] = settings["max_upload_mb"] * 1024 * 1024
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Thai stays readable
     Path(settings["data_dir"]).mkdir(parents=True, exist_ok=True)
+    from service.ingest.run import remove_stale_work_dirs
+
+    remove_stale_work_dirs(settings)  # raw uploads left by a crash never linger (SEC)
     logging.getLogger("service").setLevel(settings["log_level"].upper())
 
     from service.api import init_app

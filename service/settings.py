@@ -97,6 +97,16 @@ class Settings(Mapping[str, Any]):
         "are trusted (werkzeug ProxyFix); 1 behind one TLS proxy, 0 = none (direct). Needed "
         "for https:// links in embed snippets; never set it when clients reach Chipao "
         "directly (they could forge the headers).")
+    upload_wait_seconds: float = _setting(10.0,
+        "How long an upload request waits for its import job before answering 202 "
+        "Accepted with the job's address (/api/v1/jobs/<id>); the web threads are never "
+        "held longer. A request with 'Prefer: respond-async' gets 202 at once.")
+    job_workers: int = _setting(2,
+        "Threads running background jobs (uploads, builds); one job per dataset at a "
+        "time.")
+    session_cookie_secure: str = _setting("auto",
+        "Secure flag of the sign-in cookie: 'auto' (set when the request came over https, "
+        "also through a trusted proxy's X-Forwarded-Proto), 'on' or 'off'.")
     testing: bool = _setting(False,
         "Flask testing mode.")
 
@@ -117,7 +127,7 @@ class Settings(Mapping[str, Any]):
         return load_settings({**self, **changes}, environ={})
 
 
-_TYPES = {"str": str, "int": int, "bool": bool}
+_TYPES = {"str": str, "int": int, "bool": bool, "float": float}
 #: the settings as declarations (README table, CLI help)
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(f.name, f.default, _TYPES[str(f.type)], f.metadata["help"])

@@ -204,3 +204,43 @@ def test_perturbation_is_consistent_and_never_publishes_one_or_two():
     assert np.abs(out[big] - values[big]).max() <= 3     # 3 -> 0 is the largest move
     # close to unbiased for ordinary counts
     assert abs((out[values >= 5] - values[values >= 5]).mean()) < 0.05
+
+
+def test_public_cells_and_h3_exports_list_no_suppressed_cell(served):
+    """Review: /api/v1/cells and the H3 exports listed every suppressed cell with its polygon
+    and 'primary', i.e. where 1-9 households live. Now: published cells, and the nearest
+    published parent of the suppressed ones (cover), never a suppressed code."""
+    import io
+    import json
+
+    app, _village, raw = served
+    client = app.test_client()
+    for res in (8, 9):
+        level = f"h3_r{res}"
+        small = raw[level][raw[level]["n_hh_present"] < MIN]
+        assert len(small), "fixture: some cells hold fewer than 10 households"
+        hidden = set(suppress(raw[level], min_households=MIN).query("suppressed")["code"])
+        for prov in PROVINCES:
+            items = client.get(f"/api/v1/cells?resolution={res}&province={prov}&limit=5000"
+                               ).get_json()["items"]
+            codes = {c["code"] for c in items}
+            assert not codes & hidden
+            assert not any(c.get("suppressed") for c in items)
+            assert {c.get("suppression_reason") for c in items} <= {None}
+            assert all(c["level"] == level for c in items)
+            csv = client.get(f"/api/v1/exports/areas/{level}.csv?province={prov}")
+            assert csv.status_code == 200 and not any(h in csv.get_data(as_text=True)
+                                                      for h in hidden)
+            geo = client.get(f"/api/v1/exports/areas/{level}.geojson?province={prov}")
+            assert geo.status_code == 200
+            feats = json.load(io.BytesIO(geo.data))["features"]
+            exported = {f["properties"]["code"] for f in feats}
+            assert not exported & hidden and codes <= exported
+            import h3
+        # a suppressed cell answers as an empty one, and is no one's listed child
+        some = sorted(hidden)[0]
+        assert client.get(f"/api/v1/cells/{some}").status_code == 404
+        parent = h3.cell_to_parent(some, res - 1)
+        kids = client.get(f"/api/v1/cells/{parent}").get_json()
+        if kids.get("children") is not None:
+            assert some not in {c["code"] for c in kids["children"]}

@@ -85,8 +85,9 @@ def test_cut_off_k_recounts_from_persons(pipeline_app):
     url = "/maps/values/tambon.json?scope=TH7502&measure=n_poor"
     base = _json(_get(app, url, nat))
     same = _json(_get(app, url + "&k=0.26", nat))
-    low = _json(_get(app, url + "&k=0.05", nat))
-    high = _json(_get(app, url + "&k=1", nat))
+    # only the offered cut-offs (0.2 ... 0.5) are re-counted (SEC: bounded cost per k)
+    low = _json(_get(app, url + "&k=0.2", nat))
+    high = _json(_get(app, url + "&k=0.5", nat))
     assert base["codes"] and same["columns"]["value"] == base["columns"]["value"]
     for lo, mid, hi in zip(low["columns"]["value"], base["columns"]["value"],
                            high["columns"]["value"], strict=True):
@@ -94,13 +95,16 @@ def test_cut_off_k_recounts_from_persons(pipeline_app):
     assert sum(low["columns"]["value"]) > sum(base["columns"]["value"])
     # households do not depend on k
     assert low["columns"]["n_households"] == base["columns"]["n_households"]
-    h = _json(_get(app, url.replace("n_poor", "h") + "&k=0.05", nat))
+    h = _json(_get(app, url.replace("n_poor", "h") + "&k=0.2", nat))
     for i, v in enumerate(h["columns"]["value"]):
         assert v == pytest.approx(low["columns"]["value"][i] / h["columns"]["n_persons"][i],
                                   rel=1e-4)
     bad = _get(app, "/maps/values/tambon.json?measure=h&k=0.4", nat)
     assert bad.status_code == 422 and "province" in _json(bad)["detail"]
     assert _get(app, url + "&k=2", nat).status_code == 422
+    for other in ("0.05", "0.27", "0.3333"):  # free floats: each would recount a province
+        bad = _get(app, url + f"&k={other}", nat)
+        assert bad.status_code == 422 and "0.26" in _json(bad)["detail"]
 
 
 def test_public_h3_layers_cover_hidden_cells_with_published_parents(built):

@@ -145,6 +145,10 @@ def _check(app, tokens, url: str, who: str | None):
     new = rows[: len(rows) - before]
     role, own = ROLES[who]
     for row in new:
+        if row["action"].startswith("denied."):
+            # a refused household-level attempt is audited too (SEC): it read nothing
+            assert resp.status_code in (401, 403), (url, who, row["action"])
+            continue
         assert role != "public", (url, "public caller caused a household-level read")
         assert resp.headers.get("Cache-Control") == "no-store", url
         if role == "provincial":

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from flask import (
     Blueprint,
     Flask,
+    current_app,
     g,
     jsonify,
     redirect,
@@ -38,6 +39,7 @@ from flask import (
     request,
     session,
 )
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import BadRequest
 
 # re-exported (``X as X``): blueprints import the principal helpers from here
@@ -96,11 +98,28 @@ def _resolve_principal() -> Principal:
         return principal_for(user)
     uid = session.get("uid")
     if uid is not None:
+        # the server-side session row: revoked at sign-out, void after a password change
+        if not session_store().valid(session.get("sid"), int(uid)):
+            session.pop("uid", None)
+            session.pop("sid", None)
+            return PUBLIC
         user = user_store().get_user_by_id(int(uid))
         if user is not None and user.active:
             return principal_for(user)
         session.pop("uid", None)  # user disabled since login: the session is void
     return PUBLIC
+
+
+def session_store(app: Flask | None = None):
+    """The app's :class:`service.store.sessions.SessionStore` (created once per app)."""
+    from service.store.sessions import SessionStore
+
+    app = app or current_app
+    store = app.extensions.get("chipao_sessions")
+    if store is None:
+        store = app.extensions.setdefault(
+            "chipao_sessions", SessionStore(app.config["CHIPAO"]["database_url"]))
+    return store
 
 
 def current_principal() -> Principal:
@@ -116,7 +135,25 @@ def via_token() -> bool:
 
 def require_province(code: str | None, principal: Principal | None = None) -> Principal:
     """Raise 401/403 unless the principal may see detail (household level) of ``code``."""
-    return require_detail(principal or current_principal(), code)
+    principal = principal or current_principal()
+    try:
+        return require_detail(principal, code)
+    except (Unauthorized, Forbidden):
+        _audit_denied(principal, code,
+                      "other province" if principal.is_authenticated else "anonymous")
+        raise
+
+
+def _audit_denied(principal: Principal, code: str | None, why: str) -> None:
+    """A refused household-level attempt is audited too (who, what, from where)."""
+    try:
+        endpoint = request.endpoint or "-"
+        remote = request.remote_addr
+    except RuntimeError:  # outside a request (CLI checks): nothing to audit
+        return
+    user_store().audit(username=principal.username, role=principal.role,
+                       province=principal.province, action=f"denied.{endpoint}",
+                       object=str(code or "-"), detail=why, remote_addr=remote)
 
 
 def require_role(*roles: str) -> Callable[[F], F]:
@@ -210,10 +247,19 @@ Wrong username or password.</p>{% endif %}
 
 
 def _safe_next(value: str | None) -> str:
-    # only same-site relative paths: no open redirect to //evil.example or https://...
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """Only same-site relative paths: no open redirect to //evil.example, https://...,
+    and no control characters (browsers drop tabs and newlines, so ``/\t/evil.example``
+    would become ``//evil.example``; a newline in a header was a 500)."""
+    from urllib.parse import urlsplit
+
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or len(value) > 2000:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
 
 
 @bp.get("/login")
@@ -245,6 +291,7 @@ def _do_login():
         return body, 401
     session.clear()  # no session fixation: a fresh session and CSRF token
     session["uid"] = user.id
+    session["sid"] = session_store().open(user.id)
     session["csrf"] = secrets.token_urlsafe(32)
     g.chipao_principal = principal_for(user)
     log.info("user id=%s signed in", user.id)
@@ -253,6 +300,8 @@ def _do_login():
 
 @bp.post("/logout")
 def logout():
+    # revoked server-side: a saved copy of the cookie no longer signs anyone in
+    session_store().revoke(session.get("sid"))
     session.clear()
     return redirect("/", code=303)
 
@@ -335,10 +384,31 @@ def me():
     return jsonify({"role": p.role, "province": p.province, "username": p.username})
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions with the Secure flag from the setting
+    ``session_cookie_secure``: 'auto' = when this request came over https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        mode = str(app.config["CHIPAO"].get("session_cookie_secure", "auto")).lower()
+        if mode == "on":
+            return True
+        if mode == "off":
+            return False
+        try:
+            return bool(request.is_secure)
+        except RuntimeError:  # no request: the configured default
+            return bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+
 def init_app(app: Flask) -> None:
+    mode = str(app.config["CHIPAO"].get("session_cookie_secure", "auto")).lower()
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"setting session_cookie_secure: {mode!r} is not auto, on or off")
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.session_interface = _SessionInterface()
+    # ProxyFix for CHIPAO_TRUSTED_PROXIES is applied by create_app
     app.register_blueprint(bp)
     app.before_request(_csrf_guard)
     app.jinja_env.globals["csrf_token"] = csrf_token

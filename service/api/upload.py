@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 from flask import Blueprint, current_app, jsonify, request
 
-from service.api.auth import audit, current_principal, require_role
+from service.api.auth import current_principal, require_role, user_store
 from service.api.core import allow_large_body
-from service.errors import Forbidden, InvalidInput
+from service.errors import InvalidInput, NotFound
 from service.vocabulary import DATASET_REGEX
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ def _display_name(raw: str | None, index: int) -> str:
 @allow_large_body
 @require_role("national", "provincial")
 def upload(name: str):
-    """Import uploaded files as a new version of dataset ``name``."""
-    from service.ingest.run import POLICIES, close_work_dir, ingest_files, open_work_dir
+    """Import uploaded files as a new version of dataset ``name`` (a background job)."""
+    from service.ingest.run import POLICIES, close_work_dir, open_work_dir
     from service.store.catalog import validate_dataset_name
 
     settings = current_app.config["CHIPAO"]
@@ -69,27 +70,110 @@ def upload(name: str):
             storage.save(path)
             paths.append(path)
             names.append(_display_name(storage.filename, i))
-        report = ingest_files(settings, paths, dataset=name, round=int(round_text),
-                              policy=policy, names=names, allowed_province=allowed)
-    finally:
+    except BaseException:
         close_work_dir(work, lock)
+        raise
+    users = user_store()
+    who = (principal.username, principal.role, principal.province, request.remote_addr)
+
+    def work_fn(progress) -> dict:
+        try:
+            return _ingest_result(settings, users, who, name, paths, names, int(round_text),
+                                  policy, allowed)
+        finally:
+            close_work_dir(work, lock)
+
+    runner = job_runner()
+    job_id = runner.submit("upload", name, principal.username, work_fn)
+    wait = 0.0 if "respond-async" in request.headers.get("Prefer", "") else float(
+        settings.get("upload_wait_seconds", 10))
+    if not runner.wait(job_id, wait):
+        resp = jsonify({"job": job_id, "status": "running",
+                        "detail": "the upload is being imported; follow the job "
+                                  "/ กำลังนำเข้าข้อมูล ติดตามสถานะได้ที่ลิงก์งาน"})
+        resp.status_code = 202
+        resp.headers["Location"] = f"/api/v1/jobs/{job_id}"
+        return resp
+    return _finished(name, job_id, runner.get(job_id) or {})
+
+
+def _ingest_result(settings, users, who, name, paths, names, round_: int, policy: str,
+                   allowed: str | None) -> dict:
+    """Run the import (in a job thread) and audit it; the HTTP answer as plain values."""
+    from service.ingest.run import ingest_files
+
+    report = ingest_files(settings, paths, dataset=name, round=round_, policy=policy,
+                          names=names, allowed_province=allowed)
     body = report.to_dict()
     body.pop("report_file", None)
     body.pop("quarantine_files", None)
-    audit("ingest", f"{name}/{report.version_id or '-'}",
-          f"status={report.status} records={report.n_records} accepted={report.n_accepted} "
-          f"quarantined={report.n_quarantined}")
-    if report.status == "rejected":  # answered through the one error table (errors.py)
-        if report.forbidden:
-            raise Forbidden("rows outside your province / มีแถวนอกจังหวัดของคุณ"
-                            ).with_extra(report=body)
-        raise InvalidInput("the file has problems; nothing was imported / ไฟล์มีปัญหา "
-                           "ไม่ได้นำเข้า").with_extra(report=body)
-    resp = jsonify(body)
-    resp.status_code = 201 if report.status == "created" else 200
-    if report.version_id:
-        resp.headers["Location"] = f"/api/v1/datasets/{name}/versions/{report.version_id}"
+    username, role, province, remote = who
+    users.audit(username=username, role=role, province=province, action="ingest",
+                object=f"{name}/{report.version_id or '-'}",
+                detail=f"status={report.status} records={report.n_records} "
+                       f"accepted={report.n_accepted} quarantined={report.n_quarantined}",
+                remote_addr=remote)
+    if report.status == "rejected":
+        status = 403 if report.forbidden else 422
+        title = "Forbidden" if report.forbidden else "Invalid input"
+        detail = ("rows outside your province / มีแถวนอกจังหวัดของคุณ" if report.forbidden
+                  else "the file has problems; nothing was imported / ไฟล์มีปัญหา ไม่ได้นำเข้า")
+        return {"status": status, "problem": {"type": "about:blank", "title": title,
+                                              "status": status, "detail": detail,
+                                              "report": body}}
+    return {"status": 201 if report.status == "created" else 200, "report": body}
+
+
+def _finished(name: str, job_id: str, job: dict):
+    """The answer of a finished upload job: as a synchronous upload would have given it."""
+    result = job.get("result") or {}
+    status = int(result.get("status", 500))
+    if "report" in result:
+        resp = jsonify(result["report"])
+        version = result["report"].get("version")
+        if version:
+            resp.headers["Location"] = f"/api/v1/datasets/{name}/versions/{version}"
+    else:
+        problem = result.get("problem") or {"type": "about:blank", "status": status,
+                                             "title": result.get("title", "Error"),
+                                             "detail": result.get("detail", "")}
+        resp = jsonify(problem)
+        resp.content_type = "application/problem+json"
+    resp.status_code = status
+    resp.headers["X-Chipao-Job"] = job_id
     return resp
+
+
+def job_runner():
+    """The app's :class:`service.jobs.JobRunner` (created once per app)."""
+    from service.jobs import JobRunner
+
+    runner = current_app.extensions.get("chipao_jobs")
+    if runner is None:
+        settings = current_app.config["CHIPAO"]
+        with _RUNNER_LOCK:
+            runner = current_app.extensions.get("chipao_jobs")
+            if runner is None:
+                runner = JobRunner(settings["database_url"],
+                                   workers=int(settings.get("job_workers", 2)))
+                current_app.extensions["chipao_jobs"] = runner
+    return runner
+
+
+_RUNNER_LOCK = threading.Lock()
+
+
+@bp.get("/jobs/<job_id>")
+@require_role("national", "provincial")
+def get_job(job_id: str):
+    """Status, progress and result of a background job (its creator or national users)."""
+    if not re.fullmatch(r"[0-9a-f]{16}", job_id):
+        raise NotFound("no such job / ไม่พบงานนี้")
+    job = job_runner().get(job_id)
+    principal = current_principal()
+    if job is None or (principal.role != "national" and job["created_by"] != principal.username):
+        raise NotFound("no such job / ไม่พบงานนี้")
+    return jsonify(job)
 
 
 _REPORT = {"type": "object", "additionalProperties": True}
@@ -115,7 +199,32 @@ OPENAPI_PATHS = {
                     "content": {"application/json": {"schema": _REPORT}}},
             "200": {"description": "Same file already imported / เคยนำเข้าแล้ว",
                     "content": {"application/json": {"schema": _REPORT}}},
+            "202": {"description": "Still importing: follow Location (/api/v1/jobs/{id}) "
+                                   "/ กำลังนำเข้า ติดตามสถานะที่ลิงก์งาน",
+                    "content": {"application/json": {"schema": _REPORT}}},
+            "409": {"description": "Another upload changed this province meanwhile "
+                                   "/ มีการนำเข้าข้อมูลจังหวัดนี้ระหว่างนั้น"},
             "415": {"description": "Not a CSV, XLSX or Parquet file / ไม่รองรับชนิดไฟล์"},
         },
+    }},
+    "/api/v1/jobs/{job_id}": {"get": {
+        "summary": "A background job (upload, build) / สถานะงานเบื้องหลัง",
+        "tags": ["datasets"],
+        "security": [{"bearer": []}, {"session": []}],
+        "parameters": [{"name": "job_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}],
+        "responses": {"200": {"description": "The job / งาน", "content": {
+            "application/json": {"schema": {
+                "type": "object", "required": ["id", "status", "progress"],
+                "properties": {
+                    "id": {"type": "string"}, "kind": {"type": "string"},
+                    "dataset": {"type": "string"},
+                    "status": {"type": "string",
+                               "enum": ["queued", "running", "done", "failed"]},
+                    "progress": {"type": "number"},
+                    "created_by": {"type": ["string", "null"]},
+                    "created_at": {"type": "string"},
+                    "finished_at": {"type": ["string", "null"]},
+                    "result": {"type": ["object", "null"]}}}}}}},
     }},
 }

@@ -23,7 +23,9 @@ from service.vocabulary import level_of
 #: admin level -> person column holding that level's code (from the record)
 LEVEL_COLUMN = {"province": "province_code", "amphoe": "amphoe_code", "tambon": "tambon_code",
                 "village": "village_id"}
-_FIRST = ("village_id", "tambon_code", "amphoe_code", "province_code", "lon", "lat")
+#: never lon/lat: a household's point is its home; one coordinates rule for every
+#: household-level route (target lists and exports refuse them too, docs/security.md)
+_FIRST = ("village_id", "tambon_code", "amphoe_code", "province_code")
 _ANY = ("hh_mpi_poor", "hh_crossgen", "tpmap_target_poor", "tpmap_deprived_any",
         "welfare_card")
 _ELIG = re.compile(r"^elig_(\w+)$")
@@ -40,7 +42,8 @@ def level_of_admin_code(code: str) -> str:
 def household_list(persons: pl.DataFrame, area: str) -> pd.DataFrame:
     """One row per household of ``area`` (admin code at any level), sorted by village, hh_id.
 
-    Columns (those whose inputs exist): hh_id, village/tambon/amphoe/province codes, lon, lat,
+    Columns (those whose inputs exist): hh_id, village/tambon/amphoe/province codes (never
+    lon/lat),
     n_members, n_children, n_elderly, n_disabled, max_mpi_c, hh_mpi_poor, hh_crossgen,
     tpmap_target_poor, tpmap_deprived_any, welfare_card, n_excl_<programme> (members eligible
     but not covered, ตกหล่น).

@@ -12,6 +12,7 @@ import csv
 import fcntl
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -156,25 +157,51 @@ class _ProvinceWriters:
             w.close()
 
 
-def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
-    """A private directory under ``<data_dir>/tmp`` holding an exclusive lock while in use.
-
-    Directories of processes that died (killed imports, crashed uploads) are no longer
-    locked: they are removed here, so raw uploads never linger in the data directory.
-    """
+def remove_stale_work_dirs(settings: Mapping[str, Any]) -> int:
+    """Remove the work directories of processes that died (killed imports, crashed uploads:
+    raw files with IDs and names). Called at every import and when the app starts."""
     tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    for stale in [*tmp_root.glob("ingest-*"), *tmp_root.glob("upload-*")]:
+    if not tmp_root.is_dir():
+        return 0
+    removed = 0
+    for stale in [*tmp_root.glob("ingest-*"), *tmp_root.glob("upload-*"),
+                  *tmp_root.glob(".new-*")]:
+        lock_file = stale / ".lock"
+        if not lock_file.exists():
+            # a directory without its lock is never a live one: live directories are
+            # created with the lock held (see open_work_dir), except a ".new-" one being made
+            if stale.name.startswith(".new-") and time.time() - stale.stat().st_mtime < 60:
+                continue
+            shutil.rmtree(stale, ignore_errors=True)
+            removed += 1
+            continue
         try:
-            with open(stale / ".lock", "a+") as fh:
+            with open(lock_file, "r+") as fh:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 shutil.rmtree(stale, ignore_errors=True)
+                removed += 1
                 log.info("removed the work directory of an interrupted import: %s", stale.name)
         except (BlockingIOError, FileNotFoundError, NotADirectoryError):
             continue  # in use by a live import, or already gone
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_root))
-    lock = open(work / ".lock", "a+")
+    return removed
+
+
+def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
+    """A private directory under ``<data_dir>/tmp`` holding an exclusive lock while in use.
+
+    Directories of processes that died are removed here (and at start-up), so raw uploads
+    never linger in the data directory. The directory is created under a hidden name, locked,
+    and only then renamed to ``<prefix>*``: another import's clean-up can never take a
+    directory that is being set up for one whose lock is not taken yet.
+    """
+    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    remove_stale_work_dirs(settings)
+    new = Path(tempfile.mkdtemp(prefix=".new-", dir=tmp_root))
+    lock = open(new / ".lock", "a+")
     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_root))
+    os.replace(new, work)  # an empty directory is replaced atomically
     return work, lock
 
 

@@ -449,7 +449,12 @@ class Validator:
         out["income_per_person_thb"] = pl.when(money >= 0).then(money).otherwise(None)
 
         # -- identifiers ------------------------------------------------------------------
+        # typed with dots, dashes, spaces or a label ("ID: 1.2345.67890.12.3"): the 13 digits
+        # are the ID (normalised before the HMAC, so the pseudonym is the same however typed)
         nid = pl.col("national_id").str.replace_all(r"[\s\-]", "")
+        digits = pl.col("national_id").str.replace_all(r"\D", "")
+        nid = pl.when(~nid.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
+                      & (digits.str.len_chars() == 13)).then(digits).otherwise(nid)
         df = df.with_columns(_nid=nid)
         nidc = pl.col("_nid")
         checks += [
@@ -531,8 +536,14 @@ class Validator:
         ps = self._pseudonymiser
         pid = pl.col("person_id")
         hh = pl.col("hh_id")
-        raw_pid = pid.str.replace_all(r"[\s\-]", "").str.contains(r"^\d{13}$")
-        raw_hh = hh.str.replace_all(r"[\s\-]", "").str.contains(r"^\d{11}$|^\d{13}$")
+        # a supplied id holding a national ID / house number however typed (dots, a label), or a
+        # person's name (Thai letters, words), is hashed: never stored in clear
+        pid_digits = pid.str.replace_all(r"\D", "")
+        hh_digits = hh.str.replace_all(r"\D", "")
+        raw_pid = ((pid_digits.str.len_chars() == 13)
+                   & ~pid.str.contains(r"^TH\d") | pid.str.contains(r"[\u0e00-\u0e7f]"))
+        raw_hh = (hh_digits.str.contains(r"^\d{11}$|^\d{13}$") & ~hh.str.contains(r"^TH\d")
+                  | hh.str.contains(r"[\u0e00-\u0e7f]|[A-Za-z]{2,}\s+[A-Za-z]{2,}"))
         need_hash = df.select(raw_pid.any() | raw_hh.any()).item()
         if not (self.mapping.has_identifiers or need_hash):
             return df
@@ -543,10 +554,14 @@ class Validator:
                                                          pl.Series([None] * df.height,
                                                                    dtype=pl.String)))
         sup_pid = df.select(pl.when(raw_pid).then(None).otherwise(pid)).to_series()
-        raw_pid_all = df.select(pl.when(raw_pid).then(pid.str.replace_all(r"[\s\-]", ""))
+        pid_norm = pl.when(pid_digits.str.len_chars() == 13).then(pid_digits).otherwise(
+            pid.str.replace_all(r"\s+", " ").str.strip_chars())
+        raw_pid_all = df.select(pl.when(raw_pid).then(pid_norm)
                                 ).to_series()
         raw_pid_vals = raw_pid_all if raw_pid_all.null_count() < df.height else None
-        house = df.select(pl.when(raw_hh).then(hh.str.replace_all(r"[\s\-]", ""))
+        hh_norm = pl.when(hh_digits.str.contains(r"^\d{11}$|^\d{13}$")).then(hh_digits).otherwise(
+            hh.str.replace_all(r"\s+", " ").str.strip_chars())
+        house = df.select(pl.when(raw_hh).then(hh_norm)
                           .otherwise(pl.col("house_id").str.replace_all(r"[\s\-]", ""))).to_series()
         hh_hash = p.series("hh", house)
         hh_final = hh_hash.fill_null(df.select(pl.when(raw_hh).then(None).otherwise(hh))

@@ -31,7 +31,8 @@ for _name in ("alembic.runtime.plugins", "alembic.runtime.migration"):
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 #: modules whose ``metadata`` (sqlalchemy.MetaData) the migrations must match
-MODEL_MODULES = ("service.store.catalog", "service.store.users", "service.followup.models")
+MODEL_MODULES = ("service.store.catalog", "service.store.users", "service.followup.models",
+                 "service.store.sessions", "service.jobs")
 
 _PG_LOCK_KEY = 0x43484950  # "CHIP": advisory lock serialising migrations
 _engines: dict[str, sa.Engine] = {}

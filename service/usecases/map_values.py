@@ -103,6 +103,16 @@ class MapParams:
             if not 0 < k <= 1:
                 raise InvalidInput("k (poverty cut-off) must be in (0, 1] "
                                    "/ ค่า k ต้องมากกว่า 0 และไม่เกิน 1", column="k")
+            # only the offered cut-offs: each is re-counted from persons once and cached, so
+            # the cost per version and area is bounded (SEC: availability, docs/security.md)
+            from service.render.map_page import K_CHOICES
+
+            offered = [c for c in K_CHOICES if abs(k - c) < 1e-9]
+            if not offered:
+                values = ", ".join(f"{c:g}" for c in K_CHOICES)
+                raise InvalidInput(f"k (poverty cut-off) must be one of {values} "
+                                   f"/ ค่า k ต้องเป็นค่าใดค่าหนึ่งต่อไปนี้ {values}", column="k")
+            k = offered[0]
         breaks = args.get("breaks") or "page"
         if breaks not in BREAKS:
             raise InvalidInput("breaks must be 'page' or 'national' / "
