@@ -57,6 +57,10 @@ class Services:
     templates: dict[str, Template] = field(default_factory=dict)
     #: household follow-up store (service.followup.store.CaseStore), opened on first use
     followup: Any = None
+    #: server-side sign-in sessions (service.store.sessions.SessionStore), opened on first use
+    sessions: Any = None
+    #: background upload/build jobs (service.jobs.JobRunner), started on first use
+    jobs: Any = None
     #: small values computed once per app (navigation prefixes, the place search index)
     memo: dict[str, Any] = field(default_factory=dict)
 

@@ -109,7 +109,11 @@ def test_evaluation_api_page_and_csv(sim_app):
     assert (body["baseline_round"], body["follow_round"]) == (2566, 2567)
     res = body["results"][0]
     assert res["n_helped"] == out["help_records"]
-    assert res["effect_lo"] <= EFFECT <= res["effect_hi"], res
+    # one draw: the interval brackets the estimate, which is near the simulated effect (that
+    # the 95 % interval holds the truth is tested over 20 simulations above, not on one draw,
+    # which misses it 1 time in 20 by design)
+    assert res["effect_lo"] <= res["effect"] <= res["effect_hi"], res
+    assert abs(res["effect"] - EFFECT) < 0.1, res
     assert r.headers["Cache-Control"] == "no-store"
     # another province's user sees nothing of Mae Hong Son
     assert c.get("/api/v1/followup/evaluation?area=TH58",

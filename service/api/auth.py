@@ -25,13 +25,13 @@ import functools
 import hmac
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
     Flask,
-    current_app,
     g,
     jsonify,
     redirect,
@@ -112,14 +112,17 @@ def _resolve_principal() -> Principal:
 
 def session_store(app: Flask | None = None):
     """The app's :class:`service.store.sessions.SessionStore` (created once per app)."""
+    from service.api.services import services
     from service.store.sessions import SessionStore
 
-    app = app or current_app
-    store = app.extensions.get("chipao_sessions")
-    if store is None:
-        store = app.extensions.setdefault(
-            "chipao_sessions", SessionStore(app.config["CHIPAO"]["database_url"]))
-    return store
+    s = services(app)
+    with _SESSIONS_LOCK:
+        if s.sessions is None:
+            s.sessions = SessionStore(s.settings["database_url"])
+    return s.sessions
+
+
+_SESSIONS_LOCK = threading.Lock()
 
 
 def current_principal() -> Principal:

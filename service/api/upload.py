@@ -146,18 +146,15 @@ def _finished(name: str, job_id: str, job: dict):
 
 def job_runner():
     """The app's :class:`service.jobs.JobRunner` (created once per app)."""
+    from service.api.services import services
     from service.jobs import JobRunner
 
-    runner = current_app.extensions.get("chipao_jobs")
-    if runner is None:
-        settings = current_app.config["CHIPAO"]
-        with _RUNNER_LOCK:
-            runner = current_app.extensions.get("chipao_jobs")
-            if runner is None:
-                runner = JobRunner(settings["database_url"],
-                                   workers=int(settings.get("job_workers", 2)))
-                current_app.extensions["chipao_jobs"] = runner
-    return runner
+    s = services()
+    with _RUNNER_LOCK:
+        if s.jobs is None:
+            s.jobs = JobRunner(s.settings["database_url"],
+                               workers=int(s.settings.get("job_workers", 2)))
+    return s.jobs
 
 
 _RUNNER_LOCK = threading.Lock()
