@@ -96,7 +96,7 @@ def free_text_problem(text: str | None) -> str | None:
 def _problems(values: pl.Series) -> pl.Series:
     # only values with 13 digits or more can hold an ID: the Python rule runs on those only
     many_digits = values.str.count_matches(r"[0-9๐-๙]").fill_null(0) >= 13
-    out = [None] * len(values)
+    out: list[str | None] = [None] * len(values)
     for i in many_digits.arg_true().to_list():
         if contains_national_id(values[i]):
             out[i] = "id_in_free_text"
