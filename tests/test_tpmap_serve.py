@@ -424,3 +424,62 @@ def test_kpi_page_per_round(two_rounds):
     row = _kpi_rows(page, "TH58")["n_target_poor"]
     assert re.findall(r'data-status="(\w+)"', row) == ["baseline", "same"]
     assert "2561" in page and "2562" in page
+
+
+def _map_config(app, url, headers=None) -> dict:
+    import json
+
+    page = _get(app, url, headers).get_data(as_text=True)
+    return json.loads(re.search(r"chipaoMap\([^,]+, (\{.*\})\);", page).group(1))
+
+
+def test_map_page_controls_on_a_published_dataset(served):
+    """No k selector, no target groups, no H3 levels; the measures needing persons flagged
+    not available; the dimension checkboxes; values say no k."""
+    app, national = served
+    for url in ("/maps/?dataset=tpmap", "/maps/area/TH58?dataset=tpmap"):
+        cfg = _map_config(app, url, national)
+        assert cfg["k_choices"] == [] and cfg["groups"] == []
+        assert not any(lv["id"].startswith("h3_") for lv in cfg["levels"])
+        off = {m["id"] for m in cfg["measures"] if m.get("available") is False}
+        assert {"h", "m0", "a", "n_poor", "cov_welfare_card", "excl_welfare_card"} <= off
+        on = {m["id"] for m in cfg["measures"]} - off
+        assert {"target_poor_rate", "tp_m10000", "tp_m11111", "fail_ind22", "elderly_rate",
+                "welfare_card_rate", "welfare_registered_rate", "priority_rank"} <= on
+        assert [d["id"] for d in cfg["dimension_masks"]["dimensions"]] == [
+            "health", "living", "education", "income", "accessibility"]
+    assert "village" in {lv["id"] for lv in _map_config(
+        app, "/maps/area/TH58?dataset=tpmap", national)["levels"]}
+    r = app.test_client().get("/maps/area/TH58?dataset=tpmap&level=h3_r8", headers=national)
+    assert r.status_code == 404 and "no H3 layers" in r.get_data(as_text=True)
+    body = _get(app, "/maps/values/tambon.json?dataset=tpmap&scope=TH58&measure=tp_m10000",
+                national).get_json()
+    assert body["k"] is None
+
+
+def test_public_target_village_list_shows_no_small_count(served):
+    """The village target list (API and CSV) a public caller gets: no count of 1-9 target
+    poor, none in the top failing indicators; authorised callers get TPMAP's figures."""
+    app, national = served
+    for p in PROVINCES:
+        items = _get(app, f"/api/v1/targets/villages?dataset=tpmap&area={p}&limit=5000"
+                     ).get_json()["items"]
+        shown = [i["n_target_poor"] for i in items if i.get("n_target_poor") is not None]
+        assert shown and not any(0 < v < MIN for v in shown), p
+        for i in items:
+            for n in re.findall(r"\(([\d,]+)\)", i.get("top_failing_indicators") or ""):
+                assert not 0 < int(n.replace(",", "")) < MIN, (p, i["village_id"])
+    text = _get(app, "/lists/villages.csv?dataset=tpmap&area=TH50").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows and not any(r["n_target_poor"] and 0 < float(r["n_target_poor"]) < MIN
+                            for r in rows)
+    raw = published("village", "11111", "58")["poor.JPT.MOFval.CNT"].cast(int)
+    assert ((raw > 0) & (raw < MIN)).sum() > 50  # there were small counts to hide
+    detail = _get(app, "/api/v1/targets/villages?dataset=tpmap&area=TH58&limit=5000",
+                  national).get_json()["items"]
+    pub = published("village", "11111", "58").filter(
+        pl.col("village_ID").str.slice(4, 2).cast(pl.Int32) < 51).group_by(
+        pl.col("village_ID").str.slice(0, 8)).agg(pl.col("poor.JPT.MOFval.CNT").cast(
+            pl.Int64).sum())
+    assert {i["village_id"]: i["n_target_poor"] for i in detail} == {
+        "TH" + k: v for k, v in pub.iter_rows()}

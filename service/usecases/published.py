@@ -408,3 +408,31 @@ def _unavailable_kpis(kpi_words: Mapping[str, tuple[str, str]]) -> list[dict[str
         out.append({"kpi": f"n_excl_{p['id']}", "th": f"คนตกหล่น{p['th']}",
                     "en": f"Excluded: {p['en']}"})
     return out
+
+
+# -- maps --------------------------------------------------------------------------------------
+def map_availability(s: Any, dataset: str, version: str | None, level: str
+                     ) -> tuple[bool, frozenset[str]]:
+    """(published?, ids of the catalogue measures the version lacks) for a map page; a
+    published dataset has no H3 layers (no village points): 404 in words for those."""
+    from service.errors import NotFound
+    from service.render.catalogue import load_catalogue
+
+    try:
+        v = s.store.version(dataset, version)
+    except Exception:  # a map source without this catalog (FrameSource), unknown dataset
+        return False, frozenset()
+    columns = measures_available(v)
+    if columns is None:
+        return False, frozenset()
+    if level.startswith("h3_"):
+        raise NotFound("no H3 layers in this dataset: published tables have no village "
+                       "points / ชุดข้อมูลนี้ไม่มีชั้นหกเหลี่ยม H3 (ตารางที่เผยแพร่ไม่มีพิกัดหมู่บ้าน)")
+    have = set(columns)
+    missing = set()
+    for m in load_catalogue().measures.values():
+        if m.id == "priority_rank":  # ranked from the table's own columns
+            continue
+        if not all(c in have for c in m.columns()):
+            missing.add(m.id)
+    return True, frozenset(missing)
