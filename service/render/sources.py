@@ -7,6 +7,7 @@ no ingest run. Both are pure (no Flask).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +51,15 @@ def _label(round_no: int, when: str) -> str:
     return f"รอบ {round_no} · Round {round_no} ({when})"
 
 
+def round_label(round_no: int, built: dt.datetime | dt.date | str | None) -> str:
+    """``รอบ 2562 · Round 2562 (1 ธ.ค. 2569)``: the build date in the Buddhist era, as
+    people read dates (service.render.thai.be_date)."""
+    from service.render.thai import be_date
+
+    when = be_date(built) if built else ""
+    return _label(round_no, when) if when else f"รอบ {round_no} · Round {round_no}"
+
+
 class StoreSource:
     """The app's one store (service.api.services.Services) seen as a map source."""
 
@@ -63,7 +73,7 @@ class StoreSource:
             return []
         # released versions only (one per round: superseded versions are never shown),
         # oldest round first
-        out = [Round(v.id, int(v.round), _label(int(v.round), v.created_at.strftime("%Y-%m-%d")))
+        out = [Round(v.id, int(v.round), round_label(int(v.round), v.created_at))
                for v in versions]
         return sorted(out, key=lambda r: r.round)
 
