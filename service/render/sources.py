@@ -94,6 +94,15 @@ class StoreSource:
                      ) -> list[str]:
         return self.store.area_columns(dataset, level, version=version)
 
+    def read_partials(self, dataset: str, level: str, *, version: str | None = None,
+                      province: str | None = None) -> pd.DataFrame | None:
+        """Provinces' parts of border H3 cells (Store.read_partials; SEC)."""
+        return self.store.read_partials(dataset, level, version=version, province=province)
+
+    def border_codes(self, dataset: str, level: str, *, version: str | None = None,
+                     province: str | None = None) -> set[str]:
+        return self.store.border_codes(dataset, level, version=version, province=province)
+
     def village_points(self, dataset: str, codes: Sequence[str], *,
                        version: str | None = None) -> gpd.GeoDataFrame:
         return self.store.area_geometries("village", codes, dataset=dataset, version=version)
