@@ -48,7 +48,7 @@ def allowed_origins(value: str) -> list[str]:
 
 
 def _frame_ancestors() -> str:
-    return " ".join(["'self'", *allowed_origins(settings()["embed_allowed_origins"])])
+    return " ".join(["'self'", *allowed_origins(settings().embed_allowed_origins)])
 
 
 def _embed_page(scope: str | None):
@@ -85,7 +85,7 @@ def embed_code():
 
         raise InvalidInput("village maps are never embedded / ไม่เผยแพร่แผนที่ระดับหมู่บ้าน",
                            column="level")
-    query = params.query(default_dataset=settings()["default_dataset"])
+    query = params.query(default_dataset=settings().default_dataset)
     # the embed is pinned to the round shown: a portal page keeps saying what it said
     version, _, rounds = map_values.resolve_round(services(), params)
     if version:
@@ -102,8 +102,8 @@ def embed_code():
     template = (MAPS_DIR / "templates" / "embed_code.html").read_text(encoding="utf-8")
     return render_template_string(
         template, snippet=snippet, embed_url=embed_url, title=title, back_url=back,
-        allowed=" ".join(allowed_origins(settings()["embed_allowed_origins"])),
-        min_households=settings()["min_cell_households"], round_label=round_label,
+        allowed=" ".join(allowed_origins(settings().embed_allowed_origins)),
+        min_households=settings().min_cell_households, round_label=round_label,
         css_url=assets.url("maps", "chipao-map.css"),
         script_url=assets.url("maps", "chipao-embed-code.js"))
 

@@ -86,7 +86,7 @@ def upload(name: str):
     runner = job_runner()
     job_id = runner.submit("upload", name, principal.username, work_fn)
     wait = 0.0 if "respond-async" in request.headers.get("Prefer", "") else float(
-        settings.get("upload_wait_seconds", 10))
+        settings.upload_wait_seconds)
     if not runner.wait(job_id, wait):
         resp = jsonify({"job": job_id, "status": "running",
                         "detail": "the upload is being imported; follow the job "
@@ -152,8 +152,8 @@ def job_runner():
     s = services()
     with _RUNNER_LOCK:
         if s.jobs is None:
-            s.jobs = JobRunner(s.settings["database_url"],
-                               workers=int(s.settings.get("job_workers", 2)))
+            s.jobs = JobRunner(s.settings.database_url,
+                               workers=int(s.settings.job_workers))
     return s.jobs
 
 

@@ -22,9 +22,9 @@ def _services() -> Any:
     from service.store.users import UserStore
 
     settings = settings_from_env()
-    Path(settings["data_dir"]).mkdir(parents=True, exist_ok=True)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     return SimpleNamespace(settings=settings, store=open_store(settings),
-                           users=UserStore(settings["database_url"]), followup=None)
+                           users=UserStore(settings.database_url), followup=None)
 
 
 def _operator() -> Any:

@@ -55,7 +55,7 @@ def command(files: tuple[Path, ...], dataset: str | None, round_: int | None, po
         if policy == "quarantine" and quarantine_dir is None:
             quarantine_dir = files[0].resolve().parent
         report = ingest_files(
-            settings, list(files), dataset=dataset or settings["default_dataset"],
+            settings, list(files), dataset=dataset or settings.default_dataset,
             round=round_, policy=policy, progress=True, report_path=report_path,
             quarantine_dir=quarantine_dir, carry_over=not replace_all)
     except ChipaoError as exc:

@@ -18,7 +18,7 @@ from service.settings import settings_from_env
 def _store():
     from service.store.users import UserStore
 
-    return UserStore(settings_from_env()["database_url"])
+    return UserStore(settings_from_env().database_url)
 
 
 def _fail(exc: Exception) -> None:

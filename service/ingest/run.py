@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
 from service.ingest.schema import PERSON_SCHEMA
 from service.ingest.validate import NOTICES, REASONS, Validator, map_headers
-from service.settings import as_settings
+from service.settings import SettingsLike, as_settings
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +157,11 @@ class _ProvinceWriters:
             w.close()
 
 
-def remove_stale_work_dirs(settings: Mapping[str, Any]) -> int:
+def remove_stale_work_dirs(settings: SettingsLike) -> int:
     """Remove the work directories of processes that died (killed imports, crashed uploads:
     raw files with IDs and names). Called at every import and when the app starts."""
-    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
+    settings = as_settings(settings)
+    tmp_root = Path(settings.data_dir).resolve() / "tmp"
     if not tmp_root.is_dir():
         return 0
     removed = 0
@@ -186,7 +187,7 @@ def remove_stale_work_dirs(settings: Mapping[str, Any]) -> int:
     return removed
 
 
-def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
+def open_work_dir(settings: SettingsLike, prefix: str) -> tuple[Path, Any]:
     """A private directory under ``<data_dir>/tmp`` holding an exclusive lock while in use.
 
     Directories of processes that died are removed here (and at start-up), so raw uploads
@@ -194,7 +195,8 @@ def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
     and only then renamed to ``<prefix>*``: another import's clean-up can never take a
     directory that is being set up for one whose lock is not taken yet.
     """
-    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
+    settings = as_settings(settings)
+    tmp_root = Path(settings.data_dir).resolve() / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     remove_stale_work_dirs(settings)
     new = Path(tempfile.mkdtemp(prefix=".new-", dir=tmp_root))
@@ -217,7 +219,7 @@ def combined_sha256(sources: Sequence[SourceFile]) -> str:
     return hashlib.sha256("\n".join(sorted(s.sha256 for s in sources)).encode()).hexdigest()
 
 
-def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, dataset: str,
+def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset: str,
                  round: int, policy: str = "reject", names: Sequence[str] | None = None,
                  allowed_province: str | None = None, progress: bool = False,
                  report_path: str | Path | None = None, quarantine_dir: str | Path | None = None,
@@ -235,6 +237,7 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
     current version when it is of the same round, so one province's upload updates that
     province only. ``build`` replaces :func:`service.pipeline.build_version` (tests).
     """
+    settings = as_settings(settings)
     from service.store import open_store
     from service.store.catalog import validate_dataset_name
 
@@ -307,7 +310,7 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
         try:
             for src, mapping in zip(sources, mappings, strict=True):
                 validator = Validator(mapping, file=src.name,
-                                      boundaries_dir=settings["boundaries_dir"],
+                                      boundaries_dir=settings.boundaries_dir,
                                       pseudonymiser=get_pseudonymiser,
                                       allowed_province=allowed_province)
                 qpath = None
