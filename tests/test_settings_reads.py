@@ -31,12 +31,12 @@ def keyed_reads(source: str) -> list[str]:
     """``settings["x"]`` and ``settings.get("x")`` reads in ``source`` (line: code)."""
     out = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) \
-                and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str) \
-                and node.slice.value != "CHIPAO" and _holder(node.value):
-            out.append(f"{node.lineno}: {ast.unparse(node)}")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr == "get" and _holder(node.func.value):
+        keyed = (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
+                 and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)
+                 and node.slice.value != "CHIPAO" and _holder(node.value))
+        got = (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr == "get" and _holder(node.func.value))
+        if keyed or got:
             out.append(f"{node.lineno}: {ast.unparse(node)}")
     return out
 
