@@ -55,3 +55,36 @@ def test_province_defaults_and_refuses_other_levels():
     assert params.province({"province": ""}, "TH58") is None
     with pytest.raises(InvalidInput, match="column province"):
         params.province({"province": "TH5801"}, None)
+
+
+# -- the one rule for bad levels and codes (docs/CONTRACT.md §5) ------------------------------
+def test_in_path_turns_the_vocabulary_422_into_404():
+    from service import vocabulary
+    from service.errors import NotFound
+
+    assert params.in_path(vocabulary.check_level, "tambon") == "tambon"
+    with pytest.raises(NotFound, match="nowhere"):
+        params.in_path(vocabulary.check_level, "nowhere")
+    with pytest.raises(InvalidInput):  # the same check outside a path keeps its 422
+        vocabulary.check_level("nowhere")
+
+
+def test_a_bad_level_or_code_in_an_api_path_is_404(client):
+    for url in ("/api/v1/areas/nowhere", "/api/v1/areas/province/XX",
+                "/api/v1/areas/village/TH58", "/api/v1/cells/zzz",
+                "/api/v1/exports/areas/nowhere.csv"):
+        resp = client.get(url)
+        assert resp.status_code == 404, url
+        assert resp.content_type == "application/problem+json", url
+
+
+def test_a_bad_level_or_code_in_a_query_is_422_naming_the_field(client):
+    resp = client.get("/api/v1/cells?resolution=8&parent=TH58")
+    assert resp.status_code == 422  # was 404 before the rule: a query value
+    assert "column parent" in resp.get_json()["detail"]
+    resp = client.get("/api/v1/cells?resolution=12")
+    assert resp.status_code == 422 and "column resolution" in resp.get_json()["detail"]
+    for url in ("/maps/?level=nowhere", "/maps/area/XX"):  # a page's parameter or scope
+        resp = client.get(url)
+        assert resp.status_code == 422, url
+        assert "column" in resp.get_json()["detail"] or "code" in resp.get_json()["detail"]

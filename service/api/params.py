@@ -8,10 +8,25 @@ stay "parse, call one use case, send" (docs/CONTRACT.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from service.errors import InvalidInput
+from service.errors import InvalidInput, NotFound
+
+T = TypeVar("T")
+
+def in_path(check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """THE rule for a value taken from an ``/api/v1`` URL path (docs/CONTRACT.md §5, "Bad
+    levels and codes"): the path names a resource, so a level, code or cell that is not one
+    answers 404 (``check``'s :class:`InvalidInput` becomes :class:`NotFound`, same message).
+    Query-string and form values, and the scope of a page (``/maps/area/<code>``), keep the
+    422 of ``check`` naming the field."""
+    try:
+        return check(*args, **kwargs)
+    except InvalidInput as exc:
+        raise NotFound(str(exc)) from None
+
 
 #: checkbox spellings of "on"
 _ON = ("1", "on", "true")

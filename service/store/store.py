@@ -34,7 +34,7 @@ import shapely
 from service.errors import Conflict, InvalidInput, NotFound
 from service.settings import SettingsLike, as_settings
 from service.store.catalog import Catalog, Version, validate_dataset_name
-from service.vocabulary import H3_LEVELS, LEVELS, is_code
+from service.vocabulary import H3_LEVELS, check_level, is_code
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,7 @@ _CACHE_BYTES = 512 * 1024 * 1024
 
 
 def _check_level(level: str) -> str:
-    if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, not {level!r} "
-                           f"/ ระดับพื้นที่ไม่ถูกต้อง", column="level")
-    return level
+    return check_level(level)  # the one declaration (service.vocabulary), 422
 
 
 class SourceAlreadyStored(Exception):
