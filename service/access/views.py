@@ -29,7 +29,7 @@ import pandas as pd
 from service.access.principal import PUBLIC, Principal
 from service.errors import InvalidInput, NotFound
 from service.lru import LRU
-from service.vocabulary import PARENT_LEVEL
+from service.vocabulary import H3_LEVELS, PARENT_LEVEL
 
 #: levels too large to list for the whole country (a province or parent is required)
 BIG_LEVELS: tuple[str, ...] = ("village", "h3_r8", "h3_r9")
@@ -262,6 +262,17 @@ def _without_cell_key(frame: pd.DataFrame) -> pd.DataFrame:
     """Detail rows without ``ckey``: the cell key is an internal of the public
     perturbation (with it the noise of the public figures could be undone)."""
     return frame.drop(columns=["ckey"], errors="ignore")
+
+
+def listed_rows(frame: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The rows of ``level`` a listing or a file may carry (THE "published cells only" rule):
+    on H3 levels a suppressed cell is left out entirely (no code, figure, polygon or reason),
+    so which fine cells hold 1-9 households stays unknown (SEC, docs/security.md); admin
+    areas keep their suppressed rows (named, figures withheld). The API listings, the cell
+    pages and the exports (service.usecases.areas / exports) all apply it here."""
+    if level not in H3_LEVELS or "suppressed" not in frame:
+        return frame
+    return frame[~frame["suppressed"].fillna(False).astype(bool)]
 
 
 def public_view(store: AreaReader, dataset: str, level: str, *, version: str | None = None,
