@@ -94,6 +94,13 @@ def headline(exc: ChipaoError) -> str:
     return f"{exc.title_th} · {exc.title}: {exc}"
 
 
+def problem_body(status: int, title: str, detail: str, extra: dict | None = None) -> dict:
+    """THE problem document (RFC 9457: ``type``, ``title``, ``status``, ``detail`` and
+    extra members such as an import ``report``) of every error answer."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            **(extra or {})}
+
+
 def status_for(exc: BaseException) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_CODES:

@@ -6,14 +6,8 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from service.errors import problem_body
 from service.usecases.downloads import Download
-
-
-def problem_body(status: int, title: str, detail: str, extra: dict | None = None
-                 ) -> dict[str, Any]:
-    """The RFC 9457 problem document (``type``, ``title``, ``status``, ``detail``, extras)."""
-    return {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            **(extra or {})}
 
 
 def problem(status: int, title: str, detail: str, extra: dict | None = None) -> Response:
