@@ -261,6 +261,29 @@ def test_progress_counts(cases, targets):
                                            "amount_thb": 500.0, "n_flagged": 0}]
 
 
+def test_generation_changes_with_every_progress_change(cases):
+    """The key of cached public progress (maps): a status change, a plan item added or
+    cancelled, help recorded and a new case each give a new stamp; reading does not."""
+    rows, _ = cases.list_cases("demo", 2561, provinces={"TH75"}, limit=1)
+    case = rows[0]["id"]
+    stamps = [cases.generation("demo")]
+    cases.progress("demo", 2561, level="province", provinces=None)
+    assert cases.generation("demo") == stamps[0]
+    cases.change_status(case, "visited", actor=WHO)
+    stamps.append(cases.generation("demo"))
+    item = cases.add_plan_item(case, action="goods_aid", agency="lao", actor=WHO)
+    stamps.append(cases.generation("demo"))
+    cases.cancel_plan_item(case, item)
+    stamps.append(cases.generation("demo"))
+    cases.add_assistance(case, given_on="2026-05-01", agency="lao", action="goods_aid",
+                         actor=WHO)
+    stamps.append(cases.generation("demo"))
+    cases.register_missed("demo", 2561, village_id=None, tambon_code=rows[0]["tambon_code"],
+                          n_members=2, reason="new_household", actor=WHO)
+    stamps.append(cases.generation("demo"))
+    assert len(set(stamps)) == len(stamps), stamps
+
+
 # -- notes: one rule, two implementations -------------------------------------------------------
 @given(st.lists(st.text(alphabet=st.sampled_from(list("นายงสาวกด.ช ญ0123456789 -Mrs@ab.ภพ")),
                         max_size=30), min_size=1, max_size=20))

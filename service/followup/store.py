@@ -23,6 +23,7 @@ from service.errors import Conflict, InvalidInput, NotFound
 from service.followup import models as m
 from service.followup.catalogue import HORIZONS, Actions, Workflow, load_actions, load_workflow
 from service.followup.notes import NOTE_REASONS, note_problem
+from service.lru import LRU
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,8 @@ class CaseStore:
         self.engine = engine
         self.workflow = workflow or load_workflow()
         self.actions = actions or load_actions()
+        #: public progress tables, keyed by :meth:`generation` (service.usecases.cases)
+        self.public_cache: LRU[pd.DataFrame] = LRU(max_items=8)
 
     # -- cases from a round ------------------------------------------------------------------
     def synced(self, dataset: str, version_id: str, province: str) -> bool:
@@ -660,6 +663,22 @@ class CaseStore:
                                            "matched_round", "created_at"])
 
     # -- progress ------------------------------------------------------------------------------
+    def generation(self, dataset: str) -> tuple[Any, ...]:
+        """A stamp that changes whenever a figure of :meth:`progress` may change (a case
+        opened or changed, a plan item added or cancelled, help recorded): the key of cached
+        progress figures. One round trip over primary keys."""
+        def top(col: Any) -> Any:
+            return sa.select(sa.func.max(col)).scalar_subquery()
+
+        stamp = sa.select(
+            sa.select(sa.func.max(m.cases.c.id)).where(m.cases.c.dataset == dataset)
+            .scalar_subquery(),
+            top(m.history.c.id), top(m.plan.c.id), top(m.assistance.c.id),
+            sa.select(sa.func.count()).select_from(m.plan).where(m.plan.c.cancelled)
+            .scalar_subquery())
+        with self.engine.connect() as conn:
+            return tuple(conn.execute(stamp).one())
+
     def progress(self, dataset: str, round: int, *, level: str,
                  provinces: set[str] | None, area: str | None = None,
                  today: dt.date | None = None) -> pd.DataFrame:

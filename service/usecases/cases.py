@@ -443,7 +443,7 @@ PUBLIC_LEVELS = ("province", "amphoe")
 
 
 def public_progress(services: Any, *, dataset: str | None, level: str,
-                    area: str | None = None) -> pd.DataFrame:
+                    area: str | None = None, round: int | None = None) -> pd.DataFrame:
     """Disclosure-controlled progress for everyone: province or amphoe only, areas with
     fewer target households than the minimum suppressed (primary and complementary, through
     service.analysis.disclosure), counts rounded to 5 and shares to 5 percentage points,
@@ -454,9 +454,10 @@ def public_progress(services: Any, *, dataset: str | None, level: str,
         raise InvalidInput(f"ระดับสาธารณะ: {', '.join(PUBLIC_LEVELS)} / public levels are "
                            f"{', '.join(PUBLIC_LEVELS)}", column="level")
     dataset = _dataset(services, dataset)
-    version = current_round(services, dataset)
+    if round is None:
+        round = current_round(services, dataset).round
     cases = case_store(services)
-    frame = cases.progress(dataset, version.round, level=level, provinces=None, area=area)
+    frame = cases.progress(dataset, round, level=level, provinces=None, area=area)
     frame = frame.drop(columns=["n_missed", "n_overdue", "n_closed"])
     frame["parent_code"] = frame["code"].str[:4] if level == "amphoe" else "TH"
     frame["n_households"] = frame["n_cases"]
@@ -474,6 +475,70 @@ def public_progress(services: Any, *, dataset: str | None, level: str,
     keep = ["code", "name_th", "parent_code", "n_cases", "share_visited", "share_with_plan",
             "share_helped", "share_resolved", "n_assist", "assist_thb", "suppressed"]
     return out[keep].reset_index(drop=True)
+
+
+#: map measures of the follow-up family (maps/measures.json ``fu_*``) <- progress columns
+MAP_COLUMNS = {"n_cases": "fu_n_cases", "n_overdue": "fu_n_overdue", "n_missed": "fu_n_missed",
+               "n_assist": "fu_n_assist", "assist_thb": "fu_assist_thb",
+               **{f"share_{k}": f"fu_share_{k}" for k in SHARES}}
+MAP_FAMILY = "followup"
+
+
+def map_progress(services: Any, principal: Any, *, dataset: str | None, level: str,
+                 scope: str | None = None, round: int | None = None,
+                 today: dt.date | None = None) -> pd.DataFrame:
+    """Follow-up progress of the areas of a map (service.usecases.map_values): one row per
+    area of ``level`` inside ``scope`` (None = the country) that has cases of ``round``
+    (default: the current round), columns :data:`MAP_COLUMNS` values, ``name_th``,
+    ``name_en``, ``province_code``, ``suppressed``.
+
+    Provinces ``principal`` may see get exact figures; every other area the figures of
+    :func:`public_progress` (province and amphoe only, disclosure control decided over the
+    whole country, then filtered to the scope), so a provincial user sees another province
+    exactly as the public does; tambons and villages of such provinces get no row (a map
+    of them only: no measure column, "not available"). H3 levels: no follow-up figures
+    (cases carry no cell), no measure column either."""
+    seen = visible(principal) if principal.is_authenticated else set()
+    if scope and seen is not None and scope[:4] not in seen:
+        seen = set()
+    if level not in AREA_COLUMNS or (seen == set() and level not in PUBLIC_LEVELS):
+        # no measure column: the map says "not available" (never 0)
+        return pd.DataFrame({"code": pd.Series(dtype=object)})
+    dataset = _dataset(services, dataset)
+    if round is None:
+        round = current_round(services, dataset).round
+    cases = case_store(services)
+    parts = []
+    if seen is None or seen:
+        detail = cases.progress(dataset, int(round), level=level, provinces=seen,
+                                area=scope or None, today=today)
+        parts.append(_with_shares(detail).assign(suppressed=False))
+    if (seen is not None) and level in PUBLIC_LEVELS:
+        key = ("public", dataset, int(round), level, services.min_households,
+               cases.generation(dataset))
+        public = cases.public_cache.get_or_build(key, lambda: public_progress(
+            services, dataset=dataset, level=level, round=int(round)))
+        inside = public["code"].astype(str).str.startswith(scope or "")
+        others = ~public["code"].astype(str).str[:4].isin(seen)
+        parts.append(public[inside & others])
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame({"code": pd.Series(dtype=object), "suppressed": False,
+                             **{c: pd.Series(dtype="float64") for c in MAP_COLUMNS.values()}})
+    frame = pd.concat(parts, ignore_index=True, sort=False)
+    frame = frame[frame["code"].notna()]  # missed households known by their tambon only
+    out = pd.DataFrame({"code": frame["code"].astype(str),
+                        "suppressed": frame["suppressed"].fillna(False).astype(bool)})
+    for src, dst in MAP_COLUMNS.items():
+        out[dst] = (pd.to_numeric(frame[src], errors="coerce").astype("float64")
+                    if src in frame else float("nan"))
+    names = _names(str(services.settings["boundaries_dir"]))
+    out["name_th"] = [area_name(services, c) for c in out["code"]]
+    out["name_en"] = [names.get(c, ("", c))[1] if len(c) < 10 else
+                      f"Village {int(c[8:])}, {names.get(c[:8], ('', ''))[1]}".strip(", ")
+                      for c in out["code"]]
+    out["province_code"] = out["code"].str[:4]
+    return out.sort_values("code", kind="stable").reset_index(drop=True)
 
 
 def assistance_summary(services: Any, principal: Any, *, dataset: str | None,

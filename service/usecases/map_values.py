@@ -376,6 +376,8 @@ def map_values(s: Services, p: Principal | None, req: ValuesRequest, params: Map
     """The values payload (JSON and its gzip) of a checked request, cached per version,
     parameters and visibility (versions never change)."""
     viewer = None if public else p
+    if load_catalogue().get(params.measure).family == "followup":
+        return _followup_values(s, viewer, req, params)  # case tables: never cached here
     key = (params.dataset, req.version, req.previous if params.change else None, req.level,
            req.scope, params.measure, params.group, params.classes, params.classifier,
            params.k, params.breaks, visibility_key(viewer))
@@ -432,6 +434,29 @@ def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principa
         payload["places"] = cell_places(s.settings.boundaries_dir, payload["codes"])
     if "priority_score" in frame.columns:
         _priority_extras(frame, payload)
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode()
+    return body, gzip.compress(body, compresslevel=6, mtime=0)
+
+
+def _followup_values(s: Services, p: Principal | None, req: ValuesRequest, params: MapParams
+                     ) -> tuple[bytes, bytes]:
+    """Values of a follow-up measure (family ``followup``): progress of the cases of the
+    map's round from the catalog (service.usecases.cases.map_progress: exact for the
+    provinces ``p`` may see, the public's disclosure-controlled figures elsewhere)."""
+    from service.usecases.cases import map_progress
+
+    if params.change:
+        raise InvalidInput("follow-up measures have no change map: choose a round instead / "
+                           "ตัวชี้วัดการติดตามครัวเรือนไม่มีแผนที่การเปลี่ยนแปลง เลือกรอบข้อมูลแทน",
+                           column="change")
+    round_no = s.store.version(params.dataset, req.version).round if req.version else None
+    frame = map_progress(s, p or PUBLIC, dataset=params.dataset, level=req.level,
+                         scope=req.scope, round=round_no)
+    payload = values_payload(frame, load_catalogue().get(params.measure),
+                             classes=params.classes, classifier=params.classifier)
+    payload.update(version=req.version, level=req.level, round=round_no, k=None,
+                   breaks="page")
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
                       allow_nan=False).encode()
     return body, gzip.compress(body, compresslevel=6, mtime=0)

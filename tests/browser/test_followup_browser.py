@@ -181,3 +181,107 @@ def test_agency_csv_with_a_bad_row_then_a_duplicate(fu_page, fu_server, artifact
     assert rows.count() == 2
     assert re.search(r"อาจซ้ำซ้อนกับรายการ #\d+", rows.nth(1).inner_text())
     _clean(rec)
+
+
+def _open_map(page, url):
+    page.goto(url)
+    page.wait_for_selector("html[data-chipao-ready]", state="attached", timeout=60_000)
+    assert page.get_attribute("html", "data-chipao-error") is None
+
+
+def _table_cell(page, code):
+    return page.locator(f".chipao-table tr[data-code={code}] td").nth(1).inner_text()
+
+
+def test_progress_on_the_map_for_the_officer_and_the_public(fu_page, fu_server, artifacts,
+                                                            chromium_browser):
+    """An officer visits two households of a village, records help for one and registers a
+    missed household in another amphoe; the progress measures of the map show the
+    village's shares; the public sees rounded province shares and the small amphoe (one
+    target household) withheld."""
+    from conftest import PageRecorder
+
+    origin, app, tokens = fu_server
+    rec, page = fu_page, fu_page.page
+    h = {"Authorization": f"Bearer {tokens['cm']}"}
+    c = app.test_client()
+    c.post("/api/v1/cases/open", json={}, headers=h)
+    listed = c.get("/api/v1/cases?province=TH50&status=not_visited&limit=500", headers=h)
+    by_village: dict[str, int] = {}
+    for r in listed.json["cases"]:
+        by_village[r["village_id"]] = by_village.get(r["village_id"], 0) + 1
+    village = max(by_village, key=lambda v: by_village[v])
+    _sign_in(page, origin)
+    # from the progress table to the village's case list
+    page.goto(origin + "/cases/progress?level=village&area=TH50")
+    page.locator(f"#followup-progress tr[data-code={village}] a").click()
+    page.wait_for_selector("#case-table tbody tr[data-case]")
+    list_url = page.url
+    opened = []
+    for n in range(2):
+        row = page.locator("#case-table tbody tr[data-case]").filter(
+            has_text="ยังไม่ได้เยี่ยม").first
+        opened.append(row.get_attribute("data-case"))
+        row.get_by_role("link").click()
+        page.wait_for_selector("#case-status")
+        _set_status(page, "เยี่ยมบ้านแล้ว · visited")
+        if n == 1:
+            page.fill("#help-date", "2026-11-20")
+            page.select_option("#help-agency", "pmj")
+            page.select_option("#help-action", "cash_aid")
+            page.fill("#help-amount", "3000")
+            page.get_by_role("button", name="บันทึกการช่วยเหลือ · Record help").click()
+            page.wait_for_selector("#assistance-table tbody tr")
+        page.goto(list_url)
+        page.wait_for_selector("#case-table tbody tr[data-case]")
+    # a household the survey missed, found in another amphoe
+    from service.geo import boundaries
+
+    tambons = boundaries.load_level(app.config["CHIPAO"]["boundaries_dir"], "tambon")
+    small_tambon = sorted(t for t in tambons["code"] if t.startswith("TH5002"))[0]
+    page.goto(origin + "/cases/missed")
+    page.fill("input[name=village_id]", small_tambon)
+    page.fill("input[name=n_members]", "3")
+    page.get_by_role("button", name="ลงทะเบียน · Register").click()
+    page.wait_for_load_state()
+
+    truth = c.get(f"/api/v1/followup/progress?level=village&area={village}", headers=h).json
+    row = next(r for r in truth["areas"] if r["code"] == village)
+    assert row["n_visited"] >= 2 and row["n_helped"] >= 1
+
+    # the officer's map: villages of the province, the follow-up measure chosen in the list
+    _open_map(page, origin + "/maps/area/TH50?level=village")
+    group = page.locator("select[name=measure] optgroup",
+                         has_text="เยี่ยมบ้านแล้ว").get_attribute("label")
+    assert group == "การติดตามครัวเรือนเป้าหมาย · Household follow-up"
+    for measure, share in (("fu_visited", "share_visited"), ("fu_helped", "share_helped")):
+        page.select_option("select[name=measure]", measure)
+        page.wait_for_function(
+            "m => new URL(location.href).searchParams.get('measure') === m", arg=measure)
+        page.wait_for_selector(f".chipao-table tr[data-code={village}]")
+        page.wait_for_function(
+            "([c, v]) => { const r = document.querySelector(`.chipao-table tr[data-code=${c}]`);"
+            " return r && r.children[1].innerText === v; }",
+            arg=[village, f"{100 * row[share]:.1f}%"], timeout=10_000)
+        assert _table_cell(page, village) == f"{100 * row[share]:.1f}%"
+    page.screenshot(path=str(artifacts / "followup-map-officer.png"), full_page=True)
+    _clean(rec)
+
+    # the public: rounded province shares; the one-household amphoe withheld
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900},
+                                           locale="th-TH")
+    public = PageRecorder(context.new_page(), origin)
+    try:
+        pp = public.page
+        _open_map(pp, origin + "/maps/?level=province&measure=fu_visited")
+        shown = c.get("/api/v1/followup/progress?level=province").json["areas"]
+        th50 = next(r for r in shown if r["code"] == "TH50")
+        assert _table_cell(pp, "TH50") == f"{100 * th50['share_visited']:.1f}%"
+        assert round(th50["share_visited"] * 20, 6).is_integer()
+        _open_map(pp, origin + "/maps/area/TH50?level=amphoe&measure=fu_visited")
+        assert _table_cell(pp, "TH5002").startswith("< 10")
+        assert pp.locator(".chipao-table tr[data-code=TH5002]").count() == 1
+        pp.screenshot(path=str(artifacts / "followup-map-public.png"), full_page=True)
+        _clean(public)
+    finally:
+        context.close()
