@@ -532,7 +532,7 @@ def map_progress(services: Any, principal: Any, *, dataset: str | None, level: s
     for src, dst in MAP_COLUMNS.items():
         out[dst] = (pd.to_numeric(frame[src], errors="coerce").astype("float64")
                     if src in frame else float("nan"))
-    names = _names(str(services.settings["boundaries_dir"]))
+    names = _names(str(services.settings.boundaries_dir))
     out["name_th"] = [area_name(services, c) for c in out["code"]]
     out["name_en"] = [names.get(c, ("", c))[1] if len(c) < 10 else
                       f"Village {int(c[8:])}, {names.get(c[:8], ('', ''))[1]}".strip(", ")
