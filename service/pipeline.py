@@ -418,6 +418,11 @@ def _build(store: Store, settings: SettingsLike, *, dataset: str, round: int,
             if level != "country":
                 del tables[level]
             del frame
+        for level, parts in agg.partials.items():
+            # each province's part of the border cells: its provincial detail (SEC)
+            parts.write_parquet(writer.partials_path(level), row_group_size=50_000,
+                                compression="zstd")
+        agg.partials.clear()
         audit_dir = writer.dir / "audit"
         audit_dir.mkdir(exist_ok=True)
         for level, ct in cell_tambons.items():

@@ -49,7 +49,11 @@ def check_level(scope: str | None, level: str | None) -> str:
 
 
 def page_response(page: MapPage) -> Response:
-    return gzip_response(Response(render_page(page), mimetype="text/html"))
+    from flask import render_template
+
+    # the site navigation of every page, in one line above the map (not in embeds)
+    chrome = None if page.embed else render_template("_sitebar.html")
+    return gzip_response(Response(render_page(page, chrome), mimetype="text/html"))
 
 
 def page(scope: str | None, *, embed: bool = False) -> Response:

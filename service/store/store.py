@@ -72,6 +72,12 @@ class VersionWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def partials_path(self, level: str) -> Path:
+        """The (cell, province) parts of an H3 level's border cells (Store.read_partials)."""
+        path = self.dir / "partials" / f"{_check_level(level)}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def publish(self, *, n_persons: int, n_households: int, meta: dict[str, Any],
                 make_current: bool = True) -> Version:
         (self.dir / "version.json").write_text(
@@ -250,7 +256,46 @@ class Store:
         Unsuppressed: callers serving the public must pass the result through
         :func:`service.analysis.disclosure.suppress`.
         """
-        path = self._areas_path(dataset, level, version)
+        return self._read_table(self._areas_path(dataset, level, version), province, columns)
+
+    def read_partials(self, dataset: str, level: str, *, version: str | None = None,
+                      province: str | None = None) -> pd.DataFrame | None:
+        """The parts of the border cells of an H3 level (cells holding persons located in
+        more than one province): one row per (cell, province) with the level's counts and
+        ratios, ``province_code`` = the part's province (optionally of one province only).
+        What a provincial user sees of a border cell in detail (service.access.views).
+        None for a version built before parts were stored (see :meth:`border_codes`)."""
+        _check_level(level)
+        path = self.version_dir(dataset, version) / "partials" / f"{level}.parquet"
+        if level not in H3_LEVELS or not path.exists():
+            return None
+        return self._read_table(path, province, None)
+
+    def border_codes(self, dataset: str, level: str, *, version: str | None = None,
+                     province: str | None = None) -> set[str]:
+        """Border cells of an H3 level holding households of ``province`` (or of any),
+        from the build's audit table: for versions without :meth:`read_partials`, whose
+        border cells no provincial user may see in detail."""
+        path = self.version_dir(dataset, version) / "audit" / f"cell_tambons_{level}.parquet"
+        if level not in H3_LEVELS or not path.exists():
+            return set()
+        key = ("border", str(path), province)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            frame = pd.read_parquet(path, columns=["code", "tambon"])
+            frame["province"] = frame["tambon"].astype(str).str[:4]
+            spread = frame.groupby("code")["province"].transform("nunique") > 1
+            border = frame[spread]
+            if province is not None:
+                border = border[border["province"] == province]
+            cached = pd.DataFrame({"code": sorted(set(border["code"]))})
+            with self._lock:
+                self._cache[key] = cached
+        return set(cached["code"])
+
+    def _read_table(self, path: Path, province: str | None,
+                    columns: Sequence[str] | None) -> pd.DataFrame:
         key = (str(path), province, tuple(columns) if columns else None)
         with self._lock:
             if key in self._cache:
