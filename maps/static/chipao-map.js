@@ -791,11 +791,17 @@
       }
       html += "</div>";
       if (cols.priority_score && cols.priority_score[i] !== null && cols.priority_score[i] !== undefined) {
+        var has = function (c) { return c && c[i] !== null && c[i] !== undefined; };
+        var ci = data.interval ? Math.round(data.interval.level * 100) + "%" : "95%";
         html += "<div class=\"chipao-tip-priority\">คะแนนความสำคัญ · Priority score: <b>" +
           numberFormat(1).format(cols.priority_score[i]) + "</b> / 100";
-        if (cols.rank_low && cols.rank_low[i] !== null) {
-          html += "<br>ช่วงลำดับ · rank interval: " + fmt(cols.rank_low[i], "rank") + " – " +
-            fmt(cols.rank_high[i], "rank");
+        if (has(cols.score_low) && has(cols.score_high)) {
+          html += " <span class=\"chipao-tip-ci\">(ช่วง " + ci + " · " + ci + " interval " +
+            numberFormat(1).format(cols.score_low[i]) + "–" + numberFormat(1).format(cols.score_high[i]) + ")</span>";
+        }
+        if (has(cols.rank_low) && has(cols.rank_high)) {
+          html += "<br>ลำดับ · rank <b>" + fmt(cols.value[i], "rank") + "</b> <span class=\"chipao-tip-ci\">(ช่วง " + ci +
+            " · " + ci + " interval " + fmt(cols.rank_low[i], "rank") + "–" + fmt(cols.rank_high[i], "rank") + ")</span>";
         }
         if (data.reasons && data.reasons[i] && data.reasons[i].length) {
           html += "<br>เหตุผลหลัก · top reasons:<ol>" + data.reasons[i].map(function (r) {
