@@ -436,7 +436,7 @@ def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principa
     if level.startswith("h3_") and payload["codes"]:
         from service.render.places import cell_places
 
-        payload["places"] = cell_places(s.settings["boundaries_dir"], payload["codes"])
+        payload["places"] = cell_places(s.settings.boundaries_dir, payload["codes"])
     if "priority_score" in frame.columns:
         _priority_extras(frame, payload)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),

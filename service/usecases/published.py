@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
+from service.settings import SettingsLike, as_settings
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,10 @@ def require_national(principal: Any) -> None:
                         "/ นำเข้าตารางที่เผยแพร่ได้เฉพาะผู้ใช้ระดับประเทศ")
 
 
-def import_published(settings: Mapping[str, Any], principal: Any, directory: str | Path, *,
+def import_published(settings: SettingsLike, principal: Any, directory: str | Path, *,
                      dataset: str, round: int, store: Any = None) -> Any:
     """Import a directory of TPMAP published tables (see :mod:`service.ingest.tpmap`)."""
+    settings = as_settings(settings)
     from service.ingest.tpmap import import_tpmap
 
     require_national(principal)
@@ -43,16 +45,15 @@ def import_published(settings: Mapping[str, Any], principal: Any, directory: str
     return report
 
 
-def import_uploaded(settings: Mapping[str, Any], principal: Any,
+def import_uploaded(settings: SettingsLike, principal: Any,
                     files: Iterable[tuple[str, Any]], *, dataset: str, round: int,
                     store: Any = None) -> Any:
     """Import uploaded files (``(name, binary stream)`` pairs: CSVs, or ZIP archives of
     them) through a private temporary directory, removed afterwards."""
+    settings = as_settings(settings)
     require_national(principal)
-    from service.settings import as_settings
-
-    max_bytes = as_settings(settings).ingest_max_uncompressed_mb * 1024 * 1024
-    tmp_root = Path(settings["data_dir"]) / "tmp"
+    max_bytes = settings.ingest_max_uncompressed_mb * 1024 * 1024
+    tmp_root = Path(settings.data_dir) / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tpmap-upload-", dir=tmp_root))
     try:
