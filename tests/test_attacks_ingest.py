@@ -171,7 +171,8 @@ class _Capture:
 def test_ids_typed_with_dots_or_a_label_and_names_in_hh_id_are_never_stored(settings,
                                                                             tmp_path):
     """Review: national IDs typed with dots or a prefix, and names in hh_id, were stored in
-    clear. Now they are normalised before the HMAC (same pseudonym however typed)."""
+    clear. Now IDs are normalised before the HMAC (same pseudonym however typed) and names
+    in hh_id are refused (tests/test_attacks_free_text.py has the hostile inputs)."""
     import polars as pl
     from ingest_support import nid, write_csv
 
@@ -192,6 +193,8 @@ def test_ids_typed_with_dots_or_a_label_and_names_in_hh_id_are_never_stored(sett
     for raw in (clean, dotted, "สมชาย", "somchai", clean[:6]):
         assert raw not in stored
     # the same person however typed: one pseudonym (the duplicate is reported, not stored)
-    assert {p["code"] for p in report.problems} == {"duplicate_person"}
-    assert report.n_accepted == 3
-    assert "P4" in stored and "P5" in stored    # plain codes stay as given
+    assert {(p["row"], p["code"]) for p in report.problems} == {
+        (3, "duplicate_person"), (4, "duplicate_person"), (5, "name_in_free_text"),
+        (6, "name_in_free_text")}
+    assert report.n_accepted == 1
+    assert "H1" in stored    # plain codes stay as given

@@ -45,6 +45,28 @@ def test_store_rounds_values_and_public_suppression(built):
     assert all(v >= 10 for v in shown)
 
 
+def test_round_labels_give_the_build_date_in_the_buddhist_era(built):
+    """The round selector reads "รอบ 2566 · Round 2566 (1 ธ.ค. 2569)", never "2026-12-01"."""
+    import re
+
+    from service.render.sources import StoreSource, round_label
+    from service.render.thai import be_date
+    from service.store import open_store
+
+    app, _, _ = built
+    store = open_store(app.config["CHIPAO"])
+    rounds = StoreSource(store).rounds("demo")
+    versions = {v.id: v for v in store.versions("demo")}
+    assert rounds
+    for r in rounds:
+        built_on = versions[r.id].created_at
+        assert r.label == f"รอบ {r.round} · Round {r.round} ({be_date(built_on)})"
+        assert str(built_on.year + 543) in r.label and str(built_on.year) not in r.label
+    page = app.test_client().get("/maps/area/TH50").get_data(as_text=True)
+    assert rounds[-1].label in page and not re.search(r"\(20\d\d-\d\d-\d\d\)", page)
+    assert round_label(2562, None) == "รอบ 2562 · Round 2562"
+
+
 def test_store_change_between_rounds_and_h3(built):
     app, tokens, ids = built
     diff = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=h&change=1",
@@ -156,6 +178,18 @@ def test_priority_tooltip_has_score_and_reasons_and_national_breaks(built):
     assert scores and all(0 <= v <= 100 for v in scores)
     assert any(r for r in pr["reasons"] if r)
     assert pr["k"] is not None
+    # the 95 % interval of each rank and score (resampling of the areas shown) holds the
+    # point estimate; the ranks are those of the ranking without intervals
+    cols = pr["columns"]
+    assert pr["interval"]["n_boot"] == 50 and pr["interval"]["level"] == 0.95
+    shown = [i for i, v in enumerate(cols["value"]) if v is not None]
+    assert shown
+    for i in shown:
+        assert cols["rank_low"][i] <= cols["value"][i] <= cols["rank_high"][i]
+        assert cols["score_low"][i] <= cols["score_high"][i]
+    change = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=priority_rank"
+                             "&change=1"))
+    assert "rank_low" not in change["columns"]  # a change of rank has no interval here
     page = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=h"))
     fixed = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=h&breaks=national"))
     national = _json(_get(app, "/maps/values/tambon.json?measure=h"))

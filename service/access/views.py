@@ -29,7 +29,7 @@ import pandas as pd
 from service.access.principal import PUBLIC, Principal
 from service.errors import InvalidInput, NotFound
 from service.lru import LRU
-from service.vocabulary import PARENT_LEVEL
+from service.vocabulary import H3_LEVELS, PARENT_LEVEL
 
 #: levels too large to list for the whole country (a province or parent is required)
 BIG_LEVELS: tuple[str, ...] = ("village", "h3_r8", "h3_r9")
@@ -234,34 +234,86 @@ def _mixed_view(store: AreaReader, dataset: str, version: str, level: str,
             return _public_rows(store, dataset, version, level, province,
                                 min_households=min_households, cache=cache
                                 ).assign(view="public")
-        return _own_rows(store, dataset, version, level, province)
-    if not whole_country:
-        require_scope(level, False)  # never a whole-country public table of a big level
-    public = _public_rows(store, dataset, version, level, None,
-                          min_households=min_households, cache=cache).assign(view="public")
-    if not own_province:
-        return public
-    own = _own_rows(store, dataset, version, level, own_province)
-    others = public[public["province_code"] != own_province]
+        own, public_codes = _own_rows(store, dataset, version, level, province)
+        if not public_codes:
+            return own
+        # border cells of an older version (no parts stored): the public row
+        public = _public_rows(store, dataset, version, level, province,
+                              min_households=min_households, cache=cache)
+        others = public[public["code"].isin(public_codes)].assign(view="public")
+    else:
+        if not whole_country:
+            require_scope(level, False)  # never a whole-country public table of a big level
+        public = _public_rows(store, dataset, version, level, None,
+                              min_households=min_households, cache=cache).assign(view="public")
+        if not own_province:
+            return public
+        own, _ = _own_rows(store, dataset, version, level, own_province)
+        # every other row as the public sees it (border cells whose own part is shown in
+        # detail appear once, as that part)
+        others = public[~public["code"].isin(own["code"])]
     out = pd.concat([own, others], ignore_index=True, sort=False)
     return out.sort_values("code", kind="stable").reset_index(drop=True)
 
 
 def _own_rows(store: AreaReader, dataset: str, version: str, level: str, province: str
-              ) -> pd.DataFrame:
+              ) -> tuple[pd.DataFrame, set[str]]:
+    """(the province's rows in detail, codes of its rows to show as the public does).
+
+    An H3 cell on a province border holds households of two provinces: the province sees
+    its own part of it in detail (:func:`border_parts`), whichever province holds most of
+    the cell, and nothing more of the other's households than the public does."""
     raw = _without_cell_key(store.read_areas(dataset, level, version=version,
                                              province=province))
-    own = raw[raw["province_code"] == province].assign(view="detail")
+    own = raw[raw["province_code"] == province]
+    parts, border = border_parts(store, dataset, version, level, province)
+    public_codes: set[str] = set()
+    if border:
+        whole = own["code"].isin(border)
+        if parts is None:  # a version without parts: its border cells as the public sees
+            public_codes = set(own.loc[whole, "code"])
+        own = own[~whole]
+        if parts is not None and not parts.empty:
+            own = pd.concat([own, parts.reindex(columns=own.columns)], ignore_index=True)
+    own = own.assign(view="detail")
     for column in ("suppressed", "suppression_reason"):  # same shape as the mixed view
         if column not in own:
             own[column] = None
-    return own.sort_values("code", kind="stable").reset_index(drop=True)
+    return own.sort_values("code", kind="stable").reset_index(drop=True), public_codes
+
+
+def border_parts(store: Any, dataset: str, version: str, level: str, province: str | None
+                 ) -> tuple[pd.DataFrame | None, set[str]]:
+    """(``province``'s parts of the border H3 cells it shares with another province, the
+    codes of those cells). Parts are None for a version built before they were stored
+    (then the codes come from the build's audit table) or a source without them."""
+    if level not in H3_LEVELS or not province:
+        return None, set()
+    reader = getattr(store, "read_partials", None)
+    parts = reader(dataset, level, version=version, province=province) if reader else None
+    if parts is not None:
+        parts = _without_cell_key(parts[parts["province_code"] == province])
+        return parts, set(parts["code"])
+    codes = getattr(store, "border_codes", None)
+    return None, (set(codes(dataset, level, version=version, province=province))
+                  if codes else set())
 
 
 def _without_cell_key(frame: pd.DataFrame) -> pd.DataFrame:
     """Detail rows without ``ckey``: the cell key is an internal of the public
     perturbation (with it the noise of the public figures could be undone)."""
     return frame.drop(columns=["ckey"], errors="ignore")
+
+
+def listed_rows(frame: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The rows of ``level`` a listing or a file may carry (THE "published cells only" rule):
+    on H3 levels a suppressed cell is left out entirely (no code, figure, polygon or reason),
+    so which fine cells hold 1-9 households stays unknown (SEC, docs/security.md); admin
+    areas keep their suppressed rows (named, figures withheld). The API listings, the cell
+    pages and the exports (service.usecases.areas / exports) all apply it here."""
+    if level not in H3_LEVELS or "suppressed" not in frame:
+        return frame
+    return frame[~frame["suppressed"].fillna(False).astype(bool)]
 
 
 def public_view(store: AreaReader, dataset: str, level: str, *, version: str | None = None,
@@ -290,6 +342,16 @@ def protect_rows(store: AreaReader, dataset: str, version: str, level: str,
     provinces = (frame["province_code"].astype(str) if "province_code" in frame.columns
                  else frame["code"].astype(str).str[:4])
     hidden = provinces.map(lambda c: needs_suppression(principal, c)).to_numpy(dtype=bool)
+    parts, border = border_parts(store, dataset, version, level, principal.own_province)
+    if border:
+        # border H3 cells seen in detail: the own part only (SEC); without stored parts
+        # (older versions) the public figures
+        frame = frame.copy()
+        at_border = ~hidden & frame["code"].isin(border).to_numpy()
+        if parts is None:
+            hidden = hidden | at_border
+        else:
+            _replace_by_parts(frame, at_border, parts)
     if not hidden.any():
         out = frame.copy()
         out["suppressed"] = (out["suppressed"].fillna(False) if "suppressed" in out
@@ -302,3 +364,20 @@ def protect_rows(store: AreaReader, dataset: str, version: str, level: str,
     seen = frame.loc[~hidden].copy()
     seen["suppressed"] = seen["suppressed"].fillna(False) if "suppressed" in seen else False
     return pd.concat([seen, apply_mask(frame.loc[hidden], mask)]).loc[frame.index]
+
+
+def _replace_by_parts(frame: pd.DataFrame, rows: Any, parts: pd.DataFrame) -> None:
+    """Figures of ``frame``'s ``rows`` (border cells) replaced, in place, by their part in
+    ``parts``; columns the parts do not carry (panel, raster, flags) become null."""
+    from service.analysis.disclosure import IDENTITY_COLUMNS
+
+    index = frame.index[rows]
+    found = parts.set_index("code").reindex(frame.loc[index, "code"].to_numpy())
+    for column in frame.columns:
+        if column in IDENTITY_COLUMNS or column in ("code", "cell"):
+            continue
+        values = (found[column].to_numpy() if column in found.columns
+                  else [None] * len(index))
+        if frame[column].dtype.kind in "iub" and column not in found.columns:
+            frame[column] = frame[column].astype("float64")
+        frame.loc[index, column] = values

@@ -81,6 +81,8 @@ class CountSpec:
 _XY = ["_sum_lon", "_sum_lat", "_n_xy"]
 #: summed record keys (see ckey): a partial sum, reduced modulo CELL_KEY_MODULUS at the end
 _CKEY = "_ckey"
+#: the province of a located tambon, for the parts of border cells
+_PROVINCE = "_province"
 CELL_KEY_MODULUS = 256
 
 
@@ -186,6 +188,10 @@ class Aggregator:
     n_without_cell: int = 0
     #: per H3 level: households of each cell per located tambon (for the differencing audit)
     cell_tambons: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: per H3 level: the part of each province in every border cell (a cell holding persons
+    #: located in more than one province), a table of the level's columns with one row per
+    #: (cell, province): what a provincial user sees of a border cell in detail (SEC)
+    partials: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def add(self, persons: pl.DataFrame | pl.LazyFrame) -> None:
         """Add one batch of scored persons (columns of CONTRACT §1 + §2).
@@ -288,8 +294,13 @@ class Aggregator:
             parts = pl.concat(self._parts.pop("h3_r9"))
             by_tambon = (parts.select("h3_r9", "tambon_located", "n_households")
                          .group_by("h3_r9", "tambon_located").agg(pl.col("n_households").sum()))
-            cells = parts.group_by("h3_r9").agg(sums)
+            # sums per (cell, province of the located tambon); a cell's sums are theirs
+            # (exact integers: the same bytes as summing the parts directly)
+            by_province = (parts.with_columns(pl.col("tambon_located").str.slice(0, 4)
+                                              .alias(_PROVINCE))
+                           .group_by("h3_r9", _PROVINCE).agg(sums))
             del parts
+            cells = by_province.group_by("h3_r9").agg(sums)
             for res in reversed(H3_RESOLUTIONS):
                 col = f"h3_r{res}"
                 if res != 9:
@@ -299,38 +310,57 @@ class Aggregator:
                     by_tambon = (by_tambon.with_columns(parent).drop(f"h3_r{res + 1}")
                                  .group_by(col, "tambon_located")
                                  .agg(pl.col("n_households").sum()))
+                    by_province = (by_province.with_columns(parent).drop(f"h3_r{res + 1}")
+                                   .group_by(col, _PROVINCE).agg(sums))
                 tables[col] = self._cell_identity(res, cells, by_tambon)
+                self.partials[col] = self._partial_identity(
+                    res, by_province.filter(pl.len().over(col) > 1))
                 self.cell_tambons[col] = by_tambon.sort(col, "tambon_located").select(
                     _h3_str(pl.col(col)).alias("code"), pl.col("tambon_located").alias("tambon"),
                     "n_households")
+            del by_province
         del cells
-        extra = self._present_extra(set(tables))
+        extra, extra_parts = self._present_extra(set(tables))
         for level, frame in tables.items():
-            # Int32 holds any national count (38.6 M persons) at half the memory of Int64;
-            # signed so differences between rounds cannot wrap around
-            more = extra.get(level)
-            if more is not None:
-                frame = frame.join(more, on="code", how="left")
-            present = pl.col("n_households") + (pl.col("_extra").fill_null(0)
-                                                if more is not None else 0)
-            frame = frame.with_columns(
-                [pl.col(c) / FIXED if c.startswith("sum_") else pl.col(c).cast(pl.Int32)
-                 for c in count_cols if c != _CKEY]
-                + [present.cast(pl.Int32).alias("n_hh_present"),
-                   (pl.col(_CKEY) % CELL_KEY_MODULUS).cast(pl.Int16).alias("ckey")]
-            ).drop([_CKEY] + (["_extra"] if more is not None else []))
-            # H3 hex codes of one resolution have equal length: integer order = code order,
-            # and sorting integers is several times cheaper than strings
-            tables[level] = ratios(frame, spec).sort("cell" if "cell" in frame.columns
-                                                     else "code")
+            tables[level] = self._finish_counts(frame, extra.get(level), ["code"])
+        for level, frame in self.partials.items():
+            # sorted by province: a provincial reader gets its rows from a few row groups
+            self.partials[level] = self._finish_counts(
+                frame, extra_parts.get(level), ["code", "province_code"]).sort(
+                    "province_code", "cell")
         return tables
 
-    def _present_extra(self, levels: set[str]) -> dict[str, pl.DataFrame]:
+    def _finish_counts(self, frame: pl.DataFrame, more: pl.DataFrame | None,
+                       on: list[str]) -> pl.DataFrame:
+        """Counts cast, floats back from fixed point, ``n_hh_present`` and ``ckey`` added,
+        ratios computed."""
+        spec = self.spec
+        assert spec is not None
+        count_cols = spec.count_columns()
+        if more is not None:
+            frame = frame.join(more, on=on, how="left")
+        present = pl.col("n_households") + (pl.col("_extra").fill_null(0)
+                                            if more is not None else 0)
+        # Int32 holds any national count (38.6 M persons) at half the memory of Int64;
+        # signed so differences between rounds cannot wrap around
+        frame = frame.with_columns(
+            [pl.col(c) / FIXED if c.startswith("sum_") else pl.col(c).cast(pl.Int32)
+             for c in count_cols]
+            + [present.cast(pl.Int32).alias("n_hh_present"),
+               (pl.col(_CKEY) % CELL_KEY_MODULUS).cast(pl.Int16).alias("ckey")]
+        ).drop([_CKEY] + (["_extra"] if more is not None else []))
+        # H3 hex codes of one resolution have equal length: integer order = code order,
+        # and sorting integers is several times cheaper than strings
+        return ratios(frame, spec).sort("cell" if "cell" in frame.columns else "code")
+
+    def _present_extra(self, levels: set[str]
+                       ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
         """Per level: ``code``, ``_extra`` = households with a member in the area but their
-        first member elsewhere (so n_hh_present = n_households + _extra)."""
+        first member elsewhere (so n_hh_present = n_households + _extra); and the same per
+        (``code``, ``province_code``) for the parts of H3 border cells."""
         parts = self._parts.pop("split", [])
         if not parts:
-            return {}
+            return {}, {}
         split = pl.concat(parts, how="diagonal_relaxed")
         areas: dict[str, pl.Expr] = {
             "village": pl.col("village_id"),
@@ -340,21 +370,26 @@ class Aggregator:
         }
         located = split.filter(pl.col("tambon_located").is_not_null())
         out: dict[str, pl.DataFrame] = {}
+        out_parts: dict[str, pl.DataFrame] = {}
         if "h3_r9" in split.columns:
             for res in H3_RESOLUTIONS:
                 cell = pl.col("h3_r9") if res == 9 else _h3_parent(pl.col("h3_r9"), res)
                 areas[f"h3_r{res}"] = _h3_str(cell)
+        province = pl.col("tambon_located").str.slice(0, 4).alias("province_code")
         for level, area in areas.items():
             if level not in levels:
                 continue
             frame = located.filter(pl.col("h3_r9").is_not_null()) if level.startswith(
                 "h3_") else located
-            pairs = (frame.select("hh_id", area.alias("code"), "_first")
-                     .filter(pl.col("code").is_not_null())
-                     .group_by("hh_id", "code").agg(pl.col("_first").any()))
-            out[level] = (pairs.filter(~pl.col("_first")).group_by("code")
-                          .agg(pl.len().cast(pl.Int32).alias("_extra")))
-        return out
+            keyed = (frame.select("hh_id", area.alias("code"), province, "_first")
+                     .filter(pl.col("code").is_not_null()))
+            for keys, into in ((["code"], out), (["code", "province_code"], out_parts)):
+                if into is out_parts and level not in self.partials:
+                    continue
+                pairs = keyed.group_by("hh_id", *keys).agg(pl.col("_first").any())
+                into[level] = (pairs.filter(~pl.col("_first")).group_by(keys)
+                               .agg(pl.len().cast(pl.Int32).alias("_extra")))
+        return out, out_parts
 
     def _admin_identity(self, level: str, frame: pl.DataFrame,
                         parent_len: int | None) -> pl.DataFrame:
@@ -400,6 +435,21 @@ class Aggregator:
             [pl.lit(f"h3_r{res}").alias("level"), code.alias("code"),
              parent.alias("parent_code"), code.alias("name_th"), code.alias("name_en"),
              pl.col("province_code"), pl.col(col).alias("cell")]
+            + [pl.col(c) for c in count_cols])
+
+
+    def _partial_identity(self, res: int, parts: pl.DataFrame) -> pl.DataFrame:
+        """The (cell, province) parts of border cells with the identity columns of a cell
+        row; ``province_code`` is the part's province."""
+        col = f"h3_r{res}"
+        count_cols = (self.spec.count_columns() if self.spec else []) + [_CKEY]
+        code = _h3_str(pl.col(col))
+        parent = (pl.lit(None, dtype=pl.String) if res == H3_RESOLUTIONS[0]
+                  else _h3_str(_h3_parent(pl.col(col), res - 1)))
+        return parts.select(
+            [pl.lit(f"h3_r{res}").alias("level"), code.alias("code"),
+             parent.alias("parent_code"), code.alias("name_th"), code.alias("name_en"),
+             pl.col(_PROVINCE).alias("province_code"), pl.col(col).alias("cell")]
             + [pl.col(c) for c in count_cols])
 
 

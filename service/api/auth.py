@@ -35,7 +35,7 @@ from flask import (
     g,
     jsonify,
     redirect,
-    render_template_string,
+    render_template,
     request,
     session,
 )
@@ -118,7 +118,7 @@ def session_store(app: Flask | None = None):
     s = services(app)
     with _SESSIONS_LOCK:
         if s.sessions is None:
-            s.sessions = SessionStore(s.settings["database_url"])
+            s.sessions = SessionStore(s.settings.database_url)
     return s.sessions
 
 
@@ -223,30 +223,8 @@ def _csrf_guard() -> None:
 
 
 # -- pages -----------------------------------------------------------------------------------
-LOGIN_PAGE = """<!doctype html>
-<html lang="th"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>เข้าสู่ระบบ · Sign in — Chipao</title>
-<link rel="stylesheet" href="/assets/maps/chipao-page.css"><link rel="icon" href="/assets/maps/favicon.svg" type="image/svg+xml">
-<style>body{font-family:"Sarabun",sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem}
-label{display:block;margin-top:1rem}input{width:100%;padding:.4rem;font-size:1rem}
-button{margin-top:1.2rem;padding:.5rem 1.2rem;font-size:1rem}.err{color:#a00}</style>
-</head><body>
-<h1>เข้าสู่ระบบ <small>Sign in</small></h1>
-{% if error %}<p class="err" role="alert">ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง<br>
-Wrong username or password.</p>{% endif %}
-{% if principal.is_authenticated %}<p>เข้าสู่ระบบแล้วในชื่อ / Signed in as
-<b>{{ principal.username }}</b> ({{ role_label(principal.role) }}{% if principal.province %},
-{{ principal.province }}{% endif %})</p>{% endif %}
-<form method="post" action="{{ url_for('auth.login') }}">
-<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
-<input type="hidden" name="next" value="{{ next }}">
-<label>ชื่อผู้ใช้ · Username <input name="username" autocomplete="username" required></label>
-<label>รหัสผ่าน · Password <input name="password" type="password"
- autocomplete="current-password" required></label>
-<button type="submit">เข้าสู่ระบบ · Sign in</button>
-</form>
-</body></html>"""
+# login page: maps/templates/login.html (extends base.html:
+# the site navigation of every page)
 
 
 def _safe_next(value: str | None) -> str:
@@ -267,7 +245,7 @@ def _safe_next(value: str | None) -> str:
 
 @bp.get("/login")
 def login_form():
-    return render_template_string(LOGIN_PAGE, error=False, next=_safe_next(request.args.get("next")),
+    return render_template("login.html", error=False, next=_safe_next(request.args.get("next")),
                                   principal=current_principal())
 
 
@@ -288,7 +266,7 @@ def _do_login():
     user = user_store().authenticate(username, password) if username and password else None
     if user is None:
         log.info("failed sign-in from %s", request.remote_addr)
-        body = render_template_string(LOGIN_PAGE, error=True,
+        body = render_template("login.html", error=True,
                                       next=_safe_next(request.form.get("next")),
                                       principal=PUBLIC)
         return body, 401
@@ -309,39 +287,8 @@ def logout():
     return redirect("/", code=303)
 
 
-ACCOUNT_PAGE = """<!doctype html>
-<html lang="th"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>บัญชีของฉัน · My account — Chipao</title>
-<link rel="stylesheet" href="/assets/maps/chipao-page.css"><link rel="icon" href="/assets/maps/favicon.svg" type="image/svg+xml">
-<style>body{font-family:"Sarabun",sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse}td,th{border:1px solid #ccd;padding:.25rem .5rem}
-.secret{font-family:monospace;background:#ffe;padding:.4rem;word-break:break-all}</style>
-</head><body>
-<h1>บัญชีของฉัน <small>My account</small></h1>
-<p>{{ principal.username }} — {{ role_label(principal.role) }}{% if principal.province %},
-{{ principal.province }}{% endif %}</p>
-{% if secret %}<p role="alert">โทเคนใหม่ (แสดงครั้งเดียว เก็บไว้ให้ปลอดภัย) ·
-New token (shown once, keep it secret):</p><p class="secret">{{ secret }}</p>{% endif %}
-<h2>โทเคน API · API tokens</h2>
-<table><tr><th>id</th><th>ชื่อ · label</th><th>สร้างเมื่อ · created</th>
-<th>เพิกถอน · revoked</th><th></th></tr>
-{% for t in tokens %}<tr><td>{{ t.id }}</td><td>{{ t.label }}</td>
-<td>{{ t.created_at.strftime('%Y-%m-%d %H:%M') }}</td>
-<td>{{ t.revoked_at.strftime('%Y-%m-%d %H:%M') if t.revoked_at else '–' }}</td>
-<td>{% if not t.revoked_at %}<form method="post"
- action="{{ url_for('auth.revoke_token', token_id=t.id) }}">
-<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
-<button type="submit">เพิกถอน · Revoke</button></form>{% endif %}</td></tr>
-{% endfor %}</table>
-<form method="post" action="{{ url_for('auth.create_token') }}">
-<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
-<label>ชื่อโทเคน · Label <input name="label" maxlength="128"></label>
-<button type="submit">สร้างโทเคน · Create token</button></form>
-<form method="post" action="{{ url_for('auth.logout') }}">
-<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
-<button type="submit">ออกจากระบบ · Sign out</button></form>
-</body></html>"""
+# account page: maps/templates/account.html (extends base.html:
+# the site navigation of every page)
 
 
 def _session_principal() -> Principal:
@@ -355,7 +302,7 @@ def _session_principal() -> Principal:
 def _account_page(secret: str | None = None):
     p = _session_principal()
     tokens = user_store().list_tokens(p.username)
-    body = render_template_string(ACCOUNT_PAGE, principal=p, tokens=tokens, secret=secret)
+    body = render_template("account.html", principal=p, tokens=tokens, secret=secret)
     no_store()
     return body
 
@@ -392,7 +339,7 @@ class _SessionInterface(SecureCookieSessionInterface):
     ``session_cookie_secure``: 'auto' = when this request came over https."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        mode = str(app.config["CHIPAO"].get("session_cookie_secure", "auto")).lower()
+        mode = app.config["CHIPAO"].session_cookie_secure.lower()
         if mode == "on":
             return True
         if mode == "off":
@@ -404,7 +351,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    mode = str(app.config["CHIPAO"].get("session_cookie_secure", "auto")).lower()
+    mode = app.config["CHIPAO"].session_cookie_secure.lower()
     if mode not in ("auto", "on", "off"):
         raise ValueError(f"setting session_cookie_secure: {mode!r} is not auto, on or off")
     if not app.config.get("SESSION_COOKIE_SAMESITE"):

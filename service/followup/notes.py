@@ -20,15 +20,20 @@ import re
 
 import polars as pl
 
+from service.ingest.free_text import (
+    ALLOWED_RE,
+    TITLE_RE,
+    contains_national_id,
+    free_text_problem_expr,
+)
+
 MAX_NOTE_CHARS = 500
 
-#: words starting like a personal title that are not one (removed before the title test)
-_ALLOWED = ("นายกรัฐมนตรี", "นายกเทศมนตรี", "นายก", "นายอำเภอ", "นายจ้าง", "นายหน้า",
-            "นายทุน", "นายช่าง", "นายสิบ", "นายทหาร", "นางพยาบาล", "นางงาม")
-_ALLOWED_RE = "|".join(sorted(_ALLOWED, key=len, reverse=True))
+# personal titles and national IDs: the shared rule of every free-text column (SEC hook,
+# service/ingest/free_text.py: an ID typed with " - " between groups, in Thai digits...)
+_ALLOWED_RE = ALLOWED_RE
 _ID_RE = r"\d(?:[\s.\-]?\d){8,}"
-_TITLE_RE = (r"นางสาว|นาย|นาง|น\.ส\.|ด\.ช\.|ด\.ญ\.|เด็กชาย|เด็กหญิง"
-             r"|(?i:\b(?:mr|mrs|ms|miss)\b\.?\s*[a-z])")
+_TITLE_RE = TITLE_RE
 _EMAIL_RE = r"[\w.+-]+@[\w-]+\.[\w.]+"
 
 NOTE_REASONS: dict[str, tuple[str, str]] = {
@@ -56,7 +61,7 @@ def note_problem(text: str | None) -> str | None:
         return None
     if len(text) > MAX_NOTE_CHARS:
         return "note_too_long"
-    if _PY_ID.search(text):
+    if _PY_ID.search(text) or contains_national_id(text):
         return "note_id_like"
     if _PY_EMAIL.search(text):
         return "note_contact"
@@ -70,7 +75,9 @@ def note_problem_expr(col: str) -> pl.Expr:
     c = pl.col(col)
     stripped = c.str.replace_all(_ALLOWED_RE, " ")
     return (pl.when(c.str.len_chars() > MAX_NOTE_CHARS).then(pl.lit("note_too_long"))
-            .when(c.str.contains(_ID_RE)).then(pl.lit("note_id_like"))
+            .when(c.str.contains(_ID_RE)
+                  | (free_text_problem_expr(col) == "id_in_free_text"))
+            .then(pl.lit("note_id_like"))
             .when(c.str.contains(_EMAIL_RE)).then(pl.lit("note_contact"))
             .when(stripped.str.contains(_TITLE_RE)).then(pl.lit("note_name_like"))
             .otherwise(pl.lit(None, dtype=pl.String)))

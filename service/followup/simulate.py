@@ -31,6 +31,7 @@ import polars as pl
 
 from service import vocabulary
 from service.followup.households import household_frame
+from service.settings import SettingsLike, as_settings
 
 INDICATORS = tuple(vocabulary.INDICATORS)
 _HELP_MULT = {1: 1.5, 2: 1.0, 3: 1.0, 4: 0.5}
@@ -86,7 +87,7 @@ def scored_households(raw: pl.DataFrame) -> pl.DataFrame:
     return household_frame(_score(raw))
 
 
-def simulate_dataset(settings: dict, raw: pl.DataFrame, *, dataset: str,
+def simulate_dataset(settings: SettingsLike, raw: pl.DataFrame, *, dataset: str,
                      rounds: tuple[int, int] = (2566, 2567), seed: int = 2562,
                      effect: float = 0.25, cases: object | None = None) -> dict:
     """Build a two-round demo dataset in which help had a known effect.
@@ -96,6 +97,7 @@ def simulate_dataset(settings: dict, raw: pl.DataFrame, *, dataset: str,
     :meth:`CaseStore.insert_assistance`; round 2 = :func:`simulate_round` of ``raw``, built
     and made current. Returns the version ids, the number of help records and the effect.
     """
+    settings = as_settings(settings)
     import tempfile
     from pathlib import Path
 
@@ -103,7 +105,7 @@ def simulate_dataset(settings: dict, raw: pl.DataFrame, *, dataset: str,
     from service.followup.store import ASSIST_COLUMNS, CaseStore
     from service.pipeline import build_version
 
-    store = cases if isinstance(cases, CaseStore) else CaseStore(settings["database_url"])
+    store = cases if isinstance(cases, CaseStore) else CaseStore(settings.database_url)
     nxt, help_ = simulate_round(raw, seed=seed, effect=effect)
 
     class System:

@@ -18,6 +18,7 @@ import polars as pl
 import shapely
 
 from service.errors import InvalidInput
+from service.ingest.free_text import FREE_TEXT_REASONS, free_text_problem_expr
 from service.ingest.pseudonym import Pseudonymiser, national_id_check_expr
 from service.ingest.schema import (
     ALL_COLUMNS,
@@ -77,6 +78,23 @@ REASONS: dict[str, tuple[str, str]] = {
         "municipal pseudo-tambon code (≥ 51) needs coordinates inside a tambon to be placed: "
         "add lon/lat or give the real tambon code"),
 }
+
+# a national ID or a name in hh_id / person_id (service.ingest.free_text): refused
+REASONS.update(FREE_TEXT_REASONS)
+
+#: columns holding identifiers or codes typed by people: Thai digits (๐-๙) become 0-9
+#: before anything else, so an ID gets the same pseudonym however it was typed
+_DIGIT_COLUMNS = ("national_id", "house_id", "person_id", "hh_id")
+_THAI_DIGITS = list("๐๑๒๓๔๕๖๗๘๙")
+_ASCII_DIGITS = list("0123456789")
+
+
+def _clean_id(name: str, src: str) -> pl.Expr:
+    expr = _clean(src)
+    if name in _DIGIT_COLUMNS:
+        expr = expr.str.replace_many(_THAI_DIGITS, _ASCII_DIGITS)
+    return expr.alias(name)
+
 
 #: notice code -> (Thai, English) reason: reported with a count, the row is still accepted
 NOTICES: dict[str, tuple[str, str]] = {
@@ -279,7 +297,7 @@ class Validator:
         Rows with at least one problem are not in the first frame.
         """
         cols = self.mapping.columns
-        present = {name: _clean(src).alias(name) for name, src in cols.items()}
+        present = {name: _clean_id(name, src) for name, src in cols.items()}
         df = raw.select(pl.col("_row"), *present.values())
         for name in ALL_COLUMNS:
             if name not in df.columns:
@@ -465,6 +483,14 @@ class Validator:
             (nidc.str.contains(r"^\d{13}$") & ~national_id_check_expr("_nid"), "national_id",
              "bad_check_digit", None),
         ]
+        # a household id is a code or a house number, never a national ID or a name; a person
+        # id holding a national ID is that ID (hashed), never a name (SEC, issue 16)
+        df = df.with_columns(_hh_text=free_text_problem_expr("hh_id"),
+                             _pid_text=free_text_problem_expr("person_id"))
+        for code in ("id_in_free_text", "name_in_free_text"):
+            checks.append((pl.col("_hh_text") == code, "hh_id", code, None))
+        checks.append((pl.col("_pid_text") == "name_in_free_text", "person_id",
+                       "name_in_free_text", None))
         for name in ("first_name", "last_name"):
             v = pl.col(name)
             checks.append((v.str.contains("\ufffd|à¸|à¹") | (
@@ -501,7 +527,7 @@ class Validator:
     def identities(self, raw: pl.DataFrame) -> pl.DataFrame:
         """Pseudonyms next to the identifying columns of every row (re-identification)."""
         df = raw.select(pl.col("_row"),
-                        *[_clean(src).alias(name) for name, src in self.mapping.columns.items()])
+                        *[_clean_id(name, src) for name, src in self.mapping.columns.items()])
         for name in ALL_COLUMNS:
             if name not in df.columns:
                 df = df.with_columns(pl.lit(None, dtype=pl.String).alias(name))

@@ -62,6 +62,8 @@ class MapPage:
     k_choices: list[float] = field(default_factory=list)
     #: the viewer is signed in (a public click on a tambon hints that signing in shows villages)
     signed_in: bool = False
+    #: published datasets: the dimension-combination selector (checkboxes -> tp_m<mask>)
+    dimension_masks: dict[str, Any] | None = None
 
     def preloads(self) -> list[str]:
         """Data URLs the browser may start fetching before the scripts have run."""
@@ -119,8 +121,16 @@ def build_map(page: MapPage) -> folium.Map:
     return m
 
 
-def render_page(page: MapPage) -> str:
-    """HTML of a map page; raises if it would load anything from another host."""
-    html = build_map(page).get_root().render()
+def render_page(page: MapPage, chrome: str | None = None) -> str:
+    """HTML of a map page; raises if it would load anything from another host.
+
+    ``chrome``: HTML put above the map (the site navigation, maps/templates/_sitebar.html;
+    chipao-map.css gives the map the rest of the window). Embeds have none."""
+    m = build_map(page)
+    if chrome and not page.embed:
+        root = m.get_root()
+        assert isinstance(root, Figure)
+        root.html.add_child(Element(chrome), name="sitebar", index=0)
+    html = m.get_root().render()
     html = html.replace("<html>", '<html lang="th">', 1)
     return assets.assert_offline(html)

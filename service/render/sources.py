@@ -7,6 +7,7 @@ no ingest run. Both are pure (no Flask).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +51,15 @@ def _label(round_no: int, when: str) -> str:
     return f"รอบ {round_no} · Round {round_no} ({when})"
 
 
+def round_label(round_no: int, built: dt.datetime | dt.date | str | None) -> str:
+    """``รอบ 2562 · Round 2562 (1 ธ.ค. 2569)``: the build date in the Buddhist era, as
+    people read dates (service.render.thai.be_date)."""
+    from service.render.thai import be_date
+
+    when = be_date(built) if built else ""
+    return _label(round_no, when) if when else f"รอบ {round_no} · Round {round_no}"
+
+
 class StoreSource:
     """The app's one store (service.api.services.Services) seen as a map source."""
 
@@ -63,7 +73,7 @@ class StoreSource:
             return []
         # released versions only (one per round: superseded versions are never shown),
         # oldest round first
-        out = [Round(v.id, int(v.round), _label(int(v.round), v.created_at.strftime("%Y-%m-%d")))
+        out = [Round(v.id, int(v.round), round_label(int(v.round), v.created_at))
                for v in versions]
         return sorted(out, key=lambda r: r.round)
 
@@ -83,6 +93,15 @@ class StoreSource:
     def area_columns(self, dataset: str, level: str, *, version: str | None = None
                      ) -> list[str]:
         return self.store.area_columns(dataset, level, version=version)
+
+    def read_partials(self, dataset: str, level: str, *, version: str | None = None,
+                      province: str | None = None) -> pd.DataFrame | None:
+        """Provinces' parts of border H3 cells (Store.read_partials; SEC)."""
+        return self.store.read_partials(dataset, level, version=version, province=province)
+
+    def border_codes(self, dataset: str, level: str, *, version: str | None = None,
+                     province: str | None = None) -> set[str]:
+        return self.store.border_codes(dataset, level, version=version, province=province)
 
     def village_points(self, dataset: str, codes: Sequence[str], *,
                        version: str | None = None) -> gpd.GeoDataFrame:

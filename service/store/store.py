@@ -21,7 +21,7 @@ import secrets
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,9 @@ import pyarrow.parquet as pq
 import shapely
 
 from service.errors import Conflict, InvalidInput, NotFound
+from service.settings import SettingsLike, as_settings
 from service.store.catalog import Catalog, Version, validate_dataset_name
-from service.vocabulary import H3_LEVELS, LEVELS, is_code
+from service.vocabulary import H3_LEVELS, check_level, is_code
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,7 @@ _CACHE_BYTES = 512 * 1024 * 1024
 
 
 def _check_level(level: str) -> str:
-    if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, not {level!r} "
-                           f"/ ระดับพื้นที่ไม่ถูกต้อง", column="level")
-    return level
+    return check_level(level)  # the one declaration (service.vocabulary), 422
 
 
 class SourceAlreadyStored(Exception):
@@ -71,6 +69,12 @@ class VersionWriter:
 
     def areas_path(self, level: str) -> Path:
         path = self.dir / "areas" / f"{_check_level(level)}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def partials_path(self, level: str) -> Path:
+        """The (cell, province) parts of an H3 level's border cells (Store.read_partials)."""
+        path = self.dir / "partials" / f"{_check_level(level)}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -132,13 +136,14 @@ def _fsync_tree(root: Path) -> None:
 class Store:
     """Read and write dataset versions. Thread-safe for readers (one per app)."""
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: SettingsLike) -> None:
+        settings = as_settings(settings)
         self.settings = settings
-        self.data_dir = Path(settings["data_dir"]).resolve()
+        self.data_dir = Path(settings.data_dir).resolve()
         self.root = self.data_dir / "datasets"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.boundaries_dir = settings["boundaries_dir"]
-        self.catalog = Catalog(settings["database_url"])
+        self.boundaries_dir = settings.boundaries_dir
+        self.catalog = Catalog(settings.database_url)
         self._cache: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
         self._cache_bytes = 0
         self._lock = threading.Lock()
@@ -251,7 +256,46 @@ class Store:
         Unsuppressed: callers serving the public must pass the result through
         :func:`service.analysis.disclosure.suppress`.
         """
-        path = self._areas_path(dataset, level, version)
+        return self._read_table(self._areas_path(dataset, level, version), province, columns)
+
+    def read_partials(self, dataset: str, level: str, *, version: str | None = None,
+                      province: str | None = None) -> pd.DataFrame | None:
+        """The parts of the border cells of an H3 level (cells holding persons located in
+        more than one province): one row per (cell, province) with the level's counts and
+        ratios, ``province_code`` = the part's province (optionally of one province only).
+        What a provincial user sees of a border cell in detail (service.access.views).
+        None for a version built before parts were stored (see :meth:`border_codes`)."""
+        _check_level(level)
+        path = self.version_dir(dataset, version) / "partials" / f"{level}.parquet"
+        if level not in H3_LEVELS or not path.exists():
+            return None
+        return self._read_table(path, province, None)
+
+    def border_codes(self, dataset: str, level: str, *, version: str | None = None,
+                     province: str | None = None) -> set[str]:
+        """Border cells of an H3 level holding households of ``province`` (or of any),
+        from the build's audit table: for versions without :meth:`read_partials`, whose
+        border cells no provincial user may see in detail."""
+        path = self.version_dir(dataset, version) / "audit" / f"cell_tambons_{level}.parquet"
+        if level not in H3_LEVELS or not path.exists():
+            return set()
+        key = ("border", str(path), province)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            frame = pd.read_parquet(path, columns=["code", "tambon"])
+            frame["province"] = frame["tambon"].astype(str).str[:4]
+            spread = frame.groupby("code")["province"].transform("nunique") > 1
+            border = frame[spread]
+            if province is not None:
+                border = border[border["province"] == province]
+            cached = pd.DataFrame({"code": sorted(set(border["code"]))})
+            with self._lock:
+                self._cache[key] = cached
+        return set(cached["code"])
+
+    def _read_table(self, path: Path, province: str | None,
+                    columns: Sequence[str] | None) -> pd.DataFrame:
         key = (str(path), province, tuple(columns) if columns else None)
         with self._lock:
             if key in self._cache:
@@ -365,8 +409,9 @@ def _cell_polygons(codes: list[str]) -> gpd.GeoDataFrame:
     return cell_polygons(to_int(codes))
 
 
-def open_store(settings: Mapping[str, Any]) -> Store:
+def open_store(settings: SettingsLike) -> Store:
     """The store of these settings (data_dir, database_url, boundaries_dir)."""
+    settings = as_settings(settings)
     return Store(settings)
 
 

@@ -40,7 +40,7 @@ def case_store(services: Any) -> CaseStore:
     """The services object's :class:`CaseStore` (created on first use)."""
     store = getattr(services, "followup", None)
     if store is None:
-        store = CaseStore(services.settings["database_url"])
+        store = CaseStore(services.settings.database_url)
         services.followup = store
     return store
 
@@ -92,14 +92,14 @@ def area_name(services: Any, code: str | None) -> str:
     """Thai name of an admin code (village: หมู่ N of its tambon)."""
     if not code:
         return ""
-    names = _names(str(services.settings["boundaries_dir"]))
+    names = _names(str(services.settings.boundaries_dir))
     if len(code) == 10:
         return f"หมู่ {int(code[8:])} {names.get(code[:8], ('', ''))[0]}".strip()
     return names.get(code, (code, code))[0]
 
 
 def _dataset(services: Any, dataset: str | None) -> str:
-    return dataset or str(services.settings["default_dataset"])
+    return dataset or str(services.settings.default_dataset)
 
 
 def current_round(services: Any, dataset: str) -> Any:
@@ -316,7 +316,7 @@ def register_missed(services: Any, principal: Any, *, dataset: str | None, villa
         raise InvalidInput("รหัสหมู่บ้าน (TH + 8 หลัก) หรือตำบล (TH + 6 หลัก) ไม่ถูกต้อง / give a "
                            "village (TH + 8 digits) or tambon (TH + 6 digits) code",
                            column="village_id")
-    if code[:8] not in _names(str(services.settings["boundaries_dir"])):
+    if code[:8] not in _names(str(services.settings.boundaries_dir)):
         raise InvalidInput(f"ไม่พบตำบล {code[:8]} / unknown tambon {code[:8]}",
                            column="village_id")
     require_cases(principal, code[:4])
@@ -328,7 +328,7 @@ def register_missed(services: Any, principal: Any, *, dataset: str | None, villa
                                column="house_id")
         from service.ingest.pseudonym import household_pseudonym
 
-        key = household_pseudonym(services.settings["pseudonym_key"] or _no_key(), digits)
+        key = household_pseudonym(services.settings.pseudonym_key or _no_key(), digits)
     point = _point(lon, lat)
     version = current_round(services, dataset)
     try:
@@ -461,7 +461,7 @@ def public_progress(services: Any, *, dataset: str | None, level: str,
     frame = frame.drop(columns=["n_missed", "n_overdue", "n_closed"])
     frame["parent_code"] = frame["code"].str[:4] if level == "amphoe" else "TH"
     frame["n_households"] = frame["n_cases"]
-    out = suppress(frame, min_households=int(services.settings["min_cell_households"]),
+    out = suppress(frame, min_households=int(services.settings.min_cell_households),
                    level=level)
     out.insert(1, "name_th", [area_name(services, c) for c in out["code"]])
     counts = ["n_cases", *SHARES.values(), "n_assist"]
@@ -532,7 +532,7 @@ def map_progress(services: Any, principal: Any, *, dataset: str | None, level: s
     for src, dst in MAP_COLUMNS.items():
         out[dst] = (pd.to_numeric(frame[src], errors="coerce").astype("float64")
                     if src in frame else float("nan"))
-    names = _names(str(services.settings["boundaries_dir"]))
+    names = _names(str(services.settings.boundaries_dir))
     out["name_th"] = [area_name(services, c) for c in out["code"]]
     out["name_en"] = [names.get(c, ("", c))[1] if len(c) < 10 else
                       f"Village {int(c[8:])}, {names.get(c[:8], ('', ''))[1]}".strip(", ")

@@ -102,6 +102,7 @@ def home_figures(s: Services, dataset: str, principal: Principal) -> dict[str, A
 def _fill_figures(s: Services, out: dict[str, Any], v: Any, dataset: str,
                   principal: Principal) -> None:
     from service.render.catalogue import compute, load_catalogue
+    from service.render.thai import be_datetime
 
     def level_view(level: str) -> pd.DataFrame:
         return views.area_view(s.store, dataset, level, principal, version=v.id,
@@ -109,7 +110,8 @@ def _fill_figures(s: Services, out: dict[str, Any], v: Any, dataset: str,
 
     cat = load_catalogue()
     out["version"] = v
-    out["created"] = str(v.created_at)[:16].replace("T", " ") if v.created_at else ""
+    # Buddhist-era date and Bangkok time, as people read it ("1 ธ.ค. 2569 18:30 น.")
+    out["created"] = be_datetime(v.created_at) if v.created_at else ""
     out["k"] = _spec_k(v.meta or {})
 
     # area columns: the country, and a provincial user's own province in detail

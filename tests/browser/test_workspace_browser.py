@@ -216,3 +216,92 @@ def test_analyst_kpi_dashboard_and_export(ws_page, ws_server, artifacts):
     got = [r["value"] for r in rows if r["kpi"] == "m0" and r["province_code"] == "TH58"]
     assert got == [round(i["value"], 4) for i in m0]
     _clean(rec)
+
+
+# -- the site navigation on every page (#12 item 7) -------------------------------------------
+NAV_TARGETS = {"/": "หน้าแรก", "/maps/": "แผนที่", "/areas/": "ข้อมูลพื้นที่",
+               "/ranking": "จัดลำดับความสำคัญ", "/selection": "เลือกหมู่บ้านตามงบ",
+               "/lists": "รายชื่อเป้าหมาย", "/kpi": "ตัวชี้วัดแผนแม่บท", "/cases": "ติดตามผล"}
+NAV_PAGES = ["/", "/maps/", "/maps/area/TH58", "/areas/", "/areas/TH58", "/ranking",
+             "/selection", "/lists", "/kpi", "/cases", "/account", "/login", "/embed-code"]
+CE_DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
+
+
+def _settle(page, path):
+    """Wait until the page is in use: a map page has drawn its values."""
+    page.wait_for_selector("#site-nav, .site-head", state="visible")
+    if path.startswith("/maps/"):
+        page.wait_for_selector("html[data-chipao-ready]", state="attached", timeout=60_000)
+        page.wait_for_selector("html[data-chipao-settled]", state="attached", timeout=60_000)
+    if path == "/embed-code":  # its preview iframe has loaded its map
+        page.locator("#preview").scroll_into_view_if_needed()
+        page.frame_locator("#preview").locator("html[data-chipao-settled]").wait_for(
+            state="attached", timeout=60_000)
+
+
+def test_every_page_reaches_every_other_through_the_site_menu(ws_page, ws_server, artifacts):
+    """Home, maps (national and province), profiles, ranking, selection, lists, KPIs,
+    follow-up, account, sign-in and the embed-code page all carry the same menu, and each
+    menu item opens its page; no date is shown in the common era."""
+    origin = ws_server[0]
+    rec, page = ws_page, ws_page.page
+    sign_in(rec, origin, "nat")
+    for start in NAV_PAGES:
+        page.goto(origin + start)
+        _settle(page, start)
+        menu = page.locator(".site-nav a")
+        hrefs = [a.get_attribute("href") for a in menu.all()]
+        assert hrefs == list(NAV_TARGETS), (start, hrefs)
+        assert page.locator(".site-account a.who").inner_text() == "nat", start
+        assert not CE_DATE.search(page.locator("body").inner_text()), start
+        if start in ("/maps/area/TH58", "/"):
+            page.screenshot(path=str(artifacts / f"ws-nav{start.replace('/', '-')}.png"))
+        for target, label in NAV_TARGETS.items():
+            if target == start:
+                continue
+            page.goto(origin + start)
+            _settle(page, start)
+            page.locator(".site-nav").get_by_role("link", name=re.compile(label)).click()
+            # /cases sends national staff on to /cases/progress
+            page.wait_for_url(re.compile(re.escape(origin + target) + (
+                r"(/progress.*)?$" if target == "/cases" else r"$")))
+            _settle(page, target)
+            current = page.locator(".site-nav a[aria-current=page]")
+            assert current.get_attribute("href") == target, (start, target)
+        # the account link of the menu
+        page.goto(origin + start)
+        _settle(page, start)
+        page.locator(".site-account a.who").click()
+        page.wait_for_url(origin + "/account")
+        assert "บัญชีของฉัน" in page.locator("h1").inner_text()
+    _clean(rec)
+
+
+def test_the_map_menu_signs_in_and_comes_back_and_the_embed_has_none(ws_page, ws_server,
+                                                                      artifacts):
+    origin = ws_server[0]
+    rec, page = ws_page, ws_page.page
+    page.goto(origin + "/maps/area/TH58?measure=m0")
+    _settle(page, "/maps/")
+    bar = page.locator("#site-nav").bounding_box()
+    map_box = page.locator(".folium-map").bounding_box()
+    assert bar and map_box and map_box["y"] >= bar["y"] + bar["height"] - 1  # not under it
+    assert map_box["y"] + map_box["height"] <= 900 + 1  # the map fills the rest, no scroll
+    page.locator("#site-nav a.signin").click()
+    page.wait_for_url(re.compile(r"/login\?next="))
+    assert page.locator(".site-nav a").count() == len(NAV_TARGETS)
+    page.fill("input[name=username]", "mhs")
+    page.fill("input[name=password]", "correct horse battery")
+    page.get_by_role("button", name="เข้าสู่ระบบ · Sign in").click()
+    page.wait_for_url(origin + "/maps/area/TH58?measure=m0")
+    _settle(page, "/maps/")
+    assert page.locator("#site-nav a.who").inner_text() == "mhs"
+    # round labels read in the Buddhist era: "รอบ 2566 · Round 2566 (1 ธ.ค. 2569)"
+    labels = page.locator(".chipao-form select[name=round] option").all_inner_texts()
+    assert labels and all(re.fullmatch(r"รอบ 25\d\d · Round 25\d\d \(\d{1,2} \S+ 25\d\d\)", t)
+                          for t in labels), labels
+    page.screenshot(path=str(artifacts / "ws-map-nav-signed-in.png"))
+    page.goto(origin + "/embed/area/TH58")
+    page.wait_for_selector("html[data-chipao-ready]", state="attached", timeout=60_000)
+    assert page.locator("#site-nav, .site-nav").count() == 0  # the embed stays chrome-free
+    _clean(rec)
