@@ -117,9 +117,9 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
     src = load_settings({"data_dir": str(source_data_dir)}, environ={})
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    url = _copy_catalog(src["database_url"], work / "chipao.db")
+    url = _copy_catalog(src.database_url, work / "chipao.db")
     services = Services.create({"data_dir": str(work), "database_url": url,
-                                "boundaries_dir": str(src["boundaries_dir"])})
+                                "boundaries_dir": str(src.boundaries_dir)})
     store = services.store
     by_round = {v.round: v for v in store.versions(dataset)}
     base, follow = by_round[baseline_round], by_round[follow_round]
