@@ -178,6 +178,18 @@ def test_priority_tooltip_has_score_and_reasons_and_national_breaks(built):
     assert scores and all(0 <= v <= 100 for v in scores)
     assert any(r for r in pr["reasons"] if r)
     assert pr["k"] is not None
+    # the 95 % interval of each rank and score (resampling of the areas shown) holds the
+    # point estimate; the ranks are those of the ranking without intervals
+    cols = pr["columns"]
+    assert pr["interval"]["n_boot"] == 50 and pr["interval"]["level"] == 0.95
+    shown = [i for i, v in enumerate(cols["value"]) if v is not None]
+    assert shown
+    for i in shown:
+        assert cols["rank_low"][i] <= cols["value"][i] <= cols["rank_high"][i]
+        assert cols["score_low"][i] <= cols["score_high"][i]
+    change = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=priority_rank"
+                             "&change=1"))
+    assert "rank_low" not in change["columns"]  # a change of rank has no interval here
     page = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=h"))
     fixed = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=h&breaks=national"))
     national = _json(_get(app, "/maps/values/tambon.json?measure=h"))

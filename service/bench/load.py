@@ -72,7 +72,7 @@ def prepare(data_dir: Path, province: str, seed: int) -> dict:
         build_version(settings, dataset="demo", round=2561, persons_dir=src, progress=False)
     from service.store.users import UserStore
 
-    users = UserStore(settings["database_url"])
+    users = UserStore(settings.database_url)
     existing = {u.username for u in users.list_users()}
     tokens = {}
     for name, role, prov in ((f"bench_{province.lower()}", "provincial", province),

@@ -234,6 +234,10 @@ def map_page(s: Services, p: Principal | None, scope: str | None, level: str | N
         query["round"] = resolve_round(s, params)[0]  # the round selector shows the current one
     bdir = str(s.settings.boundaries_dir)
     villages = can_see_villages(viewer, scope)
+    from service.usecases.published import map_availability  # TPMAP hook
+
+    published, unavailable = map_availability(s, params.dataset, resolve_round(s, params)[0],
+                                              level)
     return build_page(PageInputs(
         scope=scope, scope_level=scope_level, level=level, query=query,
         dataset=params.dataset, data_version=data_version, rounds=rounds,
@@ -243,7 +247,8 @@ def map_page(s: Services, p: Principal | None, scope: str | None, level: str | N
         villages_visible=villages,
         signed_in=viewer is not None and viewer.is_authenticated,
         village_drill=viewer is not None and viewer.is_authenticated and (
-            viewer.role == "national" or villages)))
+            viewer.role == "national" or villages),
+        published=published, unavailable=unavailable))
 
 
 # -- the values ----------------------------------------------------------------------------------
@@ -408,7 +413,7 @@ def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principa
         frame = pd.concat([covers, frame], ignore_index=True)
     measure = load_catalogue().get(params.measure)
     if measure.id == "priority_rank" and "priority_rank" not in frame.columns:
-        frame = _with_rank(frame, previous)
+        frame = _with_rank(frame, previous, intervals=not params.change)
         if previous is not None:
             previous = _with_rank(previous, None)
     fixed = None
@@ -431,7 +436,7 @@ def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principa
     if level.startswith("h3_") and payload["codes"]:
         from service.render.places import cell_places
 
-        payload["places"] = cell_places(s.settings["boundaries_dir"], payload["codes"])
+        payload["places"] = cell_places(s.settings.boundaries_dir, payload["codes"])
     if "priority_score" in frame.columns:
         _priority_extras(frame, payload)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
@@ -465,7 +470,10 @@ def _followup_values(s: Services, p: Principal | None, req: ValuesRequest, param
 def _dataset_k(s: Services, dataset: str, version: str | None) -> float | None:
     """The poverty cut-off the version was scored with (shown in legends and prints)."""
     from service.analysis.spec import load_spec
+    from service.usecases.published import is_published
 
+    if is_published(s.store, dataset, version):  # TPMAP hook: published tables have no k
+        return None
     try:
         return float(load_spec(s.source.spec_name(dataset, version)).k)
     except Exception:
@@ -547,11 +555,29 @@ def _priority_extras(frame: pd.DataFrame, payload: dict) -> None:
                         f"{labels.get(contrib[j][8:], (contrib[j][8:],) * 2)[1]} "
                         f"(+{row[j]:.1f})" for j in order])
     payload["reasons"] = reasons
+    if "rank_lo" in frame.columns:  # 95 % intervals of the rank and the score
+        for src, dst in (("rank_lo", "rank_low"), ("rank_hi", "rank_high"),
+                         ("score_lo", "score_low"), ("score_hi", "score_high")):
+            v = pd.to_numeric(frame[src], errors="coerce").to_numpy("float64")
+            payload["columns"][dst] = _column(np.where(suppressed, np.nan, v))
+        payload["interval"] = {"n_boot": MAP_RANK_REPLICATES, "level": 0.95,
+                               "method": "binomial resampling of the area table shown "
+                                         "(service.analysis.uncertainty.resample_areas)"}
 
 
-def _with_rank(frame: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
-    """Priority rank within the areas shown (service.analysis.rank), suppressed rows last."""
+#: replicates of the rank interval on priority maps: the ranking page's "resampling of the
+#: visible area table" (a lower bound on the uncertainty; the household bootstrap needs the
+#: persons and is on the ranking page for users who may see them)
+MAP_RANK_REPLICATES = 50
+
+
+def _with_rank(frame: pd.DataFrame, previous: pd.DataFrame | None, *,
+               intervals: bool = False) -> pd.DataFrame:
+    """Priority rank within the areas shown (service.analysis.rank), suppressed rows last;
+    with ``intervals`` also the 95 % interval of each rank and score (same ranks: the
+    resampling ranks the point estimate with rank_areas)."""
     from service.analysis.rank import rank_areas
+    from service.analysis.uncertainty import resample_areas
 
     if frame.empty:
         return frame.assign(priority_rank=pd.Series(dtype="float64"))
@@ -560,9 +586,13 @@ def _with_rank(frame: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFra
         visible = frame[~frame["suppressed"].fillna(False).astype(bool)]
     if visible.empty:
         return frame.assign(priority_rank=np.nan)
-    ranked = rank_areas(visible, previous=previous, explain=False).set_index("code")
-    keep = ["priority_rank", "priority_score"] + [c for c in ranked.columns
-                                                  if c.startswith("contrib_")]
+    if intervals and len(visible) > 1:
+        ranked = resample_areas(visible.reset_index(drop=True), previous=previous,
+                                n_boot=MAP_RANK_REPLICATES, explain=False).set_index("code")
+    else:
+        ranked = rank_areas(visible, previous=previous, explain=False).set_index("code")
+    keep = ["priority_rank", "priority_score", "rank_lo", "rank_hi", "score_lo",
+            "score_hi"] + [c for c in ranked.columns if c.startswith("contrib_")]
     return frame.assign(**{c: frame["code"].map(ranked[c]).astype("float64")
                            for c in keep if c in ranked.columns})
 

@@ -267,3 +267,44 @@ def test_change_map_diverges_around_zero_and_tooltip_says_from_to(chromium_brows
         assert rec.console_errors == []
     finally:
         context.close()
+
+
+def test_priority_tooltip_shows_score_interval_and_top_reasons(chromium_browser, store_server,
+                                                               artifacts):
+    """#13 item 3: hovering an area of the priority map tells its score out of 100, the 95 %
+    interval of score and rank, and the top reasons; the figures are the values API's."""
+    import json as _json_mod
+
+    origin = store_server[0]
+    context, rec = _page(chromium_browser, origin)
+    page = rec.page
+    try:
+        page.goto(origin + "/maps/area/TH50?measure=priority_rank")
+        _ready(page)
+        _no_error(page)
+        api = _json_mod.loads(page.evaluate(
+            "u => fetch(u).then(r => r.text())",
+            "/maps/values/tambon.json?scope=TH50&measure=priority_rank"))
+        cols = api["columns"]
+        text = next((t for _, _, t in _hover_grid(page) if "Priority score" in t), None)
+        assert text, "no priority tooltip"
+        code = page.locator(".chipao-tip .chipao-code").inner_text().strip()
+        m = re.search(r"Priority score: ([\d.]+) / 100 \(ช่วง 95% · 95% interval "
+                      r"([\d.]+)–([\d.]+)\)", text)
+        assert m, text
+        score, lo, hi = (float(g) for g in m.groups())
+        i = api["codes"].index(code)
+        assert round(cols["priority_score"][i], 1) == score
+        assert (lo, hi) == (round(cols["score_low"][i], 1), round(cols["score_high"][i], 1))
+        r = re.search(r"ลำดับ · rank (\d+) \(ช่วง 95% · 95% interval (\d+)–(\d+)\)", text)
+        assert r, text
+        rank, rlo, rhi = (int(g) for g in r.groups())
+        assert (rank, rlo, rhi) == (cols["value"][i], cols["rank_low"][i], cols["rank_high"][i])
+        assert rlo <= rank <= rhi
+        assert "เหตุผลหลัก · top reasons" in text
+        reasons = page.locator(".chipao-tip .chipao-tip-priority li").all_inner_texts()
+        assert reasons and all(re.search(r"\(\+[\d.]+\)$", x) for x in reasons), reasons
+        page.screenshot(path=str(artifacts / "tooltip-priority-TH50.png"))
+        assert rec.console_errors == [] and rec.off_server() == set()
+    finally:
+        context.close()
