@@ -258,6 +258,7 @@ class Uploader(threading.Thread):
         self.port, self.token, self.path, self.dataset = port, token, path, dataset
         self.round = first_round
         self.stop = threading.Event()
+        self.started = 0
         self.done: list[float] = []      # seconds from upload to finished job
         self.failed: list[str] = []
 
@@ -299,6 +300,7 @@ class Uploader(threading.Thread):
             f"filename=\"{self.path.name}\"\r\nContent-Type: application/octet-stream"
             "\r\n\r\n".encode(), content, f"\r\n--{boundary}--\r\n".encode()])
         self.round += 1
+        self.started += 1
         t0 = time.perf_counter()
         status, answer = self._request(
             "POST", f"/api/v1/datasets/{self.dataset}/uploads", body,
@@ -424,6 +426,7 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
             uploader = Uploader(port, info["national_token"], info["upload"])
             uploader.upload_once()  # the dataset exists and its first build is done
             uploader.done.clear()
+            uploader.started = 0
             uploader.start()
             time.sleep(1.0)  # the next build is under way
             t0 = time.perf_counter()
@@ -432,6 +435,7 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
             uploader.stop.set()
             uploader.join(timeout=600)
             out.append({**base, "phase": "with uploads", **_summary(results, elapsed),
+                        "uploads_started": uploader.started,
                         "uploads_done": len(uploader.done), "uploads_failed": uploader.failed,
                         "upload_s": (statistics.fmean(uploader.done) if uploader.done
                                      else None)})
@@ -448,7 +452,8 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
 def markdown_row(r: dict) -> str:
     uploads = ""
     if r["phase"] == "with uploads":
-        uploads = f" ({r['uploads_done']} uploads done, {len(r['uploads_failed'])} failed)"
+        uploads = (f" ({r['uploads_started']} uploads started, {r['uploads_done']} done, "
+                   f"{len(r['uploads_failed'])} failed)")
     return (f"| {r['server']} ({r['threads']} threads) | {r['phase']}{uploads} | "
             f"{r['clients']} | {r['requests']:,} | {r['rps']:,.0f}/s | {r['p50_ms']:,.0f} ms | "
             f"{r['p95_ms']:,.0f} ms | **{r['p99_ms']:,.0f} ms** | {r['max_ms']:,.0f} ms | "
