@@ -597,3 +597,30 @@ def test_public_consumers_give_the_public_view(served):
                     else:
                         assert got[code] == pytest.approx(n / persons, rel=1e-4), (level, code)
     assert hidden > 1000  # the view hides items, so the comparison was not vacuous
+
+
+def test_village_list_by_dimension_and_no_household_lists(served):
+    """The village list filtered by a dimension keeps the villages with target poor deprived
+    in it (their number beside them, TPMAP's figure); household and exclusion lists need
+    persons: said so (and their tabs are not offered), never an empty list."""
+    app, national = served
+    client = app.test_client()
+    text = _get(app, "/lists/villages.csv?dataset=tpmap&area=TH5801&dimension=accessibility"
+                     "&order=n_target_poor", national).get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    pub = published("village", "11111", "58").filter(
+        pl.col("village_ID").str.starts_with("5801")
+        & (pl.col("village_ID").str.slice(4, 2).cast(pl.Int32) < 51)).group_by(
+        pl.col("village_ID").str.slice(0, 8)).agg(
+        pl.col("poor.JPT.MOFval.accessibility").cast(pl.Int64).sum())
+    want = {"TH" + k: v for k, v in pub.iter_rows() if v > 0}
+    assert want and {r["village_id"]: int(r["n_target_poor_accessibility"]) for r in rows} == want
+    tp = [int(r["n_target_poor"]) for r in rows]
+    assert tp == sorted(tp, reverse=True)  # most target poor first
+    page = _get(app, "/lists?dataset=tpmap&area=TH5801", {**national, **HTML}).get_data(
+        as_text=True)
+    assert "/lists/households?" not in page and "/lists/excluded?" not in page
+    assert 'value="n_poor"' not in page and 'value="n_target_poor"' in page
+    for kind in ("households", "excluded"):
+        r = client.get(f"/lists/{kind}?dataset=tpmap&area=TH5801", headers={**national, **HTML})
+        assert r.status_code == 404 and NA in r.get_data(as_text=True), kind
