@@ -342,6 +342,12 @@ _UNCACHED = (
     # the naive API: no response-body cache, rows converted cell by cell in Python
     "import service.api.datasets as d, service.api.areas as a, service.api.cells as c\n"
     "d.RESPONSE_CACHE_BYTES = 0\n"
+    # nor the public rows of a province (disclosure control + perturbation every time)
+    "import service.access.views as views\n"
+    "class NoCache:\n"
+    "    def get_or_build(self, key, build):\n"
+    "        return build()\n"
+    "views._PROVINCE_ROWS = NoCache()\n"
     "def slow(frame, *, drop=('cell', 'geometry')):\n"
     "    cols = [k for k in frame.columns if k not in drop]\n"
     "    return [{k: d._json_value(v) for k, v in zip(cols, row)}\n"
