@@ -410,6 +410,8 @@ def ranking_page(src: AreaSource, area: str | None, level: str | None, *,
             "name_th": (name_row.get("name_th") if area != "TH" else "ประเทศไทย") or area,
             "name_en": (name_row.get("name_en") if area != "TH" else "Thailand") or "",
             "level_words": LEVEL_WORDS[level], "items": ranking_items(ranked, area),
+            # published tables (TPMAP) have no M0: "not available", never "no data"
+            "m0_available": "m0" in ranked.columns,
             "n_ranked": len(ranked), "n_hidden": ranked.attrs.get("n_hidden", 0),
             "notes": ranked.attrs.get("notes", []), "components": components,
             "bootstrap": ranked.attrs.get("bootstrap"), "n_boot": n_boot, "top_n": top_n,
