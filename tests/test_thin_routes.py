@@ -12,15 +12,6 @@ SERVICE = Path(__file__).resolve().parent.parent / "service"
 MAX_LINES = 20
 #: "module:function" -> (allowed lines, why). Keep this short and every reason true.
 EXCEPTIONS: dict[str, tuple[int, str]] = {
-    # not yet moved to use cases (#11 still open for these commands):
-    "aggregate:command": (37, "to slim: build options -> usecases"),
-    "datasets:compare": (22, "to slim"),
-    "datasets:audit": (49, "to slim: the disclosure audit belongs in a use case"),
-    "demo_data:command": (31, "to slim"),
-    "export:command": (39, "to slim"),
-    "mpi:command": (33, "to slim"),
-    "rank:command": (41, "to slim"),
-    "select:command": (32, "to slim"),
 }
 
 _ROUTE = {"route", "get", "post", "put", "patch", "delete"}
