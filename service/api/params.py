@@ -78,6 +78,25 @@ def budget(args: Mapping[str, str]) -> float | None:
     return value
 
 
+def whole(args: Mapping[str, str], name: str, default: int, *, lo: int, hi: int,
+          message: str) -> int:
+    """A whole-number field in ``lo..hi`` (absent = ``default``); else 422 with ``message``."""
+    text = args.get(name, str(default))
+    if not text.isdigit() or not lo <= int(text) <= hi:
+        raise InvalidInput(message, column=name)
+    return int(text)
+
+
+def dataset_name(args: Mapping[str, str]) -> str | None:
+    """``dataset`` (None = the default dataset); 422 unless a valid dataset name."""
+    from service.vocabulary import DATASET_NAME
+
+    name = args.get("dataset") or None
+    if name is not None and not DATASET_NAME.fullmatch(name):
+        raise InvalidInput("ชื่อชุดข้อมูลไม่ถูกต้อง / invalid dataset name", column="dataset")
+    return name
+
+
 def blank_none(args: Mapping[str, str], name: str) -> str | None:
     """A text field; blank = None."""
     return args.get(name) or None
