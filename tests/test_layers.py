@@ -15,13 +15,34 @@ FRAMEWORKS = ("flask", "flask_limiter", "werkzeug", "click")
 ALLOWED = {"store": ("werkzeug.security",)}
 
 
-def imported(path: Path) -> set[str]:
-    """Top-level module names imported anywhere in a file (also inside functions)."""
+def _package(path: Path) -> list[str]:
+    """The dotted package of a file under service/ (for relative imports)."""
+    parts = ["service", *path.resolve().relative_to(SERVICE).parts[:-1]]
+    return parts
+
+
+def imported(path: Path, *, runtime_only: bool = False,
+             package: list[str] | None = None) -> set[str]:
+    """Module names imported anywhere in a file (also inside functions; relative imports
+    resolved against the file's package). ``runtime_only`` leaves out ``if TYPE_CHECKING:``
+    blocks, which are never imported when the program runs."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    if runtime_only:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            pkg = package if package is not None else _package(path)
+            base = pkg[:len(pkg) - node.level + 1]
+            names.add(".".join([*base, *([node.module] if node.module else [])]))
+        elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
 
@@ -43,6 +64,27 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
     sample = tmp_path / "x.py"
     sample.write_text("def f():\n    from flask import request\n    import click\n")
     assert {"flask", "click"} <= imported(sample)
+
+
+def test_the_core_modules_beside_the_packages_import_no_framework_at_run_time():
+    """settings, errors, vocabulary, lru and services are used by commands and the core:
+    type-only imports (``if TYPE_CHECKING:``) of flask are allowed, nothing else."""
+    bad = [f"{name}: {mod}" for name in ("settings.py", "errors.py", "vocabulary.py", "lru.py",
+                                         "services.py")
+           for mod in imported(SERVICE / name, runtime_only=True)
+           if mod.split(".")[0] in FRAMEWORKS or mod.startswith(("service.api",
+                                                                  "service.commands"))]
+    assert not bad, bad
+
+
+def test_the_check_resolves_relative_and_skips_type_only_imports(tmp_path):
+    sample = tmp_path / "probe.py"  # as if it were service/api/probe.py
+    sample.write_text("from typing import TYPE_CHECKING\nfrom ..commands import rank\n"
+                      "from . import params\nif TYPE_CHECKING:\n    import flask\n")
+    api = ["service", "api"]
+    assert {"service.commands", "service.api"} <= imported(sample, package=api)
+    assert "flask" in imported(sample, package=api)
+    assert "flask" not in imported(sample, runtime_only=True, package=api)
 
 
 def test_the_web_layer_imports_nothing_from_the_commands():
