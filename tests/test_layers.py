@@ -104,3 +104,14 @@ def test_app_state_lives_only_in_services():
         if "extensions[" in text or "extensions.get(" in text or "extensions.setdefault(" in text:
             bad.append(str(path.relative_to(SERVICE)))
     assert not bad, bad
+
+
+def test_the_contract_describes_the_layout_as_it_is():
+    """docs/CONTRACT.md §0 names every package and top-level module of service/."""
+    text = (SERVICE.parent / "docs" / "CONTRACT.md").read_text(encoding="utf-8")
+    layout = text[text.index("## 0. Layout"):text.index("## 1. ")]
+    names = [f"{p.name}/" for p in SERVICE.iterdir()
+             if p.is_dir() and (p / "__init__.py").exists() and not p.name.startswith("_")]
+    names += [p.name for p in SERVICE.glob("*.py") if p.name != "__init__.py"]
+    missing = [n for n in sorted(names) if n not in layout]
+    assert not missing, f"docs/CONTRACT.md §0 does not name: {missing}"
