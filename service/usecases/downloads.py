@@ -127,7 +127,9 @@ def selection_download(src: Any, r: dict[str, Any], fmt: str) -> Download:
                 Col("method_en", "วิธี (อังกฤษ)", "Method"),
                 Col("n_selected", "จำนวนหมู่บ้าน", "Villages", "count"),
                 Col("total_cost_thb", "ค่าใช้จ่ายรวม (บาท)", "Total cost (THB)", "baht"),
-                Col("people_lifted", "คนที่พ้นความยากจน", "People lifted", "count")]),
+                Col("people_lifted", *(("คนจนเป้าหมายที่เข้าถึง", "Target poor reached")
+                                       if r.get("published") else  # published tables (TPMAP)
+                                       ("คนที่พ้นความยากจน", "People lifted")), "count")]),
             Sheet("ราคาต่อครัวเรือน", costs, [
                 Col("indicator", "ตัวชี้วัด", "Indicator"),
                 Col("cost_thb", "บาทต่อครัวเรือน", "THB per household", "baht")])]
