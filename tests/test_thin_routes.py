@@ -88,3 +88,19 @@ def test_the_measure_sees_views_commands_and_url_rules(tmp_path):
     assert _decorated(fns["view"], _ROUTE) and body_lines(fns["view"]) == 2
     assert _url_rule_views(tree) >= {"_sheet"}
     assert _decorated(fns["command"], _COMMAND) and body_lines(fns["command"]) == 3
+
+
+#: a route may call a private helper of its module (a body builder for the response cache,
+#: a form parser); helpers too stay small, so no route hides a computation one call away
+MAX_HELPER_LINES = 35
+
+
+def test_no_helper_in_the_web_or_command_layer_holds_a_computation():
+    long = {}
+    for package in ("api", "commands"):
+        for path in sorted((SERVICE / package).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) \
+                        and body_lines(node) > MAX_HELPER_LINES:
+                    long[f"{package}/{path.stem}:{node.name}"] = body_lines(node)
+    assert not long, f"move these to service/usecases (or split them): {long}"
