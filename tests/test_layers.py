@@ -115,3 +115,11 @@ def test_the_contract_describes_the_layout_as_it_is():
     names += [p.name for p in SERVICE.glob("*.py") if p.name != "__init__.py"]
     missing = [n for n in sorted(names) if n not in layout]
     assert not missing, f"docs/CONTRACT.md §0 does not name: {missing}"
+
+
+def test_one_problem_document():
+    """problem+json bodies are built by service.errors.problem_body only (upload.py,
+    cases.py and published.py once built their own)."""
+    bad = [str(p.relative_to(SERVICE)) for p in sorted(SERVICE.rglob("*.py"))
+           if p != SERVICE / "errors.py" and '"about:blank"' in p.read_text(encoding="utf-8")]
+    assert not bad, bad
