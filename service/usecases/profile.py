@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from service.errors import InvalidInput, NotFound
+from service.vocabulary import GROUP_DEFINITIONS
 
 #: admin level by code length
 LEVEL_BY_LEN = {2: "country", 4: "province", 6: "amphoe", 8: "tambon", 10: "village"}
@@ -30,10 +31,7 @@ LEVEL_WORDS = {"country": ("ประเทศ", "Country"), "province": ("จ�
                "amphoe": ("อำเภอ", "District (amphoe)"), "tambon": ("ตำบล", "Subdistrict (tambon)"),
                "village": ("หมู่บ้าน", "Village")}
 #: target groups with their H column: id -> (Thai, English)
-GROUP_WORDS = {"child": ("เด็ก (ต่ำกว่า 18 ปี)", "Children (under 18)"),
-               "woman": ("ผู้หญิง", "Women"), "elderly": ("ผู้สูงอายุ (60 ปีขึ้นไป)", "Elderly (60+)"),
-               "disabled": ("คนพิการ", "People with disabilities"),
-               "chronic": ("ผู้ป่วยเรื้อรัง", "Chronically ill")}
+GROUP_WORDS = {g: (label.th, label.en) for g, label in GROUP_DEFINITIONS.items()}
 
 
 @dataclass(frozen=True)
