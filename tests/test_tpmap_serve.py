@@ -624,3 +624,23 @@ def test_village_list_by_dimension_and_no_household_lists(served):
     for kind in ("households", "excluded"):
         r = client.get(f"/lists/{kind}?dataset=tpmap&area=TH5801", headers={**national, **HTML})
         assert r.status_code == 404 and NA in r.get_data(as_text=True), kind
+
+
+def test_home_and_ranking_pages_say_not_available(served):
+    """Home page and ranking: measures that need persons read 'not available for this
+    dataset' (not 'no data', never 0), and no cut-off k is claimed."""
+    app, national = served
+    home = _get(app, "/?dataset=tpmap", HTML).get_data(as_text=True)
+    for measure in ("h", "a", "m0"):
+        assert NA in _row(home, f'data-measure="{measure}"'), measure
+    assert "cut-off k" not in home and "Published tables without person records" in home
+    tp = _row(home, 'data-measure="n_target_poor"')
+    assert f"{_published_tp_total():,}" in tp
+    page = _get(app, "/ranking?dataset=tpmap&area=TH58", {**national, **HTML}).get_data(
+        as_text=True)
+    rows = re.findall(r'<tr data-code="TH58\d\d">.*?</tr>', page, flags=re.S)
+    assert len(rows) == 7 and all(NA in r and "no data" not in r for r in rows)
+
+
+def _published_tp_total() -> int:
+    return int(published("amphur", "11111")["poor.JPT.MOFval.CNT"].cast(pl.Int64).sum())
