@@ -23,18 +23,15 @@ def _source(persons: int) -> FrameSource:
 
 
 def test_two_stores_with_the_same_names_never_share_cached_public_rows():
-    seen: set[int] = set()
-    reused = False
+    # with id()-based keys this failed as soon as CPython reused a freed source's id (it
+    # usually does within a few rounds; not guaranteed, so the reuse itself is not asserted)
     for persons in range(100, 3100, 100):  # earlier sources are gone: their ids get reused
         src = _source(persons)
-        reused |= id(src) in seen
-        seen.add(id(src))
         rows = public_view(src, "demo", "tambon", version="v1", province="TH75",
                            min_households=10)
         assert list(rows["n_persons"]) == [persons, persons + 10]
         del src
         gc.collect()
-    assert reused  # the case this guards against did happen
 
 
 def test_a_cached_answer_is_the_same_answer():
