@@ -6,8 +6,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+from typing import Any
 
 import click
+
+from service.errors import EXIT_STATUS, ChipaoError, headline
 
 #: command name -> module under service.commands
 COMMANDS = {
@@ -31,18 +34,31 @@ COMMANDS = {
 }
 
 
+class DomainError(click.ClickException):
+    """A :class:`service.errors.ChipaoError` as a command's end: one line in Thai and
+    English on standard error (``ข้อมูลไม่ถูกต้อง · Invalid input: file x, row 3, column
+    age: …``), exit status ``errors.EXIT_STATUS`` (1), never a traceback."""
+
+    exit_code = EXIT_STATUS
+
+    def __init__(self, exc: ChipaoError) -> None:
+        super().__init__(headline(exc))
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), file=file, err=file is None)
+
+
 class LazyGroup(click.Group):
     """Sub-commands imported when used; the ONE translation of domain errors: a
     :class:`service.errors.ChipaoError` raised by any command (or a use case it calls) ends
-    the command with its message and exit status 1, never a traceback."""
+    the command with :class:`DomainError`. Commands never catch ChipaoError themselves
+    (tests/test_cli_errors.py)."""
 
     def invoke(self, ctx: click.Context) -> object:
-        from service.errors import ChipaoError
-
         try:
             return super().invoke(ctx)
         except ChipaoError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise DomainError(exc) from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = []

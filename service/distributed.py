@@ -20,11 +20,12 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from service.pipeline import ProvinceResult, process_province
+from service.settings import SettingsLike, as_settings
 from service.store.catalog import Version
 
 log = logging.getLogger(__name__)
@@ -75,18 +76,19 @@ class DaskProvinces:
 
     @classmethod
     @contextlib.contextmanager
-    def connect(cls, settings: Mapping[str, Any], *, scheduler: str | None = None,
+    def connect(cls, settings: SettingsLike, *, scheduler: str | None = None,
                 workers: int | None = None) -> Iterator[DaskProvinces]:
         """A running cluster's scheduler (``tcp://host:8786``) or a local cluster of
         ``workers`` processes (one thread each: the stages use their own threads)."""
+        settings = as_settings(settings)
         from distributed import Client, LocalCluster
 
-        cache = Path(settings["data_dir"]) / "cache"
+        cache = Path(settings.data_dir) / "cache"
         if scheduler:
             with Client(scheduler) as client:
                 log.info("dask scheduler %s: %d workers", scheduler,
                          len(client.scheduler_info().get("workers", {})))
-                yield cls(client, boundaries_dir=settings["boundaries_dir"],
+                yield cls(client, boundaries_dir=settings.boundaries_dir,
                           locator_cache_dir=cache)
             return
         n = int(workers or 2)
@@ -96,4 +98,4 @@ class DaskProvinces:
                           dashboard_address=None, silence_logs=logging.WARNING,
                           env={"POLARS_MAX_THREADS": str(threads)}) as cluster, \
                 Client(cluster) as client:
-            yield cls(client, boundaries_dir=settings["boundaries_dir"], locator_cache_dir=cache)
+            yield cls(client, boundaries_dir=settings.boundaries_dir, locator_cache_dir=cache)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +22,7 @@ import polars as pl
 
 from service.analysis.aggregate import Aggregator, admin_names
 from service.errors import InvalidInput
-from service.settings import as_settings
+from service.settings import SettingsLike, as_settings
 from service.store.catalog import Version
 from service.store.store import SourceAlreadyStored, Store, open_store
 from service.vocabulary import H3_LEVELS
@@ -275,7 +275,7 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
                                                    frame["pop_raster"].to_numpy()).gap
 
 
-def build_version(settings: Mapping[str, Any], *, dataset: str, round: int,
+def build_version(settings: SettingsLike, *, dataset: str, round: int,
                   persons_dir: str | Path, source_sha256: str | None = None,
                   progress: bool = True, spec: str = "tpmap",
                   programmes: str | Path | None = None,
@@ -296,6 +296,7 @@ def build_version(settings: Mapping[str, Any], *, dataset: str, round: int,
     version is the same, byte for byte, as the one built in this process.
     """
 
+    settings = as_settings(settings)
     from service.analysis.coverage import load_programmes
     from service.analysis.spec import load_spec
     from service.geo.boundaries import hierarchy, load_level
@@ -313,11 +314,11 @@ def build_version(settings: Mapping[str, Any], *, dataset: str, round: int,
     t = time.perf_counter()
     spec_obj = load_spec(spec)
     prog = load_programmes(programmes)
-    bdir = settings["boundaries_dir"]
+    bdir = settings.boundaries_dir
     tambons = load_level(bdir, "tambon")
     if locator is None:
         cache = executor.locator_cache_dir if executor is not None else None
-        locator = TambonLocator(tambons, cache_dir=cache or Path(settings["data_dir"]) / "cache")
+        locator = TambonLocator(tambons, cache_dir=cache or Path(settings.data_dir) / "cache")
     agg = Aggregator(names=admin_names(hierarchy(bdir)))
     t = times.add("prepare", t)
     raster = population_raster or as_settings(settings).population_raster or None
@@ -333,20 +334,21 @@ def build_version(settings: Mapping[str, Any], *, dataset: str, round: int,
         return exc.version
 
 
-def _build(store: Store, settings: Mapping[str, Any], *, dataset: str, round: int,
+def _build(store: Store, settings: SettingsLike, *, dataset: str, round: int,
            files: list[Path], sha: str, progress: bool, spec: str, programmes: Any,
            raster: Any, spec_obj: Any, prog: Any, tambons: Any, locator: Any,
            agg: Aggregator, times: StageTimes,
            on_stage: Callable[[str, float], None] | None,
            extra_meta: dict[str, Any],
            executor: ProvinceExecutor | None = None) -> Version:
+    settings = as_settings(settings)
     from tqdm import tqdm
 
     from service.analysis.disclosure import protect_levels
     from service.analysis.panel import PanelAggregator, attach
 
     locate_reports: dict[str, Any] = {}
-    min_hh = int(settings["min_cell_households"])
+    min_hh = int(settings.min_cell_households)
     previous = previous_round_version(store, dataset, round)
     panel = PanelAggregator() if previous is not None else None
     seen: set[str] = set()
@@ -392,7 +394,7 @@ def _build(store: Store, settings: Mapping[str, Any], *, dataset: str, round: in
         t = times.add("aggregate", t)
         if raster:
             _raster_columns(narrow, str(raster), tambons, locator,
-                            cache_dir=Path(settings["data_dir"]) / "cache")
+                            cache_dir=Path(settings.data_dir) / "cache")
             t = times.add("raster", t)
         geoms = dict(zip(tambons["code"], tambons.geometry.values, strict=True))
         flags = protect_levels(narrow, min_households=min_hh, cell_tambons=cell_tambons,

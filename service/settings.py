@@ -5,7 +5,8 @@ Every setting can be set by environment variable ``CHIPAO_<NAME>`` (upper case) 
 rejected (``{"MIN_CELL_HOUSEHOLDS": 3}`` or ``{"Port": 1}`` raise) so a typo never silently
 falls back to a default (datasette's SETTINGS pattern). Code reads attributes
 (``settings.min_cell_households``); a :class:`Settings` is also a read-only mapping for code
-that still reads ``settings["name"]``. :func:`as_settings` turns a partial mapping (tests,
+that passes a Settings on as a mapping (``{**settings}``); no code reads ``settings["name"]``
+(tests/test_settings_reads.py). :func:`as_settings` turns a partial mapping (tests,
 callers of the core) into a full, checked :class:`Settings`, so no use site repeats a default.
 """
 
@@ -178,6 +179,10 @@ def load_settings(
         db = Path(values["data_dir"]).resolve() / "chipao.db"
         values["database_url"] = f"sqlite:///{db}"
     return Settings(**values)
+
+
+#: what the core accepts: a :class:`Settings`, or a partial mapping completed by :func:`as_settings`
+SettingsLike = Settings | Mapping[str, Any]
 
 
 def as_settings(settings: Mapping[str, Any] | None) -> Settings:

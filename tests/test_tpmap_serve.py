@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 
 import numpy as np
 import polars as pl
 import pytest
+from openpyxl import load_workbook
 from test_tpmap import PUBLISHED, expected_columns, published
 
 from service import create_app
@@ -298,6 +300,186 @@ def test_pages_work_on_a_published_dataset(served):
         for headers in ({}, national):
             r = client.get(url, headers=headers)
             assert r.status_code == 200, (url, r.status_code)
-    kpi = client.get("/kpi?dataset=tpmap", headers=national)
-    assert kpi.status_code == 404
-    assert "person records" in kpi.get_data(as_text=True)
+    for url in ("/kpi?dataset=tpmap", "/selection?dataset=tpmap&province=TH58&budget=1000000"):
+        r = client.get(url, headers={**national, **HTML})
+        assert r.status_code == 200, (url, r.status_code)  # both answered 404 before
+
+
+# -- budget selection and KPI pages ------------------------------------------------------------
+HTML = {"Accept": "text/html"}
+NA = "not available for this dataset"
+
+
+def _row(page: str, attr: str) -> str:
+    start = page.index(attr)
+    return page[start:page.index("</tr>", start)]
+
+
+def _card(page: str, measure: str) -> str:
+    start = page.index(f'data-measure="{measure}"')
+    return re.sub(r"<[^>]+>", " ", page[start:page.index("</div></div>", start)])
+
+
+def test_selection_page_reaches_target_poor(served):
+    app, national = served
+    client = app.test_client()
+    q = "dataset=tpmap&province=TH58&budget=3000000"
+    page = _get(app, f"/selection?{q}", {**national, **HTML}).get_data(as_text=True)
+    api = _get(app, f"/api/v1/selection?{q}", national).get_json()
+    assert "Target poor reached" in _card(page, "people_lifted")
+    assert f"{api['total_benefit']:,.0f}" in _card(page, "people_lifted")
+    assert NA in _card(page, "m0_fall") and "0.0" not in _card(page, "m0_fall")
+    for method in ("milp", "greedy", "top"):  # the M0 column: not available, never 0
+        cells = re.findall(r'<td class="num">(.*?)</td>', _row(page, f'data-method="{method}"'))
+        assert NA in cells[-1], method
+    # the chosen villages and their target poor: the published village figures
+    pub = published("village", "11111", "58").with_columns(
+        pl.col("village_ID").str.slice(0, 8).alias("v")).filter(
+        pl.col("village_ID").str.slice(4, 2).cast(pl.Int32) < 51).group_by("v").agg(
+        pl.col("poor.JPT.MOFval.CNT").cast(pl.Int64).sum())
+    want = {"TH" + v: n for v, n in pub.iter_rows()}
+    rows = re.findall(r'<tr data-code="(TH\d{8})">.*?</td><td class="num">([\d,]+)</td>', page,
+                      flags=re.S)
+    assert len(rows) == api["n_selected"] == len(api["items"]) > 0
+    assert all(want[code] == int(n.replace(",", "")) for code, n in rows)
+    assert {code for code, _ in rows} == {i["code"] for i in api["items"]}
+    # the objective select offers only what the dataset supports
+    assert re.search(r'<option value="m0"[^>]*disabled', page)
+    assert re.search(r'<option value="target_poor" selected', page)
+    # exports
+    csv_text = _get(app, f"/selection.csv?{q}", national).get_data(as_text=True)
+    codes = {r["village_id"] for r in csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))}
+    assert codes == {i["code"] for i in api["items"]}
+    wb = load_workbook(io.BytesIO(_get(app, f"/selection.xlsx?{q}", national).data))
+    comparison = wb["เปรียบเทียบ"]
+    assert "Target poor reached" in str(comparison.cell(2, 5).value)
+    assert comparison.cell(3, 5).value == api["total_benefit"]
+    r = client.get(f"/selection?{q}&objective=m0", headers={**national, **HTML})
+    assert r.status_code == 422 and "person records" in r.get_data(as_text=True)
+
+
+def _kpi_rows(page: str, code: str) -> dict[str, str]:
+    section = page[page.index(f'id="kpi-{code}"'):]
+    section = section[:section.index("</table>")]
+    return {m.group(1): m.group(0) for m in re.finditer(r'<tr data-kpi="(\w+)".*?</tr>', section,
+                                                        flags=re.S)}
+
+
+def test_kpi_page_shows_what_published_tables_support(served):
+    app, national = served
+    page = _get(app, "/kpi?dataset=tpmap&province=TH50", {**national, **HTML}
+                ).get_data(as_text=True)
+    amphur = published("amphur", "common", "50")
+    tp = int(published("amphur", "11111", "50")["poor.JPT.MOFval.CNT"].cast(pl.Int64).sum())
+    persons = int(amphur["HOUSEMEMBER_CNT"].cast(pl.Int64).sum())
+    reg = int(amphur["MOF_REG_CNT"].cast(pl.Int64).sum())
+    val = int(amphur["MOF_VAL_CNT"].cast(pl.Int64).sum())
+    rows = _kpi_rows(page, "TH50")
+    assert f">{tp:,}<" in rows["n_target_poor"]
+    assert f">{100 * tp / persons:.1f} %<" in rows["target_poor_rate"]
+    assert f">{val:,}<" in rows["n_welfare_card"]
+    assert f">{100 * reg / persons:.1f} %<" in rows["welfare_card_registered_rate"]
+    assert f">{100 * val / reg:.1f} %<" in rows["welfare_card_validated_rate"]
+    for kpi in ("m0", "m0_child", "cov_welfare_card", "n_excl_elderly_allowance"):
+        assert NA in rows[kpi] and 'data-family="not_available"' in rows[kpi], kpi
+        assert not re.search(r">\s*0(\.0+)?\s*(%)?<", rows[kpi]), kpi
+    text = _get(app, "/kpi.csv?dataset=tpmap&province=TH50", national).get_data(as_text=True)
+    got = {(r["province_code"], r["kpi"]): r for r in
+           csv.DictReader(io.StringIO(text.lstrip("\ufeff")))}
+    assert float(got[("TH50", "n_target_poor")]["value"]) == tp
+    assert ("TH50", "m0") not in got  # not a zero row
+    public = _get(app, "/kpi?dataset=tpmap", HTML).get_data(as_text=True)
+    assert 'data-kpi="n_target_poor"' in public
+
+
+@pytest.fixture(scope="module")
+def two_rounds(tmp_path_factory):
+    """Mae Hong Son as round 2561, and again (amphoe happiness changed) as round 2562."""
+    tmp = tmp_path_factory.mktemp("tpmap-rounds")
+    app = create_app({"testing": True, "data_dir": str(tmp / "var"),
+                      "secret_key": "test-secret", "default_dataset": "tpmap"})
+    for rnd in (2561, 2562):
+        src = tmp / f"r{rnd}"
+        src.mkdir()
+        for path in PUBLISHED.glob("61_58_*.csv"):  # file names start with the BE year
+            (src / f"{rnd % 100}{path.name[2:]}").write_bytes(path.read_bytes())
+        if rnd == 2562:  # the same counts, another mean happiness score (a new source)
+            path = src / "62_58_amphur_common.csv"
+            with open(path, encoding="utf-8", newline="") as f:
+                rows = list(csv.reader(f))
+            i = rows[0].index("happiness")
+            for row in rows[1:]:
+                row[i] = f"{float(row[i]) + 0.1:.4f}"
+            with open(path, "w", encoding="utf-8", newline="") as f:  # as published
+                f.write(",".join(f'"{c}"' for c in rows[0]) + "\n")
+                csv.writer(f, lineterminator="\n").writerows(rows[1:])
+        report = import_tpmap(app.config["CHIPAO"], src, dataset="tpmap", round=rnd)
+        assert report.status == "created", report.problems[:3]
+    return app
+
+
+def test_kpi_page_per_round(two_rounds):
+    app = two_rounds
+    page = _get(app, "/kpi?dataset=tpmap&province=TH58", HTML).get_data(as_text=True)
+    row = _kpi_rows(page, "TH58")["n_target_poor"]
+    assert re.findall(r'data-status="(\w+)"', row) == ["baseline", "same"]
+    assert "2561" in page and "2562" in page
+
+
+def _map_config(app, url, headers=None) -> dict:
+    import json
+
+    page = _get(app, url, headers).get_data(as_text=True)
+    return json.loads(re.search(r"chipaoMap\([^,]+, (\{.*\})\);", page).group(1))
+
+
+def test_map_page_controls_on_a_published_dataset(served):
+    """No k selector, no target groups, no H3 levels; the measures needing persons flagged
+    not available; the dimension checkboxes; values say no k."""
+    app, national = served
+    for url in ("/maps/?dataset=tpmap", "/maps/area/TH58?dataset=tpmap"):
+        cfg = _map_config(app, url, national)
+        assert cfg["k_choices"] == [] and cfg["groups"] == []
+        assert not any(lv["id"].startswith("h3_") for lv in cfg["levels"])
+        off = {m["id"] for m in cfg["measures"] if m.get("available") is False}
+        assert {"h", "m0", "a", "n_poor", "cov_welfare_card", "excl_welfare_card"} <= off
+        on = {m["id"] for m in cfg["measures"]} - off
+        assert {"target_poor_rate", "tp_m10000", "tp_m11111", "fail_ind22", "elderly_rate",
+                "welfare_card_rate", "welfare_registered_rate", "priority_rank"} <= on
+        assert [d["id"] for d in cfg["dimension_masks"]["dimensions"]] == [
+            "health", "living", "education", "income", "accessibility"]
+    assert "village" in {lv["id"] for lv in _map_config(
+        app, "/maps/area/TH58?dataset=tpmap", national)["levels"]}
+    r = app.test_client().get("/maps/area/TH58?dataset=tpmap&level=h3_r8", headers=national)
+    assert r.status_code == 404 and "no H3 layers" in r.get_data(as_text=True)
+    body = _get(app, "/maps/values/tambon.json?dataset=tpmap&scope=TH58&measure=tp_m10000",
+                national).get_json()
+    assert body["k"] is None
+
+
+def test_public_target_village_list_shows_no_small_count(served):
+    """The village target list (API and CSV) a public caller gets: no count of 1-9 target
+    poor, none in the top failing indicators; authorised callers get TPMAP's figures."""
+    app, national = served
+    for p in PROVINCES:
+        items = _get(app, f"/api/v1/targets/villages?dataset=tpmap&area={p}&limit=5000"
+                     ).get_json()["items"]
+        shown = [i["n_target_poor"] for i in items if i.get("n_target_poor") is not None]
+        assert shown and not any(0 < v < MIN for v in shown), p
+        for i in items:
+            for n in re.findall(r"\(([\d,]+)\)", i.get("top_failing_indicators") or ""):
+                assert not 0 < int(n.replace(",", "")) < MIN, (p, i["village_id"])
+    text = _get(app, "/lists/villages.csv?dataset=tpmap&area=TH50").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows and not any(r["n_target_poor"] and 0 < float(r["n_target_poor"]) < MIN
+                            for r in rows)
+    raw = published("village", "11111", "58")["poor.JPT.MOFval.CNT"].cast(int)
+    assert ((raw > 0) & (raw < MIN)).sum() > 50  # there were small counts to hide
+    detail = _get(app, "/api/v1/targets/villages?dataset=tpmap&area=TH58&limit=5000",
+                  national).get_json()["items"]
+    pub = published("village", "11111", "58").filter(
+        pl.col("village_ID").str.slice(4, 2).cast(pl.Int32) < 51).group_by(
+        pl.col("village_ID").str.slice(0, 8)).agg(pl.col("poor.JPT.MOFval.CNT").cast(
+            pl.Int64).sum())
+    assert {i["village_id"]: i["n_target_poor"] for i in detail} == {
+        "TH" + k: v for k, v in pub.iter_rows()}

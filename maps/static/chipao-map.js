@@ -446,7 +446,7 @@
       if (cfg.embed) { return div; }
       var form = el("form", "chipao-form", div);
       form.addEventListener("submit", function (e) { e.preventDefault(); });
-      // options: [value, text] or [value, text, optgroup label]
+      // options: [value, text] or [value, text, optgroup label] (+ disabled: not available)
       function select(name, label, options, value) {
         var lab = el("label", "", form);
         lab.appendChild(document.createTextNode(label));
@@ -465,18 +465,26 @@
           var opt = el("option", "", parent);
           opt.value = o[0];
           opt.textContent = o[1];
+          if (o[3]) { opt.disabled = true; }
           if (String(o[0]) === String(value)) { opt.selected = true; }
         });
         return s;
       }
+      // measures a dataset lacks (published tables: those needing persons) are listed last,
+      // disabled, as not available: never drawn as 0
+      var NA = "ไม่มีในชุดข้อมูลนี้ · not available for this dataset";
       var measureSel = select("measure", "ตัวชี้วัด · Measure",
-        cfg.measures.map(function (m) {
+        cfg.measures.filter(function (m) { return m.available !== false; }).map(function (m) {
           return [m.id, m.th + " · " + m.en, m.family_th ? m.family_th + " · " + m.family_en : null];
-        }), state.measure);
+        }).concat(cfg.measures.filter(function (m) { return m.available === false; }).map(function (m) {
+          return [m.id, m.th + " · " + m.en, NA, true];
+        })), state.measure);
       var groupSel = select("group", "กลุ่มเป้าหมาย · Target group",
         [["", "ทุกคน · Everyone"]].concat(cfg.groups.map(function (g) {
           return [g.id, g.th + " · " + g.en];
         })), state.group || "");
+      if (!cfg.groups.length) { groupSel.parentNode.style.display = "none"; }  // no persons
+      var dimBoxes = cfg.dimension_masks ? dimensionBoxes(cfg.dimension_masks) : null;
       var roundSel = null;
       if (cfg.rounds.length) {
         roundSel = select("round", "รอบข้อมูล · Round",
@@ -516,7 +524,37 @@
           window.location.href = chosen.url + "?" + pageQuery(chosen.id);
         });
       }
+      // published datasets: five dimension checkboxes compose the measure tp_m<mask> (target
+      // poor deprived in any checked dimension); the measure list and the boxes agree
+      function dimensionBoxes(spec) {
+        var box = el("fieldset", "chipao-dims", form);
+        var legend = el("legend", "", box);
+        legend.textContent = "คนจนเป้าหมายตามมิติ · Target poor by dimension";
+        var boxes = spec.dimensions.map(function (d) {
+          var lab = el("label", "chipao-check", box);
+          var input = el("input", "", lab);
+          input.type = "checkbox";
+          input.name = "dim";
+          input.value = d.id;
+          lab.appendChild(document.createTextNode(" " + d.th + " · " + d.en));
+          return input;
+        });
+        function sync() {
+          var v = measureSel.value, on = v.indexOf(spec.prefix) === 0 ? v.slice(spec.prefix.length) : "";
+          boxes.forEach(function (b, i) { b.checked = on.charAt(i) === "1"; });
+        }
+        boxes.forEach(function (b) {
+          // runs before the form's change handler, which then reads the measure
+          b.addEventListener("change", function () {
+            var mask = boxes.map(function (x) { return x.checked ? "1" : "0"; }).join("");
+            if (mask === "00000") { b.checked = true; mask = boxes.map(function (x) { return x.checked ? "1" : "0"; }).join(""); }
+            measureSel.value = spec.prefix + mask;
+          });
+        });
+        return {sync: sync};
+      }
       function syncGroup() {
+        if (dimBoxes) { dimBoxes.sync(); }
         var m = cfg.measures.filter(function (x) { return x.id === measureSel.value; })[0];
         groupSel.disabled = !(m && m.grouped);
         if (groupSel.disabled) { groupSel.value = ""; }
@@ -939,8 +977,10 @@
       var rl = roundLabel();
       if (rl) { lines.push("รอบข้อมูล · Round: " + rl); }
       var k = state.k || (data && data.k);
-      lines.push("เกณฑ์ความยากจน k · Poverty cut-off k: " + (k ? Math.round(Number(k) * 100) + "%" :
-        "ค่าของชุดข้อมูล · dataset default"));
+      if (k || !data || data.k !== null) {  // null: no cut-off (published tables, no persons)
+        lines.push("เกณฑ์ความยากจน k · Poverty cut-off k: " + (k ? Math.round(Number(k) * 100) + "%" :
+          "ค่าของชุดข้อมูล · dataset default"));
+      }
       if (data && data.legend && data.legend.classifier) {
         lines.push("การแบ่งช่วง · Classes: " + data.legend.colours.length + " (" + data.legend.classifier + ")");
       }

@@ -305,6 +305,17 @@ def _without_cell_key(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=["ckey"], errors="ignore")
 
 
+def listed_rows(frame: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The rows of ``level`` a listing or a file may carry (THE "published cells only" rule):
+    on H3 levels a suppressed cell is left out entirely (no code, figure, polygon or reason),
+    so which fine cells hold 1-9 households stays unknown (SEC, docs/security.md); admin
+    areas keep their suppressed rows (named, figures withheld). The API listings, the cell
+    pages and the exports (service.usecases.areas / exports) all apply it here."""
+    if level not in H3_LEVELS or "suppressed" not in frame:
+        return frame
+    return frame[~frame["suppressed"].fillna(False).astype(bool)]
+
+
 def public_view(store: AreaReader, dataset: str, level: str, *, version: str | None = None,
                 province: str | None = None, parent: str | None = None,
                 columns: Sequence[str] | None = None, min_households: int,

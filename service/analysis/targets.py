@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -244,13 +245,17 @@ def village_list(villages: pd.DataFrame, *, ranking: pd.DataFrame | None = None,
         parent = code.str[:width]
         out[f"{level}_code"] = parent
         out[f"{level}_name"] = parent.map(lambda c: names.get(c, ""))
-    for col in ("n_households", "n_persons", "n_poor", "n_poor_households", "n_severe", "m0"):
+    for col in ("n_households", "n_persons", "n_poor", "n_target_poor", "n_poor_households",
+                "n_severe", "m0"):
         if col in v:
             out[col] = v[col]
     cdep = [c for c in v.columns if c.startswith("n_cdep_")]
+    if not cdep:  # published tables (TPMAP): the target poor failing each indicator
+        cdep = [c for c in v.columns if re.fullmatch(r"n_tp_ind\d+", c)
+                and c[len("n_tp_"):] in indicator_labels()]  # the rule's indicators
     if cdep:
         counts = v[cdep].fillna(0).to_numpy("float64")
-        inds = [c[len("n_cdep_"):] for c in cdep]
+        inds = [c.rsplit("_", 1)[1] for c in cdep]
         tops = []
         for row in counts:
             order = np.lexsort((np.arange(len(row)), -row))[:top_indicators]

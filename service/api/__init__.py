@@ -9,7 +9,7 @@ import importlib
 import logging
 from urllib.parse import quote
 
-from flask import Flask, jsonify, redirect, request
+from flask import Flask, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from service.errors import ChipaoError, status_for
@@ -47,16 +47,9 @@ def _browser_page_request() -> bool:
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
-def _problem(status: int, title: str, detail: str, extra: dict | None = None):
-    resp = jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail,
-                    **(extra or {})})
-    resp.status_code = status
-    resp.content_type = "application/problem+json"
-    return resp
-
-
 def init_app(app: Flask) -> None:
     from service.api.pages import error_page, wants_html
+    from service.api.responses import problem as _problem
 
     for name in BLUEPRINT_MODULES:
         try:

@@ -19,6 +19,7 @@ from flask import Blueprint, jsonify, request
 from service import vocabulary
 from service.access import views
 from service.access.views import require_scope
+from service.api import params
 from service.api.auth import Principal, audit, current_principal, require_province
 from service.api.datasets import (
     cached_json,
@@ -45,20 +46,13 @@ MAX_LIMIT = 5000
 
 # -- parameters ----------------------------------------------------------------------------
 def check_level(level: str) -> str:
-    """A level in a URL path: 404 when it is not one (vocabulary.check_level's 422 is for
-    query parameters)."""
-    try:
-        return vocabulary.check_level(level)
-    except InvalidInput as exc:
-        raise NotFound(str(exc)) from None
+    """A level in a URL path: 404 when it is not one (:func:`params.in_path`)."""
+    return params.in_path(vocabulary.check_level, level)
 
 
 def check_code(level: str, code: str) -> str:
     """An area code in a URL path: 404 when it is not a code of ``level``."""
-    try:
-        return vocabulary.check_code(level, code)
-    except InvalidInput as exc:
-        raise NotFound(str(exc)) from None
+    return params.in_path(vocabulary.check_code, level, code)
 
 
 def province_arg() -> str | None:

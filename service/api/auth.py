@@ -118,7 +118,7 @@ def session_store(app: Flask | None = None):
     s = services(app)
     with _SESSIONS_LOCK:
         if s.sessions is None:
-            s.sessions = SessionStore(s.settings["database_url"])
+            s.sessions = SessionStore(s.settings.database_url)
     return s.sessions
 
 
@@ -339,7 +339,7 @@ class _SessionInterface(SecureCookieSessionInterface):
     ``session_cookie_secure``: 'auto' = when this request came over https."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        mode = str(app.config["CHIPAO"].get("session_cookie_secure", "auto")).lower()
+        mode = app.config["CHIPAO"].session_cookie_secure.lower()
         if mode == "on":
             return True
         if mode == "off":
@@ -351,7 +351,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    mode = str(app.config["CHIPAO"].get("session_cookie_secure", "auto")).lower()
+    mode = app.config["CHIPAO"].session_cookie_secure.lower()
     if mode not in ("auto", "on", "off"):
         raise ValueError(f"setting session_cookie_secure: {mode!r} is not auto, on or off")
     if not app.config.get("SESSION_COOKIE_SAMESITE"):

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from service.api.areas import (
-    _page,
-    check_code,
-    province_arg,
-    require_scope,
-)
+from service import vocabulary
+from service.api.areas import _page, province_arg, require_scope
 from service.api.auth import current_principal
 from service.api.datasets import (
     cached_json,
@@ -51,7 +47,7 @@ def list_cells():
         if res == H3_RESOLUTIONS[0]:
             raise InvalidInput("resolution 6 cells have no parent here "
                                "/ เซลล์ความละเอียด 6 ไม่มีเซลล์แม่", column="parent")
-        check_code(f"h3_r{res - 1}", parent)
+        vocabulary.check_code(f"h3_r{res - 1}", parent, column="parent")  # a query value: 422
     require_scope(level, bool(province or parent))
     v = resolve_version(dataset, version)
 

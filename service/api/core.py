@@ -138,8 +138,8 @@ def init_app(app: Flask) -> None:
     limiter = Limiter(
         _rate_key,
         app=app,
-        default_limits=[settings["rate_limit"]] if settings["rate_limit"] else [],
-        storage_uri=settings["rate_limit_storage_uri"],
+        default_limits=[settings.rate_limit] if settings.rate_limit else [],
+        storage_uri=settings.rate_limit_storage_uri,
         headers_enabled=True,
         strategy="fixed-window",
     )

@@ -35,7 +35,7 @@ def get_store() -> Store:
 
 
 def dataset_arg() -> str:
-    name = request.args.get("dataset") or current_app.config["CHIPAO"]["default_dataset"]
+    name = request.args.get("dataset") or current_app.config["CHIPAO"].default_dataset
     return check_dataset(name)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlencode
+from dataclasses import asdict
 
 from flask import Blueprint, Flask, g, render_template_string, request
 
@@ -24,8 +24,7 @@ from service.api.maps import (
 from service.api.services import services
 from service.render import assets
 from service.render.catalogue import MAPS_DIR
-from service.render.map_page import JS_QUERY_ORDER
-from service.usecases import map_values
+from service.usecases import embeds
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def allowed_origins(value: str) -> list[str]:
 
 
 def _frame_ancestors() -> str:
-    return " ".join(["'self'", *allowed_origins(settings()["embed_allowed_origins"])])
+    return " ".join(["'self'", *allowed_origins(settings().embed_allowed_origins)])
 
 
 def _embed_page(scope: str | None):
@@ -79,31 +78,12 @@ def embed_code():
     """The iframe snippet for the map the user is looking at (only validated parameters)."""
     scope = request.args.get("scope") or None
     level = check_level(scope, request.args.get("level"))
-    params = map_params()
-    if level == "village":
-        from service.errors import InvalidInput
-
-        raise InvalidInput("village maps are never embedded / ไม่เผยแพร่แผนที่ระดับหมู่บ้าน",
-                           column="level")
-    query = params.query(default_dataset=settings()["default_dataset"])
-    # the embed is pinned to the round shown: a portal page keeps saying what it said
-    version, _, rounds = map_values.resolve_round(services(), params)
-    if version:
-        query["round"] = version
-    round_label = next((r.label for r in rounds if r.id == version), version or "")
-    pairs = [("level", level)] + [(k, query[k]) for k in JS_QUERY_ORDER if k in query]
-    path = f"/embed/area/{scope}" if scope else "/embed/"
-    embed_url = f"{path}?{urlencode(pairs)}"
-    absolute = request.host_url.rstrip("/") + embed_url
-    title = "แผนที่ความยากจน ชี้เป้า · Chipao poverty map"
-    snippet = (f'<iframe src="{absolute}" width="100%" height="480" style="border:0" '
-               f'title="{title}" loading="lazy"></iframe>')
-    back = (f"/maps/area/{scope}" if scope else "/maps/") + f"?{urlencode(pairs)}"
+    code = embeds.embed_code(services(), map_params(), scope, level, host_url=request.host_url)
     template = (MAPS_DIR / "templates" / "embed_code.html").read_text(encoding="utf-8")
     return render_template_string(
-        template, snippet=snippet, embed_url=embed_url, title=title, back_url=back,
-        allowed=" ".join(allowed_origins(settings()["embed_allowed_origins"])),
-        min_households=settings()["min_cell_households"], round_label=round_label,
+        template, **asdict(code),
+        allowed=" ".join(allowed_origins(settings().embed_allowed_origins)),
+        min_households=settings().min_cell_households,
         css_url=assets.url("maps", "chipao-map.css"),
         script_url=assets.url("maps", "chipao-embed-code.js"))
 

@@ -18,7 +18,7 @@ _CACHE_KEY = "chipao_map_places"
 
 @bp.get("/maps/places.json")
 def place_index():
-    bdir = str(current_app.config["CHIPAO"]["boundaries_dir"])
+    bdir = str(current_app.config["CHIPAO"].boundaries_dir)
     memo = services().memo
     cached = memo.get(_CACHE_KEY)
     if cached is None or cached[0] != bdir:

@@ -16,9 +16,9 @@ Routes only: pages, values and geometry are computed by :mod:`service.usecases.m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, request
 
 from service.api.assets import accepts_gzip, gzip_response, precompressed_json
 from service.api.auth import audit, current_principal
@@ -28,17 +28,20 @@ from service.render.builders import MapPage, render_page
 from service.usecases import map_values
 from service.usecases.map_values import MapParams
 
+if TYPE_CHECKING:
+    from service.settings import Settings
+
 bp = Blueprint("maps", __name__)
 
 
 # -- helpers shared with service.api.embed -----------------------------------------------------
-def settings() -> dict[str, Any]:
-    return current_app.config["CHIPAO"]
+def settings() -> Settings:
+    return services().settings
 
 
 def map_params() -> MapParams:
     """The map parameters of this request's query string."""
-    return MapParams.parse(request.args, default_dataset=services().settings["default_dataset"])
+    return MapParams.parse(request.args, default_dataset=services().settings.default_dataset)
 
 
 def check_level(scope: str | None, level: str | None) -> str:
@@ -116,7 +119,7 @@ def values(level: str):
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     s = services(app)
-    if s.settings["map_warmup"] and not s.settings["testing"]:
+    if s.settings.map_warmup and not s.settings.testing:
         from service.usecases import map_warmup
 
         map_warmup.start(s)  # cold start: the first map after a restart is a warm one

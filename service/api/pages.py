@@ -20,6 +20,8 @@ from flask import Blueprint, Flask, current_app, request
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from service import __version__
+from service.api import params
+from service.api.responses import download
 from service.api.services import services
 from service.render import thai
 from service.render.catalogue import MAPS_DIR
@@ -207,25 +209,6 @@ def _followup(code: str | None) -> dict[str, Any] | None:
                             code=code)
 
 
-def _weights() -> dict[str, float]:
-    """``w_<component>=<number>`` form fields (blank = the default weight)."""
-    from service.errors import InvalidInput
-
-    out = {}
-    for key, raw in request.args.items():
-        if key.startswith("w_") and raw.strip():
-            try:
-                value = float(raw)
-            except ValueError:
-                raise InvalidInput(f"weight {key[2:]} must be a number / น้ำหนักต้องเป็นตัวเลข",
-                                   column=key) from None
-            if not 0 <= value <= 1000:
-                raise InvalidInput(f"weight {key[2:]} must be between 0 and 1000 "
-                                   "/ น้ำหนักต้องอยู่ระหว่าง 0 ถึง 1000", column=key)
-            out[key[2:]] = value
-    return out
-
-
 def _default_area() -> str:
     p = _principal()
     return p.province if p.role == "provincial" and p.province else "TH"
@@ -239,7 +222,7 @@ def ranking_page():
 
     r = build(area_source(), request.args.get("area") or _default_area(),
               request.args.get("level") or None, version_id=version_arg(),
-              weights=_weights(), n_boot=int_arg("bootstrap", 0, lo=0, hi=200),
+              weights=params.weights(request.args), n_boot=int_arg("bootstrap", 0, lo=0, hi=200),
               top_n=int_arg("top_n", 10, lo=1, hi=1000))
     return _render("pages/ranking.html", r=r, args=request.args)
 
@@ -254,21 +237,17 @@ def _list(kind: str):
     from service.api.auth import audit, require_province
     from service.api.datasets import version_arg
     from service.usecases.exclusion import target_list
-    from service.usecases.profile import admin_level
 
-    area = request.args.get("area") or _default_area()
-    admin_level(area)  # 422 for a malformed code before anything is read
+    form = params.ListParams.parse(request.args, default_area=_default_area())
     if kind != "villages":
-        require_province(area[:4])  # household data: national or this province's staff
+        require_province(form.area[:4])  # household data: national or this province's staff
     src = area_source()
-    info = target_list(src, kind, area, version_id=version_arg(),
-                       order=request.args.get("order") or None,
-                       dimension=request.args.get("dimension") or None,
-                       programme=request.args.get("programme") or None)
+    info = target_list(src, kind, form.area, version_id=version_arg(), order=form.order,
+                       dimension=form.dimension, programme=form.programme)
     if kind != "villages":
-        audit(f"read_{kind}_list", f"{src.dataset}/{info['version'].id}/{area}",
+        audit(f"read_{kind}_list", f"{src.dataset}/{info['version'].id}/{form.area}",
               f"rows={info['total']} programme={info.get('programme') or ''}")
-    return src, info
+    return src, info, form
 
 
 @bp.get("/lists")
@@ -279,7 +258,7 @@ def list_page(kind: str = "villages"):
 
     if _default_area() == "TH" and not request.args.get("area"):
         return _render("pages/lists.html", info=None, kind=kind, args=request.args)
-    _, info = _list(kind)
+    _, info, _ = _list(kind)
     frame = info["frame"]
     return _render("pages/lists.html", info=info, kind=kind, args=request.args,
                    columns=columns_for(frame), rows=frame.head(LIST_PAGE_ROWS).to_dict("records"),
@@ -289,100 +268,36 @@ def list_page(kind: str = "villages"):
 @bp.get("/lists/<kind>.<fmt>")
 def list_export(kind: str, fmt: str):
     """The list as XLSX (Thai headers, definitions, metadata) or CSV (UTF-8 with BOM)."""
-    from flask import Response
+    from service.api.auth import audit
+    from service.usecases.downloads import check_format, list_download
 
-    from service.errors import NotFound
-    from service.export import content_disposition, make_filename
-    from service.export.formats import to_csv
-    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
-
-    if fmt not in ("xlsx", "csv"):
-        raise NotFound("export as xlsx or csv / ส่งออกได้เป็น xlsx หรือ csv")
-    src, info = _list(kind)
-    frame, v = info["frame"], info["version"]
-    p = src.principal
-    titles = {"villages": ("หมู่บ้านเป้าหมาย", "villages"),
-              "households": ("ครัวเรือนเป้าหมาย", "households"),
-              "excluded": ("ผู้ตกหล่น", "excluded")}
-    th, en = titles[kind]
-    if kind == "excluded":
-        th = f"ตกหล่น{info['programme_info']['th']}"
-    filters = ", ".join(f"{k}={request.args[k]}" for k in ("order", "dimension", "programme")
-                        if request.args.get(k))
+    check_format(fmt)
+    src, info, form = _list(kind)
     if kind != "villages":
-        from service.api.auth import audit
-
-        audit(f"export_{kind}", f"{src.dataset}/{v.id}/{info['area']}",
-              f"format={fmt} rows={len(frame)}")
-    if fmt == "csv":
-        body, media = to_csv(frame), "text/csv; charset=utf-8"
-    else:
-        meta = export_metadata(
-            dataset=src.dataset, round=int(v.round), version=v.id, k=float(info["spec"].k),
-            who=f"{p.username or 'สาธารณะ · public'} ({p.role}"
-                f"{', ' + p.province if p.province else ''})",
-            view=info["view"], min_households=src.min_households,
-            area=f"{info['name_th']} {info['name_en']} ({info['area']})", filters=filters,
-            rows=len(frame))
-        note = ""
-        if kind == "excluded":
-            pi = info["programme_info"]
-            note = (f"เกณฑ์ผู้มีสิทธิ: {pi['rule_th']} · Eligibility: {pi['rule_en']}. "
-                    f"{pi['limit_th']} {pi['limit_en']}").strip()
-        body = workbook([Sheet(th[:31], frame, note=note)], metadata=meta)
-        media = MEDIA_TYPE
-    ascii_name, uni = make_filename(["chipao", src.dataset, v.round, th, info["name_th"],
-                                     info["area"], en], fmt)
-    resp = Response(body, mimetype=media.split(";")[0])
-    resp.headers["Content-Type"] = media
-    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
-    return resp
+        audit(f"export_{kind}", f"{src.dataset}/{info['version'].id}/{info['area']}",
+              f"format={fmt} rows={len(info['frame'])}")
+    return download(list_download(src, info, kind, fmt, filters=form.filters))
 
 
 # -- budget selection ------------------------------------------------------------------------
-def _costs_from_form() -> dict[str, float]:
-    """``cost_<ind>=<THB>`` form fields (blank = the default price)."""
-    from service.errors import InvalidInput
-
-    out = {}
-    for key, raw in request.args.items():
-        if key.startswith("cost_") and raw.strip():
-            try:
-                out[key[5:]] = float(raw.replace(",", ""))
-            except ValueError:
-                raise InvalidInput(f"cost of {key[5:]} must be a number "
-                                   "/ ค่าใช้จ่ายต้องเป็นตัวเลข", column=key) from None
-    return out
-
-
 def _selection():
     from service.analysis.select import DEFAULT_COSTS
     from service.api.auth import require_province
     from service.api.datasets import version_arg
-    from service.errors import InvalidInput
     from service.usecases.budget_page import selection_page
     from service.usecases.exclusion import area_names
 
-    province = (request.args.get("province") or _default_area())[:4]
+    province = params.selection_province(request.args, default_area=_default_area())
     if province == "TH":
         return None, {"defaults": DEFAULT_COSTS}
     require_province(province)
-    raw = (request.args.get("budget") or "").replace(",", "")
-    if not raw:
+    form = params.SelectionParams.parse(request.args, province=province)
+    if form is None:
         return None, {"defaults": DEFAULT_COSTS, "province": province}
-    try:
-        budget = float(raw)
-    except ValueError:
-        raise InvalidInput("budget must be a number of baht / งบประมาณต้องเป็นตัวเลข (บาท)",
-                           column="budget") from None
-    if not 0 <= budget <= 1e13:
-        raise InvalidInput("budget must be between 0 and 10,000,000,000,000 THB "
-                           "/ งบประมาณอยู่นอกช่วง", column="budget")
     src = area_source()
     version = src.store.version(src.dataset, version_arg())
-    result = selection_page(src, province, budget=budget, costs=_costs_from_form(),
-                            objective=request.args.get("objective", "poor"),
-                            per_amphoe=request.args.get("per_amphoe") in ("1", "on", "true"),
+    result = selection_page(src, province, budget=form.budget, costs=form.costs,
+                            objective=form.objective, per_amphoe=form.per_amphoe,
                             version_id=version.id, names=area_names(src, version.id, province))
     return src, result
 
@@ -407,86 +322,27 @@ def selection_page():
 @bp.get("/selection.<fmt>")
 def selection_export(fmt: str):
     """The selected villages as XLSX (with the costs, totals and comparison) or CSV."""
-    from flask import Response
+    from service.errors import InvalidInput
+    from service.usecases.downloads import check_format, selection_download
 
-    from service.errors import InvalidInput, NotFound
-    from service.export import content_disposition, make_filename
-    from service.export.formats import to_csv
-    from service.export.xlsx import MEDIA_TYPE, Col, Sheet, export_metadata, workbook
-
-    if fmt not in ("xlsx", "csv"):
-        raise NotFound("export as xlsx or csv / ส่งออกได้เป็น xlsx หรือ csv")
+    check_format(fmt)
     src, r = _selection()
     if src is None:
         raise InvalidInput("give a province and a budget / ระบุจังหวัดและงบประมาณ",
                            column="budget")
-    v, frame = r["version"], r["selected"]
-    if fmt == "csv":
-        body, media = to_csv(frame), "text/csv; charset=utf-8"
-    else:
-        s, top, greedy = r["summary"], r["top"], r["greedy"] or {}
-        comparison = pd_frame([
-            ("เลือกด้วยวิธีที่ดีที่สุด (MILP)", "Optimal selection (MILP)", s["n_selected"],
-             s["total_cost_thb"], s["people_lifted"]),
-            ("วิธีเลือกคุ้มค่าก่อน (greedy)", "Greedy (benefit per baht)",
-             greedy.get("n_selected"), greedy.get("total_cost_thb"), greedy.get("people_lifted")),
-            ("เลือกตามลำดับความสำคัญ", "Top of the priority ranking", top["n_selected"],
-             top["total_cost_thb"], top["people_lifted"])])
-        costs = pd_frame([(k, v_) for k, v_ in r["costs"].items()], ["indicator", "cost_thb"])
-        p = src.principal
-        meta = export_metadata(
-            dataset=src.dataset, round=int(v.round), version=v.id, k=None,
-            who=f"{p.username} ({p.role}{', ' + p.province if p.province else ''})",
-            view="detail", min_households=src.min_households, area=r["province"],
-            filters=f"budget={r['budget']:,.0f} THB, objective={r['objective']}, "
-                    f"per_amphoe={r['per_amphoe']}", rows=len(frame))
-        body = workbook([
-            Sheet("หมู่บ้านที่เลือก", frame),
-            Sheet("เปรียบเทียบ", comparison, [
-                Col("method_th", "วิธี", "Method (Thai)"), Col("method_en", "วิธี (อังกฤษ)",
-                                                             "Method"),
-                Col("n_selected", "จำนวนหมู่บ้าน", "Villages", "count"),
-                Col("total_cost_thb", "ค่าใช้จ่ายรวม (บาท)", "Total cost (THB)", "baht"),
-                Col("people_lifted", "คนที่พ้นความยากจน", "People lifted", "count")]),
-            Sheet("ราคาต่อครัวเรือน", costs, [
-                Col("indicator", "ตัวชี้วัด", "Indicator"),
-                Col("cost_thb", "บาทต่อครัวเรือน", "THB per household", "baht")])],
-            metadata=meta)
-        media = MEDIA_TYPE
-    ascii_name, uni = make_filename(["chipao", src.dataset, v.round, "เลือกหมู่บ้าน",
-                                     r["province"], f"{r['budget']:.0f}THB"], fmt)
-    resp = Response(body, mimetype=media.split(";")[0])
-    resp.headers["Content-Type"] = media
-    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
-    return resp
-
-
-def pd_frame(rows: list, columns: list[str] | None = None):
-    import pandas as pd
-
-    cols = columns or ["method_th", "method_en", "n_selected", "total_cost_thb",
-                       "people_lifted"]
-    return pd.DataFrame(rows, columns=cols)
+    return download(selection_download(src, r, fmt))
 
 
 # -- KPI dashboard ---------------------------------------------------------------------------
 def _kpi():
     from service.api.datasets import int_arg
     from service.usecases.kpi_dashboard import kpi_dashboard
-    from service.usecases.profile import admin_level
 
-    province = request.args.get("province")
-    if province is None:
-        p = _principal()
-        province = p.province if p.role == "provincial" else None
-    if province and admin_level(province) != "province":
-        from service.errors import InvalidInput
-
-        raise InvalidInput("province must be a code such as TH58 / รหัสจังหวัดไม่ถูกต้อง",
-                           column="province")
+    p = _principal()
+    province = params.province(request.args, p.province if p.role == "provincial" else None)
     src = area_source()
     base = int_arg("baseline_round", 0, lo=0, hi=9999)
-    return src, kpi_dashboard(src, province or None, baseline_round=base or None)
+    return src, kpi_dashboard(src, province, baseline_round=base or None)
 
 
 @bp.get("/kpi")
@@ -498,98 +354,35 @@ def kpi_page():
 
 @bp.get("/kpi.<fmt>")
 def kpi_export(fmt: str):
-    from flask import Response
+    """The KPI table as XLSX or CSV."""
+    from service.usecases.downloads import check_format, kpi_download
 
-    from service.errors import NotFound
-    from service.export import content_disposition, make_filename
-    from service.export.formats import to_csv
-    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
-    from service.usecases.kpi_dashboard import EXPORT_COLUMNS
-
-    if fmt not in ("xlsx", "csv"):
-        raise NotFound("export as xlsx or csv / ส่งออกได้เป็น xlsx หรือ csv")
+    check_format(fmt)
     src, d = _kpi()
-    frame = d["table"][[c for c in EXPORT_COLUMNS if c in d["table"]]]
-    v = d["version"]
-    if fmt == "csv":
-        body, media = to_csv(frame), "text/csv; charset=utf-8"
-    else:
-        p = src.principal
-        meta = export_metadata(
-            dataset=src.dataset, round=int(v.round), version=v.id, k=None,
-            who=f"{p.username or 'สาธารณะ · public'} ({p.role}"
-                f"{', ' + p.province if p.province else ''})",
-            view="detail" if d["province"] and src.can_see(d["province"]) else "public",
-            min_households=src.min_households, area=d["province"] or "TH",
-            filters=f"baseline_round={d['baseline_round']}, rounds="
-                    f"{', '.join(map(str, d['rounds']))}", rows=len(frame))
-        body = workbook([Sheet("ตัวชี้วัด KPI", frame)], metadata=meta)
-        media = MEDIA_TYPE
-    ascii_name, uni = make_filename(["chipao", src.dataset, "ตัวชี้วัดแผนแม่บท",
-                                     d["province"] or "TH", "kpi"], fmt)
-    resp = Response(body, mimetype=media.split(";")[0])
-    resp.headers["Content-Type"] = media
-    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
-    return resp
+    return download(kpi_download(src, d, fmt))
 
 
 # -- household visit sheet (re-identification on the authorised server) -----------------------
 def _visit_sheet_view():
     """POST: the household list of ``area`` with names re-identified from the province's
     source file(s) uploaded in the form; audited, no-store, the files deleted at once."""
-    import tempfile
-    from pathlib import Path
-
-    from flask import Response
-
     from service.api.auth import audit, require_province
-    from service.api.datasets import dataset_arg
-    from service.api.services import services
     from service.errors import InvalidInput
-    from service.export import content_disposition, make_filename
-    from service.export.xlsx import MEDIA_TYPE, Sheet, export_metadata, workbook
-    from service.usecases.exclusion import target_list, visit_sheet
-    from service.usecases.profile import admin_level
+    from service.usecases.downloads import visit_sheet_download
+    from service.usecases.exclusion import target_list
 
-    area = request.form.get("area", "")
-    admin_level(area)
-    require_province(area[:4])
+    form = params.ListParams.parse(request.form, default_area="")
+    require_province(form.area[:4])
     uploads = [f for f in request.files.getlist("source") if f and f.filename]
     if not uploads:
         raise InvalidInput("choose the province's survey file (CSV or XLSX) "
                            "/ เลือกไฟล์ข้อมูลต้นฉบับของจังหวัด (CSV หรือ XLSX)", column="source")
     src = area_source()
-    info = target_list(src, "households", area, order=request.form.get("order") or None,
-                       dimension=request.form.get("dimension") or None)
-    with tempfile.TemporaryDirectory(prefix="chipao-visit-") as tmp:
-        paths = []
-        for i, f in enumerate(uploads):
-            suffix = Path(f.filename or "").suffix.lower()
-            if suffix not in (".csv", ".xlsx", ".parquet", ".txt"):
-                raise InvalidInput("the source file must be CSV, XLSX or Parquet "
-                                   "/ ไฟล์ต้องเป็น CSV, XLSX หรือ Parquet", column="source")
-            path = Path(tmp) / f"source-{i}{suffix}"
-            f.save(path)
-            paths.append(path)
-        sheet, n_found = visit_sheet(info["frame"], services().settings, paths)
-    v, p = info["version"], src.principal
-    audit("export_visit_sheet", f"{dataset_arg()}/{v.id}/{area}",
-          f"rows={len(sheet)} found={n_found} files={len(paths)}")
-    meta = export_metadata(
-        dataset=src.dataset, round=int(v.round), version=v.id, k=float(info["spec"].k),
-        who=f"{p.username} ({p.role}{', ' + p.province if p.province else ''})",
-        view="detail", min_households=src.min_households,
-        area=f"{info['name_th']} ({area})", rows=len(sheet),
-        filters=f"re-identified {n_found} of {len(sheet)} households from the uploaded file")
-    body = workbook([Sheet("ใบลงเยี่ยมบ้าน", sheet,
-                           note="ข้อมูลส่วนบุคคล ใช้เพื่อการลงเยี่ยมบ้านเท่านั้น · personal data, "
-                                "for home visits only")], metadata=meta)
-    ascii_name, uni = make_filename(["chipao", "ใบลงเยี่ยมบ้าน", info["name_th"], area,
-                                     "visit-sheet"], "xlsx")
-    resp = Response(body, mimetype=MEDIA_TYPE)
-    resp.headers["Content-Disposition"] = content_disposition(ascii_name, uni)
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    info = target_list(src, "households", form.area, order=form.order, dimension=form.dimension)
+    file, rows, found = visit_sheet_download(src, info, services().settings, uploads)
+    audit("export_visit_sheet", f"{src.dataset}/{info['version'].id}/{form.area}",
+          f"rows={rows} found={found} files={len(uploads)}")
+    return download(file)
 
 
 def _register_visit_sheet() -> None:

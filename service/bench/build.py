@@ -53,7 +53,7 @@ def command(provinces: str, worker_counts: tuple[int, ...], data_dir: str | None
             generate(codes, seed=seed, out=src)
         cache = root / "cache"
         base = load_settings({"data_dir": str(root / "base")}, environ={})
-        locator = TambonLocator(load_level(base["boundaries_dir"], "tambon"), cache_dir=cache)
+        locator = TambonLocator(load_level(base.boundaries_dir, "tambon"), cache_dir=cache)
         rows = []
         reference = None
         for workers in (0, *worker_counts):

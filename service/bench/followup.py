@@ -107,7 +107,7 @@ def command(records: int, cases: int, naive_records: int, repeat: int) -> None:
         settings = svc.settings
         with svc.store.write_version("bench", round=2566, source_sha256="0" * 64) as w:
             version = w.publish(n_persons=0, n_households=0, meta={})
-        tam = boundaries.load_level(settings["boundaries_dir"], "tambon")
+        tam = boundaries.load_level(settings.boundaries_dir, "tambon")
         tambons = sorted(c for c in tam["code"] if c.startswith(PROVINCE))
         store = case_store(svc)
         frame = _cases_frame(tambons, cases, rng)

@@ -43,7 +43,7 @@ elif mode == "naive-import":
     import pandas as pd
     import polars as pl
     from service.settings import load_settings
-    bdir = load_settings({"data_dir": data_dir})["boundaries_dir"]
+    bdir = load_settings({"data_dir": data_dir}).boundaries_dir
     tambons = set(pl.read_parquet(bdir + "/tambons.parquet", columns=["code"])["code"])
     frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     def row_ok(r):
@@ -158,7 +158,7 @@ def command(rows: int, naive_import: bool, keep: Path | None) -> None:
         path = base / f"bmn-export-{rows}.csv"
         t = time.perf_counter()
         if not path.exists():
-            make_export(path, rows, boundaries_dir=settings["boundaries_dir"])
+            make_export(path, rows, boundaries_dir=settings.boundaries_dir)
         click.echo(f"export: {rows:,} rows, {path.stat().st_size / 2**20:,.0f} MiB "
                    f"({time.perf_counter() - t:,.1f} s to generate)")
         modes = ("naive", "chipao") + (("naive-import",) if naive_import else ())

@@ -59,7 +59,7 @@ def prepare(data_dir: Path, province: str, seed: int) -> dict:
         build_version(settings, dataset="demo", round=2561, persons_dir=src, progress=False)
     from service.store.users import UserStore
 
-    users = UserStore(settings["database_url"])
+    users = UserStore(settings.database_url)
     name = f"bench_{province.lower()}"
     if name not in {u.username for u in users.list_users()}:
         users.create_user(name, None, "provincial", province)

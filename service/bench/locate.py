@@ -133,7 +133,7 @@ def command(n_points: int, persons_dir: Path | None, uniform: bool, cell_deg: fl
     if n_points < 1:
         raise click.BadParameter("must be at least 1", param_hint="--points")
     settings = settings_from_env()
-    tambons = load_level(settings["boundaries_dir"], "tambon")
+    tambons = load_level(settings.boundaries_dir, "tambon")
     if persons_dir is None and not uniform and DEFAULT_PERSONS.is_dir():
         persons_dir = DEFAULT_PERSONS
     lon, lat, origin = _points(n_points, None if uniform else persons_dir,

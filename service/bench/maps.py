@@ -157,7 +157,7 @@ def command(runs: int, with_h3: bool, naive_h3: bool, chromium: str) -> None:
     from service.settings import load_settings
 
     settings = load_settings()
-    bdir = settings["boundaries_dir"]
+    bdir = settings.boundaries_dir
     t = time.perf_counter()
     src = _sources(bdir, with_h3)
     click.echo(f"synthetic area tables: {time.perf_counter() - t:.1f} s", err=True)

@@ -88,7 +88,7 @@ def command(province: str | None, dataset: str | None) -> None:
     from service.store import open_store
 
     settings = load_settings()
-    dataset = dataset or settings["default_dataset"]
+    dataset = dataset or settings.default_dataset
     store = open_store(settings)
     version = store.versions(dataset)[0].id  # newest
     if province is None:

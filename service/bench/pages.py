@@ -93,7 +93,7 @@ def command(province: str, loads: int, households: int, build: bool) -> None:
         out = Path(tmp.name) / "persons"
         t = time.perf_counter()
         generate([province], seed=2561, out=out)
-        build_version(settings, dataset=settings["default_dataset"], round=2561,
+        build_version(settings, dataset=settings.default_dataset, round=2561,
                       progress=False, persons_dir=out)
         click.echo(f"built {province} demo store in {time.perf_counter() - t:.1f} s")
     users = user_store(app)
@@ -106,13 +106,13 @@ def command(province: str, loads: int, households: int, build: bool) -> None:
     from service.store import open_store
 
     st = open_store(settings)
-    v = st.current(settings["default_dataset"])
-    villages = st.read_areas(settings["default_dataset"], "village", version=v.id,
+    v = st.current(settings.default_dataset)
+    villages = st.read_areas(settings.default_dataset, "village", version=v.id,
                              province=province)
     biggest = villages.groupby(villages["code"].str[:6])["n_households"].sum().idxmax()
     tambon = villages[villages["code"].str.startswith(biggest)]["code"].str[:8].iloc[0]
     village = villages[villages["code"].str.startswith(tambon)]["code"].iloc[0]
-    click.echo(f"dataset {settings['default_dataset']} version {v.id}: {len(villages):,} "
+    click.echo(f"dataset {settings.default_dataset} version {v.id}: {len(villages):,} "
                f"villages in {province}; amphoe {biggest}; {loads} loads per page "
                "(server time, national user)")
     click.echo(f"{'page':58} {'p50 s':>8} {'max s':>8}")
@@ -137,7 +137,7 @@ def command(province: str, loads: int, households: int, build: bool) -> None:
     from service.export.xlsx import Sheet, workbook
     from service.usecases.exclusion import HOUSEHOLD_COLUMNS, household_rows
 
-    persons = st.read_persons(settings["default_dataset"], province, version=v.id)
+    persons = st.read_persons(settings.default_dataset, province, version=v.id)
     rows = household_rows(persons, province, load_spec("tpmap"))
     rows = rows[[c for c in HOUSEHOLD_COLUMNS if c in rows]]
     if len(rows) == 0:

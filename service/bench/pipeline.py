@@ -104,10 +104,10 @@ def command(households: int | None, persons_dir: Path | None, naive_sample: int,
     if households is None and persons_dir is None:
         raise click.UsageError("give --households N, --persons DIR, or both")
     settings = settings_from_env()
-    bdir = settings["boundaries_dir"]
+    bdir = settings.boundaries_dir
     tambons = load_level(bdir, "tambon")
     t = time.perf_counter()
-    locator = TambonLocator(tambons, cache_dir=Path(settings["data_dir"]) / "cache")
+    locator = TambonLocator(tambons, cache_dir=Path(settings.data_dir) / "cache")
     t_locator = time.perf_counter() - t
     spec, programmes = load_spec("tpmap"), load_programmes()
     agg = Aggregator(names=admin_names(hierarchy(bdir)))
@@ -152,7 +152,7 @@ def command(households: int | None, persons_dir: Path | None, naive_sample: int,
     t_finish = time.perf_counter() - t
     times["aggregate"] += t_finish
     t = time.perf_counter()
-    flags = protect_levels(tables, min_households=int(settings["min_cell_households"]),
+    flags = protect_levels(tables, min_households=int(settings.min_cell_households),
                            cell_tambons=cell_tambons,
                            tambon_geometries=dict(zip(tambons["code"], tambons.geometry.values,
                                                       strict=True)))

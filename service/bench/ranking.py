@@ -57,7 +57,7 @@ def command(dataset: str | None, province: str, replicates: int, budget: float) 
     from service.usecases.selection import usable_costs, village_table
 
     settings = settings_from_env()
-    dataset = dataset or settings["default_dataset"]
+    dataset = dataset or settings.default_dataset
     store = open_store(settings)
     config = load_config()
     areas, previous, v, _ = load_areas(store, dataset, "village", province=province)

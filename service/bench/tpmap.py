@@ -224,8 +224,8 @@ def command(source: Path | None, skip_naive: bool) -> None:
         "tpmap2561-published"
     if not src.exists():
         src = Path("/work/shared/data/tpmap2561-published")
-    national, manifest = national_files(Path(settings["data_dir"]), src,
-                                        str(settings["boundaries_dir"]))
+    national, manifest = national_files(Path(settings.data_dir), src,
+                                        str(settings.boundaries_dir))
     click.echo(f"files: {manifest['provinces']} provinces, {manifest['villages']:,} village "
                f"rows x 32 files per level (generated in {manifest['seconds']} s)")
     big = _run("chipao", national)

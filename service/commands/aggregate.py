@@ -44,33 +44,29 @@ def command(dataset: str, persons_dir: Path | None, round_: int | None, spec: st
 
     รวมข้อมูลรายบุคคลเป็นสถิติรายพื้นที่ทุกระดับ แล้วบันทึกเป็นรุ่นข้อมูลใหม่
     """
-    from service.errors import ChipaoError
     from service.pipeline import build_version
     from service.store import open_store
 
     settings = settings_from_env()
     store = open_store(settings)
-    try:
-        if persons_dir is None or round_ is None:
-            current = store.current(dataset)
-            persons_dir = persons_dir or Path(current.path)
-            round_ = current.round if round_ is None else round_
-        started = time.perf_counter()
-        stages: dict[str, float] = {}
-        with contextlib.ExitStack() as stack:
-            executor = None
-            if scheduler or workers:
-                from service.distributed import DaskProvinces
+    if persons_dir is None or round_ is None:
+        current = store.current(dataset)
+        persons_dir = persons_dir or Path(current.path)
+        round_ = current.round if round_ is None else round_
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if scheduler or workers:
+            from service.distributed import DaskProvinces
 
-                executor = stack.enter_context(DaskProvinces.connect(
-                    settings, scheduler=scheduler, workers=workers))
-            version = build_version(settings, dataset=dataset, round=round_,
-                                    persons_dir=persons_dir, progress=progress, spec=spec,
-                                    programmes=programmes, population_raster=raster,
-                                    store=store, executor=executor,
-                                    on_stage=stages.__setitem__)
-    except ChipaoError as exc:
-        raise click.ClickException(str(exc)) from exc
+            executor = stack.enter_context(DaskProvinces.connect(
+                settings, scheduler=scheduler, workers=workers))
+        version = build_version(settings, dataset=dataset, round=round_,
+                                persons_dir=persons_dir, progress=progress, spec=spec,
+                                programmes=programmes, population_raster=raster,
+                                store=store, executor=executor,
+                                on_stage=stages.__setitem__)
     elapsed = time.perf_counter() - started
     if not stages:
         click.echo(f"unchanged / ไม่มีการเปลี่ยนแปลง: {dataset} {version.id} already holds "

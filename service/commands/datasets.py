@@ -120,7 +120,7 @@ def audit(dataset: str, version: str | None) -> None:
     settings = settings_from_env()
     store = _store()
     v = store.version(dataset, version)
-    minimum = int(settings["min_cell_households"])
+    minimum = int(settings.min_cell_households)
     public: dict[str, pd.DataFrame] = {}
     problems = 0
     for level in LEVEL_CHOICES:
@@ -149,7 +149,7 @@ def audit(dataset: str, version: str | None) -> None:
         problems += leaks
         click.echo(f"{parent} minus published {child}: {len(codes):,} groups with suppressed "
                    f"children, {leaks} reveal 1-{minimum - 1} households")
-    tambons = load_level(settings["boundaries_dir"], "tambon")
+    tambons = load_level(settings.boundaries_dir, "tambon")
     geoms = dict(zip(tambons["code"], tambons.geometry.values, strict=True))
     for level in ("h3_r6", "h3_r7", "h3_r8", "h3_r9"):
         path = store.version_dir(dataset, v.id) / "audit" / f"cell_tambons_{level}.parquet"

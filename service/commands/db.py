@@ -20,7 +20,7 @@ def upgrade() -> None:
     """Migrate the database of CHIPAO_DATABASE_URL to the newest revision."""
     from service.store import db
 
-    url = settings_from_env()["database_url"]
+    url = settings_from_env().database_url
     eng = db.engine(url)
     with eng.connect() as conn:
         click.echo(f"{eng.url.render_as_string(hide_password=True)}: "
@@ -34,7 +34,7 @@ def current() -> None:
 
     from service.store import db
 
-    eng = sa.create_engine(settings_from_env()["database_url"])
+    eng = sa.create_engine(settings_from_env().database_url)
     with eng.connect() as conn:
         have = sorted(db.current_revisions(conn))
     eng.dispose()

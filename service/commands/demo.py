@@ -34,13 +34,13 @@ def command(provinces: str, seed: int, dataset: str | None, rounds: str, serve: 
     codes = None if provinces == "all" else [c.strip() for c in provinces.split(",") if c.strip()]
     try:
         build_demo(settings, provinces=codes, seed=seed,
-                   dataset=dataset or settings["default_dataset"], rounds=rounds,
+                   dataset=dataset or settings.default_dataset, rounds=rounds,
                    echo=click.echo)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if serve:
         from service.commands.serve import run_server
 
-        click.echo(f"serving maps at http://{settings['host']}:{settings['port']}/  "
+        click.echo(f"serving maps at http://{settings.host}:{settings.port}/  "
                    "(แผนที่ชี้เป้า) — Ctrl+C to stop")
         run_server(settings)

@@ -52,7 +52,7 @@ def command(dataset: str | None, version: str | None, level: str | None,
         raise click.UsageError("household lists are never public "
                                "/ รายชื่อครัวเรือนไม่เผยแพร่ต่อสาธารณะ")
     s = Services.create(settings_from_env())
-    dataset = dataset or s.settings["default_dataset"]
+    dataset = dataset or s.settings.default_dataset
     operator = Principal("national", username=f"cli:{getpass.getuser()}")
     who, tag = (PUBLIC, "public") if public else (operator, "full")
     spatial, k = EXPORTERS[fmt].spatial, s.min_households

@@ -13,8 +13,6 @@ from typing import Any
 
 import click
 
-from service.errors import ChipaoError
-
 
 def _services() -> Any:
     from service.settings import settings_from_env
@@ -22,22 +20,15 @@ def _services() -> Any:
     from service.store.users import UserStore
 
     settings = settings_from_env()
-    Path(settings["data_dir"]).mkdir(parents=True, exist_ok=True)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     return SimpleNamespace(settings=settings, store=open_store(settings),
-                           users=UserStore(settings["database_url"]), followup=None)
+                           users=UserStore(settings.database_url), followup=None)
 
 
 def _operator() -> Any:
     from service.access.principal import Principal
 
     return Principal("national", None, "cli")
-
-
-def _run(fn: Any) -> Any:
-    try:
-        return fn()
-    except ChipaoError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group("followup")
@@ -52,8 +43,8 @@ def open_cmd(dataset: str | None, province: str | None) -> None:
     """Open the current round's cases (one per target household)."""
     from service.usecases import cases as uc
 
-    opened = _run(lambda: uc.open_cases(_services(), _operator(), dataset=dataset,
-                                        province=province))
+    opened = uc.open_cases(_services(), _operator(), dataset=dataset,
+                           province=province)
     for prov, n in opened.items():
         click.echo(f"{prov}: เปิดกรณีใหม่ {n:,} ครัวเรือน / {n:,} new cases")
 
@@ -67,8 +58,8 @@ def import_cmd(file: Path, dataset: str | None, policy: str) -> None:
     """Import an agency's assistance file (CSV/XLSX)."""
     from service.usecases import cases as uc
 
-    report = _run(lambda: uc.import_file(_services(), _operator(), file, name=file.name,
-                                         dataset=dataset, policy=policy))
+    report = uc.import_file(_services(), _operator(), file, name=file.name,
+                            dataset=dataset, policy=policy)
     click.echo(report.summary())
     if report.status == "rejected":
         raise SystemExit(1)
@@ -89,8 +80,8 @@ def evaluate_cmd(dataset: str | None, by: str, outcome: str, area: str | None, b
     """Exit of helped vs comparable not-helped households between the last two rounds."""
     from service.usecases import cases as uc
 
-    ev = _run(lambda: uc.evaluation(_services(), _operator(), dataset=dataset, by=by,
-                                    outcome=outcome, area=area, n_boot=boot))
+    ev = uc.evaluation(_services(), _operator(), dataset=dataset, by=by,
+                       outcome=outcome, area=area, n_boot=boot)
     click.echo(f"รอบ {ev.baseline.round} -> {ev.follow.round} · {ev.n_panel:,} ครัวเรือนทั้งสองรอบ "
                f"/ households in both rounds; outcome {ev.outcome}")
     for r in ev.results.to_dict("records"):
@@ -128,6 +119,6 @@ def simulate_cmd(dataset: str, provinces: str, amphoes: str | None, effect: floa
     raw = pl.concat([generate_province(p.strip(), seed=2561,
                                        amphoes=amphoes.split(",") if amphoes else None)
                      for p in provinces.split(",")])
-    out = _run(lambda: simulate_dataset(svc.settings, raw, dataset=dataset, seed=seed,
-                                        effect=effect))
+    out = simulate_dataset(svc.settings, raw, dataset=dataset, seed=seed,
+                           effect=effect)
     click.echo(json.dumps(out, ensure_ascii=False, indent=1))

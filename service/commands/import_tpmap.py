@@ -20,17 +20,13 @@ def command(directory: Path, dataset: str, round_: int, as_json: bool) -> None:
     nothing is stored when there is one. The same files again create no new version."""
     from types import SimpleNamespace
 
-    from service.errors import ChipaoError
     from service.settings import settings_from_env
     from service.usecases.published import import_published
 
-    try:
-        # whoever runs the command on the server is its operator: a national user
-        operator = SimpleNamespace(role="national", province=None, username="cli")
-        report = import_published(settings_from_env(), operator, directory,
-                                  dataset=dataset, round=round_)
-    except ChipaoError as exc:
-        raise click.ClickException(str(exc)) from None
+    # whoever runs the command on the server is its operator: a national user
+    operator = SimpleNamespace(role="national", province=None, username="cli")
+    report = import_published(settings_from_env(), operator, directory,
+                              dataset=dataset, round=round_)
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) if as_json
                else report.summary())
     if report.status == "rejected":

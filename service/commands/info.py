@@ -17,13 +17,13 @@ def command() -> None:
     from service.geo.boundaries import hierarchy
 
     settings = settings_from_env()
-    h = hierarchy(settings["boundaries_dir"])
-    out = {"version": __version__, **h.counts(), "data_dir": settings["data_dir"]}
+    h = hierarchy(settings.boundaries_dir)
+    out = {"version": __version__, **h.counts(), "data_dir": settings.data_dir}
     try:
         from service.store.catalog import Catalog
 
         # The embedded store lives in data_dir; a fresh checkout has none yet.
-        Path(settings["data_dir"]).mkdir(parents=True, exist_ok=True)
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
 
         out["datasets"] = Catalog.from_settings(settings).summary()
     except ModuleNotFoundError:

@@ -41,25 +41,21 @@ def command(files: tuple[Path, ...], dataset: str | None, round_: int | None, po
     National IDs, house numbers and names are replaced by keyed HMAC pseudonyms; problems are
     reported by file, row and column. Importing the same file twice creates no new version.
     """
-    from service.errors import ChipaoError
 
     settings = settings_from_env()
-    try:
-        if find:
-            _find(settings, files, find)
-            return
-        if round_ is None:
-            raise click.UsageError("--round is required / ต้องระบุ --round")
-        from service.ingest.run import ingest_files
+    if find:
+        _find(settings, files, find)
+        return
+    if round_ is None:
+        raise click.UsageError("--round is required / ต้องระบุ --round")
+    from service.ingest.run import ingest_files
 
-        if policy == "quarantine" and quarantine_dir is None:
-            quarantine_dir = files[0].resolve().parent
-        report = ingest_files(
-            settings, list(files), dataset=dataset or settings["default_dataset"],
-            round=round_, policy=policy, progress=True, report_path=report_path,
-            quarantine_dir=quarantine_dir, carry_over=not replace_all)
-    except ChipaoError as exc:
-        raise click.ClickException(str(exc)) from None
+    if policy == "quarantine" and quarantine_dir is None:
+        quarantine_dir = files[0].resolve().parent
+    report = ingest_files(
+        settings, list(files), dataset=dataset or settings.default_dataset,
+        round=round_, policy=policy, progress=True, report_path=report_path,
+        quarantine_dir=quarantine_dir, carry_over=not replace_all)
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) if as_json
                else report.summary())
     if report.status == "rejected":

@@ -15,7 +15,7 @@ from typing import Any
 import click
 import polars as pl
 
-from service.errors import ChipaoError, InvalidInput
+from service.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,6 @@ def command(spec_name: str, input_path: str, by: str | None, k_values: tuple[flo
         frame = read_persons(input_path)
         summary = summarize(frame, spec, progs, by=by, k_values=list(k_values) or None,
                             weight=weight, file=input_path)
-    except ChipaoError as exc:
-        raise click.ClickException(str(exc)) from exc
     except pl.exceptions.PolarsError as exc:
         # e.g. a rule comparing a text column with a number: name the file, not a traceback
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -108,7 +108,7 @@ def command(dataset: str | None, version_id: str | None, level: str, province: s
     from service.usecases.ranking import RankingInputs
 
     settings = settings_from_env()
-    dataset = dataset or settings["default_dataset"]
+    dataset = dataset or settings.default_dataset
     store = open_store(settings)
     config = rank_config(weights_file, parse_pairs(weight_overrides, "weight") or None)
     areas, previous, v, prev_v = load_areas(store, dataset, level, province=province,

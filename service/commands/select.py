@@ -41,7 +41,7 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
     from service.usecases import published, selection
 
     settings = settings_from_env()
-    dataset = dataset or settings["default_dataset"]
+    dataset = dataset or settings.default_dataset
     store = open_store(settings)
     sel, _, v = selection.select(
         store, Principal("national"), dataset, province.upper(), version_id, budget=budget,

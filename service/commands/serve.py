@@ -10,63 +10,64 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
 from typing import Any
 
 import click
 
-from service.settings import settings_from_env
+from service.settings import Settings, SettingsLike, as_settings, settings_from_env
 
 log = logging.getLogger(__name__)
 
 
-def run_server(settings: Mapping[str, Any], **overrides: Any) -> None:
+def run_server(settings: SettingsLike, **overrides: Any) -> None:
     """Serve :func:`service.create_app` with waitress until interrupted."""
+    settings = as_settings(settings)
     import waitress
 
     from service import create_app
 
-    settings = {**settings, **overrides}
-    if not settings["secret_key"]:
+    settings = settings.replace(**overrides)
+    if not settings.secret_key:
         log.warning("CHIPAO_SECRET_KEY is empty: sessions end when the server restarts "
                     "(set it in production)")
     app = create_app(settings)
     waitress.serve(
-        app, host=settings["host"], port=int(settings["port"]), threads=int(settings["threads"]),
+        app, host=settings.host, port=int(settings.port), threads=int(settings.threads),
         ident="chipao",
         # bodies above max_upload_mb are refused before they reach Flask
-        max_request_body_size=int(settings["max_upload_mb"]) * 1024 * 1024,
+        max_request_body_size=int(settings.max_upload_mb) * 1024 * 1024,
     )
 
 
-def check_multiprocess(settings: Mapping[str, Any]) -> dict[str, Any]:
+def check_multiprocess(settings: SettingsLike) -> Settings:
     """Settings for several processes: shared limits required, one session key for all."""
-    if settings["rate_limit"] and settings["rate_limit_storage_uri"].startswith("memory"):
+    settings = as_settings(settings)
+    if settings.rate_limit and settings.rate_limit_storage_uri.startswith("memory"):
         raise click.UsageError(
             "several processes need a shared rate-limit store: set "
             "CHIPAO_RATE_LIMIT_STORAGE_URI=redis://HOST:6379/0 / หลายโพรเซสต้องใช้ Redis "
             "ร่วมกันสำหรับจำกัดอัตราการเรียก")
-    if not settings["secret_key"]:
+    if not settings.secret_key:
         log.warning("CHIPAO_SECRET_KEY is empty: one random key for these workers; sessions "
                     "end at restart and other servers cannot read them (set it in production)")
-        settings = {**settings, "secret_key": secrets.token_hex(32)}
-    return dict(settings)
+        settings = settings.replace(secret_key=secrets.token_hex(32))
+    return settings
 
 
-def run_workers(settings: Mapping[str, Any], workers: int) -> None:
+def run_workers(settings: SettingsLike, workers: int) -> None:
     """Serve with gunicorn: ``workers`` processes of ``threads`` threads (Linux/Unix)."""
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError as exc:  # Windows: no gunicorn
         raise click.UsageError("--workers needs gunicorn (Linux/Unix); on Windows run several "
                                "`chipao serve --port ...` under a process manager") from exc
-    settings = check_multiprocess(settings)
+    checked = check_multiprocess(settings)
 
     class Chipao(BaseApplication):
         def load_config(self) -> None:
             for key, value in {
-                "bind": f"{settings['host']}:{settings['port']}", "workers": workers,
-                "threads": int(settings["threads"]), "worker_class": "gthread",
+                "bind": f"{checked.host}:{checked.port}", "workers": workers,
+                "threads": int(checked.threads), "worker_class": "gthread",
                 "timeout": 300, "graceful_timeout": 30, "proc_name": "chipao",
                 "accesslog": None, "limit_request_line": 8190,
             }.items():
@@ -75,7 +76,7 @@ def run_workers(settings: Mapping[str, Any], workers: int) -> None:
         def load(self) -> Any:
             from service import create_app
 
-            return create_app(settings)  # in each worker, after the fork
+            return create_app(checked)  # in each worker, after the fork
 
     Chipao().run()
 
@@ -91,8 +92,8 @@ def command(host: str | None, port: int | None, threads: int | None, workers: in
     settings = settings_from_env()
     overrides = {k: v for k, v in {"host": host, "port": port, "threads": threads}.items()
                  if v is not None}
-    s = {**settings, **overrides}
-    click.echo(f"Chipao on http://{s['host']}:{s['port']}/ ({workers} × {s['threads']} threads)"
+    s = settings.replace(**overrides)
+    click.echo(f"Chipao on http://{s.host}:{s.port}/ ({workers} × {s.threads} threads)"
                " — Ctrl+C stops")
     if workers > 1:
         run_workers(s, workers)

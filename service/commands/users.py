@@ -18,11 +18,7 @@ from service.settings import settings_from_env
 def _store():
     from service.store.users import UserStore
 
-    return UserStore(settings_from_env()["database_url"])
-
-
-def _fail(exc: Exception) -> None:
-    raise click.ClickException(str(exc)) from exc
+    return UserStore(settings_from_env().database_url)
 
 
 @click.group("users")
@@ -39,7 +35,6 @@ def command() -> None:
 def create(username: str, role: str, province: str | None, password_stdin: bool,
            no_password: bool) -> None:
     """Create a user. ผู้ใช้ระดับจังหวัดต้องระบุ --province"""
-    from service.errors import ChipaoError
 
     if no_password:
         password = None
@@ -48,10 +43,7 @@ def create(username: str, role: str, province: str | None, password_stdin: bool,
     else:
         password = click.prompt("Password / รหัสผ่าน", hide_input=True,
                                 confirmation_prompt=True)
-    try:
-        user = _store().create_user(username, password, role, province)
-    except ChipaoError as exc:
-        _fail(exc)
+    user = _store().create_user(username, password, role, province)
     click.echo(f"created {user.role} user {user.username}"
                + (f" ({user.province})" if user.province else ""))
 
@@ -69,15 +61,11 @@ def list_users() -> None:
 @click.option("--password-stdin", is_flag=True)
 def password(username: str, password_stdin: bool) -> None:
     """Set a new password."""
-    from service.errors import ChipaoError
 
     pw = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
           click.prompt("New password / รหัสผ่านใหม่", hide_input=True,
                        confirmation_prompt=True))
-    try:
-        _store().set_password(username, pw)
-    except ChipaoError as exc:
-        _fail(exc)
+    _store().set_password(username, pw)
     click.echo(f"password of {username} changed")
 
 
@@ -85,12 +73,8 @@ def password(username: str, password_stdin: bool) -> None:
 @click.argument("username")
 def disable(username: str) -> None:
     """Disable a user: sign-in refused, sessions void, every token revoked."""
-    from service.errors import ChipaoError
 
-    try:
-        _store().deactivate_user(username)
-    except ChipaoError as exc:
-        _fail(exc)
+    _store().deactivate_user(username)
     click.echo(f"{username} disabled; all tokens revoked")
 
 
@@ -99,12 +83,8 @@ def disable(username: str) -> None:
 @click.option("--label", default="", help="What the token is for (shown in `tokens`).")
 def token(username: str, label: str) -> None:
     """Issue an API token. It is printed once; only its hash is stored."""
-    from service.errors import ChipaoError
 
-    try:
-        secret, tid = _store().create_token(username, label)
-    except ChipaoError as exc:
-        _fail(exc)
+    secret, tid = _store().create_token(username, label)
     click.echo(f"token id {tid} for {username} (shown once, keep it secret):", err=True)
     click.echo(secret)
 
@@ -123,12 +103,8 @@ def tokens(username: str | None) -> None:
 @click.argument("token_id", type=int)
 def revoke(token_id: int) -> None:
     """Revoke a token by id (see `chipao users tokens`)."""
-    from service.errors import ChipaoError
 
-    try:
-        _store().revoke_token(token_id)
-    except ChipaoError as exc:
-        _fail(exc)
+    _store().revoke_token(token_id)
     click.echo(f"token {token_id} revoked")
 
 

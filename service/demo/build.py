@@ -14,13 +14,14 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from service.demo.panel import BASE_ROUND, generate_panel, parse_rounds, round_dir
+from service.settings import SettingsLike, as_settings
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,16 @@ def _later_rounds(rounds: list[int], seed: int, out: str, provinces: list[str] |
     return generate_panel(rounds, seed=seed, out=out, provinces=provinces)
 
 
-def build_demo(settings: Mapping[str, Any], *, provinces: list[str] | None, seed: int,
+def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int,
                dataset: str, rounds: str | list[int],
                echo: Callable[[str], None] = print) -> list[Any]:
     """Generate (or reuse) the demo panel and build its rounds; returns the versions."""
+    settings = as_settings(settings)
     from service.pipeline import build_version
     from service.store.store import open_store
 
     wanted = parse_rounds(rounds)
-    data_dir = Path(settings["data_dir"])
+    data_dir = Path(settings.data_dir)
     src = source_dir(data_dir, seed, provinces)
     t0 = time.perf_counter()
     base = round_dir(src, BASE_ROUND) / "manifest.json"
@@ -54,12 +56,12 @@ def build_demo(settings: Mapping[str, Any], *, provinces: list[str] | None, seed
         echo(f"generating demo data round {BASE_ROUND} into {src} …")
     generate_panel([BASE_ROUND], seed=seed, out=src, provinces=provinces)
     echo(f"  round {BASE_ROUND} ready ({time.perf_counter() - t0:,.1f} s)")
-    raster = settings["population_raster"] or None
+    raster: str | Path | None = settings.population_raster or None
     if raster is None:
         # the demo's stand-in for a WorldPop grid: survey-gap flags need a population raster
         from service.demo.raster import ensure_population_raster
 
-        raster = ensure_population_raster(data_dir, settings["boundaries_dir"], seed=seed)
+        raster = ensure_population_raster(data_dir, settings.boundaries_dir, seed=seed)
     store = open_store(settings)
     later = [r for r in wanted if r != BASE_ROUND]
     versions = []

@@ -50,7 +50,7 @@ def _boundaries_dir(boundaries_dir: str | Path | None) -> str:
         return str(boundaries_dir)
     from service.settings import settings_from_env
 
-    return str(settings_from_env()["boundaries_dir"])
+    return str(settings_from_env().boundaries_dir)
 
 
 @functools.lru_cache(maxsize=2)

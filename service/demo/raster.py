@@ -218,8 +218,8 @@ def command(res_deg: float, seed: int, out: str | None) -> None:
     settings = settings_from_env()
     if not 0.0005 <= res_deg <= 0.1 or math.isnan(res_deg):
         raise click.BadParameter("resolution must be between 0.0005° and 0.1°", param_hint="--res")
-    tambons = load_level(settings["boundaries_dir"], "tambon")
-    path = Path(out) if out else raster_path(settings["data_dir"], res_deg=res_deg, seed=seed)
+    tambons = load_level(settings.boundaries_dir, "tambon")
+    path = Path(out) if out else raster_path(settings.data_dir, res_deg=res_deg, seed=seed)
     summary = build_population_raster(tambons, path, res_deg=res_deg, seed=seed)
     click.echo(f"{summary.path}: {summary.width:,} x {summary.height:,} px, "
                f"{summary.total_population:,.0f} people / คน ({summary.seconds:,.1f} s)")

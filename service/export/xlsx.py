@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from service import vocabulary
 from service.export.safety import neutralise
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -45,17 +46,15 @@ class Col:
     definition_en: str = ""
 
 
-_PROG = {"welfare_card": ("บัตรสวัสดิการแห่งรัฐ", "state welfare card"),
-         "elderly_allowance": ("เบี้ยยังชีพผู้สูงอายุ", "elderly allowance"),
-         "disability_allowance": ("เบี้ยความพิการ", "disability allowance"),
-         "child_grant": ("เงินอุดหนุนเด็กแรกเกิด", "child support grant"),
-         "social_security": ("ประกันสังคม", "social security")}
-_GROUP = {"child": ("เด็ก", "children"), "woman": ("ผู้หญิง", "women"),
-          "elderly": ("ผู้สูงอายุ", "elderly"), "disabled": ("คนพิการ", "disabled"),
-          "chronic": ("ผู้ป่วยเรื้อรัง", "chronically ill")}
-_DIM = {"health": ("สุขภาพ", "health"), "living": ("ความเป็นอยู่", "living conditions"),
-        "education": ("การศึกษา", "education"), "income": ("รายได้", "income"),
-        "accessibility": ("การเข้าถึงบริการรัฐ", "access to public services")}
+def _mid_sentence(labels: Any) -> dict[str, tuple[str, str]]:
+    """vocabulary labels as used inside a header ("Excluded: state welfare card")."""
+    return {k: (v.th, v.en[:1].lower() + v.en[1:]) for k, v in labels.items()}
+
+
+#: names of programmes, groups and dimensions: declared once in service.vocabulary
+_PROG = _mid_sentence(vocabulary.PROGRAMMES)
+_GROUP = _mid_sentence(vocabulary.GROUPS)
+_DIM = _mid_sentence(vocabulary.DIMENSIONS)
 
 #: exact column -> (th, en, format, definition th, definition en)
 CATALOGUE: dict[str, tuple[str, str, str, str, str]] = {
@@ -151,35 +150,31 @@ CATALOGUE: dict[str, tuple[str, str, str, str, str]] = {
     "status_en": ("สถานะ (อังกฤษ)", "Status", "text", "", ""),
 }
 
+def _family(pattern: str, names: dict[str, tuple[str, str]], th: str, en: str, fmt: str,
+            ) -> tuple[re.Pattern[str], Any]:
+    """A column family ``<prefix><id>``: headers ``th``/``en`` with ``{}`` = the id's Thai /
+    English name from ``names`` (an id without a name is shown as itself)."""
+    def make(m: re.Match[str]) -> tuple[str, str, str]:
+        name_th, name_en = names.get(m[1], (m[1], m[1]))
+        return th.format(name_th), en.format(name_en), fmt
+
+    return re.compile(pattern), make
+
+
 _PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
-    (re.compile(r"^n_excl_(\w+)$"), lambda m: (f"ตกหล่น{_PROG.get(m[1], (m[1],))[0]}",
-                                               f"Excluded: {_PROG.get(m[1], (m[1], m[1]))[1]}",
-                                               "count")),
-    (re.compile(r"^n_elig_(\w+)$"), lambda m: (f"มีสิทธิ{_PROG.get(m[1], (m[1],))[0]}",
-                                               f"Eligible: {_PROG.get(m[1], (m[1], m[1]))[1]}",
-                                               "count")),
-    (re.compile(r"^n_cov_(\w+)$"), lambda m: (f"ได้รับ{_PROG.get(m[1], (m[1],))[0]}",
-                                              f"Covered: {_PROG.get(m[1], (m[1], m[1]))[1]}",
-                                              "count")),
-    (re.compile(r"^cov_(\w+)$"), lambda m: (f"ความครอบคลุม{_PROG.get(m[1], (m[1],))[0]}",
-                                            f"Coverage: {_PROG.get(m[1], (m[1], m[1]))[1]}",
-                                            "percent")),
-    (re.compile(r"^h_(\w+)$"), lambda m: (f"สัดส่วนคนจน: {_GROUP.get(m[1], (m[1],))[0]}",
-                                          f"Headcount H: {_GROUP.get(m[1], (m[1], m[1]))[1]}",
-                                          "percent")),
-    (re.compile(r"^m0_(\w+)$"), lambda m: (f"M0: {_GROUP.get(m[1], (m[1],))[0]}",
-                                           f"M0: {_GROUP.get(m[1], (m[1], m[1]))[1]}", "ratio")),
-    (re.compile(r"^n_target_poor_(\w+)$"),
-     lambda m: (f"คนจนเป้าหมายที่ขาดด้าน{_DIM.get(m[1], (m[1],))[0]}",
-                f"Target poor deprived in {_DIM.get(m[1], (m[1], m[1]))[1]}", "count")),
-    (re.compile(r"^n_dep_(ind\d+)$"), lambda m: (f"คนที่ไม่ผ่าน {m[1]}",
-                                                 f"People failing {m[1]}", "count")),
-    (re.compile(r"^n_cdep_(ind\d+)$"), lambda m: (f"คนจนที่ไม่ผ่าน {m[1]}",
-                                                  f"Poor people failing {m[1]}", "count")),
-    (re.compile(r"^n_hh_cdep_(ind\d+)$"), lambda m: (f"ครัวเรือนจนที่ไม่ผ่าน {m[1]}",
-                                                     f"Poor households failing {m[1]}",
-                                                     "count")),
-    (re.compile(r"^n_\w+$"), lambda m: (m[0], m[0], "count")),
+    _family(r"^n_excl_(\w+)$", _PROG, "ตกหล่น{}", "Excluded: {}", "count"),
+    _family(r"^n_elig_(\w+)$", _PROG, "มีสิทธิ{}", "Eligible: {}", "count"),
+    _family(r"^n_cov_(\w+)$", _PROG, "ได้รับ{}", "Covered: {}", "count"),
+    _family(r"^cov_(\w+)$", _PROG, "ความครอบคลุม{}", "Coverage: {}", "percent"),
+    _family(r"^h_(\w+)$", _GROUP, "สัดส่วนคนจน: {}", "Headcount H: {}", "percent"),
+    _family(r"^m0_(\w+)$", _GROUP, "M0: {}", "M0: {}", "ratio"),
+    _family(r"^n_target_poor_(\w+)$", _DIM, "คนจนเป้าหมายที่ขาดด้าน{}",
+            "Target poor deprived in {}", "count"),
+    _family(r"^n_dep_(ind\d+)$", {}, "คนที่ไม่ผ่าน {}", "People failing {}", "count"),
+    _family(r"^n_cdep_(ind\d+)$", {}, "คนจนที่ไม่ผ่าน {}", "Poor people failing {}", "count"),
+    _family(r"^n_hh_cdep_(ind\d+)$", {}, "ครัวเรือนจนที่ไม่ผ่าน {}",
+            "Poor households failing {}", "count"),
+    _family(r"^(n_\w+)$", {}, "{}", "{}", "count"),
 )
 
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -32,6 +31,7 @@ from service.followup.notes import NOTE_REASONS, note_problem_expr
 from service.followup.store import ASSIST_COLUMNS, Actor, CaseStore, parse_dates
 from service.ingest.pseudonym import Pseudonymiser, national_id_check_expr
 from service.ingest.readers import Limits, iter_batches, sniff
+from service.ingest.report import ImportReport
 from service.ingest.run import close_work_dir, open_work_dir
 from service.settings import as_settings
 
@@ -88,26 +88,25 @@ _MASKED = {"national_id", "house_id"}
 
 
 @dataclass
-class AssistImport:
+class AssistImport(ImportReport):
     """What an agency-file import did (no personal data: ids are masked in problems)."""
+
+    REASONS = REASONS
+    HEADINGS: ClassVar[Mapping[str, str]] = {
+        "created": "นำเข้าสำเร็จ / imported",
+        "existing": "ไฟล์นี้เคยนำเข้าแล้ว ไม่นำเข้าซ้ำ / already imported (same SHA-256): "
+                    "nothing added",
+        "rejected": "ปฏิเสธการนำเข้า ไม่มีการบันทึกใด ๆ / import rejected: nothing was "
+                    "recorded",
+    }
 
     dataset: str
     file: str
     policy: str
     sha256: str = ""
-    status: str = "pending"        # created | existing | rejected
     import_id: int | None = None
-    n_records: int = 0
-    n_accepted: int = 0
     n_flagged: int = 0
     ignored_columns: list[str] = field(default_factory=list)
-    problem_counts: Counter = field(default_factory=Counter)
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def n_problems(self) -> int:
-        return sum(self.problem_counts.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,25 +114,14 @@ class AssistImport:
             "sha256": self.sha256, "status": self.status, "import_id": self.import_id,
             "records": self.n_records, "accepted": self.n_accepted,
             "possible_duplicates": self.n_flagged, "ignored_columns": self.ignored_columns,
-            "problem_counts": [
-                {"column": col, "code": code, "count": n, "reason_th": REASONS[code][0],
-                 "reason_en": REASONS[code][1]}
-                for (col, code), n in sorted(self.problem_counts.items())],
+            "problem_counts": self.problem_rows(),
             "problems": self.problems, "problems_total": self.n_problems,
             "seconds": round(self.seconds, 2),
         }
 
     def summary(self) -> str:
-        head = {
-            "created": "นำเข้าสำเร็จ / imported",
-            "existing": "ไฟล์นี้เคยนำเข้าแล้ว ไม่นำเข้าซ้ำ / already imported (same SHA-256): "
-                        "nothing added",
-            "rejected": "ปฏิเสธการนำเข้า ไม่มีการบันทึกใด ๆ / import rejected: nothing was "
-                        "recorded",
-        }.get(self.status, self.status)
-        lines = [head, f"  แถว/records {self.n_records:,} · รับ/accepted {self.n_accepted:,} · "
-                       f"อาจซ้ำซ้อน/possible duplicates {self.n_flagged:,} · "
-                       f"ปัญหา/problems {self.n_problems:,}"]
+        lines = [self.heading(),
+                 self.counts_line(f"อาจซ้ำซ้อน/possible duplicates {self.n_flagged:,}")]
         for p in self.problems[:20]:
             lines.append(f"  {p['file']} แถว/row {p['row']} คอลัมน์/column {p['column']}: "
                          f"{p['reason_th']} / {p['reason_en']}"

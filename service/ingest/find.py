@@ -6,19 +6,18 @@ service.ingest.pseudonym so that pseudonymising (used by validation) and reading
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import iter_batches, sniff
 from service.ingest.validate import Validator, map_headers
-from service.settings import as_settings
+from service.settings import SettingsLike, as_settings
 
 
-def find_pseudonyms(settings: Mapping[str, Any], files: list, wanted: set[str]) -> Iterable[dict]:
+def find_pseudonyms(settings: SettingsLike, files: list, wanted: set[str]) -> Iterable[dict]:
     """Rows of the province's own source ``files`` whose person or household pseudonym is in
     ``wanted``: the re-identification step before a home visit (docs/ingest.md).
 
@@ -26,6 +25,7 @@ def find_pseudonyms(settings: Mapping[str, Any], files: list, wanted: set[str]) 
     source files and the key are held; nothing is logged, and a TIS-620 file's UTF-8 copy
     lives in a temporary directory removed at once.
     """
+    settings = as_settings(settings)
     p = Pseudonymiser(as_settings(settings).pseudonym_key)
 
     def same() -> Pseudonymiser:
@@ -36,7 +36,7 @@ def find_pseudonyms(settings: Mapping[str, Any], files: list, wanted: set[str]) 
             src = sniff(f, work_dir=Path(tmp))
             mapping = map_headers(src.headers, file=src.name)
             validator = Validator(mapping, file=src.name,
-                                  boundaries_dir=settings["boundaries_dir"], pseudonymiser=same)
+                                  boundaries_dir=settings.boundaries_dir, pseudonymiser=same)
             for raw in iter_batches(src):
                 ids = validator.identities(raw)
                 hits = ids.filter(pl.col("person_id").is_in(list(wanted))

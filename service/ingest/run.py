@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 import pyarrow as pa
@@ -29,9 +29,10 @@ import pyarrow.parquet as pq
 from service.errors import InvalidInput
 from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
+from service.ingest.report import ImportReport, counted
 from service.ingest.schema import PERSON_SCHEMA
 from service.ingest.validate import NOTICES, REASONS, Validator, map_headers
-from service.settings import as_settings
+from service.settings import SettingsLike, as_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +44,25 @@ MAX_LISTED = 1_000
 
 
 @dataclass
-class IngestReport:
+class IngestReport(ImportReport):
     """What an import did: counts, problems (file, row, column, reason), the version."""
+
+    REASONS = REASONS
+    HEADINGS: ClassVar[Mapping[str, str]] = {
+        "created": "นำเข้าสำเร็จ สร้างรุ่นข้อมูลใหม่ / imported: new version",
+        "existing": "ไฟล์นี้เคยนำเข้าแล้ว ไม่สร้างรุ่นใหม่ / already imported (same SHA-256): "
+                    "no new version",
+        "rejected": "ปฏิเสธการนำเข้า รุ่นข้อมูลเดิมยังใช้งานอยู่ / import rejected: the "
+                    "current version is unchanged",
+    }
 
     dataset: str
     round: int
     policy: str
     source_sha256: str = ""
-    status: str = "pending"          # created | existing | rejected
     files: list[dict[str, Any]] = field(default_factory=list)
-    n_records: int = 0
-    n_accepted: int = 0
     n_quarantined: int = 0
     n_blank: int = 0
-    problem_counts: Counter = field(default_factory=Counter)   # (column, code) -> n
-    problems: list[dict[str, Any]] = field(default_factory=list)
     #: notices (accepted rows, not problems): (column, code) -> n, and the first rows
     notice_counts: Counter = field(default_factory=Counter)
     notices: list[dict[str, Any]] = field(default_factory=list)
@@ -65,16 +70,11 @@ class IngestReport:
     report_file: str | None = None
     quarantine_files: list[str] = field(default_factory=list)
     carried_provinces: list[str] = field(default_factory=list)
-    seconds: float = 0.0
 
     @property
     def forbidden(self) -> bool:
         """Rows outside the uploader's province were found."""
         return any(code in FATAL_CODES for _col, code in self.problem_counts)
-
-    @property
-    def n_problems(self) -> int:
-        return sum(self.problem_counts.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,18 +83,10 @@ class IngestReport:
             "version": self.version_id, "files": self.files,
             "records": self.n_records, "accepted": self.n_accepted,
             "quarantined": self.n_quarantined, "empty_rows_skipped": self.n_blank,
-            "problem_counts": [
-                {"column": col, "code": code, "count": n,
-                 "reason_th": REASONS[code][0], "reason_en": REASONS[code][1]}
-                for (col, code), n in sorted(self.problem_counts.items())
-            ],
+            "problem_counts": self.problem_rows(),
             "problems": self.problems,
             "problems_listed": len(self.problems), "problems_total": self.n_problems,
-            "notice_counts": [
-                {"column": col, "code": code, "count": n,
-                 "reason_th": NOTICES[code][0], "reason_en": NOTICES[code][1]}
-                for (col, code), n in sorted(self.notice_counts.items())
-            ],
+            "notice_counts": counted(self.notice_counts, NOTICES),
             "notices": self.notices,
             "report_file": self.report_file, "quarantine_files": self.quarantine_files,
             "carried_provinces": self.carried_provinces,
@@ -103,16 +95,8 @@ class IngestReport:
 
     def summary(self) -> str:
         """Human summary in Thai and English (no personal data)."""
-        head = {
-            "created": "นำเข้าสำเร็จ สร้างรุ่นข้อมูลใหม่ / imported: new version",
-            "existing": "ไฟล์นี้เคยนำเข้าแล้ว ไม่สร้างรุ่นใหม่ / already imported (same SHA-256): "
-                        "no new version",
-            "rejected": "ปฏิเสธการนำเข้า รุ่นข้อมูลเดิมยังใช้งานอยู่ / import rejected: the "
-                        "current version is unchanged",
-        }.get(self.status, self.status)
-        lines = [f"{head}" + (f" ({self.version_id})" if self.version_id else ""),
-                 f"  แถว/records {self.n_records:,} · รับ/accepted {self.n_accepted:,} · "
-                 f"กักไว้/quarantined {self.n_quarantined:,} · ปัญหา/problems {self.n_problems:,}"]
+        lines = [self.heading() + (f" ({self.version_id})" if self.version_id else ""),
+                 self.counts_line(f"กักไว้/quarantined {self.n_quarantined:,}")]
         for (col, code), n in self.problem_counts.most_common(15):
             th, en = REASONS[code]
             lines.append(f"  {n:>10,}  {col}: {en} / {th}")
@@ -157,10 +141,11 @@ class _ProvinceWriters:
             w.close()
 
 
-def remove_stale_work_dirs(settings: Mapping[str, Any]) -> int:
+def remove_stale_work_dirs(settings: SettingsLike) -> int:
     """Remove the work directories of processes that died (killed imports, crashed uploads:
     raw files with IDs and names). Called at every import and when the app starts."""
-    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
+    settings = as_settings(settings)
+    tmp_root = Path(settings.data_dir).resolve() / "tmp"
     if not tmp_root.is_dir():
         return 0
     removed = 0
@@ -186,7 +171,7 @@ def remove_stale_work_dirs(settings: Mapping[str, Any]) -> int:
     return removed
 
 
-def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
+def open_work_dir(settings: SettingsLike, prefix: str) -> tuple[Path, Any]:
     """A private directory under ``<data_dir>/tmp`` holding an exclusive lock while in use.
 
     Directories of processes that died are removed here (and at start-up), so raw uploads
@@ -194,7 +179,8 @@ def open_work_dir(settings: Mapping[str, Any], prefix: str) -> tuple[Path, Any]:
     and only then renamed to ``<prefix>*``: another import's clean-up can never take a
     directory that is being set up for one whose lock is not taken yet.
     """
-    tmp_root = Path(settings["data_dir"]).resolve() / "tmp"
+    settings = as_settings(settings)
+    tmp_root = Path(settings.data_dir).resolve() / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     remove_stale_work_dirs(settings)
     new = Path(tempfile.mkdtemp(prefix=".new-", dir=tmp_root))
@@ -217,7 +203,7 @@ def combined_sha256(sources: Sequence[SourceFile]) -> str:
     return hashlib.sha256("\n".join(sorted(s.sha256 for s in sources)).encode()).hexdigest()
 
 
-def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, dataset: str,
+def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset: str,
                  round: int, policy: str = "reject", names: Sequence[str] | None = None,
                  allowed_province: str | None = None, progress: bool = False,
                  report_path: str | Path | None = None, quarantine_dir: str | Path | None = None,
@@ -235,6 +221,7 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
     current version when it is of the same round, so one province's upload updates that
     province only. ``build`` replaces :func:`service.pipeline.build_version` (tests).
     """
+    settings = as_settings(settings)
     from service.store import open_store
     from service.store.catalog import validate_dataset_name
 
@@ -307,7 +294,7 @@ def ingest_files(settings: Mapping[str, Any], files: Sequence[str | Path], *, da
         try:
             for src, mapping in zip(sources, mappings, strict=True):
                 validator = Validator(mapping, file=src.name,
-                                      boundaries_dir=settings["boundaries_dir"],
+                                      boundaries_dir=settings.boundaries_dir,
                                       pseudonymiser=get_pseudonymiser,
                                       allowed_province=allowed_province)
                 qpath = None

@@ -30,13 +30,14 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from service.settings import SettingsLike, as_settings
 from service.vocabulary import ADMIN_LEVELS
 
 log = logging.getLogger(__name__)
@@ -762,13 +763,14 @@ def measures_available(tables: dict[str, pl.DataFrame]) -> list[str]:
     return [c for c in cols if all(c in t.columns for t in tables.values())]
 
 
-def import_tpmap(settings: Mapping[str, Any], directory: str | Path, *, dataset: str,
+def import_tpmap(settings: SettingsLike, directory: str | Path, *, dataset: str,
                  round: int, store: Any = None, progress: bool = False) -> TpmapReport:
     """Validate every TPMAP file of ``directory`` and publish one version (or nothing).
 
     Returns the report: ``created`` (new version), ``existing`` (the same files are stored:
     same SHA-256, no new version) or ``rejected`` (problems listed; nothing stored).
     """
+    settings = as_settings(settings)
     from service.analysis.aggregate import admin_names
     from service.geo.boundaries import hierarchy
     from service.store.catalog import validate_dataset_name
@@ -791,7 +793,7 @@ def import_tpmap(settings: Mapping[str, Any], directory: str | Path, *, dataset:
         report.status, report.version_id = "existing", existing.id
         report.seconds = time.perf_counter() - t0
         return report
-    bdir = settings["boundaries_dir"]
+    bdir = settings.boundaries_dir
     h = hierarchy(bdir)
     known_tambons = frozenset(h.tambons.index.astype(str))
     known_amphoes = frozenset(h.amphoes.index.astype(str))
@@ -835,8 +837,9 @@ def import_tpmap(settings: Mapping[str, Any], directory: str | Path, *, dataset:
         report.seconds = time.perf_counter() - t0
 
 
-def _tmp_dir(settings: Mapping[str, Any]) -> Path:
-    path = Path(settings["data_dir"]) / "tmp"
+def _tmp_dir(settings: SettingsLike) -> Path:
+    settings = as_settings(settings)
+    path = Path(settings.data_dir) / "tmp"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -847,11 +850,12 @@ def _side_path(base: Path, level: str, province: str) -> Path:
     return path
 
 
-def _publish(settings: Mapping[str, Any], store: Any, tables: dict[str, pl.DataFrame],
+def _publish(settings: SettingsLike, store: Any, tables: dict[str, pl.DataFrame],
              staging: Path, *, dataset: str, round: int, sha: str, report: TpmapReport) -> Any:
+    settings = as_settings(settings)
     from service.analysis.disclosure_published import protect_published
 
-    min_hh = int(settings["min_cell_households"])
+    min_hh = int(settings.min_cell_households)
     flags, _public = protect_published(tables, min_households=min_hh)
     with store.write_version(dataset, round=round, source_sha256=sha) as writer:
         levels: dict[str, int] = {}

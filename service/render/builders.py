@@ -62,6 +62,8 @@ class MapPage:
     k_choices: list[float] = field(default_factory=list)
     #: the viewer is signed in (a public click on a tambon hints that signing in shows villages)
     signed_in: bool = False
+    #: published datasets: the dimension-combination selector (checkboxes -> tp_m<mask>)
+    dimension_masks: dict[str, Any] | None = None
 
     def preloads(self) -> list[str]:
         """Data URLs the browser may start fetching before the scripts have run."""

@@ -61,6 +61,10 @@ class PageInputs:
     village_drill: bool
     #: the viewer is signed in
     signed_in: bool = False
+    #: a published dataset (TPMAP tables, no persons): measures it lacks (ids), no k, no
+    #: target groups, no H3 levels, the dimension-combination selector (TPMAP hook)
+    published: bool = False
+    unavailable: frozenset[str] = frozenset()
 
 
 def build_page(inp: PageInputs) -> MapPage:
@@ -82,8 +86,10 @@ def build_page(inp: PageInputs) -> MapPage:
         values_url=f"{base}/values/{level}.json{scope_q}",
         bounds=inp.bounds, max_bounds=inp.max_bounds,
         params={**query, "scope": scope, "level": level},
-        measures=[m.to_json() for m in inp.catalogue.measures.values()],
-        groups=[{"id": g, "th": th, "en": en} for g, (th, en) in inp.catalogue.groups.items()],
+        measures=[{**m.to_json(), **({"available": False} if m.id in inp.unavailable else {})}
+                  for m in inp.catalogue.measures.values()],
+        groups=[] if inp.published else [{"id": g, "th": th, "en": en}
+                                         for g, (th, en) in inp.catalogue.groups.items()],
         rounds=list(inp.rounds), levels=_levels(inp, base),
         breadcrumbs=_breadcrumbs(inp, base), drill=_drill(inp, base),
         outline_url=_outline_url(inp), outline_name=OUTLINE_NAMES.get(
@@ -96,8 +102,9 @@ def build_page(inp: PageInputs) -> MapPage:
         values_first=f"{base}/values/{level}.json{scope_q}" + ("&" if scope_q else "?")
         + urlencode([(k, query[k]) for k in JS_QUERY_ORDER if query.get(k) not in (None, "")]),
         # another poverty cut-off is re-counted per province from the scored persons
-        k_choices=K_CHOICES if (scope and not inp.embed and (
+        k_choices=K_CHOICES if (scope and not inp.embed and not inp.published and (
             level in PERSON_KEYS or level == "village")) else [],
+        dimension_masks=_dimension_masks() if inp.published and not inp.embed else None,
         line_weight=0.2 if level.startswith("h3_") or (level == "tambon" and not scope)
         else 0.6,
         signed_in=inp.signed_in and not inp.embed,
@@ -148,4 +155,14 @@ def _levels(inp: PageInputs, base: str) -> list[dict[str, str]]:
     url = f"{base}/area/{inp.scope}" if inp.scope else f"{base}/"
     return [{"id": lv, "th": LEVELS[lv][0], "en": LEVELS[lv][1], "url": url}
             for lv in SCOPE_LEVELS[inp.scope_level]
-            if lv != "village" or (not inp.embed and inp.villages_visible)]
+            if (lv != "village" or (not inp.embed and inp.villages_visible))
+            and not (inp.published and lv.startswith("h3_"))]
+
+
+def _dimension_masks() -> dict[str, Any]:
+    """The dimension checkboxes of a published dataset's map: each composes the measure
+    ``tp_m<mask>`` (target poor deprived in any checked dimension, bits in this order)."""
+    from service.vocabulary import DIMENSIONS
+
+    return {"prefix": "tp_m", "dimensions": [{"id": d, "th": lab.th, "en": lab.en}
+                                             for d, lab in DIMENSIONS.items()]}

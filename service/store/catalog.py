@@ -15,13 +15,14 @@ import fcntl
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from service.errors import Conflict, InvalidInput, NotFound
+from service.settings import SettingsLike, as_settings
 from service.vocabulary import DATASET_NAME
 
 log = logging.getLogger(__name__)
@@ -138,8 +139,9 @@ class Catalog:
         self.engine = engine or db.engine(database_url)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Catalog:
-        return cls(settings["database_url"])
+    def from_settings(cls, settings: SettingsLike) -> Catalog:
+        settings = as_settings(settings)
+        return cls(settings.database_url)
 
     def summary(self) -> list[dict[str, Any]]:
         """Per dataset: name, current version, its round and counts, number of versions."""

@@ -21,7 +21,7 @@ import secrets
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,9 @@ import pyarrow.parquet as pq
 import shapely
 
 from service.errors import Conflict, InvalidInput, NotFound
+from service.settings import SettingsLike, as_settings
 from service.store.catalog import Catalog, Version, validate_dataset_name
-from service.vocabulary import H3_LEVELS, LEVELS, is_code
+from service.vocabulary import H3_LEVELS, check_level, is_code
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,7 @@ _CACHE_BYTES = 512 * 1024 * 1024
 
 
 def _check_level(level: str) -> str:
-    if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, not {level!r} "
-                           f"/ ระดับพื้นที่ไม่ถูกต้อง", column="level")
-    return level
+    return check_level(level)  # the one declaration (service.vocabulary), 422
 
 
 class SourceAlreadyStored(Exception):
@@ -138,13 +136,14 @@ def _fsync_tree(root: Path) -> None:
 class Store:
     """Read and write dataset versions. Thread-safe for readers (one per app)."""
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: SettingsLike) -> None:
+        settings = as_settings(settings)
         self.settings = settings
-        self.data_dir = Path(settings["data_dir"]).resolve()
+        self.data_dir = Path(settings.data_dir).resolve()
         self.root = self.data_dir / "datasets"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.boundaries_dir = settings["boundaries_dir"]
-        self.catalog = Catalog(settings["database_url"])
+        self.boundaries_dir = settings.boundaries_dir
+        self.catalog = Catalog(settings.database_url)
         self._cache: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
         self._cache_bytes = 0
         self._lock = threading.Lock()
@@ -410,8 +409,9 @@ def _cell_polygons(codes: list[str]) -> gpd.GeoDataFrame:
     return cell_polygons(to_int(codes))
 
 
-def open_store(settings: Mapping[str, Any]) -> Store:
+def open_store(settings: SettingsLike) -> Store:
     """The store of these settings (data_dir, database_url, boundaries_dir)."""
+    settings = as_settings(settings)
     return Store(settings)
 
 

@@ -37,15 +37,7 @@ def level_rows(s: Services, p: Principal, dataset: str, version: str, level: str
         frame = frame[frame["province_code"] == province]
     if parent:
         frame = frame[frame["parent_code"] == parent]
-    return published_cells(frame) if level in H3_LEVELS else frame
-
-
-def published_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """H3 cells as the public may list them: suppressed cells left out entirely (no code,
-    figure or reason), so which fine cells hold 1-9 households stays unknown (SEC)."""
-    if "suppressed" not in frame:
-        return frame
-    return frame[~frame["suppressed"].fillna(False).astype(bool)]
+    return views.listed_rows(frame, level)
 
 
 def rows_where(s: Services, p: Principal, dataset: str, version: str, level: str,
@@ -122,14 +114,15 @@ def cell_with_children(s: Services, p: Principal, dataset: str, version: str, ce
     from service.vocabulary import H3_RESOLUTIONS
 
     # a suppressed cell answers as an empty one, and is no one's listed child (SEC)
-    row = published_cells(rows_where(s, p, dataset, version, f"h3_r{res}", "code", cell))
+    row = views.listed_rows(rows_where(s, p, dataset, version, f"h3_r{res}", "code", cell),
+                            f"h3_r{res}")
     if row.empty:
         raise NotFound(f"no households in cell {cell} / ไม่มีครัวเรือนในเซลล์ {cell}")
     children = pd.DataFrame()
     if res < H3_RESOLUTIONS[-1]:
         try:
-            children = published_cells(rows_where(s, p, dataset, version, f"h3_r{res + 1}",
-                                                  "parent_code", cell))
+            children = views.listed_rows(rows_where(s, p, dataset, version, f"h3_r{res + 1}",
+                                                    "parent_code", cell), f"h3_r{res + 1}")
         except NotFound:
             children = pd.DataFrame()
     parent = h3.cell_to_parent(cell, res - 1) if res > H3_RESOLUTIONS[0] else None

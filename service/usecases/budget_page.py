@@ -65,6 +65,12 @@ def selection_page(src: AreaSource, province: str, *, budget: float,
     )
 
     version = src.store.version(src.dataset, version_id)
+    from service.usecases import published  # published tables (TPMAP hook): no persons
+
+    if published.version_kind(version) == "published":
+        return published.selection_page(src, province, budget=budget, costs=costs,
+                                        objective=objective, per_amphoe=per_amphoe,
+                                        version=version, names=names)
     table, ranking = village_table(src, version, province)
     known = [c[len("n_hh_cdep_"):] for c in table.columns if c.startswith("n_hh_cdep_")]
     prices = resolve_costs(costs, known)

@@ -40,7 +40,7 @@ def case_store(services: Any) -> CaseStore:
     """The services object's :class:`CaseStore` (created on first use)."""
     store = getattr(services, "followup", None)
     if store is None:
-        store = CaseStore(services.settings["database_url"])
+        store = CaseStore(services.settings.database_url)
         services.followup = store
     return store
 
@@ -92,14 +92,14 @@ def area_name(services: Any, code: str | None) -> str:
     """Thai name of an admin code (village: หมู่ N of its tambon)."""
     if not code:
         return ""
-    names = _names(str(services.settings["boundaries_dir"]))
+    names = _names(str(services.settings.boundaries_dir))
     if len(code) == 10:
         return f"หมู่ {int(code[8:])} {names.get(code[:8], ('', ''))[0]}".strip()
     return names.get(code, (code, code))[0]
 
 
 def _dataset(services: Any, dataset: str | None) -> str:
-    return dataset or str(services.settings["default_dataset"])
+    return dataset or str(services.settings.default_dataset)
 
 
 def current_round(services: Any, dataset: str) -> Any:
@@ -316,7 +316,7 @@ def register_missed(services: Any, principal: Any, *, dataset: str | None, villa
         raise InvalidInput("รหัสหมู่บ้าน (TH + 8 หลัก) หรือตำบล (TH + 6 หลัก) ไม่ถูกต้อง / give a "
                            "village (TH + 8 digits) or tambon (TH + 6 digits) code",
                            column="village_id")
-    if code[:8] not in _names(str(services.settings["boundaries_dir"])):
+    if code[:8] not in _names(str(services.settings.boundaries_dir)):
         raise InvalidInput(f"ไม่พบตำบล {code[:8]} / unknown tambon {code[:8]}",
                            column="village_id")
     require_cases(principal, code[:4])
@@ -328,7 +328,7 @@ def register_missed(services: Any, principal: Any, *, dataset: str | None, villa
                                column="house_id")
         from service.ingest.pseudonym import household_pseudonym
 
-        key = household_pseudonym(services.settings["pseudonym_key"] or _no_key(), digits)
+        key = household_pseudonym(services.settings.pseudonym_key or _no_key(), digits)
     point = _point(lon, lat)
     version = current_round(services, dataset)
     try:
@@ -461,7 +461,7 @@ def public_progress(services: Any, *, dataset: str | None, level: str,
     frame = frame.drop(columns=["n_missed", "n_overdue", "n_closed"])
     frame["parent_code"] = frame["code"].str[:4] if level == "amphoe" else "TH"
     frame["n_households"] = frame["n_cases"]
-    out = suppress(frame, min_households=int(services.settings["min_cell_households"]),
+    out = suppress(frame, min_households=int(services.settings.min_cell_households),
                    level=level)
     out.insert(1, "name_th", [area_name(services, c) for c in out["code"]])
     counts = ["n_cases", *SHARES.values(), "n_assist"]
@@ -532,7 +532,7 @@ def map_progress(services: Any, principal: Any, *, dataset: str | None, level: s
     for src, dst in MAP_COLUMNS.items():
         out[dst] = (pd.to_numeric(frame[src], errors="coerce").astype("float64")
                     if src in frame else float("nan"))
-    names = _names(str(services.settings["boundaries_dir"]))
+    names = _names(str(services.settings.boundaries_dir))
     out["name_th"] = [area_name(services, c) for c in out["code"]]
     out["name_en"] = [names.get(c, ("", c))[1] if len(c) < 10 else
                       f"Village {int(c[8:])}, {names.get(c[:8], ('', ''))[1]}".strip(", ")
@@ -656,20 +656,21 @@ def evaluation(services: Any, principal: Any, *, dataset: str | None, by: str = 
                       panel.frame.height)
 
 
-#: child level of an area's follow-up section (area profiles, KPI dashboard); the country is
-#: left out: its section would group every case of the country on each page view (use
-#: /cases/progress?level=province)
-_CHILD = {4: "amphoe", 6: "tambon", 8: "village"}
+#: child level of an area's follow-up section (area profiles, KPI dashboard): the country
+#: ("" or "TH") lists its provinces
+_CHILD = {0: "province", 2: "province", 4: "amphoe", 6: "tambon", 8: "village"}
 
 
 def progress_section(services: Any, principal: Any, *, dataset: str | None,
                      code: str | None) -> dict[str, Any] | None:
     """Follow-up progress of an area's children for another page (WORKSPACE's area profile
-    and KPI dashboard): ``{"rows", "public", "links"}`` for the template include
+    and KPI dashboard): ``{"rows", "public", "links", "agencies"}`` for the template include
     ``pages/_followup_progress.html``, or None when no case of the area exists (or the
     public asks below the amphoe). Callers who may not see the province get the public
-    figures."""
-    code = code or ""
+    figures; the country's section is exact for national users only. Sections of the whole
+    country are cached per :meth:`CaseStore.generation` (and day, for past-due counts), so
+    a page view does not group every case of the country again."""
+    code = "" if code in (None, "", "TH") else str(code)
     level = _CHILD.get(len(code))
     if level is None:
         return None
@@ -680,16 +681,36 @@ def progress_section(services: Any, principal: Any, *, dataset: str | None,
         return None
     visible_all = visible(principal)
     detail = principal.is_authenticated and (
-        visible_all is None or (code and code[:4] in visible_all))
+        visible_all is None if not code else (visible_all is None or code[:4] in visible_all))
+    cases = case_store(services)
+    agencies = None
     if detail:
-        frame = case_store(services).progress(dataset, version.round, level=level,
-                                              provinces=visible_all, area=code or None)
-        frame.insert(1, "name_th", [area_name(services, c) for c in frame["code"]])
-        frame = _with_shares(frame)
+        def build() -> pd.DataFrame:
+            frame = cases.progress(dataset, version.round, level=level,
+                                   provinces=visible_all, area=code or None)
+            frame.insert(1, "name_th", [area_name(services, c) for c in frame["code"]])
+            return _with_shares(frame)
+
+        if code:
+            frame = build()
+        else:
+            frame = cases.public_cache.get_or_build(
+                ("detail", dataset, version.round, level, dt.date.today(),
+                 cases.generation(dataset)), build)
+        agencies = assistance_summary(services, principal, dataset=dataset,
+                                      area=code or None).to_dict("records")
     elif level in PUBLIC_LEVELS:
-        frame = public_progress(services, dataset=dataset, level=level, area=code or None)
+        if code:
+            frame = public_progress(services, dataset=dataset, level=level, area=code)
+        else:
+            frame = cases.public_cache.get_or_build(
+                ("public", dataset, int(version.round), level, services.min_households,
+                 cases.generation(dataset)),
+                lambda: public_progress(services, dataset=dataset, level=level,
+                                        round=int(version.round)))
     else:
         return None
     if frame.empty:
         return None
-    return {"rows": frame.to_dict("records"), "public": not detail, "links": bool(detail)}
+    return {"rows": frame.to_dict("records"), "public": not detail, "links": bool(detail),
+            "agencies": agencies}

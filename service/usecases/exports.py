@@ -73,9 +73,7 @@ def area_table(store: Any, p: Principal, dataset: str, v: Any, level: str, *,
     frame = views.area_view(store, dataset, level, p, version=v.id, province=province,
                             min_households=min_households, cache=cache,
                             whole_country=whole_country)
-    if level.startswith("h3_") and "suppressed" in frame:
-        # no code or polygon of a suppressed cell in a public H3 export (SEC, docs/security.md)
-        frame = frame[~frame["suppressed"].fillna(False).astype(bool)]
+    frame = views.listed_rows(frame, level)  # no code or polygon of a suppressed cell
     frame = frame.drop(columns=[c for c in ("cell",) if c in frame.columns])
     if spatial:
         frame = with_geometry(store, frame, level, dataset, v.id)

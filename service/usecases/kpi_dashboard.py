@@ -85,6 +85,10 @@ def kpi_dashboard(src: AreaSource, province: str | None, *,
     versions = round_versions(src.store, src.dataset)
     if not versions:
         raise NotFound(f"dataset {src.dataset!r} has no ready version / ไม่พบชุดข้อมูล")
+    from service.usecases import published  # published tables (TPMAP hook): no persons
+
+    if published.version_kind(versions[-1]) == "published":
+        return published.kpi_dashboard(src, province, versions, baseline_round=baseline_round)
     rounds: list[tuple[int, pd.DataFrame]] = []
     provinces: list[dict[str, str]] = []
     for v in versions:

@@ -234,6 +234,10 @@ def map_page(s: Services, p: Principal | None, scope: str | None, level: str | N
         query["round"] = resolve_round(s, params)[0]  # the round selector shows the current one
     bdir = str(s.settings.boundaries_dir)
     villages = can_see_villages(viewer, scope)
+    from service.usecases.published import map_availability  # TPMAP hook
+
+    published, unavailable = map_availability(s, params.dataset, resolve_round(s, params)[0],
+                                              level)
     return build_page(PageInputs(
         scope=scope, scope_level=scope_level, level=level, query=query,
         dataset=params.dataset, data_version=data_version, rounds=rounds,
@@ -243,7 +247,8 @@ def map_page(s: Services, p: Principal | None, scope: str | None, level: str | N
         villages_visible=villages,
         signed_in=viewer is not None and viewer.is_authenticated,
         village_drill=viewer is not None and viewer.is_authenticated and (
-            viewer.role == "national" or villages)))
+            viewer.role == "national" or villages),
+        published=published, unavailable=unavailable))
 
 
 # -- the values ----------------------------------------------------------------------------------
@@ -431,7 +436,7 @@ def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principa
     if level.startswith("h3_") and payload["codes"]:
         from service.render.places import cell_places
 
-        payload["places"] = cell_places(s.settings["boundaries_dir"], payload["codes"])
+        payload["places"] = cell_places(s.settings.boundaries_dir, payload["codes"])
     if "priority_score" in frame.columns:
         _priority_extras(frame, payload)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
@@ -465,7 +470,10 @@ def _followup_values(s: Services, p: Principal | None, req: ValuesRequest, param
 def _dataset_k(s: Services, dataset: str, version: str | None) -> float | None:
     """The poverty cut-off the version was scored with (shown in legends and prints)."""
     from service.analysis.spec import load_spec
+    from service.usecases.published import is_published
 
+    if is_published(s.store, dataset, version):  # TPMAP hook: published tables have no k
+        return None
     try:
         return float(load_spec(s.source.spec_name(dataset, version)).k)
     except Exception:

@@ -45,7 +45,7 @@ def warm(s: Services, *, dataset: str | None = None) -> dict[str, float]:
             log.debug("map warm-up %s skipped: %s", name, exc)
         took[name] = time.perf_counter() - t0
 
-    bdir = str(s.settings["boundaries_dir"])
+    bdir = str(s.settings.boundaries_dir)
     step("boundaries", lambda: (boundaries.hierarchy(bdir), geometry.bounds_of(bdir, None)))
     load_catalogue()
     for level in geometry.ADMIN_LEVELS:
@@ -53,7 +53,7 @@ def warm(s: Services, *, dataset: str | None = None) -> dict[str, float]:
                                  geometry.source_version(bdir, level), bdir)
         step(f"geometry {level}", lambda key=key, level=level: s.geometry.get_or_build(
             key, lambda: geometry.admin_geojson(bdir, level, None)))
-    dataset = dataset or s.settings["default_dataset"]
+    dataset = dataset or s.settings.default_dataset
     params = map_values.MapParams.parse({}, default_dataset=dataset)
     if not s.source.rounds(dataset):
         return took

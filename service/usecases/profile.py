@@ -146,6 +146,10 @@ def dimensions(row: Any, spec: Any) -> dict[str, Any]:
     """
     n = _val(row, "n_persons")
     m0 = _val(row, "m0")
+    # published tables (TPMAP hook): persons failing each indicator among those it applies
+    # to (n_fail_/n_app_), target poor failing it (n_tp_); no censored counts, no M0
+    published = "n_persons" in row and not any(f"n_dep_{i.name}" in row
+                                               for i in spec.indicators)
     dims = []
     for d in spec.dimensions:
         inds = []
@@ -156,6 +160,10 @@ def dimensions(row: Any, spec: Any) -> dict[str, Any]:
                 continue
             dep, cdep = _val(row, f"n_dep_{ind.name}"), _val(row, f"n_cdep_{ind.name}")
             share = dep / n if dep is not None and n else None
+            if published:
+                dep, cdep = _val(row, f"n_fail_{ind.name}"), _val(row, f"n_tp_{ind.name}")
+                app = _val(row, f"n_app_{ind.name}")
+                share = dep / app if dep is not None and app else None
             if cdep is not None and n:
                 contrib += ind.weight * cdep / n
                 known = True
@@ -167,7 +175,7 @@ def dimensions(row: Any, spec: Any) -> dict[str, Any]:
                      "contribution": (contrib / m0) if known and m0 else None,
                      "target_poor": tp,
                      "target_poor_share": tp / tp_all if tp is not None and tp_all else None})
-    return {"dimensions": dims,
+    return {"dimensions": dims, "published": published,
             "radar": radar([(d["th"], d["en"], d["target_poor_share"]) for d in dims])}
 
 

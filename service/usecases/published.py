@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
+from service.settings import SettingsLike, as_settings
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,10 @@ def require_national(principal: Any) -> None:
                         "/ นำเข้าตารางที่เผยแพร่ได้เฉพาะผู้ใช้ระดับประเทศ")
 
 
-def import_published(settings: Mapping[str, Any], principal: Any, directory: str | Path, *,
+def import_published(settings: SettingsLike, principal: Any, directory: str | Path, *,
                      dataset: str, round: int, store: Any = None) -> Any:
     """Import a directory of TPMAP published tables (see :mod:`service.ingest.tpmap`)."""
+    settings = as_settings(settings)
     from service.ingest.tpmap import import_tpmap
 
     require_national(principal)
@@ -43,16 +45,15 @@ def import_published(settings: Mapping[str, Any], principal: Any, directory: str
     return report
 
 
-def import_uploaded(settings: Mapping[str, Any], principal: Any,
+def import_uploaded(settings: SettingsLike, principal: Any,
                     files: Iterable[tuple[str, Any]], *, dataset: str, round: int,
                     store: Any = None) -> Any:
     """Import uploaded files (``(name, binary stream)`` pairs: CSVs, or ZIP archives of
     them) through a private temporary directory, removed afterwards."""
+    settings = as_settings(settings)
     require_national(principal)
-    from service.settings import as_settings
-
-    max_bytes = as_settings(settings).ingest_max_uncompressed_mb * 1024 * 1024
-    tmp_root = Path(settings["data_dir"]) / "tmp"
+    max_bytes = settings.ingest_max_uncompressed_mb * 1024 * 1024
+    tmp_root = Path(settings.data_dir) / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tpmap-upload-", dir=tmp_root))
     try:
@@ -127,13 +128,18 @@ def village_table(store: Any, dataset: str, province: str, version: str | None =
     ``n_hh_tdep_ind<N>`` estimated (target poor failing N x households per deprived person,
     TPMAP publishing no household counts per indicator) and ``n_poor``/``sum_c_poor``
     empty (not available, never 0 in any output). Returns (table, ranking)."""
+    villages = store.read_areas(dataset, "village", version=version, province=province)
+    return selection_table(villages[villages["province_code"] == province])
+
+
+def selection_table(villages: Any) -> tuple[Any, Any]:
+    """:func:`village_table` of villages already read (one province's village rows)."""
     import numpy as np
     import pandas as pd
 
     from service.analysis.rank import rank_areas
 
-    villages = store.read_areas(dataset, "village", version=version, province=province)
-    villages = villages[villages["province_code"] == province].reset_index(drop=True)
+    villages = villages.reset_index(drop=True)
     table = villages.copy()
     hh = pd.to_numeric(table.get("n_dep_hh_m11111"), errors="coerce")
     dep = pd.to_numeric(table.get("n_dep_m11111"), errors="coerce")
@@ -194,3 +200,240 @@ def summary(selection: Any) -> dict[str, Any]:
         return value
 
     return clean(selection.summary())
+
+
+# -- pages (the budget selection page, the KPI dashboard) ----------------------------------------
+#: shown wherever a figure needs person records (CONTRACT-WAVE2 §3: never 0)
+NOT_AVAILABLE = ("ไม่มีในชุดข้อมูลนี้", "not available for this dataset")
+OBJECTIVE_NOTE = ("คนจนหลายมิติ (MPI) และ M0 ต้องใช้ข้อมูลรายบุคคล จึงเลือกตามคนจนเป้าหมาย TPMAP "
+                  "· MPI poor and M0 need person records: chosen by TPMAP target poor reached")
+
+
+def selection_page(src: Any, province: str, *, budget: float, costs: dict[str, float] | None,
+                   objective: str | None, per_amphoe: bool, version: Any,
+                   names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The budget selection page on a published dataset, the same dict as
+    :func:`service.usecases.budget_page.selection_page` (+ ``published``): benefit = target
+    poor reached, costs per indicator from the target poor failing it (households
+    estimated, :func:`selection_table`), the fall in M0 not available (None)."""
+    import numpy as np
+
+    from service.analysis import select as sel_mod
+
+    if objective == "m0":
+        raise InvalidInput("objective 'm0' needs person records: not available for this "
+                           "dataset (published tables) / M0 ต้องใช้ข้อมูลรายบุคคล "
+                           "ชุดข้อมูลนี้ไม่มี", column="objective")
+    villages = src.read(version.id, "village", province)
+    villages = villages[villages["province_code"] == province]
+    if villages.empty:
+        raise InvalidInput(f"no villages in {province} / ไม่พบหมู่บ้านในจังหวัด {province}",
+                           column="province")
+    table, ranking = selection_table(villages)
+    known = [c[len("n_hh_tdep_"):] for c in table.columns if c.startswith("n_hh_tdep_")]
+    prices = sel_mod.resolve_costs(costs, known)
+    sel = sel_mod.select_villages(table, budget=budget, costs=prices, objective="target_poor",
+                                  per_amphoe=per_amphoe, ranking=ranking, time_limit=10.0)
+    frame = table.reset_index(drop=True).copy()
+    frame["cost_thb"] = sel_mod.village_costs(frame, prices, prefix="n_hh_tdep_")
+    frame["benefit"] = frame["n_target_poor"].fillna(0).to_numpy("float64")
+    groups = frame["amphoe_code"].astype(str).to_numpy() if per_amphoe else None
+    chosen_g = sel_mod.greedy_knapsack(frame["benefit"].to_numpy(), frame["cost_thb"].to_numpy(),
+                                       budget, groups)
+    sub = frame[np.asarray(chosen_g, dtype=bool)]
+    greedy = {"n_selected": int(len(sub)), "total_cost_thb": float(sub["cost_thb"].sum()),
+              "people_lifted": int(sub["n_target_poor"].fillna(0).sum()), "m0_fall": None}
+    summary = sel.summary()
+    summary["m0_fall"] = None
+    summary["top_of_ranking"] = {**summary["top_of_ranking"], "m0_fall": None,
+                                 "m0_fall_difference": None}
+    notes = [summary.get("note") or "", ESTIMATE_NOTE]
+    if objective == "poor":
+        notes.append(OBJECTIVE_NOTE)
+    summary["note"] = "; ".join(n for n in notes if n)
+    names = names or {}
+    chosen = sel.selected.copy()
+    chosen["amphoe_name"] = chosen["code"].str[:6].map(lambda c: names.get(c, ""))
+    chosen["tambon_name"] = chosen["code"].str[:8].map(lambda c: names.get(c, ""))
+    chosen = chosen.rename(columns={"code": "village_id"})
+    keep = [c for c in ("village_id", "name_th", "tambon_name", "amphoe_name", "n_households",
+                        "n_persons", "n_target_poor", "cost_thb", "benefit", "priority_rank")
+            if c in chosen]
+    return {"province": province, "version": version, "budget": budget, "costs": prices,
+            "objective": "target_poor", "per_amphoe": per_amphoe, "summary": summary,
+            "greedy": greedy, "top": summary["top_of_ranking"], "selected": chosen[keep],
+            "map": None, "published": True, "not_available": NOT_AVAILABLE}
+
+
+#: KPIs a published dataset supports: (id, Thai, English, numerator, denominator, format,
+#: falls: fewer is the aim (status against the baseline round), else no master-plan target)
+PUBLISHED_KPIS = (
+    ("target_poor_rate", "สัดส่วนคนจนเป้าหมาย (TPMAP)", "Target-poor rate (TPMAP)",
+     "n_target_poor", "n_persons", "percent", True),
+    ("n_target_poor", "คนจนเป้าหมาย (TPMAP)", "Target poor (TPMAP)", "n_target_poor", None,
+     "count", True),
+    *[(f"n_target_poor_{d}", f"คนจนเป้าหมาย มิติ{th}", f"Target poor, {en} dimension",
+       f"n_target_poor_{d}", None, "count", True)
+      for d, th, en in (("health", "สุขภาพ", "health"), ("living", "ความเป็นอยู่", "living"),
+                        ("education", "การศึกษา", "education"), ("income", "รายได้", "income"),
+                        ("accessibility", "การเข้าถึงบริการรัฐ", "access to services"))],
+    ("welfare_card_registered_rate", "ผู้ลงทะเบียนบัตรสวัสดิการแห่งรัฐ (ต่อคนที่สำรวจ)",
+     "Welfare-card registrants (per person surveyed)", "n_welfare_card_registered", "n_persons",
+     "percent", False),
+    ("welfare_card_validated_rate", "ผู้ผ่านการตรวจสอบสิทธิบัตรสวัสดิการ (ต่อผู้ลงทะเบียน)",
+     "Validated welfare-card holders (per registrant)", "n_welfare_card",
+     "n_welfare_card_registered", "percent", False),
+    ("n_welfare_card", "ผู้ถือบัตรสวัสดิการแห่งรัฐที่ผ่านการตรวจสอบ", "Validated welfare-card holders",
+     "n_welfare_card", None, "count", False),
+)
+PUBLISHED_STATUS = {
+    "baseline": ("ปีฐาน", "baseline"), "falling": ("ลดลงจากปีฐาน", "fewer than at baseline"),
+    "rising": ("เพิ่มขึ้นจากปีฐาน", "more than at baseline"),
+    "same": ("เท่าปีฐาน", "as at baseline"),
+    "no_target": ("ไม่มีเป้าหมายในแผน", "no master-plan target"),
+    "no_data": ("ไม่มีข้อมูล", "no data"),
+}
+
+
+def _number(row: Any, col: str | None) -> float | None:
+    import pandas as pd
+
+    if col is None:
+        return 1.0
+    value = row.get(col) if hasattr(row, "get") else None
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
+
+
+def kpi_dashboard(src: Any, province: str | None, versions: list[Any], *,
+                  baseline_round: int | None = None) -> dict[str, Any]:
+    """The KPI dashboard of a published dataset (the dict of
+    :func:`service.usecases.kpi_dashboard.kpi_dashboard` + ``published``, ``not_available``):
+    target poor (rate, count, per dimension) and welfare-card registration and validation
+    per round, from the area tables as the caller may see them (suppressed rows and hidden
+    items give no value); the KPIs that need persons (M0 of every group, programme coverage,
+    people excluded) are listed as not available for this dataset."""
+    import contextlib
+
+    import pandas as pd
+
+    from service.errors import NotFound
+    from service.usecases.kpi_dashboard import KPI_WORDS
+    from service.usecases.profile import line_chart
+
+    rounds: list[tuple[int, Any]] = []
+    provinces: list[dict[str, str]] = []
+    for v in versions:
+        parts = []
+        with contextlib.suppress(NotFound):
+            parts.append(src.read(v.id, "country", None))
+        with contextlib.suppress(NotFound):
+            prov = src.read(v.id, "province", None)
+            provinces = [{"code": c, "name_th": n or c} for c, n in
+                         zip(prov["code"], prov.get("name_th", prov["code"]), strict=True)]
+            if province:
+                parts.append(prov[prov["code"] == province])
+        if parts:
+            table = pd.concat(parts, ignore_index=True)
+            if "suppressed" in table:
+                hidden = table["suppressed"].astype("boolean").fillna(False).astype(bool)
+                table = table[~hidden]
+            rounds.append((int(v.round), table.reset_index(drop=True)))
+    if not rounds:
+        raise NotFound("no area tables to compute KPIs from / ไม่มีตารางพื้นที่")
+    round_list = [r for r, _ in rounds]
+    base = baseline_round if baseline_round in round_list else round_list[0]
+    rows: list[dict[str, Any]] = []
+    base_rows = {r["code"]: r for r in dict(rounds)[base].to_dict("records")}
+    for rnd, table in rounds:
+        for area in table.to_dict("records"):
+            for kpi, th, en, num, den, fmt, falls in PUBLISHED_KPIS:
+                n, d = _number(area, num), _number(area, den)
+                value = n / d if n is not None and d else None
+                b_row = base_rows.get(area["code"])
+                bn = _number(b_row, num) if b_row else None
+                bd = _number(b_row, den) if b_row else None
+                b = bn / bd if bn is not None and bd else None
+                if value is None:
+                    status = "no_data"
+                elif not falls:
+                    status = "no_target"
+                elif rnd == base:
+                    status = "baseline"
+                elif b is None:
+                    status = "no_data"
+                else:
+                    status = "falling" if value < b else "rising" if value > b else "same"
+                words = PUBLISHED_STATUS[status]
+                rows.append({
+                    "province_code": area["code"], "name_th": area.get("name_th"),
+                    "round": rnd, "years_since_baseline": rnd - base, "kpi": kpi,
+                    "family": "published", "fmt": fmt, "kpi_th": th, "kpi_en": en,
+                    "value": value, "baseline_value": b, "target_value": float("nan"),
+                    "change_pct": 100 * (value - b) / b if value is not None and b else None,
+                    "status": status, "status_th": words[0], "status_en": words[1],
+                    "good": status in ("baseline", "falling")})
+    frame = pd.DataFrame(rows)
+    areas = []
+    for code in ["TH", *([province] if province else [])]:
+        sub = [r for r in rows if r["province_code"] == code]
+        if not sub:
+            continue
+        kpis = []
+        for kpi, th, en, _n, _d, fmt, _f in PUBLISHED_KPIS:
+            by_round = {r["round"]: r for r in sub if r["kpi"] == kpi}
+            kpis.append({"family": "published", "kpi": kpi, "th": th, "en": en, "fmt": fmt,
+                         "cells": [by_round.get(r) for r in round_list]})
+        rate = {r["round"]: r["value"] for r in sub if r["kpi"] == "target_poor_rate"}
+        chart = line_chart(round_list, [
+            {"id": "target_poor_rate", "th": "สัดส่วนคนจนเป้าหมาย", "en": "target-poor rate",
+             "color": "#c0392b", "values": [rate.get(r) for r in round_list]}], fmt="percent")
+        name = next((r["name_th"] for r in sub if r["name_th"]), code)
+        areas.append({"code": code, "name_th": "ประเทศไทย" if code == "TH" else name,
+                      "kpis": kpis, "chart": chart})
+    return {"rounds": round_list, "baseline_round": base, "table": frame, "areas": areas,
+            "province": province, "provinces": provinces, "version": versions[-1],
+            "published": True, "not_available": NOT_AVAILABLE,
+            "unavailable_kpis": _unavailable_kpis(KPI_WORDS)}
+
+
+def _unavailable_kpis(kpi_words: Mapping[str, tuple[str, str]]) -> list[dict[str, str]]:
+    """The master-plan KPIs that need person records (M0 per group, coverage, excluded)."""
+    from service.usecases.exclusion import programme_info
+
+    out = [{"kpi": k, "th": th, "en": en} for k, (th, en) in kpi_words.items()]
+    for p in programme_info():
+        out.append({"kpi": f"cov_{p['id']}", "th": f"ความครอบคลุม{p['th']}",
+                    "en": f"Coverage: {p['en']}"})
+        out.append({"kpi": f"n_excl_{p['id']}", "th": f"คนตกหล่น{p['th']}",
+                    "en": f"Excluded: {p['en']}"})
+    return out
+
+
+# -- maps --------------------------------------------------------------------------------------
+def map_availability(s: Any, dataset: str, version: str | None, level: str
+                     ) -> tuple[bool, frozenset[str]]:
+    """(published?, ids of the catalogue measures the version lacks) for a map page; a
+    published dataset has no H3 layers (no village points): 404 in words for those."""
+    from service.errors import NotFound
+    from service.render.catalogue import load_catalogue
+
+    try:
+        v = s.store.version(dataset, version)
+    except Exception:  # a map source without this catalog (FrameSource), unknown dataset
+        return False, frozenset()
+    columns = measures_available(v)
+    if columns is None:
+        return False, frozenset()
+    if level.startswith("h3_"):
+        raise NotFound("no H3 layers in this dataset: published tables have no village "
+                       "points / ชุดข้อมูลนี้ไม่มีชั้นหกเหลี่ยม H3 (ตารางที่เผยแพร่ไม่มีพิกัดหมู่บ้าน)")
+    have = set(columns)
+    missing = set()
+    for m in load_catalogue().measures.values():
+        if m.id == "priority_rank":  # ranked from the table's own columns
+            continue
+        if not all(c in have for c in m.columns()):
+            missing.add(m.id)
+    return True, frozenset(missing)
