@@ -221,3 +221,36 @@ def test_progress_on_area_profile_and_kpi_pages(world, opened):
         as_text=True)
     kpi = c.get("/kpi?province=TH50", headers={**html, **_h(tokens, "cm")})
     assert kpi.status_code == 200 and 'id="followup-progress"' in kpi.get_data(as_text=True)
+
+
+def test_country_progress_and_help_by_agency_on_kpi_and_profile(world, opened):
+    """The national KPI dashboard and the country profile list provinces: exact for national
+    users (with help by agency), the public figures for everyone else; a new help record
+    shows on the next view (the country section is cached per case-table generation)."""
+    app, tokens = world
+    c = app.test_client()
+    html = {"Accept": "text/html"}
+    case = _cases(app, tokens, "nat", "TH10")["cases"][0]
+
+    def section(url, who):
+        text = c.get(url, headers={**html, **_h(tokens, who)}).get_data(as_text=True)
+        assert 'id="followup-progress"' in text, (url, who)
+        return text.split('id="followup-progress"')[1]
+
+    before = section("/kpi", "nat")
+    assert 'data-code="TH10"' in before and 'data-code="TH50"' in before
+    assert "เลยกำหนด" in before  # full figures
+    r = c.post(f"/api/v1/cases/{case['id']}/assistance", headers=_h(tokens, "nat"), json={
+        "given_on": "2026-10-02", "agency": "lao", "action": "drinking_water", "amount_thb": 12345})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    after = section("/kpi", "nat")
+    assert "12,345" in after and 'data-agency="lao"' in after
+    for who in (None, "cm", "bkk"):
+        for url in ("/kpi", "/areas/TH"):
+            text = section(url, who)
+            assert "เลยกำหนด" not in text and 'id="agency-table"' not in text, (url, who)
+            assert "12,345" not in text and 'href="/cases' not in text
+    assert 'data-agency="lao"' in section("/areas/TH", "nat")
+    # a province page: its own officers see help by agency, others do not
+    assert 'id="agency-table"' in section("/areas/TH10", "bkk")
+    assert 'id="agency-table"' not in section("/areas/TH10", "cm")

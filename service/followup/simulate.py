@@ -133,3 +133,68 @@ def simulate_dataset(settings: SettingsLike, raw: pl.DataFrame, *, dataset: str,
             store.insert_assistance(dataset, rows.select(ASSIST_COLUMNS), actor=System())
             out["help_records"] = rows.height
     return out
+
+
+# -- simulated help on an existing two-round panel (the national demo) ------------------------
+#: scored-person columns a household out of poverty has false / zero (rule 5 on scored data)
+_NOT_POOR = ("mpi_poor", "hh_mpi_poor", "mpi_vulnerable", "mpi_severe", "hh_crossgen",
+             "tpmap_target_poor", "tpmap_deprived_any")
+
+
+def assign_help(baseline: pl.DataFrame, *, seed: int = 2562, help_share: float = 0.4,
+                action: str = "job_training", agency: str = "dsd",
+                year: int = 2026) -> pl.DataFrame:
+    """Help records (columns of :func:`simulate_round`'s) for the poor households of a
+    baseline :func:`~service.followup.households.household_frame`, chosen by rules 1-2
+    (confounded: ``help_share`` × 1.5 / 1.0 / 0.5 by the number of failing indicators)."""
+    rng = np.random.default_rng(seed)
+    hh = baseline.filter(pl.col("mpi_poor") | pl.col("target_poor")).sort("hh_id")
+    n_fail = hh["failing"].str.count_matches(",").to_numpy() + 1
+    n_fail = np.where(hh["failing"].to_numpy() == "", 0, n_fail)
+    bucket = np.clip(n_fail, 1, 4)
+    p_help = np.minimum(0.95, help_share * np.vectorize(_HELP_MULT.get)(bucket))
+    got = hh.filter(pl.Series(rng.random(hh.height) < p_help))
+    days = rng.integers(0, 365, got.height)
+    start = dt.date(year, 1, 1)
+    return got.select(
+        "hh_id", "province_code", "amphoe_code", "tambon_code",
+        pl.Series("given_on", [start + dt.timedelta(days=int(d)) for d in days],
+                  dtype=pl.Date),
+        pl.lit(agency).alias("agency"), pl.lit(action).alias("action"),
+        pl.lit("medium").alias("horizon"), pl.lit(3000.0).alias("amount_thb"))
+
+
+def help_exits(follow: pl.DataFrame, helped: pl.Series, *, effect: float,
+               seed: int = 2563) -> pl.DataFrame:
+    """Which helped households the help takes out of poverty, on a real next round.
+
+    ``follow`` is the next round's household frame: its poverty flags are what happened
+    without help (the potential outcome Y(0) of every helped household). A helped household
+    still poor there leaves poverty because of the help with probability ``effect``; one
+    that left anyway is not changed. So each helped household's Y(1) − Y(0) is known, and
+    the true effect on the helped is the number of these exits over the helped households
+    present in both rounds (reported by the caller). Returns ``hh_id`` of those exits."""
+    rng = np.random.default_rng(seed)
+    stayed = follow.filter(pl.col("hh_id").is_in(helped.implode())
+                           & (pl.col("mpi_poor") | pl.col("target_poor"))).sort("hh_id")
+    return stayed.filter(pl.Series(rng.random(stayed.height) < effect)).select("hh_id")
+
+
+def exit_scored(persons: pl.DataFrame, hh_ids: pl.Series) -> pl.DataFrame:
+    """Scored persons with the households ``hh_ids`` out of poverty (rule 5 applied to
+    scored data): every BMN indicator met (``dep_*`` 0), deprivation score 0, neither MPI
+    poor, vulnerable, severe nor TPMAP target poor or deprived in any dimension. Programme
+    eligibility and receipt are unchanged."""
+    out = persons.with_columns(pl.col("hh_id").is_in(hh_ids.implode()).alias("_exit"))
+    cols = set(out.columns)
+    zero = [c for c in out.columns if c.startswith(("dep_", "cdep_"))]
+    false = [c for c in (*_NOT_POOR, *(c for c in cols if c.startswith("tpmap_dim_")))
+             if c in cols]
+    exprs = [pl.when(pl.col("_exit") & pl.col(c).is_not_null())
+             .then(pl.lit(0, dtype=out.schema[c])).otherwise(pl.col(c)).alias(c) for c in zero]
+    exprs += [pl.when(pl.col("_exit")).then(pl.lit(False)).otherwise(pl.col(c)).alias(c)
+              for c in false]
+    if "mpi_c" in cols:
+        exprs.append(pl.when(pl.col("_exit")).then(pl.lit(0.0, dtype=out.schema["mpi_c"]))
+                     .otherwise(pl.col("mpi_c")).alias("mpi_c"))
+    return out.with_columns(exprs).drop("_exit")

@@ -656,20 +656,21 @@ def evaluation(services: Any, principal: Any, *, dataset: str | None, by: str = 
                       panel.frame.height)
 
 
-#: child level of an area's follow-up section (area profiles, KPI dashboard); the country is
-#: left out: its section would group every case of the country on each page view (use
-#: /cases/progress?level=province)
-_CHILD = {4: "amphoe", 6: "tambon", 8: "village"}
+#: child level of an area's follow-up section (area profiles, KPI dashboard): the country
+#: ("" or "TH") lists its provinces
+_CHILD = {0: "province", 2: "province", 4: "amphoe", 6: "tambon", 8: "village"}
 
 
 def progress_section(services: Any, principal: Any, *, dataset: str | None,
                      code: str | None) -> dict[str, Any] | None:
     """Follow-up progress of an area's children for another page (WORKSPACE's area profile
-    and KPI dashboard): ``{"rows", "public", "links"}`` for the template include
+    and KPI dashboard): ``{"rows", "public", "links", "agencies"}`` for the template include
     ``pages/_followup_progress.html``, or None when no case of the area exists (or the
     public asks below the amphoe). Callers who may not see the province get the public
-    figures."""
-    code = code or ""
+    figures; the country's section is exact for national users only. Sections of the whole
+    country are cached per :meth:`CaseStore.generation` (and day, for past-due counts), so
+    a page view does not group every case of the country again."""
+    code = "" if code in (None, "", "TH") else str(code)
     level = _CHILD.get(len(code))
     if level is None:
         return None
@@ -680,16 +681,36 @@ def progress_section(services: Any, principal: Any, *, dataset: str | None,
         return None
     visible_all = visible(principal)
     detail = principal.is_authenticated and (
-        visible_all is None or (code and code[:4] in visible_all))
+        visible_all is None if not code else (visible_all is None or code[:4] in visible_all))
+    cases = case_store(services)
+    agencies = None
     if detail:
-        frame = case_store(services).progress(dataset, version.round, level=level,
-                                              provinces=visible_all, area=code or None)
-        frame.insert(1, "name_th", [area_name(services, c) for c in frame["code"]])
-        frame = _with_shares(frame)
+        def build() -> pd.DataFrame:
+            frame = cases.progress(dataset, version.round, level=level,
+                                   provinces=visible_all, area=code or None)
+            frame.insert(1, "name_th", [area_name(services, c) for c in frame["code"]])
+            return _with_shares(frame)
+
+        if code:
+            frame = build()
+        else:
+            frame = cases.public_cache.get_or_build(
+                ("detail", dataset, version.round, level, dt.date.today(),
+                 cases.generation(dataset)), build)
+        agencies = assistance_summary(services, principal, dataset=dataset,
+                                      area=code or None).to_dict("records")
     elif level in PUBLIC_LEVELS:
-        frame = public_progress(services, dataset=dataset, level=level, area=code or None)
+        if code:
+            frame = public_progress(services, dataset=dataset, level=level, area=code)
+        else:
+            frame = cases.public_cache.get_or_build(
+                ("public", dataset, int(version.round), level, services.min_households,
+                 cases.generation(dataset)),
+                lambda: public_progress(services, dataset=dataset, level=level,
+                                        round=int(version.round)))
     else:
         return None
     if frame.empty:
         return None
-    return {"rows": frame.to_dict("records"), "public": not detail, "links": bool(detail)}
+    return {"rows": frame.to_dict("records"), "public": not detail, "links": bool(detail),
+            "agencies": agencies}
