@@ -168,3 +168,38 @@ def test_place_names_are_looked_up_as_before(built):
         h.name("TH99")
     with pytest.raises(ValueError):
         h.name("not-a-code")
+
+
+def test_aggregate_builds_the_new_versions_map_artefacts(monkeypatch, tmp_path):
+    """`chipao aggregate` ends with the new version's artefacts (the pipeline's last step);
+    not for an unchanged build, nor with --no-map-artefacts."""
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from service.commands import aggregate
+    from service.usecases import builds, map_warmup
+
+    built_for: list[tuple[str, str]] = []
+    stages = {"aggregate": 1.0}
+
+    def fake_build(settings, dataset, **kwargs):
+        version = SimpleNamespace(id="r2562-new", round=2562, n_persons=1, n_households=1,
+                                  meta={})
+        return builds.Build(version, dict(stages), 1.0)
+
+    monkeypatch.setattr(builds, "build", fake_build)
+    monkeypatch.setattr(map_warmup, "build_version_artefacts",
+                        lambda settings, dataset, version, **k:
+                        built_for.append((dataset, version)) or {"x": 0.1})
+    env = {"CHIPAO_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    result = runner.invoke(aggregate.command, ["--dataset", "demo"], env=env)
+    assert result.exit_code == 0, result.output
+    assert built_for == [("demo", "r2562-new")] and "map artefacts" in result.output
+    result = runner.invoke(aggregate.command, ["--dataset", "demo", "--no-map-artefacts"],
+                           env=env)
+    assert result.exit_code == 0 and len(built_for) == 1
+    stages.clear()  # unchanged: the version and its artefacts exist
+    result = runner.invoke(aggregate.command, ["--dataset", "demo"], env=env)
+    assert result.exit_code == 0 and len(built_for) == 1

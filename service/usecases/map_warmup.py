@@ -103,6 +103,17 @@ def build(s: Services, *, dataset: str | None = None, version: str | None = None
     return took
 
 
+def build_version_artefacts(settings: Any, dataset: str, version: str, *,
+                            progress: Callable[[str, float], None] | None = None
+                            ) -> dict[str, float]:
+    """:func:`build` for a version just published by a command (``chipao aggregate``,
+    ``chipao demo``), with the command's settings: the pipeline's last step."""
+    from service.services import Services
+
+    return build(Services.create(settings), dataset=dataset, version=version,
+                 progress=progress)
+
+
 def warm(s: Services, *, dataset: str | None = None) -> dict[str, float]:
     """What the server does in the background after start-up: :func:`prepare`, then
     :func:`build` for the current version (fast when its artefacts are on disk)."""
