@@ -423,6 +423,8 @@ def first_open_artefact(s: Services, viewer: Principal | None, req: ValuesReques
     bdir = str(s.settings.boundaries_dir)
     context = "|".join([str(s.min_households), *(geometry.source_version(bdir, lv)
                                                  for lv in BOUNDARY_LEVELS)])
+    if req.level == f"h3_r{COARSEST_H3}":  # payloads stored before the amphoe cover differ
+        context += "|amphoe-cover"
     return artefacts, values_name(req.level, req.scope, context)
 
 
