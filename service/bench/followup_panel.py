@@ -119,7 +119,7 @@ def true_effects(baseline: pl.DataFrame, follow: pl.DataFrame, helped: pl.Series
     matched = treated.filter(pl.col("stratum").is_in(controlled.implode()))
 
     def share(f: pl.DataFrame) -> float:
-        return f["x"].sum() / f.height if f.height else float("nan")
+        return float(f["x"].cast(pl.Int64).sum()) / f.height if f.height else float("nan")
 
     return {"n_helped_in_panel": treated.height, "true_effect": share(treated),
             "n_matched_truth": matched.height, "true_effect_matched": share(matched)}
