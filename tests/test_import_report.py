@@ -64,3 +64,11 @@ def test_counted_sorts_by_column_and_code():
     rows = counted(Counter({("b", "x"): 1, ("a", "y"): 2}), {"x": ("ก", "X"), "y": ("ข", "Y")})
     assert [(r["column"], r["count"], r["reason_en"]) for r in rows] == [("a", 2, "Y"),
                                                                         ("b", 1, "X")]
+
+
+def test_rows_of_another_province_make_either_report_forbidden():
+    for report in (IngestReport("d", 2567, "reject"), AssistImport("d", "f.csv", "reject")):
+        report.problem_counts = Counter({("age", "bad_age"): 1})
+        assert not report.forbidden
+        report.problem_counts[("province_code", "wrong_province")] += 1
+        assert report.forbidden

@@ -88,3 +88,15 @@ def test_a_bad_level_or_code_in_a_query_is_422_naming_the_field(client):
         resp = client.get(url)
         assert resp.status_code == 422, url
         assert "column" in resp.get_json()["detail"] or "code" in resp.get_json()["detail"]
+
+
+def test_whole_numbers_and_dataset_names():
+    assert params.whole({}, "page", 1, lo=1, hi=10, message="m") == 1
+    assert params.whole({"page": "7"}, "page", 1, lo=1, hi=10, message="m") == 7
+    for bad in ("0", "11", "-1", "x", ""):
+        with pytest.raises(InvalidInput, match="column page: bad page"):
+            params.whole({"page": bad}, "page", 1, lo=1, hi=10, message="bad page")
+    assert params.dataset_name({}) is None
+    assert params.dataset_name({"dataset": "demo-2"}) == "demo-2"
+    with pytest.raises(InvalidInput, match="column dataset"):
+        params.dataset_name({"dataset": "Demo"})

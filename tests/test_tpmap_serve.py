@@ -89,7 +89,12 @@ def test_map_values_equal_published(served, level, file_level):
     persons = dict(zip(pub["common"]["code"], pub["common"]["n_persons"], strict=True))
     for measure, suffix, column in (("tp_m01000", "01000", "n_tp_m01000"),
                                     ("tp_m10101", "10101", "n_tp_m10101"),
+                                    ("tp_m00001", "00001", "n_tp_m00001"),
                                     ("target_poor_rate", "11111", "n_target_poor"),
+                                    ("welfare_card_rate", "common", "n_welfare_card"),
+                                    ("welfare_registered_rate", "common",
+                                     "n_welfare_card_registered"),
+                                    ("elderly_rate", "common", "n_elderly"),
                                     ("fail_ind22", "common", None)):
         got: dict[str, float] = {}
         for p in PROVINCES:
@@ -106,11 +111,22 @@ def test_map_values_equal_published(served, level, file_level):
                 want = row[column] / persons[row["code"]]
             assert got[row["code"]] == pytest.approx(want, rel=1e-3, abs=1e-6), (measure,
                                                                                   row["code"])
-    body = _get(app, f"/maps/values/{level}.json?dataset=tpmap&scope=TH58&measure=n_target_poor",
-                national).get_json()
-    want = dict(zip(pub["11111"]["code"], pub["11111"]["n_target_poor"], strict=True))
-    assert all(v == want[c] for c, v in zip(body["codes"], body["columns"]["value"],
-                                            strict=True))
+        if measure.startswith("tp_m") or measure == "target_poor_rate":
+            # and TPMAP's own rate column (target poor per 100 surveyed), for every area
+            rates = published(file_level, suffix)
+            key = {"amphur": "amphur_ID", "tambol": "tumbol_ID"}[file_level]
+            for code, rate in zip(rates[key], rates["JPT.MOFval.pov.rate"], strict=True):
+                if "TH" + code in got:
+                    assert 100 * got["TH" + code] == pytest.approx(float(rate), rel=1e-3,
+                                                                   abs=1e-4), (measure, code)
+    for p in PROVINCES:  # counts: exactly the published ones
+        for measure, suffix, column in (("n_target_poor", "11111", "n_target_poor"),
+                                        ("n_households", "common", "n_households")):
+            body = _get(app, f"/maps/values/{level}.json?dataset=tpmap&scope={p}"
+                             f"&measure={measure}", national).get_json()
+            want = dict(zip(pub[suffix]["code"], pub[suffix][column], strict=True))
+            assert body["codes"] and all(v == want[c] for c, v in zip(
+                body["codes"], body["columns"]["value"], strict=True)), (measure, p)
 
 
 def test_measures_that_need_persons_are_not_available(served):
@@ -135,13 +151,35 @@ def test_exports_equal_published(served, level, file_level):
                     national).get_data(as_text=True)
         rows += list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     by_code = {r["code"]: r for r in rows}
-    for suffix in ("common", "11111", "00110"):
+    for suffix in ("common", *MASKS):
         frame = pub[suffix]
         assert set(frame["code"]) == set(by_code)
         for row in frame.iter_rows(named=True):
             for c, v in row.items():
                 if c != "code":
                     assert int(float(by_code[row["code"]][c])) == v, (suffix, c, row["code"])
+
+
+@pytest.mark.parametrize("level,file_level", [("amphoe", "amphur"), ("tambon", "tambol")])
+def test_xlsx_exports_equal_published(served, level, file_level):
+    app, national = served
+    pub = _published_level(file_level)
+    got: dict[str, dict] = {}
+    for p in PROVINCES:
+        wb = load_workbook(io.BytesIO(_get(
+            app, f"/api/v1/exports/areas/{level}.xlsx?dataset=tpmap&province={p}",
+            national).data))
+        ws = wb.worksheets[0]  # the API's workbook: one header row of column codes
+        codes = [c.value for c in ws[1]]
+        for row in ws.iter_rows(min_row=2, values_only=True):
+            got[row[codes.index("code")]] = dict(zip(codes, row, strict=True))
+    for suffix in ("common", "11111", "01010"):
+        frame = pub[suffix]
+        assert set(frame["code"]) == set(got)
+        for row in frame.iter_rows(named=True):
+            for c, v in row.items():
+                if c != "code":
+                    assert got[row["code"]][c] == v, (suffix, c, row["code"])
 
 
 # -- the public view ---------------------------------------------------------------------------
@@ -183,7 +221,7 @@ def test_public_never_shows_a_count_of_one_to_nine(served, public_tables):
 def test_public_parent_minus_children_reveals_nothing_small(public_tables):
     pairs = (("country", "province"), ("province", "amphoe"), ("amphoe", "tambon"),
              ("tambon", "village"))
-    checked = 0
+    checked = n_remainder = 0
     for parent_level, child_level in pairs:
         parent, child = public_tables[parent_level], public_tables[child_level]
         cols = [c for c in _count_columns(child) if c in parent.columns]
@@ -196,7 +234,14 @@ def test_public_parent_minus_children_reveals_nothing_small(public_tables):
             diff = some[c] - some[f"{c}_sum"]
             assert not ((diff > 0) & (diff < MIN)).any(), (parent_level, child_level, c)
             checked += some.height
+            # every child shown: the remainder is the municipal pseudo-tambons (amphoe minus
+            # its tambons), which have no row of their own; it must not be small either
+            full = joined.filter(~pl.col(f"{c}_hidden") & pl.col(c).is_not_null())
+            diff = full[c] - full[f"{c}_sum"]
+            assert not ((diff > 0) & (diff < MIN)).any(), (parent_level, child_level, c)
+            n_remainder += int((diff > 0).sum()) if parent_level == "amphoe" else 0
     assert checked > 1000
+    assert n_remainder > 100  # municipal remainders exist and were checked
 
 
 def test_public_complements_within_totals_are_not_small(public_tables):
@@ -390,6 +435,14 @@ def test_kpi_page_shows_what_published_tables_support(served):
     assert ("TH50", "m0") not in got  # not a zero row
     public = _get(app, "/kpi?dataset=tpmap", HTML).get_data(as_text=True)
     assert 'data-kpi="n_target_poor"' in public
+    # the API gives the same rows (it answered an empty list before)
+    items = _get(app, "/api/v1/kpi?dataset=tpmap&province=TH50", national).get_json()["items"]
+    by_kpi = {i["kpi"]: i for i in items}
+    assert by_kpi["n_target_poor"]["value"] == tp and by_kpi["n_target_poor"]["view"] == "detail"
+    assert by_kpi["welfare_card_validated_rate"]["value"] == pytest.approx(val / reg)
+    assert "m0" not in by_kpi
+    assert {i["province_code"] for i in _get(app, "/api/v1/kpi?dataset=tpmap").get_json()[
+        "items"]} == set(PROVINCES)
 
 
 @pytest.fixture(scope="module")
@@ -483,3 +536,119 @@ def test_public_target_village_list_shows_no_small_count(served):
             pl.Int64).sum())
     assert {i["village_id"]: i["n_target_poor"] for i in detail} == {
         "TH" + k: v for k, v in pub.iter_rows()}
+
+
+# -- one public view: every consumer gives the rows of access.views.public_view ---------------
+#: published columns compared (counts of every kind, hidden items as nulls)
+PUB_COMPARED = ("n_households", "n_persons", "n_target_poor", "n_target_poor_health",
+                "n_tp_m10000", "n_tp_m01100", "n_dep_m11111", "n_dep_hh_m00010",
+                "n_fail_ind22", "n_app_ind22", "n_tp_ind22", "n_welfare_card",
+                "n_welfare_card_registered", "n_elderly")
+
+
+def _public(app, level, province=None):
+    from service.access.views import public_view
+    from service.api.services import services
+
+    return public_view(services(app).store, "tpmap", level, province=province,
+                       min_households=MIN, whole_country=True).sort_values("code").reset_index(
+                           drop=True)
+
+
+def _same_as_view(got, want, where: str) -> None:
+    import pandas as pd
+
+    got = got.sort_values("code").reset_index(drop=True)
+    assert list(got["code"]) == list(want["code"]), where
+    hidden = 0
+    for col in PUB_COMPARED:
+        a = pd.to_numeric(got[col].replace({"": None}), errors="coerce").to_numpy("float64")
+        b = pd.to_numeric(want[col], errors="coerce").to_numpy("float64")
+        np.testing.assert_array_equal(a, b, err_msg=f"{where} {col}")
+        hidden += int(np.isnan(b).sum())
+    return hidden
+
+
+def test_public_consumers_give_the_public_view(served):
+    """API listings, map values (counts and rates) and CSV exports that a public caller gets
+    are the public view's rows at every level, hidden items null in each."""
+    import pandas as pd
+
+    app, _ = served
+    client = app.test_client()
+    hidden = 0
+    for level in ("country", "province", "amphoe", "tambon", "village"):
+        for prov in (None,) if level in ("country", "province") else PROVINCES:
+            want = _public(app, level, prov)
+            q = f"&province={prov}" if prov else ""
+            items = _get(app, f"/api/v1/areas/{level}?dataset=tpmap&limit=5000{q}").get_json()
+            hidden += _same_as_view(pd.DataFrame(items["items"]), want, f"api {level} {prov}")
+            if level != "country":
+                text = _get(app, f"/api/v1/exports/areas/{level}.csv?dataset=tpmap"
+                                 + (f"&province={prov}" if prov else "")).get_data(as_text=True)
+                rows = pd.DataFrame(list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")))))
+                _same_as_view(rows, want, f"csv {level} {prov}")
+            if level in ("province", "country", "village"):
+                continue  # public village maps need a signed-in user
+            for measure, col in (("n_target_poor", "n_target_poor"),
+                                 ("tp_m01100", "n_tp_m01100")):
+                body = client.get(f"/maps/values/{level}.json?dataset=tpmap&scope={prov}"
+                                  f"&measure={measure}").get_json()
+                got = dict(zip(body["codes"], body["columns"]["value"], strict=True))
+                assert set(got) == set(want["code"]), (level, prov, measure)
+                for code, n, persons in zip(want["code"], want[col], want["n_persons"],
+                                            strict=True):
+                    if pd.isna(n) or pd.isna(persons):
+                        assert got[code] is None, (level, code, measure)  # hidden: null, not 0
+                    elif measure.startswith("n_"):
+                        assert got[code] == n, (level, code, measure)
+                    else:
+                        assert got[code] == pytest.approx(n / persons, rel=1e-4), (level, code)
+    assert hidden > 1000  # the view hides items, so the comparison was not vacuous
+
+
+def test_village_list_by_dimension_and_no_household_lists(served):
+    """The village list filtered by a dimension keeps the villages with target poor deprived
+    in it (their number beside them, TPMAP's figure); household and exclusion lists need
+    persons: said so (and their tabs are not offered), never an empty list."""
+    app, national = served
+    client = app.test_client()
+    text = _get(app, "/lists/villages.csv?dataset=tpmap&area=TH5801&dimension=accessibility"
+                     "&order=n_target_poor", national).get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    pub = published("village", "11111", "58").filter(
+        pl.col("village_ID").str.starts_with("5801")
+        & (pl.col("village_ID").str.slice(4, 2).cast(pl.Int32) < 51)).group_by(
+        pl.col("village_ID").str.slice(0, 8)).agg(
+        pl.col("poor.JPT.MOFval.accessibility").cast(pl.Int64).sum())
+    want = {"TH" + k: v for k, v in pub.iter_rows() if v > 0}
+    assert want and {r["village_id"]: int(r["n_target_poor_accessibility"]) for r in rows} == want
+    tp = [int(r["n_target_poor"]) for r in rows]
+    assert tp == sorted(tp, reverse=True)  # most target poor first
+    page = _get(app, "/lists?dataset=tpmap&area=TH5801", {**national, **HTML}).get_data(
+        as_text=True)
+    assert "/lists/households?" not in page and "/lists/excluded?" not in page
+    assert 'value="n_poor"' not in page and 'value="n_target_poor"' in page
+    for kind in ("households", "excluded"):
+        r = client.get(f"/lists/{kind}?dataset=tpmap&area=TH5801", headers={**national, **HTML})
+        assert r.status_code == 404 and NA in r.get_data(as_text=True), kind
+
+
+def test_home_and_ranking_pages_say_not_available(served):
+    """Home page and ranking: measures that need persons read 'not available for this
+    dataset' (not 'no data', never 0), and no cut-off k is claimed."""
+    app, national = served
+    home = _get(app, "/?dataset=tpmap", HTML).get_data(as_text=True)
+    for measure in ("h", "a", "m0"):
+        assert NA in _row(home, f'data-measure="{measure}"'), measure
+    assert "cut-off k" not in home and "Published tables without person records" in home
+    tp = _row(home, 'data-measure="n_target_poor"')
+    assert f"{_published_tp_total():,}" in tp
+    page = _get(app, "/ranking?dataset=tpmap&area=TH58", {**national, **HTML}).get_data(
+        as_text=True)
+    rows = re.findall(r'<tr data-code="TH58\d\d">.*?</tr>', page, flags=re.S)
+    assert len(rows) == 7 and all(NA in r and "no data" not in r for r in rows)
+
+
+def _published_tp_total() -> int:
+    return int(published("amphur", "11111")["poor.JPT.MOFval.CNT"].cast(pl.Int64).sum())

@@ -124,3 +124,49 @@ def test_the_tpmap_specification_uses_the_vocabulary():
         by_dim.setdefault(ind.dimension, []).append(ind.name)
     assert {d: tuple(i) for d, i in by_dim.items()} == v.DIMENSION_INDICATORS
     assert [p.name for p in load_programmes().programmes] == list(v.PROGRAMMES)
+
+
+def _is_label(node) -> bool:
+    """A (Thai, English) pair of string literals, the Thai one in Thai script."""
+    import ast
+
+    if not isinstance(node, ast.Tuple | ast.List) or len(node.elts) < 2:
+        return False
+    texts = [e.value for e in node.elts if isinstance(e, ast.Constant)
+             and isinstance(e.value, str)]
+    return len(texts) == len(node.elts) and any("\u0e00" <= ch <= "\u0e7f" for ch in texts[0])
+
+
+def _label_tables(source: str) -> list[tuple[int, set[str]]]:
+    """Dict literals of string keys and (Thai, English) label values: (line, keys)."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Dict) and node.keys and all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys) \
+                and all(_is_label(val) for val in node.values):
+            out.append((node.lineno, {k.value for k in node.keys}))  # type: ignore[union-attr]
+    return out
+
+
+def test_no_second_table_of_group_programme_or_dimension_labels():
+    """A dict keyed by every target group, programme or dimension is a second declaration
+    of their names (service/export/xlsx.py and usecases/profile.py held such copies, and
+    they disagreed with the vocabulary: คนพิการ / ผู้พิการ)."""
+    families = {"groups": set(v.GROUPS), "programmes": set(v.PROGRAMMES),
+                "dimensions": set(v.DIMENSIONS)}
+    found = [f"{path.relative_to(ROOT)}:{line}: {name}" for path in _sources()
+             for line, keys in _label_tables(path.read_text(encoding="utf-8"))
+             for name, ids in families.items() if ids <= keys]
+    assert not found, "name them from service.vocabulary:\n" + "\n".join(found)
+
+
+def test_the_label_table_check_sees_a_copy():
+    pair = '("ก", "x")'
+    copy = (f'G = {{"child": {pair}, "woman": {pair}, "elderly": {pair}, "disabled": {pair}, '
+            f'"chronic": {pair}}}\n'
+            'RULES = {"child": {"column": "age"}, "woman": 1, "elderly": 1, "disabled": 1, '
+            '"chronic": 1}\n')
+    tables = _label_tables(copy)
+    assert [line for line, keys in tables if set(v.GROUPS) <= keys] == [1]

@@ -21,6 +21,7 @@ Pure: no Flask. Raises :mod:`service.errors` exceptions.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Sequence
 from typing import Any, Protocol
 
@@ -46,6 +47,15 @@ class AreaReader(Protocol):
                      ) -> list[str]: ...
 
 
+#: public rows of one province and level (what a province page, export or map values read
+#: again and again): disclosure control + perturbation of a province's table take 0.3-1 s,
+#: so they are kept, bounded in bytes (shared by the stores of a process, keyed by store)
+PROVINCE_ROWS_BYTES = 256 * 1024 * 1024
+_PROVINCE_ROWS: LRU[pd.DataFrame] = LRU(
+    max_bytes=PROVINCE_ROWS_BYTES,
+    sizeof=lambda frame: int(frame.memory_usage(deep=False).sum()) + 100 * len(frame))
+
+
 def new_view_cache() -> LRU[pd.DataFrame]:
     """The cache of public masks and whole public levels (one per app)."""
     return LRU(max_items=VIEW_CACHE_ITEMS)
@@ -55,9 +65,21 @@ def new_view_cache() -> LRU[pd.DataFrame]:
 _DEFAULT_CACHE: LRU[pd.DataFrame] = new_view_cache()
 
 
+_STORE_TOKENS = itertools.count(1)
+
+
 def _store_key(store: Any) -> Hashable:
-    """Cache keys hold the store, so two stores (tests, two apps) never share entries."""
-    return id(store)
+    """Cache keys hold the store, so two stores (tests, two apps) never share entries: a
+    number given to each store once and never reused (an ``id`` is reused once a store is
+    gone, and a module-level cache would then serve the old store's rows)."""
+    token = getattr(store, "_chipao_cache_token", None)
+    if token is None:
+        token = next(_STORE_TOKENS)
+        try:
+            store._chipao_cache_token = token
+        except AttributeError:  # an object without attributes of its own
+            return id(store)
+    return token
 
 
 def require_scope(level: str, scoped: bool) -> None:
@@ -180,13 +202,19 @@ def _select(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
 def _public_rows(store: AreaReader, dataset: str, version: str, level: str, province: str | None,
                  *, min_households: int, cache: LRU[pd.DataFrame]) -> pd.DataFrame:
     """Public rows of a level: of one province (read with the filter pushed down to
-    Parquet, not cached: the store caches the read) or of the whole country (cached;
-    meant for the small levels)."""
+    Parquet; cached, bounded in bytes) or of the whole country (cached; meant for the small
+    levels). Versions never change, so a cached answer is the answer."""
     mask = public_mask(store, dataset, version, level, min_households=min_households,
                        cache=cache)
     if province is not None:
-        raw = store.read_areas(dataset, level, version=version, province=province)
-        return apply_mask(raw[raw["province_code"] == province].reset_index(drop=True), mask)
+        def build() -> pd.DataFrame:
+            raw = store.read_areas(dataset, level, version=version, province=province)
+            return apply_mask(raw[raw["province_code"] == province].reset_index(drop=True),
+                              mask)
+
+        return _PROVINCE_ROWS.get_or_build(
+            ("province", _store_key(store), dataset, version, level, province,
+             min_households), build)
     return cache.get_or_build(
         ("whole", _store_key(store), dataset, version, level, min_households),
         lambda: apply_mask(store.read_areas(dataset, level, version=version), mask))

@@ -8,17 +8,17 @@ case, sent with ``Cache-Control: no-store`` here; the public gets progress aggre
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, request
 
+from service.api import params
 from service.api.auth import current_principal, no_store
 from service.api.core import allow_large_body
+from service.api.responses import problem
 from service.errors import Conflict, InvalidInput
 from service.followup.catalogue import HORIZONS
 from service.usecases import cases as uc
-from service.vocabulary import DATASET_NAME
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +32,12 @@ def _services() -> Any:
 
 
 def _dataset() -> str | None:
-    name = request.values.get("dataset") or None
-    if name is not None and not DATASET_NAME.fullmatch(name):
-        raise InvalidInput("ชื่อชุดข้อมูลไม่ถูกต้อง / invalid dataset name", column="dataset")
-    return name
+    return params.dataset_name(request.values)
 
 
 def _page_arg() -> int:
-    text = request.args.get("page", "1")
-    if not text.isdigit() or not 1 <= int(text) <= 100_000:
-        raise InvalidInput("page ต้องเป็นจำนวนเต็มบวก / page must be a positive whole number",
-                           column="page")
-    return int(text)
+    return params.whole(request.args, "page", 1, lo=1, hi=100_000,
+                        message="page ต้องเป็นจำนวนเต็มบวก / page must be a positive whole number")
 
 
 def _filters():
@@ -146,20 +140,12 @@ def case_assistance_form(case_id: int):
 
 
 def _import_upload(principal):
-    from service.ingest.run import close_work_dir, open_work_dir
+    from service.usecases.uploads import staged_file
 
     storage = request.files.get("file")
-    if storage is None or not storage.filename:
-        raise InvalidInput("เลือกไฟล์ที่จะนำเข้า / choose a file to import", column="file")
-    name = re.sub(r"[\x00-\x1f\x7f]", "", re.split(r"[\\/]", storage.filename)[-1])[:120]
-    work, lock = open_work_dir(_services().settings, "upload-")
-    try:
-        path = work / "assistance.upload"
-        storage.save(path)
-        return uc.import_file(_services(), principal, path, name=name or "upload",
-                              dataset=_dataset(), policy=request.form.get("policy", "reject"))
-    finally:
-        close_work_dir(work, lock)
+    with staged_file(_services().settings, storage, "assistance.upload") as (path, name):
+        return uc.import_file(_services(), principal, path, name=name, dataset=_dataset(),
+                              policy=request.form.get("policy", "reject"))
 
 
 @bp.route("/cases/import", methods=["GET", "POST"])
@@ -222,14 +208,12 @@ def case_progress_page():
 
 
 def _evaluation():
-    n_boot = request.args.get("n_boot", "500")
-    if not n_boot.isdigit():
-        raise InvalidInput("n_boot ต้องเป็นจำนวนเต็ม / n_boot must be a whole number",
-                           column="n_boot")
+    n_boot = params.whole(request.args, "n_boot", 500, lo=0, hi=10**12,
+                          message="n_boot ต้องเป็นจำนวนเต็ม / n_boot must be a whole number")
     return uc.evaluation(_services(), current_principal(), dataset=_dataset(),
                          by=request.args.get("by", "all"),
                          outcome=request.args.get("outcome", "poverty"),
-                         area=request.args.get("area") or None, n_boot=int(n_boot))
+                         area=request.args.get("area") or None, n_boot=n_boot)
 
 
 @bp.get("/cases/evaluation")
@@ -296,12 +280,11 @@ def _frame_json(frame) -> list[dict[str, Any]]:
 @bp.get("/api/v1/cases")
 def api_cases():
     """Cases of a province (authorised; audited)."""
-    limit = request.args.get("limit", str(uc.PAGE_SIZE))
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        raise InvalidInput("limit ต้องเป็น 1-500 / limit must be 1-500", column="limit")
+    limit = params.whole(request.args, "limit", uc.PAGE_SIZE, lo=1, hi=500,
+                         message="limit ต้องเป็น 1-500 / limit must be 1-500")
     listing = uc.list_cases(_services(), current_principal(), dataset=_dataset(),
                             province=request.args.get("province"), filters=_filters(),
-                            page=_page_arg(), page_size=int(limit))
+                            page=_page_arg(), page_size=limit)
     no_store()
     return jsonify({"dataset": listing.dataset, "round": listing.round,
                     "province": listing.province, "total": listing.total,
@@ -374,14 +357,10 @@ def api_case_import():
     no_store()
     body = report.to_dict()
     if report.status == "rejected":
-        forbidden = any(p["code"] == "wrong_province" for p in report.problems)
-        resp = jsonify({"type": "about:blank", "status": 403 if forbidden else 422,
-                        "title": "Forbidden" if forbidden else "Invalid input",
-                        "detail": "ไฟล์มีปัญหา ไม่ได้นำเข้า / the file has problems; nothing was "
-                                  "imported", "report": body})
-        resp.status_code = 403 if forbidden else 422
-        resp.content_type = "application/problem+json"
-        return resp
+        return problem(403 if report.forbidden else 422,
+                       "Forbidden" if report.forbidden else "Invalid input",
+                       "ไฟล์มีปัญหา ไม่ได้นำเข้า / the file has problems; nothing was imported",
+                       {"report": body})
     return jsonify(body), 201 if report.status == "created" else 200
 
 

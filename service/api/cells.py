@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from service import vocabulary
+from service.api import params
 from service.api.areas import _page, province_arg, require_scope
 from service.api.auth import current_principal
 from service.api.datasets import (
@@ -20,34 +20,20 @@ from service.api.datasets import (
     version_arg,
 )
 from service.api.services import services
-from service.errors import InvalidInput
 from service.usecases import areas as areas_uc
-from service.vocabulary import H3_RESOLUTIONS
 
 bp = Blueprint("cells", __name__, url_prefix="/api/v1")
 
 
-def _resolution() -> int:
-    raw = request.args.get("resolution", "8")
-    if raw not in {str(r) for r in H3_RESOLUTIONS}:
-        raise InvalidInput(f"resolution must be one of {', '.join(map(str, H3_RESOLUTIONS))} "
-                           f"/ ความละเอียด H3 ต้องเป็น 6-9", column="resolution")
-    return int(raw)
 
 
 @bp.get("/cells")
 def list_cells():
     """H3 cells of one resolution, optionally of one province or inside one parent cell."""
-    res = _resolution()
+    res, parent = params.cells_of(request.args)
     level = f"h3_r{res}"
     dataset, version = dataset_arg(), version_arg()
     province = province_arg()
-    parent = request.args.get("parent") or None
-    if parent:
-        if res == H3_RESOLUTIONS[0]:
-            raise InvalidInput("resolution 6 cells have no parent here "
-                               "/ เซลล์ความละเอียด 6 ไม่มีเซลล์แม่", column="parent")
-        vocabulary.check_code(f"h3_r{res - 1}", parent, column="parent")  # a query value: 422
     require_scope(level, bool(province or parent))
     v = resolve_version(dataset, version)
 

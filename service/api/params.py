@@ -78,6 +78,44 @@ def budget(args: Mapping[str, str]) -> float | None:
     return value
 
 
+def whole(args: Mapping[str, str], name: str, default: int, *, lo: int, hi: int,
+          message: str) -> int:
+    """A whole-number field in ``lo..hi`` (absent = ``default``); else 422 with ``message``."""
+    text = args.get(name, str(default))
+    if not text.isdigit() or not lo <= int(text) <= hi:
+        raise InvalidInput(message, column=name)
+    return int(text)
+
+
+def dataset_name(args: Mapping[str, str]) -> str | None:
+    """``dataset`` (None = the default dataset); 422 unless a valid dataset name."""
+    from service.vocabulary import DATASET_NAME
+
+    name = args.get("dataset") or None
+    if name is not None and not DATASET_NAME.fullmatch(name):
+        raise InvalidInput("ชื่อชุดข้อมูลไม่ถูกต้อง / invalid dataset name", column="dataset")
+    return name
+
+
+def cells_of(args: Mapping[str, str]) -> tuple[int, str | None]:
+    """(``resolution`` 6-9, default 8; ``parent``: a cell one resolution coarser or None)
+    of an H3 cell listing."""
+    from service import vocabulary
+    from service.vocabulary import H3_RESOLUTIONS
+
+    raw = args.get("resolution", "8")
+    if raw not in {str(r) for r in H3_RESOLUTIONS}:
+        raise InvalidInput(f"resolution must be one of {', '.join(map(str, H3_RESOLUTIONS))} "
+                           f"/ ความละเอียด H3 ต้องเป็น 6-9", column="resolution")
+    res, parent = int(raw), args.get("parent") or None
+    if parent:
+        if res == H3_RESOLUTIONS[0]:
+            raise InvalidInput("resolution 6 cells have no parent here "
+                               "/ เซลล์ความละเอียด 6 ไม่มีเซลล์แม่", column="parent")
+        vocabulary.check_code(f"h3_r{res - 1}", parent, column="parent")  # a query value: 422
+    return res, parent
+
+
 def blank_none(args: Mapping[str, str], name: str) -> str | None:
     """A text field; blank = None."""
     return args.get(name) or None

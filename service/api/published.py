@@ -1,19 +1,20 @@
 """POST /api/v1/datasets/<name>/tpmap-uploads: TPMAP's published tables (national users).
 
-Multipart form: ``file`` parts (the CSVs, or ZIP archives of them) and ``round`` (year).
-201 new version, 200 the same files are already stored, 422 rejected with the report (file,
-row, column, reason), 403 not a national user. The work is in
+Multipart form: ``file`` parts (the CSVs, or ZIP archives of them) and ``round`` (year). The
+import runs as a background job (service.jobs, like survey uploads: one build per dataset at
+a time): the request waits at most ``CHIPAO_UPLOAD_WAIT_SECONDS`` (``Prefer:
+respond-async``: not at all), then answers 202 + ``Location: /api/v1/jobs/<id>``; a finished
+job answers 201 new version, 200 the same files are already stored, 422 rejected with the
+report (file, row, column, reason). 403 not a national user. The work is in
 :mod:`service.usecases.published`."""
 
 from __future__ import annotations
 
-import re
+from flask import Blueprint, request
 
-from flask import Blueprint, current_app, jsonify, request
-
-from service.api.auth import audit, current_principal, require_role
+from service.api.auth import current_principal, require_role, user_store
 from service.api.core import allow_large_body
-from service.errors import InvalidInput
+from service.api.services import services
 from service.vocabulary import DATASET_REGEX
 
 bp = Blueprint("published", __name__, url_prefix="/api/v1")
@@ -23,26 +24,18 @@ bp = Blueprint("published", __name__, url_prefix="/api/v1")
 @allow_large_body
 @require_role("national")
 def upload(name: str):
-    from service.usecases.published import import_uploaded
+    from service.api.upload import _accepted, _finished, job_runner
+    from service.usecases.published import submit_import
 
-    round_text = (request.form.get("round") or "").strip()
-    if not re.fullmatch(r"\d{4}", round_text):
-        raise InvalidInput("round must be a 4-digit year, e.g. 2561 / round ต้องเป็นปี 4 หลัก",
-                           column="round")
-    files = [(f.filename or "", f.stream) for f in request.files.getlist("file")]
-    report = import_uploaded(current_app.config["CHIPAO"], current_principal(), files,
-                             dataset=name, round=int(round_text))
-    audit("import-tpmap", f"{name}/{report.version_id or '-'}", f"status={report.status}")
-    body = report.to_dict()
-    if report.status == "rejected":
-        resp = jsonify({"type": "about:blank", "title": "Invalid input", "status": 422,
-                        "detail": "the files have problems; nothing was imported "
-                                  "/ ไฟล์มีปัญหา ไม่ได้นำเข้า", "report": body})
-        resp.status_code, resp.content_type = 422, "application/problem+json"
-        return resp
-    resp = jsonify(body)
-    resp.status_code = 201 if report.status == "created" else 200
-    return resp
+    s, runner = services(), job_runner()
+    job_id = submit_import(s.settings, user_store(), runner, current_principal(), name,
+                           request.files.getlist("file"), round_text=request.form.get("round"),
+                           remote_addr=request.remote_addr)
+    wait = 0.0 if "respond-async" in request.headers.get("Prefer", "") else float(
+        s.settings.upload_wait_seconds)
+    if not runner.wait(job_id, wait):
+        return _accepted(job_id)
+    return _finished(name, job_id, runner.get(job_id) or {})
 
 
 OPENAPI_PATHS = {
@@ -63,6 +56,9 @@ OPENAPI_PATHS = {
             "201": {"description": "New version / สร้างรุ่นข้อมูลใหม่",
                     "content": {"application/json": {"schema": {"type": "object"}}}},
             "200": {"description": "Same files already imported / เคยนำเข้าแล้ว",
+                    "content": {"application/json": {"schema": {"type": "object"}}}},
+            "202": {"description": "Still importing: follow Location (/api/v1/jobs/{id}) "
+                                   "/ กำลังนำเข้า ติดตามสถานะที่ลิงก์งาน",
                     "content": {"application/json": {"schema": {"type": "object"}}}},
         },
     }},

@@ -3,10 +3,9 @@ store), or re-aggregate the current version's persons, with a progress bar."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,40 +43,27 @@ def command(dataset: str, persons_dir: Path | None, round_: int | None, spec: st
 
     รวมข้อมูลรายบุคคลเป็นสถิติรายพื้นที่ทุกระดับ แล้วบันทึกเป็นรุ่นข้อมูลใหม่
     """
-    from service.pipeline import build_version
-    from service.store import open_store
+    from service.usecases.builds import build
 
-    settings = settings_from_env()
-    store = open_store(settings)
-    if persons_dir is None or round_ is None:
-        current = store.current(dataset)
-        persons_dir = persons_dir or Path(current.path)
-        round_ = current.round if round_ is None else round_
-    started = time.perf_counter()
-    stages: dict[str, float] = {}
-    with contextlib.ExitStack() as stack:
-        executor = None
-        if scheduler or workers:
-            from service.distributed import DaskProvinces
+    done = build(settings_from_env(), dataset, persons_dir=persons_dir, round=round_,
+                 spec=spec, programmes=programmes, raster=raster, scheduler=scheduler,
+                 workers=workers, progress=progress)
+    report(dataset, done)
 
-            executor = stack.enter_context(DaskProvinces.connect(
-                settings, scheduler=scheduler, workers=workers))
-        version = build_version(settings, dataset=dataset, round=round_,
-                                persons_dir=persons_dir, progress=progress, spec=spec,
-                                programmes=programmes, population_raster=raster,
-                                store=store, executor=executor,
-                                on_stage=stages.__setitem__)
-    elapsed = time.perf_counter() - started
-    if not stages:
+
+def report(dataset: str, done: Any) -> None:
+    """What was built: areas and publicly suppressed areas per level, stage times."""
+    version = done.version
+    if done.unchanged:
         click.echo(f"unchanged / ไม่มีการเปลี่ยนแปลง: {dataset} {version.id} already holds "
                    "these files")
         return
     click.echo(f"dataset {dataset} version {version.id} (round {version.round}): "
                f"{version.n_persons:,} persons, {version.n_households:,} households "
-               f"in {elapsed:,.1f} s")
+               f"in {done.seconds:,.1f} s")
     levels = version.meta.get("levels", {})
     hidden = version.meta.get("dc_suppressed", {})
     click.echo(f"{'level':<10} {'areas':>10} {'suppressed (public)':>20}")
     for level, n in levels.items():
         click.echo(f"{level:<10} {n:>10,} {hidden.get(level, 0):>20,}")
-    click.echo("stages: " + ", ".join(f"{k} {v:,.1f} s" for k, v in stages.items()))
+    click.echo("stages: " + ", ".join(f"{k} {v:,.1f} s" for k, v in done.stages.items()))

@@ -68,18 +68,9 @@ def list_(dataset: str | None, as_json: bool) -> None:
 def compare(dataset: str, old: str | None, new: str | None, level: str,
             province: str | None, output: str | None) -> None:
     """Change between two rounds per area: m0, poor, target poor, coverage."""
-    from service.store import compare_versions
+    from service.usecases.datasets import compare_rounds
 
-    store = _store()
-    versions = store.versions(dataset, superseded=True)
-    new = new or store.current(dataset).id
-    if old is None:
-        older = [v for v in versions if v.id != new]
-        if not older:
-            raise click.ClickException(f"dataset {dataset} has only one version "
-                                       "/ มีข้อมูลเพียงรุ่นเดียว")
-        old = older[0].id
-    diff = compare_versions(store, dataset, old, new, level, province=province)
+    diff, old, new = compare_rounds(_store(), dataset, old, new, level, province=province)
     if output:
         diff.to_csv(output, index=False, encoding="utf-8-sig")
         click.echo(f"{len(diff):,} areas written to {output}")
@@ -112,52 +103,9 @@ def audit(dataset: str, version: str | None) -> None:
 
     ตรวจว่าข้อมูลสาธารณะไม่เปิดเผยพื้นที่ที่มีครัวเรือนน้อยกว่าเกณฑ์ ทั้งโดยตรงและโดยการลบยอด
     """
-    import pandas as pd
+    from service.usecases.disclosure_audit import audit_version
 
-    from service.analysis.disclosure import differencing_audit, suppress
-    from service.geo.boundaries import load_level
-
-    settings = settings_from_env()
-    store = _store()
-    v = store.version(dataset, version)
-    minimum = int(settings.min_cell_households)
-    public: dict[str, pd.DataFrame] = {}
-    problems = 0
-    for level in LEVEL_CHOICES:
-        raw = store.read_areas(dataset, level, version=v.id,
-                               columns=["code", "parent_code", "n_households",
-                                        "dc_suppressed", "dc_reason"])
-        public[level] = suppress(raw, min_households=minimum, level=level)
-        shown = public[level]["n_households"].dropna()
-        small = int(((shown > 0) & (shown < minimum)).sum())
-        problems += small
-        click.echo(f"{level:<9} {len(raw):>10,} areas, {int(public[level]['suppressed'].sum()):>10,}"
-                   f" suppressed, {small} shown below {minimum}")
-    chains = [("province", "country"), ("amphoe", "province"), ("tambon", "amphoe"),
-              ("village", "tambon"), ("h3_r9", "h3_r8"), ("h3_r8", "h3_r7"),
-              ("h3_r7", "h3_r6"), ("h3_r6", "country")]
-    for child, parent in chains:
-        kids = public[child].copy()
-        if parent == "country":
-            kids["parent_code"] = "TH"
-        shown = kids.groupby("parent_code")["n_households"].sum(min_count=0)
-        hidden = kids.groupby("parent_code")["suppressed"].any()
-        par = public[parent].set_index("code")["n_households"]
-        codes = hidden.index[hidden.to_numpy()]
-        diff = par.reindex(codes) - shown.reindex(codes).fillna(0)
-        leaks = int(((diff > 0) & (diff < minimum)).sum())
-        problems += leaks
-        click.echo(f"{parent} minus published {child}: {len(codes):,} groups with suppressed "
-                   f"children, {leaks} reveal 1-{minimum - 1} households")
-    tambons = load_level(settings.boundaries_dir, "tambon")
-    geoms = dict(zip(tambons["code"], tambons.geometry.values, strict=True))
-    for level in ("h3_r6", "h3_r7", "h3_r8", "h3_r9"):
-        path = store.version_dir(dataset, v.id) / "audit" / f"cell_tambons_{level}.parquet"
-        bad = differencing_audit(public["tambon"], public[level], min_households=minimum,
-                                 cell_tambons=pd.read_parquet(path), tambon_geometries=geoms)
-        problems += len(bad)
-        click.echo(f"tambon minus {level} cells inside: {len(bad)} reveal 1-{minimum - 1} "
-                   "households")
+    problems = audit_version(_store(), settings_from_env(), dataset, version, echo=click.echo)
     if problems:
         raise click.ClickException(f"{problems} disclosure problem(s) / พบปัญหา {problems} รายการ")
     click.echo("passed / ผ่าน")

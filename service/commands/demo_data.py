@@ -37,9 +37,6 @@ def _codes(value: str | None) -> list[str] | None:
 def command(provinces: str, amphoes: str | None, seed: int, out: str,
             with_identifiers: bool, fit: bool, rounds: str | None) -> None:
     """Generate calibrated demo person records (สร้างข้อมูลตัวอย่างระดับบุคคล)."""
-    import polars as pl
-
-    from service.demo.fit import province_fit
     from service.demo.generate import generate
 
     t0 = time.perf_counter()
@@ -51,7 +48,12 @@ def command(provinces: str, amphoes: str | None, seed: int, out: str,
                             with_identifiers=with_identifiers)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    elapsed = time.perf_counter() - t0
+    _report(manifest, out, time.perf_counter() - t0)
+    if fit and not manifest.get("amphoes"):
+        _fit(out, manifest["provinces"])
+
+
+def _report(manifest: dict, out: str, elapsed: float) -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     click.echo(
         f"{manifest['n_households']:,} households / ครัวเรือน, {manifest['n_persons']:,} people "
@@ -61,13 +63,20 @@ def command(provinces: str, amphoes: str | None, seed: int, out: str,
     moved = manifest["calibration"]["moved_people"]
     click.echo(f"municipal / unknown TPMAP codes rolled into real tambons (national): "
                f"{manifest['calibration']['moved_units']:,} units, {moved:,} people")
-    if fit and not manifest.get("amphoes"):
-        table = province_fit(out, manifest["provinces"]).drop_nulls("pub_persons")
-        if table.height:
-            worst_p = float(table.select(pl.col("err_persons_pct").abs().max()).item())
-            worst_t = float(table.select(pl.col("err_target_pct").abs().max()).item())
-            click.echo(f"fit to TPMAP 2561 ({table.height} provinces): largest error people "
-                       f"{worst_p:.3f} %, target poor {worst_t:.3f} %")
+
+
+def _fit(out: str, provinces: list[str]) -> None:
+    """The largest error against TPMAP 2561 province totals, recomputed from the output."""
+    import polars as pl
+
+    from service.demo.fit import province_fit
+
+    table = province_fit(out, provinces).drop_nulls("pub_persons")
+    if table.height:
+        worst_p = float(table.select(pl.col("err_persons_pct").abs().max()).item())
+        worst_t = float(table.select(pl.col("err_target_pct").abs().max()).item())
+        click.echo(f"fit to TPMAP 2561 ({table.height} provinces): largest error people "
+                   f"{worst_p:.3f} %, target poor {worst_t:.3f} %")
 
 
 def _panel(rounds: str, provinces: list[str] | None, amphoes: list[str] | None, seed: int,

@@ -40,41 +40,20 @@ def command(dataset: str | None, version: str | None, level: str | None,
             province: str | None, villages_of: str | None, households_of: str | None,
             fmt: str, public: bool, out_dir: str) -> None:
     """Export a table; the file name is generated (Thai area names kept)."""
-    from service.access.principal import PUBLIC, Principal
-    from service.export import EXPORTERS, export_frame, make_filename
     from service.services import Services
     from service.usecases import exports
 
-    chosen = [x for x in (level, villages_of, households_of) if x]
-    if len(chosen) != 1:
+    if len([x for x in (level, villages_of, households_of) if x]) != 1:
         raise click.UsageError("give exactly one of --level, --villages, --households")
     if households_of and public:
         raise click.UsageError("household lists are never public "
                                "/ รายชื่อครัวเรือนไม่เผยแพร่ต่อสาธารณะ")
     s = Services.create(settings_from_env())
-    dataset = dataset or s.settings.default_dataset
-    operator = Principal("national", username=f"cli:{getpass.getuser()}")
-    who, tag = (PUBLIC, "public") if public else (operator, "full")
-    spatial, k = EXPORTERS[fmt].spatial, s.min_households
-    if households_of:
-        export = exports.household_list(s.store, operator, dataset, version,
-                                        households_of.upper(), fmt=fmt)
-        s.users.audit(username=str(operator.username), role="national", province=None,
-                      action="export_households",
-                      object=f"{dataset}/{export.version}/{households_of.upper()}",
-                      detail=f"format={fmt} rows={len(export.frame)}")
-    elif villages_of:
-        export = exports.village_list(s.store, who, dataset, s.store.version(dataset, version),
-                                      villages_of.upper(), spatial=spatial, min_households=k,
-                                      tag=tag)
-    else:
-        export = exports.area_table(s.store, who, dataset, s.store.version(dataset, version),
-                                    str(level), province=province.upper() if province else None,
-                                    spatial=spatial, min_households=k, whole_country=True,
-                                    tag=tag)
-    body = export_frame(export.frame.drop(columns=["view"], errors="ignore"), fmt,
-                        layer=export.layer)
-    _, name = make_filename(export.name_parts, EXPORTERS[fmt].extension)
+    export = exports.operator_export(
+        s, dataset or s.settings.default_dataset, version, level=level, province=province,
+        villages_of=villages_of, households_of=households_of, fmt=fmt, public=public,
+        username=f"cli:{getpass.getuser()}")
+    body, name = exports.export_file(export, fmt)
     path = Path(out_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)

@@ -13,34 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import polars as pl
-
-from service.errors import InvalidInput
 
 log = logging.getLogger(__name__)
-
-
-def read_persons(path: str) -> pl.LazyFrame:
-    """CSV (UTF-8, with or without BOM) or Parquet person file as a LazyFrame."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            lazy = pl.scan_parquet(p)
-            lazy.collect_schema()
-            return lazy
-        if suffix in (".csv", ".txt"):
-            # ids stay text; everything else inferred from the whole file
-            frame = pl.read_csv(p, infer_schema_length=None, encoding="utf8",
-                                schema_overrides={"person_id": pl.String, "hh_id": pl.String,
-                                                  "village_id": pl.String})
-            if frame.columns and frame.columns[0].startswith("\ufeff"):
-                frame = frame.rename({frame.columns[0]: frame.columns[0].lstrip("\ufeff")})
-            return frame.lazy()
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"อ่านไฟล์ไม่ได้ / cannot read the file: {exc}", file=str(p)) from exc
-    raise InvalidInput("รองรับเฉพาะ .csv และ .parquet / only .csv and .parquet are supported",
-                       file=str(p))
 
 
 def _fmt(v: Any) -> Any:
@@ -118,26 +92,11 @@ def command(spec_name: str, input_path: str, by: str | None, k_values: tuple[flo
 
     คำนวณดัชนีความยากจนหลายมิติ (Alkire-Foster) และความครอบคลุมของสวัสดิการ
     """
-    from service.analysis.coverage import load_programmes
-    from service.analysis.mpi import summarize
-    from service.analysis.spec import load_spec
+    from service.usecases.mpi_file import score_file
 
-    try:
-        spec = load_spec(spec_name)
-        if union_dims is not None or no_card:
-            dims = [d.strip() for d in union_dims.split(",")] if union_dims else None
-            spec = spec.with_union(dims, None if no_card else True)
-        progs = (None if programmes == "none"
-                 else load_programmes(None if programmes == "default" else programmes))
-        frame = read_persons(input_path)
-        summary = summarize(frame, spec, progs, by=by, k_values=list(k_values) or None,
-                            weight=weight, file=input_path)
-    except pl.exceptions.PolarsError as exc:
-        # e.g. a rule comparing a text column with a number: name the file, not a traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise click.ClickException(
-            f"file {input_path}: คำนวณไม่ได้ / cannot compute with these columns: {first}"
-        ) from exc
+    summary = score_file(spec_name, input_path, by=by, k_values=list(k_values) or None,
+                         weight=weight, programmes=programmes, union_dims=union_dims,
+                         no_card=no_card)
     if summary["skipped"]:
         click.echo("หมายเหตุ / note: skipped (missing columns): " + "; ".join(
             f"{part}: {', '.join(cols)}" for part, cols in summary["skipped"].items()),

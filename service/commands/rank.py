@@ -14,7 +14,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from service.usecases.ranking import RANK_LEVELS, load_areas, parse_pairs, rank, rank_config
+from service.usecases.ranking import RANK_LEVELS, operator_ranking, parse_pairs, rank_config
 
 log = logging.getLogger(__name__)
 
@@ -105,42 +105,36 @@ def command(dataset: str | None, version_id: str | None, level: str, province: s
     """
     from service.settings import settings_from_env
     from service.store import open_store
-    from service.usecases.ranking import RankingInputs
 
     settings = settings_from_env()
-    dataset = dataset or settings.default_dataset
-    store = open_store(settings)
-    config = rank_config(weights_file, parse_pairs(weight_overrides, "weight") or None)
-    areas, previous, v, prev_v = load_areas(store, dataset, level, province=province,
-                                            version=version_id)
-    if areas.empty:
-        raise click.ClickException(f"no {level} areas found for {province or 'the country'}")
-    ranked = rank(store, RankingInputs(dataset, v, prev_v, areas, previous, []), config,
-                  level=level, province=province, n_boot=n_boot, top_n=top, seed=seed,
-                  household_bootstrap=True)  # the operator sees every province's detail
-    meta = {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
-            "uncertainty": (ranked.attrs.get("bootstrap") or {}).get("method"),
-            "province": province or "all",
-            "previous_version": prev_v.id if prev_v is not None else None,
-            "areas": len(ranked), "notes": ranked.attrs.get("notes", [])}
-    frame = ranked if fmt != "table" else ranked.head(top)
-    if fmt == "table":
-        show = ["priority_rank", "code", "name_th", "priority_score"]
-        if n_boot > 0:
-            show += ["rank_lo", "rank_hi", "p_top_n"]
-        emit(frame[[c for c in show if c in frame]].round(3), fmt, output, meta)
-        click.echo("")
-        langs = ("th", "en") if lang == "both" else (lang,)
-        for _, row in frame.iterrows():
-            names = [row.get("name_en"), row.get("name_th")] if lang == "en" else [
-                row.get("name_th")]
-            name = next((n for n in names if isinstance(n, str) and n), "")
-            head = f"{row['priority_rank']:>3}. {row['code']} {name}".rstrip()
-            if len(langs) == 1:
-                click.echo(f"{head}: {row[f'explanation_{langs[0]}']}")
-                continue
-            click.echo(head)
-            for lg in langs:
-                click.echo(f"     {lg.upper()}: {row[f'explanation_{lg}']}")
+    ranked, meta = operator_ranking(
+        open_store(settings), dataset or settings.default_dataset, level, province=province,
+        version=version_id, config=rank_config(weights_file, parse_pairs(weight_overrides,
+                                                                         "weight") or None),
+        n_boot=n_boot, top_n=top, seed=seed)
+    if fmt != "table":
+        emit(ranked, fmt, output, meta)
         return
-    emit(frame, fmt, output, meta)
+    frame = ranked.head(top)
+    show = ["priority_rank", "code", "name_th", "priority_score"]
+    if n_boot > 0:
+        show += ["rank_lo", "rank_hi", "p_top_n"]
+    emit(frame[[c for c in show if c in frame]].round(3), fmt, output, meta)
+    click.echo("")
+    explain(frame, lang)
+
+
+def explain(frame: pd.DataFrame, lang: str) -> None:
+    """Each area's explanation, in Thai then English (or one language)."""
+    langs = ("th", "en") if lang == "both" else (lang,)
+    for _, row in frame.iterrows():
+        names = [row.get("name_en"), row.get("name_th")] if lang == "en" else [
+            row.get("name_th")]
+        name = next((n for n in names if isinstance(n, str) and n), "")
+        head = f"{row['priority_rank']:>3}. {row['code']} {name}".rstrip()
+        if len(langs) == 1:
+            click.echo(f"{head}: {row[f'explanation_{langs[0]}']}")
+            continue
+        click.echo(head)
+        for lg in langs:
+            click.echo(f"     {lg.upper()}: {row[f'explanation_{lg}']}")

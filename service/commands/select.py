@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import pandas as pd
 
 from service.commands.rank import emit
 from service.usecases.ranking import parse_pairs
@@ -35,35 +36,25 @@ def command(dataset: str | None, version_id: str | None, province: str, budget: 
 
     เลือกหมู่บ้านภายใต้งบประมาณ ให้จำนวนคนพ้นความยากจนมากที่สุด เทียบกับการเลือกตามลำดับความสำคัญ
     """
-    from service.access.principal import Principal
     from service.settings import settings_from_env
     from service.store import open_store
-    from service.usecases import published, selection
+    from service.usecases import selection
 
     settings = settings_from_env()
-    dataset = dataset or settings.default_dataset
-    store = open_store(settings)
-    sel, _, v = selection.select(
-        store, Principal("national"), dataset, province.upper(), version_id, budget=budget,
-        costs=parse_pairs(costs, "cost") if costs else None, objective=objective,
+    sel, meta = selection.operator_selection(
+        open_store(settings), dataset or settings.default_dataset, province.upper(), version_id,
+        budget=budget, costs=parse_pairs(costs, "cost") if costs else None, objective=objective,
         per_amphoe=per_amphoe, time_limit=time_limit)
-    summary = published.summary(sel)
-    base = summary.pop("top_of_ranking")
-    meta = {"dataset": dataset, "version": v.id, "province": province.upper(),
-            **dict(summary.items()),
-            "top_of_ranking_people_lifted": base["people_lifted"],
-            "top_of_ranking_cost_thb": base["total_cost_thb"],
-            "gain_people_lifted": base["people_lifted_difference"],
-            "gain_m0_fall": base["m0_fall_difference"]}
+    emit(sel.selected if fmt != "table" else for_people(sel.selected), fmt, output, meta)
+
+
+def for_people(selected: pd.DataFrame) -> pd.DataFrame:
+    """The terminal table: whole baht with separators, the benefit to 4 decimals at most."""
     cols = [c for c in ("code", "name_th", "amphoe_code", "n_poor", "n_target_poor",
-                        "cost_thb", "benefit",
-                        "priority_rank") if c in sel.selected]
-    if fmt != "table":
-        emit(sel.selected, fmt, output, meta)
-        return
-    shown = sel.selected[cols].copy()
-    if "cost_thb" in shown:  # whole baht with separators; the benefit to 4 decimals at most
+                        "cost_thb", "benefit", "priority_rank") if c in selected]
+    shown = selected[cols].copy()
+    if "cost_thb" in shown:
         shown["cost_thb"] = [f"{v:,.0f}" for v in shown["cost_thb"].astype("float64")]
     if "benefit" in shown:
         shown["benefit"] = shown["benefit"].astype("float64").round(4)
-    emit(shown, fmt, output, meta)
+    return shown

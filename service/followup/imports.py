@@ -92,6 +92,7 @@ class AssistImport(ImportReport):
     """What an agency-file import did (no personal data: ids are masked in problems)."""
 
     REASONS = REASONS
+    FATAL_CODES = FATAL
     HEADINGS: ClassVar[Mapping[str, str]] = {
         "created": "นำเข้าสำเร็จ / imported",
         "existing": "ไฟล์นี้เคยนำเข้าแล้ว ไม่นำเข้าซ้ำ / already imported (same SHA-256): "

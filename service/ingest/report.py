@@ -32,8 +32,15 @@ class ImportReport:
 
     #: problem code -> (Thai, English) reason
     REASONS: ClassVar[Mapping[str, tuple[str, str]]] = {}
+    #: problem codes that refuse the whole import as forbidden
+    FATAL_CODES: ClassVar[frozenset[str]] = frozenset({"wrong_province"})
     #: status -> the summary's first line (Thai / English)
     HEADINGS: ClassVar[Mapping[str, str]] = {}
+
+    @property
+    def forbidden(self) -> bool:
+        """Rows outside the uploader's province were found (the import answers 403)."""
+        return any(code in self.FATAL_CODES for _col, code in self.problem_counts)
 
     @property
     def n_problems(self) -> int:

@@ -48,6 +48,7 @@ class IngestReport(ImportReport):
     """What an import did: counts, problems (file, row, column, reason), the version."""
 
     REASONS = REASONS
+    FATAL_CODES = FATAL_CODES
     HEADINGS: ClassVar[Mapping[str, str]] = {
         "created": "นำเข้าสำเร็จ สร้างรุ่นข้อมูลใหม่ / imported: new version",
         "existing": "ไฟล์นี้เคยนำเข้าแล้ว ไม่สร้างรุ่นใหม่ / already imported (same SHA-256): "
@@ -70,11 +71,6 @@ class IngestReport(ImportReport):
     report_file: str | None = None
     quarantine_files: list[str] = field(default_factory=list)
     carried_provinces: list[str] = field(default_factory=list)
-
-    @property
-    def forbidden(self) -> bool:
-        """Rows outside the uploader's province were found."""
-        return any(code in FATAL_CODES for _col, code in self.problem_counts)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -764,8 +764,12 @@ def measures_available(tables: dict[str, pl.DataFrame]) -> list[str]:
 
 
 def import_tpmap(settings: SettingsLike, directory: str | Path, *, dataset: str,
-                 round: int, store: Any = None, progress: bool = False) -> TpmapReport:
+                 round: int, store: Any = None, progress: bool = False,
+                 on_progress: Callable[[float], None] | None = None) -> TpmapReport:
     """Validate every TPMAP file of ``directory`` and publish one version (or nothing).
+
+    ``on_progress`` (a job's progress, 0-1) is called after each batch of provinces and
+    before publishing.
 
     Returns the report: ``created`` (new version), ``existing`` (the same files are stored:
     same SHA-256, no new version) or ``rejected`` (problems listed; nothing stored).
@@ -817,6 +821,8 @@ def import_tpmap(settings: SettingsLike, directory: str | Path, *, dataset: str,
             parts.append(part)
             if progress:
                 log.info("TPMAP %s: read and checked", ", ".join(batch))
+            if on_progress is not None:
+                on_progress(0.1 + 0.7 * (n + 1) / len(batches))
         if report.n_problems:
             report.status = "rejected"
             return report
@@ -824,6 +830,8 @@ def import_tpmap(settings: SettingsLike, directory: str | Path, *, dataset: str,
         tables = build_tables(parts, admin_names(h))
         del parts
         report.areas = {level: t.height for level, t in tables.items()}
+        if on_progress is not None:
+            on_progress(0.85)
         try:
             version = _publish(settings, store, tables, staging, dataset=dataset,
                                round=int(round), sha=sha, report=report)

@@ -54,3 +54,20 @@ def area_names(store: Any, dataset: str, version: str, province: str | None) -> 
 
 def dataset_names(store: Any) -> list[str]:
     return list(store.datasets())
+
+
+def compare_rounds(store: Any, dataset: str, old: str | None, new: str | None, level: str, *,
+                   province: str | None = None) -> tuple[Any, str, str]:
+    """(change per area between two versions, old id, new id): ``new`` defaults to the
+    current version, ``old`` to the newest other version (superseded ones included)."""
+    from service.errors import InvalidInput
+    from service.store import compare_versions
+
+    new = new or store.current(dataset).id
+    if old is None:
+        older = [v for v in store.versions(dataset, superseded=True) if v.id != new]
+        if not older:
+            raise InvalidInput(f"dataset {dataset} has only one version "
+                               "/ มีข้อมูลเพียงรุ่นเดียว", column="old")
+        old = older[0].id
+    return compare_versions(store, dataset, old, new, level, province=province), old, new

@@ -321,9 +321,13 @@ def village_rows(villages: pd.DataFrame, area: str, spec: Any, *,
                                column="dimension")
         by_code = villages.set_index(villages["code"].astype(str))
         cols = [f"n_cdep_{i}" for i in dims[dimension] if f"n_cdep_{i}" in by_code]
+        out = "n_poor_in_dimension"
+        if not cols and f"n_target_poor_{dimension}" in by_code:  # published tables (TPMAP):
+            out = f"n_target_poor_{dimension}"  # the target poor deprived in the dimension
+            cols = [out]
         worst = by_code[cols].max(axis=1) if cols else pd.Series(0, index=by_code.index)
-        frame["n_poor_in_dimension"] = frame["village_id"].map(worst)
-        frame = frame[(frame["n_poor_in_dimension"].fillna(0) > 0) | frame["suppressed"]]
+        frame[out] = frame["village_id"].map(worst)
+        frame = frame[(frame[out].fillna(0) > 0) | frame["suppressed"]]
     if order != "priority" and order in frame:
         frame = frame.sort_values(["suppressed", order, "village_id"],
                                   ascending=[True, False, True], kind="stable")
@@ -368,6 +372,11 @@ def target_list(src: Any, kind: str, area: str, *, version_id: str | None = None
                            column="area")
     version = src.store.version(src.dataset, version_id)
     meta = version.meta or {}
+    published = meta.get("kind") == "published"  # TPMAP's tables: no households
+    if published and kind != "villages":
+        raise NotFound("household and exclusion lists need person records: not available "
+                       "for this dataset (published tables) / รายชื่อครัวเรือนและคนตกหล่นต้องใช้"
+                       "ข้อมูลรายบุคคล ไม่มีในชุดข้อมูลนี้")
     spec = load_spec(str(meta.get("spec") or "tpmap"))
     province = area[:4]
     row = area_row(src, version.id, area)
@@ -391,7 +400,9 @@ def target_list(src: Any, kind: str, area: str, *, version_id: str | None = None
         frame = village_rows(villages, area, spec, previous=previous, names=names,
                              order=order, dimension=dimension or None)
         info["view"] = "detail" if src.can_see(province) else "public"
-        info["orders"] = VILLAGE_ORDERS
+        info["orders"] = {k: v for k, v in VILLAGE_ORDERS.items()
+                          if not (published and k == "n_poor")}
+        info["published"] = published
     else:
         persons = src.store.read_persons(src.dataset, province, version=version.id)
         if kind == "households":

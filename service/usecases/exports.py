@@ -110,3 +110,42 @@ def household_list(store: Any, p: Principal, dataset: str, version: str | None, 
     check_size(frame)
     return Export(frame, ["chipao", dataset, v.round, "ครัวเรือนเป้าหมาย", area, "households"],
                   "households", v.id)
+
+
+def operator_export(s: Any, dataset: str, version: str | None, *, level: str | None,
+                    province: str | None, villages_of: str | None, households_of: str | None,
+                    fmt: str, public: bool, username: str) -> Export:
+    """One of the three exports with an operator's full access (``chipao export``), or as
+    the public sees it (``public``: disclosure control as the public API). A household list
+    (never public) is written to the audit log as ``username``."""
+    from service.access.principal import PUBLIC
+    from service.export import EXPORTERS
+
+    operator = Principal("national", username=username)
+    who, tag = (PUBLIC, "public") if public else (operator, "full")
+    spatial, k = EXPORTERS[fmt].spatial, s.min_households
+    if households_of:
+        export = household_list(s.store, operator, dataset, version, households_of.upper(),
+                                fmt=fmt)
+        s.users.audit(username=username, role="national", province=None,
+                      action="export_households",
+                      object=f"{dataset}/{export.version}/{households_of.upper()}",
+                      detail=f"format={fmt} rows={len(export.frame)}")
+        return export
+    v = s.store.version(dataset, version)
+    if villages_of:
+        return village_list(s.store, who, dataset, v, villages_of.upper(), spatial=spatial,
+                            min_households=k, tag=tag)
+    return area_table(s.store, who, dataset, v, str(level),
+                      province=province.upper() if province else None, spatial=spatial,
+                      min_households=k, whole_country=True, tag=tag)
+
+
+def export_file(export: Export, fmt: str) -> tuple[bytes, str]:
+    """(the file's bytes, its generated name: Thai area names kept)."""
+    from service.export import EXPORTERS, export_frame, make_filename
+
+    body = export_frame(export.frame.drop(columns=["view"], errors="ignore"), fmt,
+                        layer=export.layer)
+    _, name = make_filename(export.name_parts, EXPORTERS[fmt].extension)
+    return body, name

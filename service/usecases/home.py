@@ -35,6 +35,8 @@ HEADLINE = (
 )
 WITHHELD = "ไม่เปิดเผย · withheld"
 NO_DATA = "ไม่มีข้อมูล · no data"
+#: a column the dataset does not have (published tables: the measures needing persons)
+NOT_AVAILABLE = "ไม่มีในชุดข้อมูลนี้ · not available for this dataset"
 
 
 def _is_na(value: Any) -> bool:
@@ -52,6 +54,8 @@ def _cell(row: Any, value: Any, fmt: str, columns: tuple[str, ...], public: bool
     if public and ((not _is_na(suppressed) and bool(suppressed)) or
                    any(c in row and _is_na(row[c]) for c in columns)):
         return WITHHELD
+    if any(c not in row for c in columns):
+        return NOT_AVAILABLE
     return NO_DATA
 
 
@@ -112,7 +116,8 @@ def _fill_figures(s: Services, out: dict[str, Any], v: Any, dataset: str,
     out["version"] = v
     # Buddhist-era date and Bangkok time, as people read it ("1 ธ.ค. 2569 18:30 น.")
     out["created"] = be_datetime(v.created_at) if v.created_at else ""
-    out["k"] = _spec_k(v.meta or {})
+    # published tables (TPMAP hook): no persons, no cut-off k
+    out["k"] = None if (v.meta or {}).get("kind") == "published" else _spec_k(v.meta or {})
 
     # area columns: the country, and a provincial user's own province in detail
     areas = []

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from service.errors import InvalidInput, NotFound
+from service.vocabulary import GROUP_DEFINITIONS
 
 #: admin level by code length
 LEVEL_BY_LEN = {2: "country", 4: "province", 6: "amphoe", 8: "tambon", 10: "village"}
@@ -30,10 +31,7 @@ LEVEL_WORDS = {"country": ("ประเทศ", "Country"), "province": ("จ�
                "amphoe": ("อำเภอ", "District (amphoe)"), "tambon": ("ตำบล", "Subdistrict (tambon)"),
                "village": ("หมู่บ้าน", "Village")}
 #: target groups with their H column: id -> (Thai, English)
-GROUP_WORDS = {"child": ("เด็ก (ต่ำกว่า 18 ปี)", "Children (under 18)"),
-               "woman": ("ผู้หญิง", "Women"), "elderly": ("ผู้สูงอายุ (60 ปีขึ้นไป)", "Elderly (60+)"),
-               "disabled": ("คนพิการ", "People with disabilities"),
-               "chronic": ("ผู้ป่วยเรื้อรัง", "Chronically ill")}
+GROUP_WORDS = {g: (label.th, label.en) for g, label in GROUP_DEFINITIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -410,6 +408,8 @@ def ranking_page(src: AreaSource, area: str | None, level: str | None, *,
             "name_th": (name_row.get("name_th") if area != "TH" else "ประเทศไทย") or area,
             "name_en": (name_row.get("name_en") if area != "TH" else "Thailand") or "",
             "level_words": LEVEL_WORDS[level], "items": ranking_items(ranked, area),
+            # published tables (TPMAP) have no M0: "not available", never "no data"
+            "m0_available": "m0" in ranked.columns,
             "n_ranked": len(ranked), "n_hidden": ranked.attrs.get("n_hidden", 0),
             "notes": ranked.attrs.get("notes", []), "components": components,
             "bootstrap": ranked.attrs.get("bootstrap"), "n_boot": n_boot, "top_n": top_n,

@@ -6,10 +6,10 @@ Plain values in, plain values out; no Flask, no click (routes and commands stay 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
-import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,36 +33,72 @@ def require_national(principal: Any) -> None:
 
 
 def import_published(settings: SettingsLike, principal: Any, directory: str | Path, *,
-                     dataset: str, round: int, store: Any = None) -> Any:
+                     dataset: str, round: int, store: Any = None,
+                     on_progress: Any = None) -> Any:
     """Import a directory of TPMAP published tables (see :mod:`service.ingest.tpmap`)."""
     settings = as_settings(settings)
     from service.ingest.tpmap import import_tpmap
 
     require_national(principal)
-    report = import_tpmap(settings, directory, dataset=dataset, round=round, store=store)
+    report = import_tpmap(settings, directory, dataset=dataset, round=round, store=store,
+                          on_progress=on_progress)
     log.info("published import %s round %s: %s (%d problems)", dataset, round, report.status,
              report.n_problems)
     return report
 
 
-def import_uploaded(settings: SettingsLike, principal: Any,
-                    files: Iterable[tuple[str, Any]], *, dataset: str, round: int,
-                    store: Any = None) -> Any:
-    """Import uploaded files (``(name, binary stream)`` pairs: CSVs, or ZIP archives of
-    them) through a private temporary directory, removed afterwards."""
-    settings = as_settings(settings)
+def check_round(text: str | None) -> int:
+    if not re.fullmatch(r"\d{4}", (text or "").strip()):
+        raise InvalidInput("round must be a 4-digit year, e.g. 2561 / round ต้องเป็นปี 4 หลัก",
+                           column="round")
+    return int((text or "").strip())
+
+
+def save_uploads(settings: SettingsLike, principal: Any, files: Sequence[Any]
+                 ) -> tuple[Path, Any, list[tuple[str, Path]]]:
+    """The request's part: the uploaded parts saved as they came (objects with ``filename``
+    and ``save(path)``, or ``(name, binary stream)`` pairs) in a private work directory
+    (:func:`service.ingest.run.open_work_dir`: locked while in use, removed if its process
+    dies). Returns (directory, lock, [(display name, saved path)])."""
+    from service.ingest.run import close_work_dir, open_work_dir
+
     require_national(principal)
-    max_bytes = settings.ingest_max_uncompressed_mb * 1024 * 1024
-    tmp_root = Path(settings.data_dir) / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="tpmap-upload-", dir=tmp_root))
+    if not files:
+        raise InvalidInput("no file uploaded / ไม่พบไฟล์", column="file")
+    if len(files) > MAX_UPLOAD_FILES:
+        raise InvalidInput(f"at most {MAX_UPLOAD_FILES} files / ไม่เกิน {MAX_UPLOAD_FILES} ไฟล์",
+                           column="file")
+    work, lock = open_work_dir(settings, "tpmap-upload-")
+    saved: list[tuple[str, Path]] = []
     try:
-        n = 0
-        total = 0
-        for name, stream in files:
-            base = Path(name.replace("\\", "/")).name
+        for i, f in enumerate(files):
+            name, stream = (f if isinstance(f, tuple) else (f.filename or "", None))
+            path = work / f"{i:04d}.upload"
+            if stream is None:
+                f.save(path)
+            else:
+                with open(path, "wb") as dst:
+                    shutil.copyfileobj(stream, dst)
+            saved.append((Path(str(name).replace("\\", "/")).name, path))
+    except BaseException:
+        close_work_dir(work, lock)
+        raise
+    return work, lock, saved
+
+
+def unpack_uploads(settings: SettingsLike, work: Path, saved: Sequence[tuple[str, Path]]
+                   ) -> Path:
+    """The job's part: the saved parts as the files of one directory (ZIP archives unpacked,
+    names without directories; at most ``ingest_max_uncompressed_mb`` unpacked)."""
+    settings = as_settings(settings)
+    max_bytes = settings.ingest_max_uncompressed_mb * 1024 * 1024
+    out = work / "files"
+    out.mkdir()
+    n = total = 0
+    try:
+        for base, path in saved:
             if base.lower().endswith(".zip"):
-                with zipfile.ZipFile(stream) as archive:
+                with zipfile.ZipFile(path) as archive:
                     for info in archive.infolist():
                         if info.is_dir():
                             continue
@@ -74,23 +110,81 @@ def import_uploaded(settings: SettingsLike, principal: Any,
                         if not inner or inner.startswith("."):
                             continue
                         n += 1
-                        with archive.open(info) as src, open(work / inner, "wb") as dst:
+                        with archive.open(info) as src, open(out / inner, "wb") as dst:
                             shutil.copyfileobj(src, dst)
-            elif base:
+                path.unlink()
+            elif base and not base.startswith("."):
                 n += 1
-                with open(work / base, "wb") as dst:
-                    shutil.copyfileobj(stream, dst)
+                path.replace(out / base)
             if n > MAX_UPLOAD_FILES:
                 raise InvalidInput(f"at most {MAX_UPLOAD_FILES} files / ไม่เกิน "
                                    f"{MAX_UPLOAD_FILES} ไฟล์", column="file")
-        if n == 0:
-            raise InvalidInput("no file uploaded / ไม่พบไฟล์", column="file")
-        return import_published(settings, principal, work, dataset=dataset, round=round,
-                                store=store)
     except zipfile.BadZipFile:
         raise InvalidInput("not a readable ZIP archive / ไฟล์ ZIP เสียหาย", column="file") from None
+    if n == 0:
+        raise InvalidInput("no file uploaded / ไม่พบไฟล์", column="file")
+    return out
+
+
+def import_uploaded(settings: SettingsLike, principal: Any, files: Sequence[Any], *,
+                    dataset: str, round: int, store: Any = None, on_progress: Any = None
+                    ) -> Any:
+    """Import uploaded files (CSVs, or ZIP archives of them) at once, through a private
+    work directory removed afterwards (the HTTP route runs it as a job:
+    :func:`submit_import`)."""
+    from service.ingest.run import close_work_dir
+
+    work, lock, saved = save_uploads(settings, principal, files)
+    try:
+        return import_published(settings, principal, unpack_uploads(settings, work, saved),
+                                dataset=dataset, round=round, store=store,
+                                on_progress=on_progress)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        close_work_dir(work, lock)
+
+
+def import_result(report: Any) -> dict[str, Any]:
+    """A finished import as the HTTP answer in plain values (201/200, or 422 + report)."""
+    from service.errors import problem_body
+
+    body = report.to_dict()
+    if report.status == "rejected":
+        return {"status": 422, "problem": problem_body(
+            422, "Invalid input", "the files have problems; nothing was imported "
+                                  "/ ไฟล์มีปัญหา ไม่ได้นำเข้า", {"report": body})}
+    return {"status": 201 if report.status == "created" else 200, "report": body}
+
+
+def submit_import(settings: SettingsLike, users: Any, runner: Any, principal: Any, name: str,
+                  files: Sequence[Any], *, round_text: str | None,
+                  remote_addr: str | None = None) -> str:
+    """Check the request, save its files and submit their import to ``runner`` (a
+    :class:`service.jobs.JobRunner`: off the request threads, one build per dataset at a
+    time, progress per batch of provinces); returns the job id. Audited when it ends."""
+    from service.ingest.run import close_work_dir
+    from service.store.catalog import validate_dataset_name
+
+    require_national(principal)
+    validate_dataset_name(name)
+    round_ = check_round(round_text)
+    work, lock, saved = save_uploads(settings, principal, files)
+
+    def work_fn(progress: Any) -> dict[str, Any]:
+        try:
+            directory = unpack_uploads(settings, work, saved)
+            progress(0.1)
+            report = import_published(settings, principal, directory, dataset=name,
+                                      round=round_, on_progress=progress)
+        finally:
+            close_work_dir(work, lock)
+        users.audit(username=principal.username, role=principal.role,
+                    province=principal.province, action="import-tpmap",
+                    object=f"{name}/{report.version_id or '-'}",
+                    detail=f"status={report.status} problems={report.n_problems}",
+                    remote_addr=remote_addr)
+        return import_result(report)
+
+    return runner.submit("tpmap-import", name, principal.username, work_fn)
 
 
 def version_kind(version: Any) -> str:
@@ -344,8 +438,39 @@ def kpi_dashboard(src: Any, province: str | None, versions: list[Any], *,
         raise NotFound("no area tables to compute KPIs from / ไม่มีตารางพื้นที่")
     round_list = [r for r, _ in rounds]
     base = baseline_round if baseline_round in round_list else round_list[0]
+    rows = kpi_rows(rounds, base)
+    frame = pd.DataFrame(rows)
+    areas = []
+    for code in ["TH", *([province] if province else [])]:
+        sub = [r for r in rows if r["province_code"] == code]
+        if not sub:
+            continue
+        kpis = []
+        for kpi, th, en, _n, _d, fmt, _f in PUBLISHED_KPIS:
+            by_round = {r["round"]: r for r in sub if r["kpi"] == kpi}
+            kpis.append({"family": "published", "kpi": kpi, "th": th, "en": en, "fmt": fmt,
+                         "cells": [by_round.get(r) for r in round_list]})
+        rate = {r["round"]: r["value"] for r in sub if r["kpi"] == "target_poor_rate"}
+        chart = line_chart(round_list, [
+            {"id": "target_poor_rate", "th": "สัดส่วนคนจนเป้าหมาย", "en": "target-poor rate",
+             "color": "#c0392b", "values": [rate.get(r) for r in round_list]}], fmt="percent")
+        name = next((r["name_th"] for r in sub if r["name_th"]), code)
+        areas.append({"code": code, "name_th": "ประเทศไทย" if code == "TH" else name,
+                      "kpis": kpis, "chart": chart})
+    return {"rounds": round_list, "baseline_round": base, "table": frame, "areas": areas,
+            "province": province, "provinces": provinces, "version": versions[-1],
+            "published": True, "not_available": NOT_AVAILABLE,
+            "unavailable_kpis": _unavailable_kpis(KPI_WORDS)}
+
+
+def kpi_rows(rounds: list[tuple[int, Any]], base: int) -> list[dict[str, Any]]:
+    """One row per (area, round, KPI) of :data:`PUBLISHED_KPIS` from area tables as the
+    caller may see them (``[(round, table)]``; a null count gives no value, status
+    ``no_data``); the target-poor KPIs compared with the ``base`` round."""
     rows: list[dict[str, Any]] = []
-    base_rows = {r["code"]: r for r in dict(rounds)[base].to_dict("records")}
+    base_table = dict(rounds).get(base)
+    base_rows = ({r["code"]: r for r in base_table.to_dict("records")}
+                 if base_table is not None else {})
     for rnd, table in rounds:
         for area in table.to_dict("records"):
             for kpi, th, en, num, den, fmt, falls in PUBLISHED_KPIS:
@@ -374,28 +499,43 @@ def kpi_dashboard(src: Any, province: str | None, versions: list[Any], *,
                     "change_pct": 100 * (value - b) / b if value is not None and b else None,
                     "status": status, "status_th": words[0], "status_en": words[1],
                     "good": status in ("baseline", "falling")})
-    frame = pd.DataFrame(rows)
-    areas = []
-    for code in ["TH", *([province] if province else [])]:
-        sub = [r for r in rows if r["province_code"] == code]
-        if not sub:
+    return rows
+
+
+def kpi_api(s: Any, p: Any, dataset: str, province: str | None, baseline_round: int | None
+            ) -> tuple[Any, list[int]] | None:
+    """``GET /api/v1/kpi`` on a published dataset (None: a person dataset): the rows of
+    :func:`kpi_rows` per province, disclosure as the caller may see them."""
+    import pandas as pd
+
+    from service.access import views
+    from service.access.principal import can_see_province
+    from service.errors import NotFound
+    from service.usecases.datasets import versions_by_round
+
+    by_round = versions_by_round(s.store, dataset)
+    if not by_round or version_kind(list(by_round.values())[-1]) != "published":
+        return None
+    rounds = []
+    for rnd, v in by_round.items():
+        try:
+            frame = views.area_view(s.store, dataset, "province", p, version=v.id,
+                                    min_households=s.min_households, cache=s.views)
+        except NotFound:
             continue
-        kpis = []
-        for kpi, th, en, _n, _d, fmt, _f in PUBLISHED_KPIS:
-            by_round = {r["round"]: r for r in sub if r["kpi"] == kpi}
-            kpis.append({"family": "published", "kpi": kpi, "th": th, "en": en, "fmt": fmt,
-                         "cells": [by_round.get(r) for r in round_list]})
-        rate = {r["round"]: r["value"] for r in sub if r["kpi"] == "target_poor_rate"}
-        chart = line_chart(round_list, [
-            {"id": "target_poor_rate", "th": "สัดส่วนคนจนเป้าหมาย", "en": "target-poor rate",
-             "color": "#c0392b", "values": [rate.get(r) for r in round_list]}], fmt="percent")
-        name = next((r["name_th"] for r in sub if r["name_th"]), code)
-        areas.append({"code": code, "name_th": "ประเทศไทย" if code == "TH" else name,
-                      "kpis": kpis, "chart": chart})
-    return {"rounds": round_list, "baseline_round": base, "table": frame, "areas": areas,
-            "province": province, "provinces": provinces, "version": versions[-1],
-            "published": True, "not_available": NOT_AVAILABLE,
-            "unavailable_kpis": _unavailable_kpis(KPI_WORDS)}
+        if province:
+            frame = frame[frame["code"] == province]
+        if "suppressed" in frame:
+            frame = frame[~frame["suppressed"].astype("boolean").fillna(False).astype(bool)]
+        rounds.append((int(rnd), frame))
+    round_list = [r for r, _ in rounds]
+    base = baseline_round if baseline_round in round_list else (round_list or [0])[0]
+    table = pd.DataFrame(kpi_rows(rounds, base))
+    if not table.empty:
+        table = table.drop(columns=["fmt", "good"])
+        table["view"] = ["detail" if can_see_province(p, c) else "public"
+                         for c in table["province_code"]]
+    return table, round_list
 
 
 def _unavailable_kpis(kpi_words: Mapping[str, tuple[str, str]]) -> list[dict[str, str]]:

@@ -163,7 +163,11 @@ def kpi(s: Services, p: Principal, dataset: str, province: str | None,
     """Master-plan KPIs per province across rounds (MPI per group vs -10 %/5 years, coverage
     vs 80/90/100 %), with ``view`` telling detail from public rows."""
     from service.analysis.kpi import kpi_table
+    from service.usecases.published import kpi_api
 
+    published = kpi_api(s, p, dataset, province, baseline_round)  # TPMAP hook: no persons
+    if published is not None:
+        return published
     rounds = []
     for rnd, v in versions_by_round(s.store, dataset).items():
         try:
@@ -214,3 +218,24 @@ def load_areas(store: Any, dataset: str, level: str, *, province: str | None,
         except NotFound:
             previous = None
     return areas, previous, v, prev_v
+
+
+def operator_ranking(store: Any, dataset: str, level: str, *, province: str | None,
+                     version: str | None, config: Any, n_boot: int = 0, top_n: int = 10,
+                     seed: int = 0) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """(ranked areas, summary) with an operator's full access (``chipao rank``): every
+    province's detail, household bootstrap with a province."""
+    areas, previous, v, prev_v = load_areas(store, dataset, level, province=province,
+                                            version=version)
+    if areas.empty:
+        raise NotFound(f"no {level} areas found for {province or 'the country'} "
+                       f"/ ไม่พบพื้นที่ระดับ {level}")
+    ranked = rank(store, RankingInputs(dataset, v, prev_v, areas, previous, []), config,
+                  level=level, province=province, n_boot=n_boot, top_n=top_n, seed=seed,
+                  household_bootstrap=True)
+    meta = {"dataset": dataset, "version": v.id, "round": v.round, "level": level,
+            "uncertainty": (ranked.attrs.get("bootstrap") or {}).get("method"),
+            "province": province or "all",
+            "previous_version": prev_v.id if prev_v is not None else None,
+            "areas": len(ranked), "notes": ranked.attrs.get("notes", [])}
+    return ranked, meta

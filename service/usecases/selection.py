@@ -62,3 +62,24 @@ def select(store: Any, p: Principal, dataset: str, province: str, version: str |
     sel = select_villages(table, budget=budget, costs=price, objective=objective or "poor",
                           per_amphoe=per_amphoe, ranking=ranking, time_limit=time_limit)
     return sel, price, v
+
+
+def operator_selection(store: Any, dataset: str, province: str, version: str | None, *,
+                       budget: float, costs: dict[str, float] | None = None,
+                       objective: str | None = None, per_amphoe: bool = False,
+                       time_limit: float = 10.0) -> tuple[Any, dict[str, Any]]:
+    """(selection, summary) with an operator's full access (``chipao select``): the
+    summary compares the selection with taking the top of the priority ranking."""
+    from service.usecases import published
+
+    sel, _, v = select(store, Principal("national"), dataset, province, version,
+                       budget=budget, costs=costs, objective=objective,
+                       per_amphoe=per_amphoe, time_limit=time_limit)
+    summary = published.summary(sel)
+    base = summary.pop("top_of_ranking")
+    return sel, {"dataset": dataset, "version": v.id, "province": province,
+                 **dict(summary.items()),
+                 "top_of_ranking_people_lifted": base["people_lifted"],
+                 "top_of_ranking_cost_thb": base["total_cost_thb"],
+                 "gain_people_lifted": base["people_lifted_difference"],
+                 "gain_m0_fall": base["m0_fall_difference"]}

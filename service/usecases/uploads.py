@@ -5,9 +5,11 @@ imports them (service.ingest.run.ingest_files) and audits it, and its answer is 
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from service.errors import InvalidInput, problem_body
@@ -50,6 +52,25 @@ def display_name(raw: str | None, index: int) -> str:
     name = re.split(r"[\\/]", raw or "")[-1]
     name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()[:120]
     return name or f"upload-{index + 1}"
+
+
+@contextlib.contextmanager
+def staged_file(settings: Any, storage: Any, filename: str) -> Iterator[tuple[Path, str]]:
+    """One uploaded file (``storage``: ``filename`` and ``save(path)``) saved in a private
+    work directory as ``filename``; yields (path, the name shown in messages). The directory
+    is removed when the block ends."""
+    from service.ingest.run import close_work_dir, open_work_dir
+
+    if storage is None or not storage.filename:
+        raise InvalidInput("เลือกไฟล์ที่จะนำเข้า / choose a file to import", column="file")
+    name = re.sub(r"[\x00-\x1f\x7f]", "", re.split(r"[\\/]", storage.filename)[-1])[:120]
+    work, lock = open_work_dir(settings, "upload-")
+    try:
+        path = work / filename
+        storage.save(path)
+        yield path, name or "upload"
+    finally:
+        close_work_dir(work, lock)
 
 
 def allowed_province(principal: Any) -> str | None:
