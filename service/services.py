@@ -63,12 +63,16 @@ class Services:
     jobs: Any = None
     #: small values computed once per app (navigation prefixes, the place search index)
     memo: dict[str, Any] = field(default_factory=dict)
+    #: on-disk map artefacts of the store's versions (service.render.artefacts.Artefacts):
+    #: public masks and first-open values payloads reused after a restart; None = off
+    artefacts: Any = None
 
     @classmethod
     def create(cls, settings: Mapping[str, Any], *, source: AreaSource | None = None
                ) -> Services:
         """Open the store and the user store of ``settings`` (a partial mapping gets the
         defaults)."""
+        from service.render.artefacts import Artefacts
         from service.render.geometry import GeometryCache
         from service.render.sources import StoreSource
         from service.store import open_store
@@ -76,9 +80,12 @@ class Services:
 
         typed = as_settings(settings)
         store = open_store(typed)
+        artefacts = Artefacts(Path(typed.data_dir) / "cache" / "artefacts")
         return cls(settings=typed, store=store, users=UserStore(typed.database_url),
                    source=source if source is not None else StoreSource(store),
-                   geometry=GeometryCache(Path(typed.data_dir) / "cache" / "maps"))
+                   geometry=GeometryCache(Path(typed.data_dir) / "cache" / "maps"),
+                   views=new_view_cache(artefacts=artefacts, store=store),
+                   artefacts=artefacts)
 
     @property
     def min_households(self) -> int:

@@ -388,7 +388,42 @@ def map_values(s: Services, p: Principal | None, req: ValuesRequest, params: Map
            params.k, params.breaks, visibility_key(viewer))
     if not req.version:
         return _values_body(s, req, params, viewer)
-    return s.map_values.get_or_build(key, lambda: _values_body(s, req, params, viewer))
+    stored = first_open_artefact(s, viewer, req, params)
+    if stored is None:
+        return s.map_values.get_or_build(key, lambda: _values_body(s, req, params, viewer))
+    artefacts, name = stored
+
+    def load_or_build() -> tuple[bytes, bytes]:
+        data = artefacts.read_bytes(params.dataset, req.version, name)
+        if data is not None:
+            return gzip.decompress(data), data
+        body, data = _values_body(s, req, params, viewer)
+        artefacts.write_bytes(params.dataset, req.version, name, data)
+        return body, data
+
+    return s.map_values.get_or_build(key, load_or_build)
+
+
+def first_open_artefact(s: Services, viewer: Principal | None, req: ValuesRequest,
+                        params: MapParams) -> tuple[Any, str] | None:
+    """(artefacts, file name) when this values payload is kept on disk across restarts:
+    the public payload of a map as it first opens (default measure, classes, classifier,
+    no group, change, k or fixed breaks) of a version of the app's store; else None (other
+    payloads are built on demand from the stored public decisions, and kept in memory)."""
+    from dataclasses import replace
+
+    from service.render.artefacts import values_name
+
+    artefacts = getattr(s, "artefacts", None)
+    if artefacts is None or getattr(s.source, "store", None) is not s.store or \
+            visibility_key(viewer) != "public" or not req.version:
+        return None
+    if replace(params, round=None) != MapParams.parse({}, default_dataset=params.dataset):
+        return None
+    bdir = str(s.settings.boundaries_dir)
+    context = "|".join([str(s.min_households), *(geometry.source_version(bdir, lv)
+                                                 for lv in BOUNDARY_LEVELS)])
+    return artefacts, values_name(req.level, req.scope, context)
 
 
 def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principal | None
