@@ -38,6 +38,8 @@ RESPONSE_CACHE_BYTES = 256 * 1024 * 1024
 HOME_CACHE_ITEMS = 32
 #: finished map values payloads (versions never change)
 MAP_VALUES_CACHE_ITEMS = 64
+#: finished ranking / selection page results
+PAGE_RESULT_CACHE_ITEMS = 64
 
 
 @dataclass
@@ -54,6 +56,9 @@ class Services:
     home: LRU[dict[str, Any]] = field(default_factory=lambda: LRU(max_items=HOME_CACHE_ITEMS))
     map_values: LRU[tuple[bytes, bytes]] = field(
         default_factory=lambda: LRU(max_items=MAP_VALUES_CACHE_ITEMS))
+    #: finished workspace results (ranking with bootstrap, budget selection) per version,
+    #: parameters and visibility (service.usecases.profile.cached)
+    pages: LRU[Any] = field(default_factory=lambda: LRU(max_items=PAGE_RESULT_CACHE_ITEMS))
     templates: dict[str, Template] = field(default_factory=dict)
     #: household follow-up store (service.followup.store.CaseStore), opened on first use
     followup: Any = None
