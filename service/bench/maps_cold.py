@@ -14,8 +14,9 @@ hundred ms to both). Modes:
 * ``naive``: on demand, artefacts neither read nor written (the naive approach: the server
   before the artefacts; cold = what the first person waited);
 * ``artefacts``: a restart over the built artefacts, no warm-up;
-* ``warm``: the same after the start-up warm-up (``map_warmup.warm``: prepare the process,
-  then build what is missing, here nothing) has finished.
+* ``warm``: the same after the start-up warm-up has finished (``map_warmup.warm``: prepare
+  the process, then build what is missing: here nothing; narrowed to the timed province, so
+  a store whose other provinces are not built yet is not built here).
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ if mode == "build":
     map_warmup.build(s, version=version, provinces=[province])
     print("RESULT " + json.dumps({"build_s": time.perf_counter() - t1}))
     raise SystemExit(0)
-if mode == "warm":
-    map_warmup.warm(s)  # what the background thread does after start-up
+if mode == "warm":  # what the background thread does after start-up (map_warmup.warm),
+    # its build narrowed to the timed province (the same when every province is built)
+    map_warmup.prepare(s)
+    map_warmup.build(s, version=version, provinces=[province])
 warm_s = time.perf_counter() - t1
 client = app.test_client()
 out = {"created_s": created, "warmup_s": warm_s, "cases": {}}
@@ -114,8 +117,11 @@ def command(province: str | None, dataset: str | None) -> None:
         province = str(provinces.sort_values("n_households")["code"].iloc[-1])
     cases = _cases(province, dataset, version)
     build = _run("build", cases, province, version)
+    click.echo(f"built: {build}")
     naive = _run("naive", cases, province, version)
+    click.echo(f"on demand: {naive}")
     artefacts = _run("artefacts", cases, province, version)
+    click.echo(f"artefacts: {artefacts}")
     warm = _run("warm", cases, province, version)
     load = os.getloadavg()
     click.echo(f"dataset {dataset} version {version}; artefacts of the national maps and "
