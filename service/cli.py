@@ -31,6 +31,7 @@ COMMANDS = {
     "datasets": "datasets",
     "db": "db",
     "followup": "followup",
+    "maps": "maps",
 }
 
 

@@ -38,6 +38,8 @@ RESPONSE_CACHE_BYTES = 256 * 1024 * 1024
 HOME_CACHE_ITEMS = 32
 #: finished map values payloads (versions never change)
 MAP_VALUES_CACHE_ITEMS = 64
+#: finished ranking / selection page results
+PAGE_RESULT_CACHE_ITEMS = 64
 
 
 @dataclass
@@ -54,6 +56,9 @@ class Services:
     home: LRU[dict[str, Any]] = field(default_factory=lambda: LRU(max_items=HOME_CACHE_ITEMS))
     map_values: LRU[tuple[bytes, bytes]] = field(
         default_factory=lambda: LRU(max_items=MAP_VALUES_CACHE_ITEMS))
+    #: finished workspace results (ranking with bootstrap, budget selection) per version,
+    #: parameters and visibility (service.usecases.profile.cached)
+    pages: LRU[Any] = field(default_factory=lambda: LRU(max_items=PAGE_RESULT_CACHE_ITEMS))
     templates: dict[str, Template] = field(default_factory=dict)
     #: household follow-up store (service.followup.store.CaseStore), opened on first use
     followup: Any = None
@@ -63,12 +68,16 @@ class Services:
     jobs: Any = None
     #: small values computed once per app (navigation prefixes, the place search index)
     memo: dict[str, Any] = field(default_factory=dict)
+    #: on-disk map artefacts of the store's versions (service.render.artefacts.Artefacts):
+    #: public masks and first-open values payloads reused after a restart; None = off
+    artefacts: Any = None
 
     @classmethod
     def create(cls, settings: Mapping[str, Any], *, source: AreaSource | None = None
                ) -> Services:
         """Open the store and the user store of ``settings`` (a partial mapping gets the
         defaults)."""
+        from service.render.artefacts import Artefacts
         from service.render.geometry import GeometryCache
         from service.render.sources import StoreSource
         from service.store import open_store
@@ -76,9 +85,12 @@ class Services:
 
         typed = as_settings(settings)
         store = open_store(typed)
+        artefacts = Artefacts(Path(typed.data_dir) / "cache" / "artefacts")
         return cls(settings=typed, store=store, users=UserStore(typed.database_url),
                    source=source if source is not None else StoreSource(store),
-                   geometry=GeometryCache(Path(typed.data_dir) / "cache" / "maps"))
+                   geometry=GeometryCache(Path(typed.data_dir) / "cache" / "maps"),
+                   views=new_view_cache(artefacts=artefacts, store=store),
+                   artefacts=artefacts)
 
     @property
     def min_households(self) -> int:

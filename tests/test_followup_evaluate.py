@@ -185,5 +185,6 @@ def test_known_effect_on_a_real_next_round_is_recovered(demo_panel_store, tmp_pa
     # the true effect is known household by household: 0.3 x the share that stayed poor
     assert out["true_effect"] == pytest.approx(
         0.3 * (1 - out["natural_exit_rate_helped"]), abs=0.05)
-    assert out["effect_lo"] <= out["true_effect"] <= out["effect_hi"], out
+    assert out["n_matched_truth"] == out["n_matched"]  # the estimand's households
+    assert out["effect_lo"] <= out["true_effect_matched"] <= out["effect_hi"], out
     assert out["covered"] and out["effect_hi"] - out["effect_lo"] < 0.15

@@ -171,6 +171,59 @@ def test_public_h3_layers_cover_hidden_cells_with_published_parents(built):
     assert "cover_groups" not in own and small <= set(own["codes"])
 
 
+def test_public_r6_map_is_covered_by_the_amphoes_and_locates_no_suppressed_cell(built):
+    """#13 item 4: H3 r6 has no coarser published hexagon, so its gaps were empty. The
+    public r6 map keeps its published cells only (no cell of 1-9 households and no
+    complementary suppressed cell is located, in the geometry or the values) and draws every
+    published amphoe beneath them, hatched, with the public amphoe map's figures."""
+    import h3
+
+    from service.access.views import public_view
+    from service.store import open_store
+
+    app, tokens, ids = built
+    settings = app.config["CHIPAO"]
+    store = open_store(settings)
+    k = int(settings["min_cell_households"])
+    full = store.read_areas("demo", "h3_r6", version=ids[-1])
+    pub = public_view(store, "demo", "h3_r6", version=ids[-1], min_households=k)
+    flagged = set(pub.loc[pub["suppressed"].fillna(False).astype(bool), "code"])
+    hidden = set(full.loc[full["n_households"] < k, "code"]) | flagged
+    assert hidden, "the fixture has small or suppressed r6 cells"
+    geo = _json(_get(app, f"/maps/geo/h3_r6.geojson?dataset=demo&round={ids[-1]}"))
+    values = _json(_get(app, f"/maps/values/h3_r6.json?measure=h&round={ids[-1]}"))
+    ncover = geo["cover_groups"][0]
+    rings, cells = geo["codes"][:ncover], geo["codes"][ncover:]
+    assert len(geo["cover_groups"]) == 1 and ncover > 0
+    assert not hidden & set(geo["codes"]) and not hidden & set(values["codes"])
+    assert all(h3.get_resolution(c) == 6 for c in cells)
+    assert set(cells) == set(full["code"]) - hidden  # every published cell is drawn
+    # the cover: every published amphoe (not only those holding a hidden cell)
+    amphoes = public_view(store, "demo", "amphoe", version=ids[-1], min_households=k)
+    published = set(amphoes.loc[~amphoes["suppressed"].fillna(False).astype(bool), "code"])
+    assert set(rings) == published
+    level = values["cover_level"]
+    covered = {c for c, lv in zip(values["codes"], level, strict=True) if lv}
+    assert covered == published and set(level) == {"amphoe", None}
+    assert values["covered"] is True and not values["suppressed"]
+    # the amphoes carry the public amphoe map's figures (no new sum)
+    amph = _json(_get(app, f"/maps/values/amphoe.json?measure=h&round={ids[-1]}"))
+    by_code = dict(zip(amph["codes"], amph["columns"]["value"], strict=True))
+    for code, v, lv in zip(values["codes"], values["columns"]["value"], level, strict=True):
+        if lv:
+            assert v == by_code[code], code
+    # the classes are the cells' own: amphoe figures do not move the breaks
+    from service.render.catalogue import load_catalogue
+    from service.render.payload import values_payload
+
+    own = values_payload(pub[~pub["code"].isin(hidden)], load_catalogue().get("h"))["legend"]
+    assert values["legend"]["breaks"] == own["breaks"]
+    # a national user sees every r6 cell and no cover
+    nat = _json(_get(app, f"/maps/geo/h3_r6.geojson?dataset=demo&round={ids[-1]}",
+                     tokens["nat"]))
+    assert "cover_groups" not in nat and set(nat["codes"]) == set(full["code"])
+
+
 def test_priority_tooltip_has_score_and_reasons_and_national_breaks(built):
     app, _, _ = built
     pr = _json(_get(app, "/maps/values/tambon.json?scope=TH50&measure=priority_rank"))

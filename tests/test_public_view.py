@@ -111,9 +111,12 @@ def test_map_values_give_the_public_view(world):
         if resp.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         payload = json.loads(body)
-        # coarser cells drawn over small ones (MAPS) are rows of another level: left out here
-        own = [i for i, r in enumerate(payload.get("cover_resolution") or
-                                       [None] * len(payload["codes"])) if r is None]
+        # coarser cells drawn over small ones (MAPS) and the amphoes beneath the r6 map (UI)
+        # are rows of another level: left out here
+        n = len(payload["codes"])
+        own = [i for i, (r, a) in enumerate(zip(payload.get("cover_resolution") or [None] * n,
+                                                payload.get("cover_level") or [None] * n,
+                                                strict=True)) if r is None and a is None]
         hidden = set(payload["suppressed"])
         payload = {"codes": [payload["codes"][i] for i in own],
                    "suppressed": [j for j, i in enumerate(own) if i in hidden],

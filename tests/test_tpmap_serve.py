@@ -435,6 +435,14 @@ def test_kpi_page_shows_what_published_tables_support(served):
     assert ("TH50", "m0") not in got  # not a zero row
     public = _get(app, "/kpi?dataset=tpmap", HTML).get_data(as_text=True)
     assert 'data-kpi="n_target_poor"' in public
+    # the API gives the same rows (it answered an empty list before)
+    items = _get(app, "/api/v1/kpi?dataset=tpmap&province=TH50", national).get_json()["items"]
+    by_kpi = {i["kpi"]: i for i in items}
+    assert by_kpi["n_target_poor"]["value"] == tp and by_kpi["n_target_poor"]["view"] == "detail"
+    assert by_kpi["welfare_card_validated_rate"]["value"] == pytest.approx(val / reg)
+    assert "m0" not in by_kpi
+    assert {i["province_code"] for i in _get(app, "/api/v1/kpi?dataset=tpmap").get_json()[
+        "items"]} == set(PROVINCES)
 
 
 @pytest.fixture(scope="module")

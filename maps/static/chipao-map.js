@@ -49,6 +49,20 @@
     return x.createPattern(c, "repeat");
   }
 
+  function coverStripes(ctx) {
+    var c = document.createElement("canvas");
+    c.width = c.height = 6;
+    var x = c.getContext("2d");
+    x.strokeStyle = "rgba(255,255,255,0.75)";
+    x.lineWidth = 1.6;
+    x.beginPath();
+    x.moveTo(0, 6); x.lineTo(6, 0);
+    x.moveTo(-1, 1); x.lineTo(1, -1);
+    x.moveTo(5, 7); x.lineTo(7, 5);
+    x.stroke();
+    return ctx.createPattern(c, "repeat");
+  }
+
   function el(tag, className, parent) {
     return L.DomUtil.create(tag, className || "", parent);
   }
@@ -159,6 +173,10 @@
       var ox = origin.x, oy = origin.y, w = size.x, h = size.y;
       var start = this.start, px = this.px, py = this.py, box = this.box, cls = this.classOf;
       var stroke = map.getZoom() >= 9;
+      // covers (coarser hexagons, or the amphoes beneath r6) are hatched with white stripes,
+      // as the legend's swatch: they show a coarser area's figure, not this cell's
+      if (!this._stripes) { this._stripes = coverStripes(ctx); }
+      var stripes = this._stripes;
       // Chromium's path building grows quadratically with the number of sub-paths, so
       // cells are filled in batches of 256 (17,000 hexagons: 3.6 s in one path, 50 ms batched)
       var batch = 256;
@@ -189,6 +207,7 @@
           ctx.closePath();
           if (++inPath === batch) {
             ctx.fill();
+            if (covers) { ctx.save(); ctx.globalAlpha = 1; ctx.fillStyle = stripes; ctx.fill(); ctx.restore(); }
             if (stroke || covers) { ctx.stroke(); }
             ctx.beginPath();
             inPath = 0;
@@ -196,6 +215,7 @@
         }
         if (inPath) {
           ctx.fill();
+          if (covers) { ctx.save(); ctx.globalAlpha = 1; ctx.fillStyle = stripes; ctx.fill(); ctx.restore(); }
           if (stroke || covers) { ctx.stroke(); }
         }
       }
@@ -754,7 +774,12 @@
         " ครัวเรือน · fewer than " + minHh + " households</div>";
       html += "<div class=\"chipao-legend-row\"><i style=\"background:" +
         (lg ? lg.no_data : "#d9d9d9") + "\"></i>ไม่มีข้อมูล · no data</div>";
-      if (data.covered) {
+      if (data.covered && data.cover_level) {
+        html += "<div class=\"chipao-legend-row chipao-legend-cover\"><i class=\"chipao-parent\"></i>" +
+          "ลายเส้นใต้หกเหลี่ยม: ตัวเลขของอำเภอ ที่ไม่มีหกเหลี่ยมเผยแพร่ (รวมที่มีน้อยกว่า " + minHh +
+          " ครัวเรือน) · hatched beneath the hexagons: the amphoe's figure where no hexagon is published " +
+          "(including cells with fewer than " + minHh + " households)</div>";
+      } else if (data.covered) {
         html += "<div class=\"chipao-legend-row\"><i class=\"chipao-parent\"></i>" +
           "หกเหลี่ยมใหญ่: รวมพื้นที่เล็กที่มีน้อยกว่า " + minHh + " ครัวเรือน · larger hexagon: " +
           "cells with fewer than " + minHh + " households shown at a coarser resolution</div>";
@@ -797,7 +822,8 @@
       var i = data ? rowOf[code] : undefined;
       var html = "<div class=\"chipao-tip-head\">";
       var named = data && data.names && i !== undefined && data.names.th[i] && data.names.th[i] !== code;
-      if (named && !isCells) {
+      var coverArea = data && data.cover_level && i !== undefined ? data.cover_level[i] : null;
+      if (named && (!isCells || coverArea)) {
         html += "<b>" + esc(data.names.th[i]) + "</b><br>" + esc(data.names.en[i]);
       } else {
         html += "<b>" + esc(cfg.feature_label_th) + "</b><br>" + esc(cfg.feature_label_en);
@@ -807,6 +833,11 @@
         html += "<div class=\"chipao-tip-cover\">หกเหลี่ยมใหญ่ r" + data.cover_resolution[i] +
           ": ครอบพื้นที่เล็กที่มีน้อยกว่า " + minHh + " ครัวเรือน<br>coarser r" + data.cover_resolution[i] +
           " hexagon: covers cells with fewer than " + minHh + " households</div>";
+      }
+      if (coverArea) {
+        html += "<div class=\"chipao-tip-cover\">ตัวเลขของทั้งอำเภอ (ลายเส้นใต้หกเหลี่ยม): ครอบพื้นที่ที่ไม่มีหกเหลี่ยมเผยแพร่" +
+          " รวมหกเหลี่ยมที่มีน้อยกว่า " + minHh + " ครัวเรือน<br>the whole amphoe's figure (hatched, beneath the hexagons):" +
+          " covers where no hexagon is published, including cells with fewer than " + minHh + " households</div>";
       }
       // an H3 cell says where it is: the tambon(s) it lies in
       if (data && data.places && i !== undefined && data.places.th[i]) {
@@ -1174,7 +1205,11 @@
       if (t) { t.setAttribute("aria-expanded", collapsed ? "false" : "true"); }
     }
     function nameOf(i) {
-      if (data.names && data.names.th[i] && !isCells) { return [data.names.th[i], data.names.en[i]]; }
+      var coverArea = data.cover_level && data.cover_level[i];  // an amphoe beneath an r6 map
+      if (data.names && data.names.th[i] && (!isCells || coverArea)) {
+        return coverArea ? ["อ." + data.names.th[i] + " (ทั้งอำเภอ)", data.names.en[i] + " (whole amphoe)"]
+          : [data.names.th[i], data.names.en[i]];
+      }
       if (data.places && data.places.th[i]) { return [data.codes[i], data.places.th[i]]; }
       return [data.codes[i], ""];
     }

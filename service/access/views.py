@@ -56,9 +56,31 @@ _PROVINCE_ROWS: LRU[pd.DataFrame] = LRU(
     sizeof=lambda frame: int(frame.memory_usage(deep=False).sum()) + 100 * len(frame))
 
 
-def new_view_cache() -> LRU[pd.DataFrame]:
-    """The cache of public masks and whole public levels (one per app)."""
-    return LRU(max_items=VIEW_CACHE_ITEMS)
+class ViewCache(LRU[pd.DataFrame]):
+    """The LRU of public masks and whole public levels, and optionally the on-disk map
+    artefacts (service.render.artefacts.Artefacts) where the masks of ``store``'s versions
+    are kept across restarts (a mask of another store is never written there)."""
+
+    def __init__(self, *, artefacts: Any = None, store: Any = None,
+                 max_items: int = VIEW_CACHE_ITEMS) -> None:
+        super().__init__(max_items=max_items)
+        self.artefacts = artefacts
+        self.store = store
+
+    def disk_for(self, store: Any) -> Any:
+        """The artefacts directory when ``store`` is this cache's store (or a map source
+        over it), else None."""
+        if self.artefacts is None or self.store is None:
+            return None
+        if store is self.store or getattr(store, "store", None) is self.store:
+            return self.artefacts
+        return None
+
+
+def new_view_cache(*, artefacts: Any = None, store: Any = None) -> ViewCache:
+    """The cache of public masks and whole public levels (one per app); with ``artefacts``
+    the masks of ``store`` persist on disk across restarts."""
+    return ViewCache(artefacts=artefacts, store=store)
 
 
 #: used when a caller gives no cache (command line, tests): masks are still shared
@@ -151,8 +173,23 @@ def public_mask(store: AreaReader, dataset: str, version: str, level: str, *,
             keep |= hidden
         return mask[keep]
 
+    disk = cache.disk_for(store) if isinstance(cache, ViewCache) else None
+
+    def load_or_make() -> pd.DataFrame:
+        if disk is None:
+            return make()
+        from service.render.artefacts import mask_name
+
+        name = mask_name(level, min_households)
+        stored = disk.read_frame(dataset, version, name)
+        if stored is not None:
+            return stored
+        built = make()
+        disk.write_frame(dataset, version, name, built)
+        return built
+
     return cache.get_or_build(("mask", _store_key(store), dataset, version, level,
-                               min_households), make)
+                               min_households), load_or_make)
 
 
 def apply_mask(raw: pd.DataFrame, mask: pd.DataFrame) -> pd.DataFrame:

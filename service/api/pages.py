@@ -179,7 +179,7 @@ def area_source():
                          province=province, min_households=s.min_households, cache=s.views)
 
     return AreaSource(s.store, dataset, principal, read, int(s.min_households),
-                      can_see=lambda code: can_see_province(principal, code))
+                      can_see=lambda code: can_see_province(principal, code), cache=s.pages)
 
 
 def _render(template: str, **context: Any):

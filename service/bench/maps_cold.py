@@ -1,21 +1,30 @@
-"""`chipao bench maps-cold`: the first map requests after a restart, with and without the
-start-up warm-up (service.usecases.map_warmup), in one run.
+"""`chipao bench maps-cold`: the first map requests after a restart, on demand and from the
+version's map artefacts (service.render.artefacts), with and without the start-up warm-up
+(service.usecases.map_warmup), in one run.
 
 Each mode runs in a fresh Python process over the configured store (CHIPAO_DATA_DIR): the
-app is created, (warm-up mode) the background warm-up is let finish, then each map is asked
-for twice: "cold" = its first request in the process, "warm" = the second. A map is the three
-requests its page makes: the HTML page, the geometry and the values (server time, in-process
-test client; the browser's drawing adds the same few hundred ms to both). The on-disk
-geometry cache is kept between restarts, as on a server; a priming process fills it first.
-The naive approach is the server without warm-up (cold = what the first person waited).
+app is created, then each map is asked for twice: "cold" = its first request in the process,
+"warm" = the second. A map is the three requests its page makes: the HTML page, the geometry
+and the values (server time, in-process test client; the browser's drawing adds the same few
+hundred ms to both). Modes:
+
+* ``build``: ``map_warmup.build`` for the national maps and the timed province (what
+  ``chipao maps warm`` does for every province), timed; it also fills the on-disk geometry
+  cache a restarted server keeps;
+* ``naive``: on demand, artefacts neither read nor written (the naive approach: the server
+  before the artefacts; cold = what the first person waited);
+* ``artefacts``: a restart over the built artefacts, no warm-up;
+* ``warm``: the same after the start-up warm-up has finished (``map_warmup.warm``: prepare
+  the process, then build what is missing: here nothing; narrowed to the timed province, so
+  a store whose other provinces are not built yet is not built here).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-import time
 
 import click
 
@@ -23,16 +32,27 @@ CHILD = r"""
 import json, sys, time
 from service import create_app
 from service.api.services import services
-mode, cases = sys.argv[1], json.loads(sys.argv[2])
+mode, cases, province, version = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
 t0 = time.perf_counter()
 app = create_app({"map_warmup": False, "rate_limit": ""})
 created = time.perf_counter() - t0
+s = services(app)
 warm_s = 0.0
-if mode == "warm":
-    from service.usecases import map_warmup
-    t1 = time.perf_counter()
-    map_warmup.warm(services(app))  # what the background thread does after start-up
-    warm_s = time.perf_counter() - t1
+from service.usecases import map_warmup
+if mode == "naive":  # on demand: no artefacts read or written
+    from service.access.views import new_view_cache
+    s.artefacts, s.views = None, new_view_cache()
+t1 = time.perf_counter()
+if mode == "build":
+    map_warmup.prepare(s)
+    map_warmup.build(s, version=version, provinces=[province])
+    print("RESULT " + json.dumps({"build_s": time.perf_counter() - t1}))
+    raise SystemExit(0)
+if mode == "warm":  # what the background thread does after start-up (map_warmup.warm),
+    # its build narrowed to the timed province (the same when every province is built)
+    map_warmup.prepare(s)
+    map_warmup.build(s, version=version, provinces=[province])
+warm_s = time.perf_counter() - t1
 client = app.test_client()
 out = {"created_s": created, "warmup_s": warm_s, "cases": {}}
 for name, urls in cases.items():
@@ -69,8 +89,9 @@ def _cases(province: str, dataset: str, version: str) -> dict[str, list[str]]:
     }
 
 
-def _run(mode: str, cases: dict[str, list[str]]) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, mode, json.dumps(cases)],
+def _run(mode: str, cases: dict[str, list[str]], province: str, version: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD, mode, json.dumps(cases), province,
+                           version],
                           capture_output=True, text=True, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -95,18 +116,25 @@ def command(province: str | None, dataset: str | None) -> None:
         provinces = store.read_areas(dataset, "province", version=version)
         province = str(provinces.sort_values("n_households")["code"].iloc[-1])
     cases = _cases(province, dataset, version)
-    t = time.perf_counter()
-    _run("naive", cases)  # priming: the on-disk geometry cache a restarted server keeps
-    prime = time.perf_counter() - t
-    naive = _run("naive", cases)
-    warm = _run("warm", cases)
-    click.echo(f"dataset {dataset} version {version}; priming run {prime:.1f} s; "
-               f"warm-up (background after start-up) {warm['warmup_s']:.1f} s")
-    click.echo("| map (HTML + geometry + values) | no warm-up: cold | no warm-up: warm | "
-               "with warm-up: cold | with warm-up: warm | cold ratio |")
-    click.echo("|---|---:|---:|---:|---:|---:|")
+    build = _run("build", cases, province, version)
+    click.echo(f"built: {build}")
+    naive = _run("naive", cases, province, version)
+    click.echo(f"on demand: {naive}")
+    artefacts = _run("artefacts", cases, province, version)
+    click.echo(f"artefacts: {artefacts}")
+    warm = _run("warm", cases, province, version)
+    load = os.getloadavg()
+    click.echo(f"dataset {dataset} version {version}; artefacts of the national maps and "
+               f"{province} built in {build['build_s']:.1f} s; start-up warm-up over them "
+               f"{warm['warmup_s']:.1f} s; load average {load[0]:.1f} {load[1]:.1f} "
+               f"{load[2]:.1f} ({os.cpu_count()} cores)")
+    click.echo("| map (HTML + geometry + values) | on demand: cold | on demand: warm | "
+               "artefacts: cold | artefacts + warm-up: cold | artefacts + warm-up: warm | "
+               "cold ratio |")
+    click.echo("|---|---:|---:|---:|---:|---:|---:|")
     for name in cases:
         nc, nw = naive["cases"][name]
+        ac, _aw = artefacts["cases"][name]
         wc, ww = warm["cases"][name]
-        click.echo(f"| {name} | {nc:.2f} s | {nw:.2f} s | {wc:.2f} s | {ww:.2f} s | "
-                   f"{nc / wc:.1f}× |")
+        click.echo(f"| {name} | {nc:.2f} s | {nw:.2f} s | {ac:.2f} s | {wc:.2f} s | "
+                   f"{ww:.2f} s | {nc / wc:.0f}× |")

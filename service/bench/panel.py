@@ -82,7 +82,7 @@ def command(data_dir: str, rounds: str, provinces: str, seed: int, naive_provinc
         marks.append((time.perf_counter() - t0, text))
         click.echo(f"[{time.perf_counter() - t0:7.1f} s] {text}")
 
-    versions = build_demo(settings, provinces=codes, seed=seed,
+    versions = build_demo(settings, provinces=codes, seed=seed, map_artefacts=False,
                           dataset="demo", rounds=rounds, echo=echo)
     total = time.perf_counter() - t0
     src = source_dir(data_dir, seed, codes)

@@ -34,9 +34,13 @@ log = logging.getLogger(__name__)
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Run the per-province stages on a local dask cluster of N processes.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--map-artefacts/--no-map-artefacts", default=True, show_default=True,
+              help="Then build the version's public map artefacts (suppression decisions, "
+                   "first-open maps; `chipao maps warm`), so the first map after a restart "
+                   "is fast.")
 def command(dataset: str, persons_dir: Path | None, round_: int | None, spec: str,
             programmes: Path | None, raster: Path | None, scheduler: str | None,
-            workers: int | None, progress: bool) -> None:
+            workers: int | None, progress: bool, map_artefacts: bool) -> None:
     """Aggregate persons to country, province, amphoe, tambon, village and H3 r6-r9, with
     disclosure flags, and store the result as a new version (atomic; the same source files
     give back the existing version).
@@ -49,6 +53,11 @@ def command(dataset: str, persons_dir: Path | None, round_: int | None, spec: st
                  spec=spec, programmes=programmes, raster=raster, scheduler=scheduler,
                  workers=workers, progress=progress)
     report(dataset, done)
+    if map_artefacts and not done.unchanged:
+        from service.usecases.map_warmup import build_version_artefacts
+
+        took = build_version_artefacts(settings_from_env(), dataset, done.version.id)
+        click.echo(f"map artefacts / ข้อมูลแผนที่: {len(took)} in {sum(took.values()):,.1f} s")
 
 
 def report(dataset: str, done: Any) -> None:

@@ -41,8 +41,9 @@ def _later_rounds(rounds: list[int], seed: int, out: str, provinces: list[str] |
 
 def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int,
                dataset: str, rounds: str | list[int],
-               echo: Callable[[str], None] = print) -> list[Any]:
-    """Generate (or reuse) the demo panel and build its rounds; returns the versions."""
+               echo: Callable[[str], None] = print, map_artefacts: bool = True) -> list[Any]:
+    """Generate (or reuse) the demo panel and build its rounds, then the current version's
+    map artefacts (``map_artefacts``); returns the versions."""
     settings = as_settings(settings)
     from service.pipeline import build_version
     from service.store.store import open_store
@@ -89,4 +90,11 @@ def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int
                  f"({time.perf_counter() - t1:,.1f} s)")
     echo(f"demo dataset {dataset!r}: rounds {', '.join(map(str, [BASE_ROUND, *later]))} "
          f"({time.perf_counter() - t0:,.1f} s)")
+    if versions and map_artefacts:  # the last step: the current version's map artefacts
+        from service.usecases.map_warmup import build_version_artefacts
+
+        t1 = time.perf_counter()
+        took = build_version_artefacts(settings, dataset, versions[-1].id)
+        echo(f"  map artefacts of {versions[-1].id}: {len(took)} "
+             f"({time.perf_counter() - t1:,.1f} s)")
     return versions

@@ -382,15 +382,20 @@ def _with_rows(xlsx: bytes, bodies: list[tuple[int, list[list[Any]], list[bool],
             continue
         name = f"xl/worksheets/sheet{index}.xml"
         xml = src.read(name).decode("utf-8")
+        # the dimension is fixed on xlsxwriter's small sheet XML, before the rows go in (a
+        # regex over the 50 MB sheet of 40,000 households took 2 s)
+        last = f"{_col_name(max(len(values) - 1, 0))}{n + 2}"
+        xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml, count=1)
         styles = [f.xf_index or 0 for f in fmts]
         rows = _rows_xml(values, numeric, styles, n)
         if note:  # a line under the rows (e.g. the eligibility rule of an exclusion list)
             rows += (f'<row r="{n + 4}"><c r="A{n + 4}" t="inlineStr"><is><t xml:space='
                      f'"preserve">{_escape(note)}</t></is></c></row>')
-        xml = xml.replace("</sheetData>", rows + "</sheetData>", 1)
-        last = f"{_col_name(max(len(values) - 1, 0))}{n + 2}"
-        xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml, count=1)
-        patched[name] = xml.encode("utf-8")
+        if "</sheetData>" not in xml:  # a sheet without header cells
+            xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)
+        at = xml.index("</sheetData>")
+        patched[name] = b"".join((xml[:at].encode("utf-8"), rows.encode("utf-8"),
+                                  xml[at:].encode("utf-8")))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():

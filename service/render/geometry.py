@@ -121,8 +121,27 @@ def h3_geojson(cells: Sequence[str]) -> bytes:
     return feature_collection(list(cells), parts)
 
 
+def admin_rings(boundaries_dir: str, level: str, codes: Sequence[str], scope: str | None
+                ) -> list[tuple[str, list[tuple[float, float]]]]:
+    """(code, exterior ring as (lng, lat) pairs) of every polygon part of the ``codes`` areas,
+    simplified as the ``level`` map of ``scope`` is, for :func:`h3_compact`'s ``rings``."""
+    frame = simplified_level(str(boundaries_dir), level, tolerance_for(level, scope))
+    frame = frame[frame["code"].isin(set(codes))].sort_values("code")
+    out: list[tuple[str, list[tuple[float, float]]]] = []
+    for code, geom in zip(frame["code"], frame.geometry.values, strict=True):
+        parts = getattr(geom, "geoms", [geom])
+        for part in parts:
+            if part.geom_type != "Polygon" or part.is_empty:
+                continue
+            ring = list(part.exterior.coords)[:-1]  # open ring: the layer closes it
+            if len(ring) >= 3:
+                out.append((str(code), [(float(x), float(y)) for x, y in ring]))
+    return out
+
+
 def h3_compact(cells: Sequence[str], scale: int = 100_000, *,
-               cover_groups: Sequence[int] = ()) -> bytes:
+               cover_groups: Sequence[int] = (),
+               rings: Sequence[tuple[str, Sequence[tuple[float, float]]]] = ()) -> bytes:
     """H3 cell outlines in a compact form for the browser's canvas cell layer.
 
     ``{"type": "chipao.cells", "scale": s, "codes": [...], "nverts": [...],
@@ -135,6 +154,17 @@ def h3_compact(cells: Sequence[str], scale: int = 100_000, *,
 
     nverts: list[int] = []
     xy: list[int] = []
+    # ``rings`` (code, [(lng, lat), ...]): outlines of other areas, first (the r6 map's
+    # amphoe cover, counted in the first cover group by the caller)
+    for _code, ring in rings:
+        cx = round(sum(x for x, _ in ring) / len(ring) * scale)
+        cy = round(sum(y for _, y in ring) / len(ring) * scale)
+        nverts.append(len(ring))
+        xy.append(cx)
+        xy.append(cy)
+        for lng, lat in ring:
+            xy.append(round(lng * scale) - cx)
+            xy.append(round(lat * scale) - cy)
     for cell in cells:
         lat0, lng0 = h3.cell_to_latlng(cell)
         cx, cy = round(lng0 * scale), round(lat0 * scale)
@@ -145,7 +175,8 @@ def h3_compact(cells: Sequence[str], scale: int = 100_000, *,
         for lat, lng in ring:
             xy.append(round(lng * scale) - cx)
             xy.append(round(lat * scale) - cy)
-    payload: dict = {"type": "chipao.cells", "scale": scale, "codes": list(cells),
+    payload: dict = {"type": "chipao.cells", "scale": scale,
+                     "codes": [c for c, _ in rings] + list(cells),
                      "nverts": nverts, "xy": xy}
     if cover_groups:
         # the first sum(cover_groups) cells are coarser parents drawn beneath the others,

@@ -92,7 +92,14 @@ def values_payload(
         scheme = "RdYlGn_r" if measure.worse == "high" else "RdYlGn"
     elif measure.format == "rank":
         scheme = measure.scheme + "_r"  # rank 1 = highest priority = darkest
-    legend = classify(vals, scheme=scheme, k=classes, classifier=classifier,
+    # the classes are the map's own areas': covers drawn beneath (coarser hexagons, the
+    # amphoes of the r6 map) keep their figures but do not move the breaks
+    cover = np.zeros(len(frame), dtype=bool)
+    for c in ("cover_resolution", "cover_level"):
+        if c in frame.columns:
+            cover |= frame[c].notna().to_numpy()
+    legend = classify(np.where(cover, np.nan, vals) if cover.any() and not cover.all()
+                      else vals, scheme=scheme, k=classes, classifier=classifier,
                       fmt=measure.format, signed=change, fixed=fixed)
     figure_cols = [c for c, *_ in FIGURES if c in frame.columns]
     codes = frame["code"].astype(str).tolist()

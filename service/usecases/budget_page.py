@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from service.errors import InvalidInput
-from service.usecases.profile import AreaSource, _projector, previous_version
+from service.usecases.profile import AreaSource, _projector, cached, previous_version
 
 
 def village_table(src: AreaSource, version: Any, province: str
@@ -56,15 +56,26 @@ def selection_page(src: AreaSource, province: str, *, budget: float,
                    costs: dict[str, float] | None, objective: str = "poor",
                    per_amphoe: bool = False, version_id: str | None = None,
                    names: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run the selection and return everything the page and its export show."""
+    """Run the selection and return everything the page and its export show (once per
+    version, parameters and visibility: a repeated load does not solve the MILP again;
+    ``names`` are the version's area names, so they are not part of the key)."""
+    version = src.store.version(src.dataset, version_id)
+    return cached(src, "selection", version, (
+        province, float(budget), tuple(sorted((costs or {}).items())), objective,
+        bool(per_amphoe)),
+        lambda: _selection_page(src, province, version, budget=budget, costs=costs,
+                                objective=objective, per_amphoe=per_amphoe, names=names))
+
+
+def _selection_page(src: AreaSource, province: str, version: Any, *, budget: float,
+                    costs: dict[str, float] | None, objective: str, per_amphoe: bool,
+                    names: dict[str, str] | None) -> dict[str, Any]:
     from service.analysis.select import (
         _PEOPLE,
         greedy_knapsack,
         resolve_costs,
         select_villages,
     )
-
-    version = src.store.version(src.dataset, version_id)
     from service.usecases import published  # published tables (TPMAP hook): no persons
 
     if published.version_kind(version) == "published":

@@ -388,7 +388,44 @@ def map_values(s: Services, p: Principal | None, req: ValuesRequest, params: Map
            params.k, params.breaks, visibility_key(viewer))
     if not req.version:
         return _values_body(s, req, params, viewer)
-    return s.map_values.get_or_build(key, lambda: _values_body(s, req, params, viewer))
+    stored = first_open_artefact(s, viewer, req, params)
+    if stored is None:
+        return s.map_values.get_or_build(key, lambda: _values_body(s, req, params, viewer))
+    artefacts, name = stored
+
+    def load_or_build() -> tuple[bytes, bytes]:
+        data = artefacts.read_bytes(params.dataset, req.version, name)
+        if data is not None:
+            return gzip.decompress(data), data
+        body, data = _values_body(s, req, params, viewer)
+        artefacts.write_bytes(params.dataset, req.version, name, data)
+        return body, data
+
+    return s.map_values.get_or_build(key, load_or_build)
+
+
+def first_open_artefact(s: Services, viewer: Principal | None, req: ValuesRequest,
+                        params: MapParams) -> tuple[Any, str] | None:
+    """(artefacts, file name) when this values payload is kept on disk across restarts:
+    the public payload of a map as it first opens (default measure, classes, classifier,
+    no group, change, k or fixed breaks) of a version of the app's store; else None (other
+    payloads are built on demand from the stored public decisions, and kept in memory)."""
+    from dataclasses import replace
+
+    from service.render.artefacts import values_name
+
+    artefacts = getattr(s, "artefacts", None)
+    if artefacts is None or getattr(s.source, "store", None) is not s.store or \
+            visibility_key(viewer) != "public" or not req.version:
+        return None
+    if replace(params, round=None) != MapParams.parse({}, default_dataset=params.dataset):
+        return None
+    bdir = str(s.settings.boundaries_dir)
+    context = "|".join([str(s.min_households), *(geometry.source_version(bdir, lv)
+                                                 for lv in BOUNDARY_LEVELS)])
+    if req.level == f"h3_r{COARSEST_H3}":  # payloads stored before the amphoe cover differ
+        context += "|amphoe-cover"
+    return artefacts, values_name(req.level, req.scope, context)
 
 
 def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principal | None
@@ -433,10 +470,26 @@ def _values_body(s: Services, req: ValuesRequest, params: MapParams, p: Principa
         payload["covered"] = True
         payload["cover_resolution"] = [None if pd.isna(v) else int(v)
                                        for v in frame["cover_resolution"]]
+    if "cover_level" in frame.columns and frame["cover_level"].notna().any():
+        payload["covered"] = True  # r6: the amphoes beneath the hexagons
+        payload["cover_level"] = [v if isinstance(v, str) else None
+                                  for v in frame["cover_level"]]
     if level.startswith("h3_") and payload["codes"]:
         from service.render.places import cell_places
+        from service.vocabulary import ADMIN_CODE
 
-        payload["places"] = cell_places(s.settings.boundaries_dir, payload["codes"])
+        def is_admin_code(code: str) -> bool:
+            return ADMIN_CODE.fullmatch(code) is not None
+
+        codes = payload["codes"]
+        admin = [is_admin_code(c) for c in codes]  # the amphoes beneath an r6 map
+        found = cell_places(s.settings.boundaries_dir, [c for c, a in zip(codes, admin,
+                                                                          strict=True)
+                                                        if not a])
+        if any(admin):
+            it = {lang: iter(v) for lang, v in found.items()}
+            found = {lang: ["" if a else next(it[lang]) for a in admin] for lang in it}
+        payload["places"] = found
     if "priority_score" in frame.columns:
         _priority_extras(frame, payload)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
@@ -514,9 +567,11 @@ def cells_with_cover(s: Services, p: Principal | None, frame: pd.DataFrame, data
     from service.analysis.disclosure import cover_with_parents
 
     visible = without_small_cells(frame, p, min_households=s.min_households)
+    res = int(level.rsplit("r", 1)[1])
+    if res == COARSEST_H3:
+        return _r6_with_amphoe_cover(s, p, visible, len(frame), dataset, scope, version)
     if len(visible) == len(frame):
         return visible, None
-    res = int(level.rsplit("r", 1)[1])
     parents: dict[str, pd.DataFrame] = {}
     for r in range(res - 1, max(6, res - 2) - 1, -1):
         lv = f"h3_r{r}"
@@ -528,6 +583,42 @@ def cells_with_cover(s: Services, p: Principal | None, frame: pd.DataFrame, data
         parents[lv] = _protect(s, table, p, dataset=dataset, version=str(version), level=lv)
     covers = cover_with_parents(frame, parents, resolution=res)
     return visible, covers
+
+
+#: the coarsest H3 resolution published: no coarser hexagon covers its gaps
+COARSEST_H3 = 6
+#: the area whose public figures cover the gaps of the coarsest H3 map
+R6_COVER_LEVEL = "amphoe"
+
+
+def _r6_with_amphoe_cover(s: Services, p: Principal | None, visible: pd.DataFrame,
+                          n_cells: int, dataset: str, scope: str | None, version: str | None
+                          ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """H3 r6 has no published coarser hexagon: its gaps are covered by the amphoes.
+
+    For a caller who may not see every cell, the r6 map keeps the published cells only
+    (neither the cells of fewer than min households nor the complementary suppressed ones are
+    located) and draws beneath them every published amphoe of the scope with the public
+    amphoe map's own figures (``cover_level`` = "amphoe"; no new sum). Every amphoe is drawn,
+    not only those holding a hidden cell, so the cover says nothing about where a small
+    household group lives; the legend says so.
+    """
+    shown = _protect(s, visible, p, dataset=dataset, version=str(version), level="h3_r6")
+    if "suppressed" in shown.columns:
+        published = ~shown["suppressed"].fillna(False).astype(bool).to_numpy()
+        visible = visible.loc[published].reset_index(drop=True)
+    if len(visible) == n_cells:
+        return visible, None
+    try:
+        table = read_scope(s, dataset, R6_COVER_LEVEL, scope, version)
+    except NotFound:
+        return visible, None
+    table = _protect(s, table, p, dataset=dataset, version=str(version),
+                     level=R6_COVER_LEVEL)
+    if "suppressed" in table.columns:
+        table = table[~table["suppressed"].fillna(False).astype(bool)]
+    return visible, table.assign(cover_resolution=np.nan, cover_level=R6_COVER_LEVEL
+                                 ).reset_index(drop=True)
 
 
 def _priority_extras(frame: pd.DataFrame, payload: dict) -> None:
@@ -631,7 +722,8 @@ def map_geometry(s: Services, p: Principal, level: str, scope: str | None,
         data = gzip.compress(geometry.point_geojson(
             pts["code"].tolist(), pts.geometry.x.tolist(), pts.geometry.y.tolist()), mtime=0)
         return Geometry(data, False, audit=f"{params.dataset}/{version}/{scope}")
-    key = geometry.cache_key(level, scope or "all", params.dataset, version, visibility_key(p))
+    key = geometry.cache_key(level, scope or "all", params.dataset, version, visibility_key(p),
+                             *(["amphoe-cover"] if level == f"h3_r{COARSEST_H3}" else []))
 
     def build() -> bytes:
         frame, covers = cells_with_cover(s, p, read_scope(s, params.dataset, level, scope,
@@ -639,12 +731,18 @@ def map_geometry(s: Services, p: Principal, level: str, scope: str | None,
                                          params.dataset, level, scope, version)
         groups: list[int] = []
         codes: list[str] = []
-        if covers is not None and not covers.empty:
+        rings: list[tuple[str, list[tuple[float, float]]]] = []
+        if covers is not None and not covers.empty and "cover_level" in covers.columns:
+            # r6: the amphoe outlines beneath the hexagons (one ring per polygon part)
+            rings = geometry.admin_rings(s.settings.boundaries_dir, R6_COVER_LEVEL,
+                                         covers["code"].astype(str).tolist(), scope)
+            groups.append(len(rings))
+        elif covers is not None and not covers.empty:
             for _res, rows in covers.groupby("cover_resolution", sort=True):
                 groups.append(len(rows))
                 codes.extend(rows["code"].astype(str))
         codes.extend(frame["code"].astype(str))
-        return geometry.h3_compact(codes, cover_groups=groups)
+        return geometry.h3_compact(codes, cover_groups=groups, rings=rings)
 
     # only the public geometry may be kept by shared caches and read by other origins
     return Geometry(s.geometry.get_or_build(key, build), not p.is_authenticated)

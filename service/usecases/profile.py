@@ -45,6 +45,26 @@ class AreaSource:
     min_households: int = 10
     #: may the principal see this province's detail (household bootstrap, lists)?
     can_see: Callable[[str | None], bool] = lambda code: False
+    #: finished results of slow pages (a service.lru.LRU; None = no caching)
+    cache: Any = None
+
+
+def cached(src: AreaSource, kind: str, version: Any, params: tuple, build: Callable[[], Any]
+           ) -> Any:
+    """``build()`` once per (page, dataset, version, released versions, parameters, what the
+    principal may see): versions never change, so a repeated load gives the same answer
+    without recomputing (the household bootstrap of a ranking, the MILP of a selection).
+    The released versions are in the key because a trend compares with the previous round."""
+    if src.cache is None:
+        return build()
+    from service.access.principal import visibility_key
+
+    try:
+        released = tuple(sorted(v.id for v in src.store.versions(src.dataset)))
+    except Exception:  # a store without a catalog (tests): the version alone
+        released = ()
+    key = (kind, src.dataset, version.id, released, params, visibility_key(src.principal))
+    return src.cache.get_or_build(key, build)
 
 
 def admin_level(code: str | None) -> str:
@@ -393,8 +413,9 @@ def ranking_page(src: AreaSource, area: str | None, level: str | None, *,
     config = load_config(None, weights or None)
     version = src.store.version(src.dataset, version_id)
     province = None if level == "province" else (area[:4] if area != "TH" else None)
-    ranked = rank_level(src, version, level, province, config=config, n_boot=n_boot,
-                        top_n=top_n)
+    ranked = cached(src, "ranking", version, (level, province, tuple(sorted(
+        (weights or {}).items())), n_boot, top_n), lambda: rank_level(
+            src, version, level, province, config=config, n_boot=n_boot, top_n=top_n))
     default = {c.id: c.weight for c in load_config().components}
     components = [{"id": c.id, "th": c.label_th, "en": c.label_en, "weight": c.weight,
                    "default": default.get(c.id), "used": True}

@@ -438,8 +438,39 @@ def kpi_dashboard(src: Any, province: str | None, versions: list[Any], *,
         raise NotFound("no area tables to compute KPIs from / ไม่มีตารางพื้นที่")
     round_list = [r for r, _ in rounds]
     base = baseline_round if baseline_round in round_list else round_list[0]
+    rows = kpi_rows(rounds, base)
+    frame = pd.DataFrame(rows)
+    areas = []
+    for code in ["TH", *([province] if province else [])]:
+        sub = [r for r in rows if r["province_code"] == code]
+        if not sub:
+            continue
+        kpis = []
+        for kpi, th, en, _n, _d, fmt, _f in PUBLISHED_KPIS:
+            by_round = {r["round"]: r for r in sub if r["kpi"] == kpi}
+            kpis.append({"family": "published", "kpi": kpi, "th": th, "en": en, "fmt": fmt,
+                         "cells": [by_round.get(r) for r in round_list]})
+        rate = {r["round"]: r["value"] for r in sub if r["kpi"] == "target_poor_rate"}
+        chart = line_chart(round_list, [
+            {"id": "target_poor_rate", "th": "สัดส่วนคนจนเป้าหมาย", "en": "target-poor rate",
+             "color": "#c0392b", "values": [rate.get(r) for r in round_list]}], fmt="percent")
+        name = next((r["name_th"] for r in sub if r["name_th"]), code)
+        areas.append({"code": code, "name_th": "ประเทศไทย" if code == "TH" else name,
+                      "kpis": kpis, "chart": chart})
+    return {"rounds": round_list, "baseline_round": base, "table": frame, "areas": areas,
+            "province": province, "provinces": provinces, "version": versions[-1],
+            "published": True, "not_available": NOT_AVAILABLE,
+            "unavailable_kpis": _unavailable_kpis(KPI_WORDS)}
+
+
+def kpi_rows(rounds: list[tuple[int, Any]], base: int) -> list[dict[str, Any]]:
+    """One row per (area, round, KPI) of :data:`PUBLISHED_KPIS` from area tables as the
+    caller may see them (``[(round, table)]``; a null count gives no value, status
+    ``no_data``); the target-poor KPIs compared with the ``base`` round."""
     rows: list[dict[str, Any]] = []
-    base_rows = {r["code"]: r for r in dict(rounds)[base].to_dict("records")}
+    base_table = dict(rounds).get(base)
+    base_rows = ({r["code"]: r for r in base_table.to_dict("records")}
+                 if base_table is not None else {})
     for rnd, table in rounds:
         for area in table.to_dict("records"):
             for kpi, th, en, num, den, fmt, falls in PUBLISHED_KPIS:
@@ -468,28 +499,43 @@ def kpi_dashboard(src: Any, province: str | None, versions: list[Any], *,
                     "change_pct": 100 * (value - b) / b if value is not None and b else None,
                     "status": status, "status_th": words[0], "status_en": words[1],
                     "good": status in ("baseline", "falling")})
-    frame = pd.DataFrame(rows)
-    areas = []
-    for code in ["TH", *([province] if province else [])]:
-        sub = [r for r in rows if r["province_code"] == code]
-        if not sub:
+    return rows
+
+
+def kpi_api(s: Any, p: Any, dataset: str, province: str | None, baseline_round: int | None
+            ) -> tuple[Any, list[int]] | None:
+    """``GET /api/v1/kpi`` on a published dataset (None: a person dataset): the rows of
+    :func:`kpi_rows` per province, disclosure as the caller may see them."""
+    import pandas as pd
+
+    from service.access import views
+    from service.access.principal import can_see_province
+    from service.errors import NotFound
+    from service.usecases.datasets import versions_by_round
+
+    by_round = versions_by_round(s.store, dataset)
+    if not by_round or version_kind(list(by_round.values())[-1]) != "published":
+        return None
+    rounds = []
+    for rnd, v in by_round.items():
+        try:
+            frame = views.area_view(s.store, dataset, "province", p, version=v.id,
+                                    min_households=s.min_households, cache=s.views)
+        except NotFound:
             continue
-        kpis = []
-        for kpi, th, en, _n, _d, fmt, _f in PUBLISHED_KPIS:
-            by_round = {r["round"]: r for r in sub if r["kpi"] == kpi}
-            kpis.append({"family": "published", "kpi": kpi, "th": th, "en": en, "fmt": fmt,
-                         "cells": [by_round.get(r) for r in round_list]})
-        rate = {r["round"]: r["value"] for r in sub if r["kpi"] == "target_poor_rate"}
-        chart = line_chart(round_list, [
-            {"id": "target_poor_rate", "th": "สัดส่วนคนจนเป้าหมาย", "en": "target-poor rate",
-             "color": "#c0392b", "values": [rate.get(r) for r in round_list]}], fmt="percent")
-        name = next((r["name_th"] for r in sub if r["name_th"]), code)
-        areas.append({"code": code, "name_th": "ประเทศไทย" if code == "TH" else name,
-                      "kpis": kpis, "chart": chart})
-    return {"rounds": round_list, "baseline_round": base, "table": frame, "areas": areas,
-            "province": province, "provinces": provinces, "version": versions[-1],
-            "published": True, "not_available": NOT_AVAILABLE,
-            "unavailable_kpis": _unavailable_kpis(KPI_WORDS)}
+        if province:
+            frame = frame[frame["code"] == province]
+        if "suppressed" in frame:
+            frame = frame[~frame["suppressed"].astype("boolean").fillna(False).astype(bool)]
+        rounds.append((int(rnd), frame))
+    round_list = [r for r, _ in rounds]
+    base = baseline_round if baseline_round in round_list else (round_list or [0])[0]
+    table = pd.DataFrame(kpi_rows(rounds, base))
+    if not table.empty:
+        table = table.drop(columns=["fmt", "good"])
+        table["view"] = ["detail" if can_see_province(p, c) else "public"
+                         for c in table["province_code"]]
+    return table, round_list
 
 
 def _unavailable_kpis(kpi_words: Mapping[str, tuple[str, str]]) -> list[dict[str, str]]:

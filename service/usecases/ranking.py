@@ -163,7 +163,11 @@ def kpi(s: Services, p: Principal, dataset: str, province: str | None,
     """Master-plan KPIs per province across rounds (MPI per group vs -10 %/5 years, coverage
     vs 80/90/100 %), with ``view`` telling detail from public rows."""
     from service.analysis.kpi import kpi_table
+    from service.usecases.published import kpi_api
 
+    published = kpi_api(s, p, dataset, province, baseline_round)  # TPMAP hook: no persons
+    if published is not None:
+        return published
     rounds = []
     for rnd, v in versions_by_round(s.store, dataset).items():
         try:

@@ -308,3 +308,37 @@ def test_priority_tooltip_shows_score_interval_and_top_reasons(chromium_browser,
         assert rec.console_errors == [] and rec.off_server() == set()
     finally:
         context.close()
+
+
+def test_public_r6_map_says_the_hatched_amphoes_beneath_cover_the_gaps(chromium_browser,
+                                                                       store_server, artifacts):
+    """#13 item 4: the public H3 r6 map draws the amphoes beneath its hexagons (no coarser
+    hexagon exists) and says so in the legend and in the tooltip of an amphoe."""
+    origin = store_server[0]
+    context, rec = _page(chromium_browser, origin)
+    page = rec.page
+    try:
+        page.goto(origin + "/maps/?level=h3_r6&measure=h")
+        _ready(page)
+        _no_error(page)
+        cover = page.locator(".chipao-legend .chipao-legend-cover")
+        assert cover.count() == 1
+        assert "ตัวเลขของอำเภอ" in cover.inner_text() and "amphoe's figure" in cover.inner_text()
+        # zoom onto the data (Chiang Mai) with the search box, then find an amphoe's tooltip
+        page.fill(".chipao-search input", "เชียงใหม่")
+        page.locator(".chipao-search li[data-code=TH50]").first.click()
+        page.wait_for_function("() => document.documentElement.getAttribute("
+                               "'data-chipao-found') === 'TH50'", timeout=10_000)
+        text = None
+        for _ in range(3):  # the flight takes longer on a loaded machine
+            page.wait_for_timeout(900)
+            text = next((t for _, _, t in _hover_grid(page, 24, 16)
+                         if "ตัวเลขของทั้งอำเภอ" in t), None)
+            if text:
+                break
+        assert text, "no amphoe tooltip beneath the hexagons"
+        assert "the whole amphoe's figure" in text
+        page.screenshot(path=str(artifacts / "map-h3_r6-amphoe-cover.png"))
+        assert rec.console_errors == [] and rec.off_server() == set()
+    finally:
+        context.close()
