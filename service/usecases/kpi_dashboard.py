@@ -89,28 +89,7 @@ def kpi_dashboard(src: AreaSource, province: str | None, *,
 
     if published.version_kind(versions[-1]) == "published":
         return published.kpi_dashboard(src, province, versions, baseline_round=baseline_round)
-    rounds: list[tuple[int, pd.DataFrame]] = []
-    provinces: list[dict[str, str]] = []
-    for v in versions:
-        parts = []
-        with contextlib.suppress(NotFound):
-            parts.append(src.read(v.id, "country", None))
-        try:
-            prov = src.read(v.id, "province", None)
-            provinces = [{"code": c, "name_th": n or c} for c, n in
-                         zip(prov["code"], prov.get("name_th", prov["code"]), strict=True)]
-            if province:
-                parts.append(prov[prov["code"] == province])
-        except NotFound:
-            pass
-        if parts:
-            table = pd.concat(parts, ignore_index=True)
-            if "suppressed" in table:
-                hidden = table["suppressed"].astype("boolean").fillna(False).astype(bool)
-                table = table[~hidden]
-            rounds.append((int(v.round), table.reset_index(drop=True)))
-    if not rounds:
-        raise NotFound("no area tables to compute KPIs from / ไม่มีตารางพื้นที่")
+    rounds, provinces = round_tables(src, versions, province)
     base = baseline_round or rounds[0][0]
     table = kpi_table(rounds, baseline_round=base)
     table = pd.concat([table, pd.DataFrame(_excluded_rows(rounds, base))], ignore_index=True)
@@ -180,3 +159,30 @@ def _f(frame: pd.DataFrame, rnd: int, col: str) -> float | None:
 EXPORT_COLUMNS = ("province_code", "name_th", "round", "years_since_baseline", "kpi",
                   "kpi_th", "kpi_en", "value", "baseline_value", "target_value",
                   "change_pct", "status_th", "status_en")
+
+
+def round_tables(src: Any, versions: list[Any], province: str | None
+                 ) -> tuple[list[tuple[int, pd.DataFrame]], list[dict[str, str]]]:
+    """Per round, the country row (and ``province``'s row) the caller may see, suppressed rows
+    left out, and the provinces of the newest round that has them (for the selector)."""
+    rounds: list[tuple[int, pd.DataFrame]] = []
+    provinces: list[dict[str, str]] = []
+    for v in versions:
+        parts = []
+        with contextlib.suppress(NotFound):
+            parts.append(src.read(v.id, "country", None))
+        with contextlib.suppress(NotFound):
+            prov = src.read(v.id, "province", None)
+            provinces = [{"code": c, "name_th": n or c} for c, n in
+                         zip(prov["code"], prov.get("name_th", prov["code"]), strict=True)]
+            if province:
+                parts.append(prov[prov["code"] == province])
+        if parts:
+            table = pd.concat(parts, ignore_index=True)
+            if "suppressed" in table:
+                hidden = table["suppressed"].astype("boolean").fillna(False).astype(bool)
+                table = table[~hidden]
+            rounds.append((int(v.round), table.reset_index(drop=True)))
+    if not rounds:
+        raise NotFound("no area tables to compute KPIs from / ไม่มีตารางพื้นที่")
+    return rounds, provinces

@@ -408,34 +408,13 @@ def kpi_dashboard(src: Any, province: str | None, versions: list[Any], *,
     per round, from the area tables as the caller may see them (suppressed rows and hidden
     items give no value); the KPIs that need persons (M0 of every group, programme coverage,
     people excluded) are listed as not available for this dataset."""
-    import contextlib
 
     import pandas as pd
 
-    from service.errors import NotFound
-    from service.usecases.kpi_dashboard import KPI_WORDS
+    from service.usecases.kpi_dashboard import KPI_WORDS, round_tables
     from service.usecases.profile import line_chart
 
-    rounds: list[tuple[int, Any]] = []
-    provinces: list[dict[str, str]] = []
-    for v in versions:
-        parts = []
-        with contextlib.suppress(NotFound):
-            parts.append(src.read(v.id, "country", None))
-        with contextlib.suppress(NotFound):
-            prov = src.read(v.id, "province", None)
-            provinces = [{"code": c, "name_th": n or c} for c, n in
-                         zip(prov["code"], prov.get("name_th", prov["code"]), strict=True)]
-            if province:
-                parts.append(prov[prov["code"] == province])
-        if parts:
-            table = pd.concat(parts, ignore_index=True)
-            if "suppressed" in table:
-                hidden = table["suppressed"].astype("boolean").fillna(False).astype(bool)
-                table = table[~hidden]
-            rounds.append((int(v.round), table.reset_index(drop=True)))
-    if not rounds:
-        raise NotFound("no area tables to compute KPIs from / ไม่มีตารางพื้นที่")
+    rounds, provinces = round_tables(src, versions, province)
     round_list = [r for r, _ in rounds]
     base = baseline_round if baseline_round in round_list else round_list[0]
     rows = kpi_rows(rounds, base)
