@@ -111,9 +111,10 @@ class ObjectStore:
             raise
         except Exception as exc:
             where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+            en, _, th = action.partition(" / ")
             raise StorageUnavailable(
-                f"object storage {self.url}{where}: {action} failed ({_reason(exc)}); {_HINT} "
-                f"/ ใช้ที่เก็บข้อมูลแบบออบเจกต์ไม่ได้ ({action})") from exc
+                f"ใช้ที่เก็บข้อมูลแบบออบเจกต์ไม่ได้ ({th or en}) · object storage {self.url}{where}: "
+                f"{en} failed ({_reason(exc)}); {_HINT}") from exc
 
     def check(self) -> None:
         """Reach the store once (bucket and credentials), so a wrong setting is reported
