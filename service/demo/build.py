@@ -35,11 +35,14 @@ def _sha(manifest: Path) -> str:
 
 def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int,
                dataset: str, rounds: str | list[int],
-               echo: Callable[[str], None] = print, map_artefacts: bool = True) -> list[Any]:
+               echo: Callable[[str], None] = print, map_artefacts: bool = True,
+               workers: int | None = None) -> list[Any]:
     """Generate (or reuse) the demo panel and build its rounds, then the current version's
-    map artefacts (``map_artefacts``); returns the versions."""
+    map artefacts (``map_artefacts``); returns the versions. ``workers`` > 1 runs the
+    per-province stages of the builds in that many processes (the same versions, byte for
+    byte: service.pipeline.ProcessProvinces)."""
     settings = as_settings(settings)
-    from service.pipeline import build_version
+    from service.pipeline import ProcessProvinces, build_version
     from service.store.store import open_store
 
     wanted = parse_rounds(rounds)
@@ -60,6 +63,8 @@ def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int
 
         raster = ensure_population_raster(data_dir, settings.boundaries_dir, seed=seed)
     store = open_store(settings)
+    executor = (ProcessProvinces(settings.boundaries_dir, data_dir / "cache", workers)
+                if workers is not None and workers > 1 else None)
     versions = []
     for rnd in chain:
         manifest = round_dir(src, rnd) / "manifest.json"
@@ -67,7 +72,8 @@ def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int
         t1 = time.perf_counter()
         version = build_version(settings, dataset=dataset, round=rnd,
                                 persons_dir=round_dir(src, rnd), source_sha256=_sha(manifest),
-                                progress=True, population_raster=raster, store=store)
+                                progress=True, population_raster=raster, store=store,
+                                executor=executor)
         versions.append(version)
         echo(f"  round {rnd}: {info['n_households']:,} households, "
              f"{info['n_persons']:,} people -> version {version.id} "
