@@ -50,6 +50,14 @@ class Settings(Mapping[str, Any]):
 
     data_dir: str = _setting("var",
         "Directory of the embedded store: SQLite catalog, dataset versions (Parquet), caches.")
+    datasets_url: str = _setting("",
+        "Where dataset versions are kept: empty = <data_dir>/datasets; an object-storage "
+        "URL (s3://bucket/prefix, fsspec) shared by the servers and builds of several "
+        "machines, each keeping a verified local copy under <data_dir>/datasets.")
+    s3_endpoint_url: str = _setting("",
+        "Endpoint of an S3-compatible object store (MinIO, Ceph, an intranet appliance), "
+        "e.g. https://s3.example.go.th; empty = AWS. Credentials: AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY (or an AWS profile), never in this URL.")
     database_url: str = _setting("",
         "SQLAlchemy URL of the catalog; empty = sqlite:///<data_dir>/chipao.db. "
         "PostgreSQL works too, e.g. postgresql+psycopg://user@host/chipao.")

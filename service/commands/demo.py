@@ -26,7 +26,9 @@ def command(provinces: str, seed: int, dataset: str | None, rounds: str, serve: 
     """Generate demo data, build a dataset version per round and serve the maps.
 
     Idempotent: a second run with the same seed, provinces and rounds reuses the generated
-    files and the stored versions (same SHA-256), so it starts serving at once.
+    files and the stored versions (same SHA-256), so it starts serving at once. When serving,
+    the current version's map artefacts are built by the server's start-up warm-up in the
+    background (service.usecases.map_warmup); ``--no-serve`` builds them before returning.
     """
     from service.demo.build import build_demo
 
@@ -35,12 +37,13 @@ def command(provinces: str, seed: int, dataset: str | None, rounds: str, serve: 
     try:
         build_demo(settings, provinces=codes, seed=seed,
                    dataset=dataset or settings.default_dataset, rounds=rounds,
-                   echo=click.echo)
+                   echo=click.echo, map_artefacts=not (serve and settings.map_warmup))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if serve:
         from service.commands.serve import run_server
 
         click.echo(f"serving maps at http://{settings.host}:{settings.port}/  "
-                   "(แผนที่ชี้เป้า) — Ctrl+C to stop")
+                   "(แผนที่ชี้เป้า) — Ctrl+C to stop; map artefacts are built in the "
+                   "background / กำลังเตรียมแผนที่เบื้องหลัง")
         run_server(settings)
