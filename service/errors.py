@@ -60,6 +60,14 @@ class Conflict(ChipaoError):
     title_th = "ข้อมูลขัดแย้งกัน"
 
 
+class StorageUnavailable(ChipaoError):
+    """The object storage of dataset versions cannot be reached or refuses the request
+    (endpoint, bucket or credentials): an operator's setting, not the caller's input."""
+
+    title = "Storage unavailable"
+    title_th = "ใช้ที่เก็บข้อมูลไม่ได้"
+
+
 class PayloadTooLarge(ChipaoError):
     title = "Payload too large"
     title_th = "ข้อมูลใหญ่เกินกำหนด"
@@ -78,6 +86,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     Forbidden: 403,
     Unauthorized: 401,
     Conflict: 409,
+    StorageUnavailable: 503,
     PayloadTooLarge: 413,
     UnsupportedMedia: 415,
     ChipaoError: 400,

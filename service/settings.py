@@ -50,6 +50,14 @@ class Settings(Mapping[str, Any]):
 
     data_dir: str = _setting("var",
         "Directory of the embedded store: SQLite catalog, dataset versions (Parquet), caches.")
+    datasets_url: str = _setting("",
+        "Where dataset versions are kept: empty = <data_dir>/datasets; an object-storage "
+        "URL (s3://bucket/prefix, fsspec) shared by the servers and builds of several "
+        "machines, each keeping a verified local copy under <data_dir>/datasets.")
+    s3_endpoint_url: str = _setting("",
+        "Endpoint of an S3-compatible object store (MinIO, Ceph, an intranet appliance), "
+        "e.g. https://s3.example.go.th; empty = AWS. Credentials: AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY (or an AWS profile), never in this URL.")
     database_url: str = _setting("",
         "SQLAlchemy URL of the catalog; empty = sqlite:///<data_dir>/chipao.db. "
         "PostgreSQL works too, e.g. postgresql+psycopg://user@host/chipao.")
@@ -71,6 +79,9 @@ class Settings(Mapping[str, Any]):
         "Largest accepted upload body, in MiB.")
     ingest_chunk_rows: int = _setting(100_000,
         "Rows per chunk when ingesting files (bounds memory; larger is a little faster).")
+    ingest_workers: int = _setting(0,
+        "Processes validating and pseudonymising ingest batches: 0 = one per core (at most 4) "
+        "for files above 32 MiB, 1 = all in the importing process, N = N processes.")
     ingest_max_uncompressed_mb: int = _setting(1024,
         "Largest uncompressed size of an uploaded XLSX workbook, in MiB (zip-bomb guard).")
     rate_limit: str = _setting("600 per minute",

@@ -200,3 +200,69 @@ def demo_persons_dir(make_demo_persons):
     """Samut Songkhram (TH75), the whole province: 43,535 households, 125,464 people, 903
     target poor, exactly as TPMAP 2561; seed 2561."""
     return make_demo_persons(provinces=["TH75"])
+
+
+# --- object storage (S3): moto's server mode on a free port ------------------------------------
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A local S3-compatible server (moto, server mode) for the whole session, enforcing
+    credentials like a real store: ``{"endpoint", "key", "secret"}`` of a user allowed s3:*.
+    The first three (unauthenticated) calls create that user."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                             "-p", str(port)], env=env, stdout=log, stderr=log)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, "moto server exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "moto server did not start"
+            time.sleep(0.1)
+    root = {"endpoint_url": endpoint, "region_name": "us-east-1",
+            "aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"}
+    iam = boto3.client("iam", **root)
+    iam.create_user(UserName="chipao")
+    key = iam.create_access_key(UserName="chipao")["AccessKey"]
+    iam.put_user_policy(UserName="chipao", PolicyName="s3", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17",
+         "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    yield {"endpoint": endpoint, "key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """A fresh bucket on the test S3 server and this process's credentials for it:
+    ``{"url": "s3://<bucket>/chipao", "bucket", "endpoint", "key", "secret", "client"}``
+    (``client``: a boto3 S3 client to inspect or damage objects)."""
+    import boto3
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "HTTP_PROXY", "HTTPS_PROXY",
+                 "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server["secret"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    client = boto3.client("s3", endpoint_url=s3_server["endpoint"], region_name="us-east-1",
+                          aws_access_key_id=s3_server["key"],
+                          aws_secret_access_key=s3_server["secret"])
+    bucket = "chipao-" + secrets.token_hex(4)
+    client.create_bucket(Bucket=bucket)
+    return {**s3_server, "bucket": bucket, "url": f"s3://{bucket}/chipao", "client": client}

@@ -383,3 +383,18 @@ def test_target_poor_layout_exact_for_any_consistent_counts(data):
         assert int(fails[:, [col[i] for i in inds]].any(axis=1).sum()) == t[f"target_{d}"]
         for i in inds:
             assert int(fails[:, col[i]].sum()) == t[f"target_ind{i}"]
+
+
+def test_provinces_generated_side_by_side_write_the_same_files(tmp_path):
+    """Two processes (the default on a multi-core machine) write the same bytes, and the same
+    manifest, as one process generating the provinces one after the other."""
+    amphoes = ["TH7502", "TH5801", "TH2304"]
+    one = generate(None, seed=SEED, out=tmp_path / "one", amphoes=amphoes,
+                   boundaries_dir=BOUNDARIES, processes=1)
+    two = generate(None, seed=SEED, out=tmp_path / "two", amphoes=amphoes,
+                   boundaries_dir=BOUNDARIES, processes=2)
+    assert one["per_province"] == two["per_province"]
+    assert list(two["per_province"]) == ["TH23", "TH58", "TH75"]
+    for code in ("TH23", "TH58", "TH75"):
+        assert ((tmp_path / "one" / "persons" / f"{code}.parquet").read_bytes()
+                == (tmp_path / "two" / "persons" / f"{code}.parquet").read_bytes())

@@ -108,3 +108,38 @@ def test_area_tables_do_not_depend_on_threads(tmp_path):
                                       capture_output=True, text=True).stdout)
     assert "village" in digests[0]
     assert digests[0] == digests[1] == digests[2]
+
+
+def test_dask_build_without_shared_directory_over_s3(tmp_path, rounds, locator_cache, s3,
+                                                      monkeypatch):
+    """Versions in object storage and workers that share no directory with the build
+    (``ship``): every task gets its files as bytes (no path of the build machine), and the
+    two rounds are the same versions, byte for byte, as single-process builds."""
+    from service.distributed import DaskProvinces
+    from service.pipeline import build_version
+
+    _, locator = locator_cache
+    single = load_settings({"data_dir": str(tmp_path / "single")}, environ={})
+    spread = load_settings({"data_dir": str(tmp_path / "dask"), "datasets_url": s3["url"],
+                            "s3_endpoint_url": s3["endpoint"]}, environ={})
+    want = [build_version(single, dataset="demo", round=2561 + i, persons_dir=src,
+                          progress=False, locator=locator) for i, src in enumerate(rounds)]
+    sent: list[object] = []
+    with DaskProvinces.connect(spread, workers=2, ship=True) as executor:
+        submit = executor.client.submit
+        monkeypatch.setattr(executor.client, "submit",
+                            lambda fn, *args, **kw: sent.extend(args) or submit(fn, *args, **kw))
+        got = [build_version(spread, dataset="demo", round=2561 + i, persons_dir=src,
+                             progress=False, executor=executor) for i, src in enumerate(rounds)]
+    local = [str(tmp_path), *(str(r) for r in rounds)]
+    paths = [a for a in sent if isinstance(a, (str, Path)) and any(str(a).startswith(p)
+                                                                    for p in local)]
+    assert len(sent) == 2 * 2 * 7 and paths == []
+    assert got[1].meta["panel"]["previous_version"] == got[0].id
+    keys = s3["client"].list_objects_v2(Bucket=s3["bucket"])["Contents"]
+    assert {f"chipao/demo/{g.id}/manifest.json" for g in got} <= {k["Key"] for k in keys}
+    for w, g in zip(want, got, strict=True):
+        mine, theirs = _files(Path(w.path)), _files(Path(g.path))
+        assert sorted(mine) == sorted(theirs) and {f"persons/{p}.parquet" for p in PROVINCES} \
+            <= set(mine)
+        assert [name for name in mine if mine[name] != theirs[name]] == []

@@ -9,6 +9,20 @@
 (function () {
   "use strict";
 
+  // the site bar's menu button (a phone): opens and closes the menu under it; Escape closes it
+  function wireSiteMenu() {
+    var bar = document.getElementById("site-nav");
+    var button = bar && bar.querySelector(".nav-toggle");
+    if (!button) { return; }
+    function setOpen(open) {
+      bar.classList.toggle("nav-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    button.addEventListener("click", function () { setOpen(!bar.classList.contains("nav-open")); });
+    document.addEventListener("keydown", function (e) { if (e.key === "Escape") { setOpen(false); } });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", wireSiteMenu); } else { wireSiteMenu(); }
+
   var NUMBER_FORMATS = {};
   function numberFormat(decimals) {
     if (!NUMBER_FORMATS[decimals]) {

@@ -370,6 +370,15 @@ def _without_cell_key(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=["ckey"], errors="ignore")
 
 
+def suppressed_mask(frame: pd.DataFrame) -> pd.Series:
+    """The rows of ``frame`` whose figures are withheld, as plain booleans: its ``suppressed``
+    column with a missing value read as not suppressed (a row seen in detail has no decision);
+    all False when the frame has no such column. The one reading of that column."""
+    if "suppressed" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["suppressed"].astype("boolean").fillna(False).astype(bool)
+
+
 def listed_rows(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     """The rows of ``level`` a listing or a file may carry (THE "published cells only" rule):
     on H3 levels a suppressed cell is left out entirely (no code, figure, polygon or reason),
@@ -378,7 +387,7 @@ def listed_rows(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     pages and the exports (service.usecases.areas / exports) all apply it here."""
     if level not in H3_LEVELS or "suppressed" not in frame:
         return frame
-    return frame[~frame["suppressed"].fillna(False).astype(bool)]
+    return frame[~suppressed_mask(frame)]
 
 
 def public_view(store: AreaReader, dataset: str, level: str, *, version: str | None = None,
@@ -419,15 +428,14 @@ def protect_rows(store: AreaReader, dataset: str, version: str, level: str,
             _replace_by_parts(frame, at_border, parts)
     if not hidden.any():
         out = frame.copy()
-        out["suppressed"] = (out["suppressed"].fillna(False) if "suppressed" in out
-                             else False)
+        out["suppressed"] = suppressed_mask(out)
         return out
     mask = public_mask(store, dataset, version, level, min_households=min_households,
                        cache=_DEFAULT_CACHE if cache is None else cache)
     if hidden.all():
         return apply_mask(frame, mask)
     seen = frame.loc[~hidden].copy()
-    seen["suppressed"] = seen["suppressed"].fillna(False) if "suppressed" in seen else False
+    seen["suppressed"] = suppressed_mask(seen)
     return pd.concat([seen, apply_mask(frame.loc[hidden], mask)]).loc[frame.index]
 
 

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 @click.option("--raster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Population GeoTIFF (default: setting population_raster).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
-              help="Run the per-province stages on this dask cluster (shared data dir).")
+              help="Run the per-province stages on this dask cluster (a shared data dir, "
+              "or none with CHIPAO_DATASETS_URL).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Run the per-province stages on a local dask cluster of N processes.")
 @click.option("--progress/--no-progress", default=True, show_default=True)

@@ -31,6 +31,7 @@ import pandas as pd
 import polars as pl
 import shapely
 
+from service.access.views import suppressed_mask
 from service.errors import InvalidInput, NotFound
 from service.vocabulary import ADMIN_CODE
 
@@ -63,10 +64,7 @@ def _in_area(frame: pd.DataFrame, area: str) -> pd.DataFrame:
     return frame[frame["code"].astype(str).str.startswith(area)]
 
 
-def _hidden(frame: pd.DataFrame) -> pd.Series:
-    if "suppressed" not in frame:
-        return pd.Series(False, index=frame.index)
-    return frame["suppressed"].astype("boolean").fillna(False).astype(bool)
+_hidden = suppressed_mask
 
 
 def village_targets(villages: pd.DataFrame, area: str, *,

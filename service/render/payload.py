@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from service.access.views import suppressed_mask
 from service.render.catalogue import Measure, MissingColumns, compute
 from service.render.legend import Legend, classify
 
@@ -80,10 +81,7 @@ def values_payload(
         before_aligned = before.reindex(frame["code"].to_numpy()).to_numpy(
             dtype="float64", na_value=np.nan)
         values = values - before_aligned
-    suppressed = (
-        frame["suppressed"].fillna(False).astype(bool).to_numpy()
-        if "suppressed" in frame.columns else np.zeros(len(frame), dtype=bool)
-    )
+    suppressed = suppressed_mask(frame).to_numpy()
     vals = np.array(values.to_numpy(dtype="float64", na_value=np.nan), dtype="float64")
     vals[suppressed] = np.nan
     scheme = measure.scheme

@@ -7,11 +7,17 @@ Writes are atomic: a version is written into ``<dataset>/.building-<version_id>/
 its final name, and only then marked ready and current in the catalog (one transaction). A
 build killed at any point leaves the previous version current; the leftovers are removed by
 the next build of that dataset. Builds of one dataset are serialised by a lock file.
+
+With ``CHIPAO_DATASETS_URL`` (object storage, service.store.objstore) the finished directory
+is also uploaded, manifest last, before the catalog marks it ready; the catalog row then
+holds the version's URL, and every Version this store hands out has ``path`` = its verified
+local copy under ``<data_dir>/datasets`` (fetched on first use).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -31,9 +37,10 @@ import polars as pl
 import pyarrow.parquet as pq
 import shapely
 
-from service.errors import Conflict, InvalidInput, NotFound
+from service.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
 from service.settings import SettingsLike, as_settings
 from service.store.catalog import Catalog, Version, validate_dataset_name
+from service.store.objstore import ObjectStore, is_url
 from service.vocabulary import H3_LEVELS, check_level, is_code
 
 log = logging.getLogger(__name__)
@@ -78,6 +85,12 @@ class VersionWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def _discard(self, url: str | None) -> None:
+        """Remove the files of a version that will not be published (here and remote)."""
+        shutil.rmtree(self.final_dir, ignore_errors=True)
+        if url is not None and self.store.remote is not None:
+            self.store.remote.delete(url)
+
     def publish(self, *, n_persons: int, n_households: int, meta: dict[str, Any],
                 make_current: bool = True) -> Version:
         (self.dir / "version.json").write_text(
@@ -86,19 +99,27 @@ class VersionWriter:
         _fsync_tree(self.dir)
         os.replace(self.dir, self.final_dir)
         _fsync_dir(self.final_dir.parent)
+        remote = self.store.remote
+        url = None if remote is None else remote.version_url(self.dataset, self.id)
+        try:
+            if remote is not None and url is not None:
+                remote.upload(self.final_dir, url)  # every object before the catalog says ready
+        except BaseException:
+            self._discard(url)
+            raise
         try:
             self.store.catalog.publish_version(self.id, n_persons=n_persons,
                                                n_households=n_households, meta=meta,
                                                make_current=make_current)
         except Conflict:
             # another process (machine) published this source first: leave no files behind
-            shutil.rmtree(self.final_dir, ignore_errors=True)
+            self._discard(url)
             sha = self.store.catalog.source_of(self.id)
             winner = self.store.catalog.find_by_sha256(self.dataset, sha) if sha else None
             if winner is not None:
                 raise SourceAlreadyStored(winner) from None
             raise
-        self.version = self.store.catalog.get(self.dataset, self.id)
+        self.version = self.store.local(self.store.catalog.get(self.dataset, self.id))
         log.info("dataset %s version %s published", self.dataset, self.id)
         return self.version
 
@@ -140,8 +161,19 @@ class Store:
         settings = as_settings(settings)
         self.settings = settings
         self.data_dir = Path(settings.data_dir).resolve()
-        self.root = self.data_dir / "datasets"
+        if is_url(settings.data_dir):
+            raise InvalidInput(
+                f"CHIPAO_DATA_DIR={settings.data_dir!r} must be a local directory; keep dataset "
+                "versions in object storage with CHIPAO_DATASETS_URL=s3://bucket/prefix / "
+                "CHIPAO_DATA_DIR ต้องเป็นโฟลเดอร์ในเครื่อง ใช้ CHIPAO_DATASETS_URL สำหรับที่เก็บ "
+                "แบบออบเจกต์", column="CHIPAO_DATA_DIR")
+        self.root = self.data_dir / "datasets"  # versions, or their local copies (remote)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.remote: ObjectStore | None = None
+        if settings.datasets_url:
+            self.remote = ObjectStore(settings.datasets_url,
+                                      endpoint_url=settings.s3_endpoint_url)
+            self.remote.check()
         self.boundaries_dir = settings.boundaries_dir
         self.catalog = Catalog(settings.database_url)
         self._cache: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
@@ -153,23 +185,42 @@ class Store:
         return self.catalog.datasets()
 
     def current(self, dataset: str) -> Version:
-        return self.catalog.current(dataset)
+        return self.local(self.catalog.current(dataset))
 
     def versions(self, dataset: str, *, superseded: bool = False) -> list[Version]:
         """Released versions (one per round, newest round first): what the public, maps,
         embeds, exports and round series use. ``superseded=True``: every ready version,
         newest first (national administration, roll-back)."""
-        if superseded:
-            return self.catalog.versions(dataset)
-        return self.catalog.released(dataset)
+        if superseded:  # a listing: superseded versions are fetched when one is read
+            return [self.local(v, fetch=False) for v in self.catalog.versions(dataset)]
+        return [self.local(v) for v in self.catalog.released(dataset)]
 
     def released_of_round(self, dataset: str, round: int) -> Version | None:
         """The released version of one round (None when the round has none)."""
-        return self.catalog.released_of_round(dataset, round)
+        found = self.catalog.released_of_round(dataset, round)
+        return None if found is None else self.local(found)
 
     def version(self, dataset: str, version: str | None = None) -> Version:
         """The named version, or the current one when ``version`` is None."""
-        return self.current(dataset) if version is None else self.catalog.get(dataset, version)
+        return self.current(dataset) if version is None else \
+            self.local(self.catalog.get(dataset, version))
+
+    def local(self, version: Version, *, fetch: bool = True) -> Version:
+        """``version`` with ``path`` = its directory on this machine: a version kept in
+        object storage is fetched (verified against its manifest) on first use. Versions
+        handed out by this store are already local; the catalog's own hold the URL."""
+        if not is_url(version.path):
+            return version
+        local = self.root / version.dataset / version.id
+        if fetch and not local.is_dir():
+            if self.remote is None:
+                raise StorageUnavailable(
+                    f"version {version.id} of {version.dataset!r} is kept in object storage "
+                    f"({version.path}); set CHIPAO_DATASETS_URL (and CHIPAO_S3_ENDPOINT_URL) "
+                    "as on the machine that built it / รุ่นข้อมูลนี้อยู่ในที่เก็บแบบออบเจกต์ "
+                    "ต้องตั้งค่า CHIPAO_DATASETS_URL")
+            self.remote.fetch(version.path, local)
+        return dataclasses.replace(version, path=str(local))
 
     # -- writing ---------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -194,8 +245,10 @@ class Store:
             version_id = f"r{int(round)}-{stamp}-{secrets.token_hex(3)}"
             tmp_dir = base / f".building-{version_id}"
             final_dir = base / version_id
+            location = str(final_dir) if self.remote is None else \
+                self.remote.version_url(dataset, version_id)
             self.catalog.begin_version(version_id=version_id, dataset=dataset, round=round,
-                                       source_sha256=source_sha256, path=str(final_dir))
+                                       source_sha256=source_sha256, path=location)
             tmp_dir.mkdir()
             writer = VersionWriter(self, version_id, dataset, tmp_dir, final_dir)
             try:
@@ -240,7 +293,12 @@ class Store:
         for stale in self.catalog.stale_builds(dataset):
             log.warning("dataset %s: removing interrupted build %s", dataset, stale.id)
             self.catalog.fail_version(stale.id, "interrupted")
-            shutil.rmtree(stale.path, ignore_errors=True)
+            if is_url(stale.path):  # objects a killed publish left (never marked ready)
+                if self.remote is not None:
+                    self.remote.delete(stale.path)
+                shutil.rmtree(base / stale.id, ignore_errors=True)
+            else:
+                shutil.rmtree(stale.path, ignore_errors=True)
         for tmp in base.glob(".building-*"):
             shutil.rmtree(tmp, ignore_errors=True)
 

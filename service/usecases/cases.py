@@ -23,6 +23,7 @@ import pandas as pd
 import polars as pl
 
 from service.access.principal import Principal, visible_provinces
+from service.access.views import suppressed_mask
 from service.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from service.followup.catalogue import HORIZONS
 from service.followup.households import household_frame, target_rule
@@ -535,7 +536,7 @@ def map_progress(services: Any, principal: Any, *, dataset: str | None, level: s
     frame = pd.concat(parts, ignore_index=True, sort=False)
     frame = frame[frame["code"].notna()]  # missed households known by their tambon only
     out = pd.DataFrame({"code": frame["code"].astype(str),
-                        "suppressed": frame["suppressed"].fillna(False).astype(bool)})
+                        "suppressed": suppressed_mask(frame)})
     for src, dst in MAP_COLUMNS.items():
         out[dst] = (pd.to_numeric(frame[src], errors="coerce").astype("float64")
                     if src in frame else float("nan"))

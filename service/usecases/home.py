@@ -192,7 +192,7 @@ def _fill_figures(s: Services, out: dict[str, Any], v: Any, dataset: str,
         if rate is not None:
             visible = rate.notna()
             if "suppressed" in prov.columns:
-                visible &= ~prov["suppressed"].fillna(False).astype(bool)
+                visible &= ~views.suppressed_mask(prov)
             ranked = prov[visible].assign(_rate=rate[visible])
             ranked = ranked.sort_values(["_rate", "code"], ascending=[False, True],
                                         kind="stable").head(10)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from service.access.views import suppressed_mask
 from service.errors import NotFound
 from service.usecases.profile import AreaSource, line_chart, round_versions
 
@@ -179,9 +180,7 @@ def round_tables(src: Any, versions: list[Any], province: str | None
                 parts.append(prov[prov["code"] == province])
         if parts:
             table = pd.concat(parts, ignore_index=True)
-            if "suppressed" in table:
-                hidden = table["suppressed"].astype("boolean").fillna(False).astype(bool)
-                table = table[~hidden]
+            table = table[~suppressed_mask(table)]
             rounds.append((int(v.round), table.reset_index(drop=True)))
     if not rounds:
         raise NotFound("no area tables to compute KPIs from / ไม่มีตารางพื้นที่")

@@ -27,7 +27,7 @@ from service.access.principal import (
     require_detail,
     visibility_key,
 )
-from service.access.views import protect_rows
+from service.access.views import protect_rows, suppressed_mask
 from service.errors import InvalidInput, NotFound
 from service.geo import boundaries
 from service.render import geometry
@@ -637,7 +637,7 @@ def _r6_with_amphoe_cover(s: Services, p: Principal | None, visible: pd.DataFram
     """
     shown = _protect(s, visible, p, dataset=dataset, version=str(version), level="h3_r6")
     if "suppressed" in shown.columns:
-        published = ~shown["suppressed"].fillna(False).astype(bool).to_numpy()
+        published = ~suppressed_mask(shown).to_numpy()
         visible = visible.loc[published].reset_index(drop=True)
     if len(visible) == n_cells:
         return visible, None
@@ -648,7 +648,7 @@ def _r6_with_amphoe_cover(s: Services, p: Principal | None, visible: pd.DataFram
     table = _protect(s, table, p, dataset=dataset, version=str(version),
                      level=R6_COVER_LEVEL)
     if "suppressed" in table.columns:
-        table = table[~table["suppressed"].fillna(False).astype(bool)]
+        table = table[~suppressed_mask(table)]
     return visible, table.assign(cover_resolution=np.nan, cover_level=R6_COVER_LEVEL
                                  ).reset_index(drop=True)
 
@@ -661,8 +661,7 @@ def _priority_extras(frame: pd.DataFrame, payload: dict) -> None:
     labels = {c.id: (c.label_th or c.id, c.label_en or c.id)
               for c in load_config().components}
     contrib = [c for c in frame.columns if c.startswith("contrib_")]
-    suppressed = frame["suppressed"].fillna(False).astype(bool).to_numpy() \
-        if "suppressed" in frame.columns else np.zeros(len(frame), dtype=bool)
+    suppressed = suppressed_mask(frame).to_numpy()
     score = pd.to_numeric(frame["priority_score"], errors="coerce").to_numpy("float64")
     payload["columns"]["priority_score"] = _column(np.where(suppressed, np.nan, score))
     reasons: list[list[str] | None] = []
@@ -706,7 +705,7 @@ def _with_rank(frame: pd.DataFrame, previous: pd.DataFrame | None, *,
         return frame.assign(priority_rank=pd.Series(dtype="float64"))
     visible = frame
     if "suppressed" in frame.columns:
-        visible = frame[~frame["suppressed"].fillna(False).astype(bool)]
+        visible = frame[~suppressed_mask(frame)]
     if visible.empty:
         return frame.assign(priority_rank=np.nan)
     if intervals and len(visible) > 1:

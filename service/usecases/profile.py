@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from service.access.views import suppressed_mask
 from service.errors import InvalidInput, NotFound
 from service.vocabulary import GROUP_DEFINITIONS
 
@@ -293,8 +294,7 @@ def visible_level(src: AreaSource, version: str, level: str, province: str | Non
     frame = src.read(version, level, province)
     if province:
         frame = frame[frame["province_code"] == province]
-    hidden = (frame["suppressed"].astype("boolean").fillna(False).astype(bool)
-              if "suppressed" in frame else pd.Series(False, index=frame.index))
+    hidden = suppressed_mask(frame)
     return frame[~hidden].reset_index(drop=True), int(hidden.sum())
 
 

@@ -505,7 +505,7 @@ def kpi_api(s: Any, p: Any, dataset: str, province: str | None, baseline_round: 
         if province:
             frame = frame[frame["code"] == province]
         if "suppressed" in frame:
-            frame = frame[~frame["suppressed"].astype("boolean").fillna(False).astype(bool)]
+            frame = frame[~views.suppressed_mask(frame)]
         rounds.append((int(rnd), frame))
     round_list = [r for r, _ in rounds]
     base = baseline_round if baseline_round in round_list else (round_list or [0])[0]

@@ -63,7 +63,7 @@ def visible_areas(s: Services, p: Principal, dataset: str, version: str, level: 
                             min_households=s.min_households, cache=s.views)
     notes = []
     if "suppressed" in frame:
-        hidden = frame["suppressed"].fillna(False).astype(bool)
+        hidden = views.suppressed_mask(frame)
         if hidden.any():
             notes.append(f"{int(hidden.sum()):,} areas suppressed for disclosure control "
                          "are not ranked / พื้นที่ที่ถูกปกปิดข้อมูลไม่ถูกจัดลำดับ")

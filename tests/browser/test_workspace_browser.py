@@ -369,3 +369,50 @@ def test_the_map_menu_signs_in_and_comes_back_and_the_embed_has_none(ws_page, ws
     page.wait_for_selector("html[data-chipao-ready]", state="attached", timeout=60_000)
     assert page.locator("#site-nav, .site-nav").count() == 0  # the embed stays chrome-free
     _clean(rec)
+
+
+def _overlap(a, b):
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_a_phone_reads_every_page_without_sideways_scrolling(chromium_browser, ws_server,
+                                                             artifacts):
+    """On a 390 px phone no page scrolls sideways (wide tables scroll in their own box); on
+    the map the site menu sits behind a menu button that drops it down, and the collapsed
+    "Controls" button never covers the map's title."""
+    from conftest import PageRecorder
+
+    origin = ws_server[0]
+    context = chromium_browser.new_context(viewport={"width": 390, "height": 844},
+                                           locale="th-TH", is_mobile=True, has_touch=True)
+    rec = PageRecorder(context.new_page(), origin)
+    page = rec.page
+    try:
+        sign_in(rec, origin, "nat")
+        for start in NAV_PAGES:
+            page.goto(origin + start)
+            _settle(page, start)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 391, (start, width)
+        page.goto(origin + "/maps/area/TH58")
+        _settle(page, "/maps/")
+        menu = page.locator("#site-nav .site-nav")
+        button = page.locator("#site-nav .nav-toggle")
+        assert button.is_visible() and not menu.is_visible()
+        title = page.locator(".chipao-title").bounding_box()
+        toggle = page.locator(".chipao-toggle").bounding_box()
+        assert title and toggle and not _overlap(title, toggle), (title, toggle)
+        button.click()
+        assert button.get_attribute("aria-expanded") == "true"
+        links = menu.locator("a")
+        assert links.count() == len(NAV_TARGETS)
+        for i in range(links.count()):
+            box = links.nth(i).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 391, (i, box)
+        page.screenshot(path=str(artifacts / "ws-phone-map-menu.png"))
+        menu.get_by_role("link", name=re.compile("ข้อมูลพื้นที่")).click()
+        page.wait_for_url(origin + "/areas/")
+        _clean(rec)
+    finally:
+        context.close()

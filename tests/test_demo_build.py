@@ -1,0 +1,65 @@
+"""`chipao demo` (service.demo.build): two rounds of one province built, served without
+waiting for the map artefacts (the server's warm-up builds them), and a second run that
+finds everything on disk and starts serving without generating or building anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.fixture
+def served(monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setattr("service.commands.serve.run_server",
+                        lambda settings, **kw: calls.append(str(settings.data_dir)))
+    return calls
+
+
+def _demo(args: list[str]):
+    from service.cli import main
+
+    result = CliRunner().invoke(main, ["demo", "--provinces", "TH75", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_demo_serves_at_once_and_a_second_run_builds_nothing(tmp_path, monkeypatch, served):
+    from service.settings import load_settings
+    from service.store import open_store
+
+    data = tmp_path / "var"
+    monkeypatch.setenv("CHIPAO_DATA_DIR", str(data))
+    out = _demo(["--rounds", "2561,2562"])
+    assert served == [str(data)]
+    assert "round 2562" in out and "map artefacts of" not in out
+    store = open_store(load_settings({"data_dir": str(data)}, environ={}))
+    first = sorted((v.round, v.id) for v in store.versions("demo"))
+    assert [r for r, _ in first] == [2561, 2562]
+    artefacts = data / "cache" / "artefacts"
+    assert not artefacts.exists() or not any(p.is_file() for p in artefacts.rglob("*"))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a second `chipao demo` must not generate or build")
+
+    monkeypatch.setattr("service.demo.generate.generate_province", refuse)
+    monkeypatch.setattr("service.demo.panel.advance_round", refuse)
+    monkeypatch.setattr("service.pipeline.process_province", refuse)
+    again = _demo(["--rounds", "2561,2562"])
+    assert served == [str(data), str(data)]
+    assert sorted((v.round, v.id) for v in store.versions("demo")) == first
+    assert "generating" not in again and "deriving" not in again
+    for _, vid in first:
+        assert f"version {vid}" in again
+
+
+def test_demo_without_serving_builds_the_map_artefacts(tmp_path, monkeypatch, served):
+    data = tmp_path / "var"
+    monkeypatch.setenv("CHIPAO_DATA_DIR", str(data))
+    out = _demo(["--rounds", "2561", "--no-serve"])
+    assert served == []
+    assert "map artefacts of" in out
+    built = [p for p in Path(data, "cache", "artefacts").rglob("*") if p.is_file()]
+    assert any(p.name.startswith("values-tambon-TH75") for p in built), built
