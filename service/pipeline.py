@@ -8,8 +8,10 @@ The version becomes visible atomically (:meth:`service.store.store.Store.write_v
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
@@ -184,6 +186,50 @@ def process_province(path: Path, out: Path, *, spec_obj: Any, prog: Any, locator
     return ProvinceResult(path.stem, agg, panel, report, times.seconds)
 
 
+@functools.cache
+def _process_locator(boundaries_dir: str, cache_dir: str) -> Any:
+    # once per worker process: the locator grid is read from the cache (memory-mapped)
+    from service.geo.boundaries import load_level
+    from service.geo.locate import TambonLocator
+
+    return TambonLocator(load_level(boundaries_dir, "tambon"), cache_dir=cache_dir)
+
+
+def _province_in_process(path: str, out: str, spec_obj: Any, prog: Any,
+                         previous: Version | None, boundaries_dir: str,
+                         cache_dir: str) -> ProvinceResult:
+    return process_province(Path(path), Path(out), spec_obj=spec_obj, prog=prog,
+                            locator=_process_locator(boundaries_dir, cache_dir),
+                            previous=previous)
+
+
+class ProcessProvinces:
+    """The per-province stages in a pool of local processes (one per core by default), the
+    partial sums handed back in file order: the same version, byte for byte, as the
+    one-process build (the scored persons are written with fixed row groups)."""
+
+    def __init__(self, boundaries_dir: str | Path, locator_cache_dir: str | Path,
+                 workers: int | None = None) -> None:
+        self.boundaries_dir = str(boundaries_dir)
+        self.locator_cache_dir: Path | None = Path(locator_cache_dir)
+        self.workers = int(workers or os.cpu_count() or 1)
+
+    def provinces(self, files: list[Path], outputs: list[Path], *, spec_obj: Any, prog: Any,
+                  previous: Version | None) -> Iterator[ProvinceResult]:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        # the biggest files first, so that the last tasks are small; handed back in order
+        order = sorted(range(len(files)), key=lambda i: -files[i].stat().st_size)
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(files)),
+                                 mp_context=get_context("spawn")) as pool:
+            futures = {i: pool.submit(_province_in_process, str(files[i]), str(outputs[i]),
+                                      spec_obj, prog, previous, self.boundaries_dir,
+                                      str(self.locator_cache_dir)) for i in order}
+            for i in range(len(files)):
+                yield futures.pop(i).result()
+
+
 def merge_partial(target: Any, part: Any) -> None:
     """Fold one province's partial accumulator (Aggregator, PanelAggregator) into ``target``
     exactly as if its batch had been added to ``target``: lists of partial frames are
@@ -206,57 +252,111 @@ def merge_partial(target: Any, part: Any) -> None:
             raise TypeError(f"cannot merge {type(target).__name__}.{f.name}")
 
 
-def _raster_sums(raster_path: str, tambons, locator: Any, cache_dir: Path | None
-                 ) -> tuple[pd.Series, dict[int, pd.Series]]:
-    """(people per tambon, {resolution: people per H3 cell (index: cell code)}) of a
-    population GeoTIFF; cached in ``cache_dir`` by the raster's name, size and time and the
-    tambon codes, so the rounds of a dataset (same raster, same boundaries) compute them
-    once."""
-    import rasterio
+#: degrees of raster rows read beyond the provinces built: more than the widest H3 r6 cell
+#: (~0.1 degree), so every pixel of a cell over their households is summed
+BAND_PAD_DEG = 0.25
 
-    from service.geo import hexgrid, zonal
+
+def _raster_band(transform: Any, n_rows: int, tambons: Any,
+                 provinces: list[str] | None) -> tuple[int, int]:
+    """Rows ``[r0, r1)`` of a north-up raster holding the provinces' tambons (padded by
+    :data:`BAND_PAD_DEG`); every row without ``provinces``."""
+    if not provinces:
+        return 0, n_rows
+    mine = tambons[tambons["code"].str[:4].isin(provinces)]
+    if mine.empty:
+        return 0, n_rows
+    _, miny, _, maxy = mine.total_bounds
+    dy = abs(float(transform.e))
+    r0 = int(np.floor((float(transform.f) - (maxy + BAND_PAD_DEG)) / dy))
+    r1 = int(np.ceil((float(transform.f) - (miny - BAND_PAD_DEG)) / dy))
+    return max(0, r0), min(n_rows, max(r1, 0))
+
+
+def _raster_sums(raster_path: str, tambons, locator: Any, cache_dir: Path | None,
+                 provinces: list[str] | None = None
+                 ) -> tuple[pd.Series, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """(people per tambon, {resolution: (sorted uint64 cells, people per cell)}) of a
+    population GeoTIFF. With ``provinces`` only the raster rows over them are summed
+    (:func:`_raster_band`: the cost follows the provinces built) and only their tambons are
+    returned; every sum of such a tambon or cell is the one over the whole raster. Cached in
+    ``cache_dir`` by the raster's name, size and time, the tambon codes and the band, so the
+    rounds of a dataset (same raster, same boundaries) compute them once."""
+    import rasterio
+    from affine import Affine
+
+    from service.geo import zonal
 
     stat = Path(raster_path).stat()
+    with rasterio.open(raster_path) as src:
+        transform, nodata, shape = src.transform, src.nodata, (src.height, src.width)
+    r0, r1 = _raster_band(transform, shape[0], tambons, provinces)
+    whole = (r0, r1) == (0, shape[0])
     key = hashlib.sha256(f"{Path(raster_path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
-                         f"{'|'.join(map(str, tambons['code']))}".encode()).hexdigest()[:24]
-    cached = cache_dir / f"raster-sums-{key}.npz" if cache_dir is not None else None
+                         f"{'|'.join(map(str, tambons['code']))}"
+                         f"{'' if whole else f'|rows {r0}-{r1}'}".encode()).hexdigest()[:24]
+    cached = cache_dir / f"raster-sums-{key}.v2.npz" if cache_dir is not None else None
     resolutions = [int(level[-1]) for level in H3_LEVELS]
+    codes = tambons["code"].to_numpy().astype(str)
+    keep = (np.ones(len(codes), dtype=bool) if whole
+            else np.isin(np.char.ljust(codes, 4).astype("U4"), provinces or []))
     if cached is not None and cached.exists():
         with np.load(cached, allow_pickle=False) as z:
             return (pd.Series(z["pop"], index=z["codes"].astype(str)),
-                    {r: pd.Series(z[f"sums{r}"], index=z[f"cells{r}"].astype(str))
-                     for r in resolutions})
+                    {r: (z[f"cells{r}"], z[f"sums{r}"]) for r in resolutions})
     with rasterio.open(raster_path) as src:
         values = src.read(1, masked=False)
-        transform, nodata = src.transform, src.nodata
-    zr = zonal.ZoneRaster(tambons.geometry.values, transform, values.shape, locator=locator)
+    # the zones are all tambons whatever the band (a border pixel's share of a tambon is
+    # taken among every tambon it touches); rows outside the band are left out
+    band_transform = transform @ Affine.translation(0, r0)
+    zr = zonal.ZoneRaster(tambons.geometry.values, band_transform, (r1 - r0, shape[1]),
+                          locator=locator)
     # whole_pixels: a coastal/border pixel's people stay in the tambons it touches, so the
     # country total of the raster is kept (the zones are all tambons)
-    pop = pd.Series(zr.sums(values, nodata=nodata, whole_pixels=True),
-                    index=tambons["code"].to_numpy())
+    pop = pd.Series(zr.sums(values[r0:r1], nodata=nodata, whole_pixels=True)[keep],
+                    index=codes[keep])
+    if not whole:  # the same row blocks as over the whole raster, those outside empty
+        band = np.zeros_like(values)
+        band[r0:r1] = values[r0:r1]
+        values = band
     cells, sums = zonal.h3_sums(values, transform, 9, nodata=nodata)
-    by_res = {}
-    for res in resolutions:
-        c, v = (cells, sums) if res == 9 else zonal.rollup(cells, sums, res)
-        by_res[res] = pd.Series(v, index=hexgrid.to_str(c))
+    by_res = {res: (cells, sums) if res == 9 else zonal.rollup(cells, sums, res)
+              for res in resolutions}
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp.npz")
         arrays = {"pop": pop.to_numpy(), "codes": pop.index.to_numpy().astype(str)}
-        for res, series in by_res.items():
-            arrays[f"sums{res}"] = series.to_numpy()
-            arrays[f"cells{res}"] = series.index.to_numpy().astype(str)
+        for res, (c, v) in by_res.items():
+            arrays[f"sums{res}"], arrays[f"cells{res}"] = v, c
         np.savez(tmp, **arrays)
         tmp.replace(cached)
     return pop, by_res
 
 
+def _cell_values(codes: pd.Series, cells: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """The sum of each H3 code (hex string) from sorted ``cells``; NaN where it has none."""
+    import polars_h3 as plh3
+
+    ints = (pl.Series("c", codes.to_numpy(), dtype=pl.String).to_frame()
+            .select(plh3.str_to_int(pl.col("c")).fill_null(0))["c"].to_numpy()
+            .astype(np.uint64))
+    out = np.full(len(ints), np.nan)
+    if not len(cells):
+        return out
+    at = np.minimum(np.searchsorted(cells, ints), len(cells) - 1)
+    found = cells[at] == ints
+    out[found] = sums[at[found]]
+    return out
+
+
 def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
-                    locator: Any, cache_dir: Path | None = None) -> None:
-    """Add pop_raster and survey_gap (tambon and above, H3 levels) from a population GeoTIFF."""
+                    locator: Any, cache_dir: Path | None = None,
+                    provinces: list[str] | None = None) -> None:
+    """Add pop_raster and survey_gap (tambon and above, H3 levels) from a population GeoTIFF.
+    ``provinces``: the raster is summed over them only (the country row = their people)."""
     from service.geo import zonal
 
-    pop, by_res = _raster_sums(raster_path, tambons, locator, cache_dir)
+    pop, by_res = _raster_sums(raster_path, tambons, locator, cache_dir, provinces)
     for level, width in (("tambon", 8), ("amphoe", 6), ("province", 4), ("country", 0)):
         if level not in tables:
             continue
@@ -267,8 +367,8 @@ def _raster_columns(tables: dict[str, pd.DataFrame], raster_path: str, tambons,
     for level in H3_LEVELS:
         if level not in tables:
             continue
-        tables[level]["pop_raster"] = tables[level]["code"].map(by_res[int(level[-1])]
-                                                                 ).to_numpy(dtype=np.float64)
+        tables[level]["pop_raster"] = _cell_values(tables[level]["code"],
+                                                   *by_res[int(level[-1])])
     for frame in tables.values():
         if "pop_raster" in frame:
             frame["survey_gap"] = zonal.survey_gap(frame["n_persons"].to_numpy(),
@@ -393,8 +493,14 @@ def _build(store: Store, settings: SettingsLike, *, dataset: str, round: int,
                   .to_pandas() for level, frame in tables.items()}
         t = times.add("aggregate", t)
         if raster:
+            # the raster rows over the provinces of the tambons built (all: the whole raster)
+            built = sorted({str(c)[:4] for c in narrow["tambon"]["code"]}
+                           if "tambon" in narrow else set())
+            all_provinces = set(tambons["code"].str[:4])
             _raster_columns(narrow, str(raster), tambons, locator,
-                            cache_dir=Path(settings.data_dir) / "cache")
+                            cache_dir=Path(settings.data_dir) / "cache",
+                            provinces=None if not built or set(built) >= all_provinces
+                            else built)
             t = times.add("raster", t)
         geoms = dict(zip(tambons["code"], tambons.geometry.values, strict=True))
         flags = protect_levels(narrow, min_households=min_hh, cell_tambons=cell_tambons,

@@ -34,12 +34,18 @@ if TYPE_CHECKING:
 EXTENSION = "chipao"
 #: cached JSON bodies (and their gzip), bounded in bytes
 RESPONSE_CACHE_BYTES = 256 * 1024 * 1024
+#: finished page views and area exports (service.api.page_cache.Entry), bounded in bytes
+PAGE_CACHE_BYTES = 96 * 1024 * 1024
 #: home page figures: (dataset, version, role, province): a few versions x 78 provinces
 HOME_CACHE_ITEMS = 32
 #: finished map values payloads (versions never change)
 MAP_VALUES_CACHE_ITEMS = 64
 #: finished ranking / selection page results
 PAGE_RESULT_CACHE_ITEMS = 64
+
+
+def _page_cache() -> LRU[Any]:
+    return LRU(max_bytes=PAGE_CACHE_BYTES, sizeof=lambda entry: entry.nbytes)
 
 
 @dataclass
@@ -59,6 +65,8 @@ class Services:
     #: finished workspace results (ranking with bootstrap, budget selection) per version,
     #: parameters and visibility (service.usecases.profile.cached)
     pages: LRU[Any] = field(default_factory=lambda: LRU(max_items=PAGE_RESULT_CACHE_ITEMS))
+    #: finished page views and exports (service.api.page_cache), bounded in bytes
+    page_views: LRU[Any] = field(default_factory=_page_cache)
     templates: dict[str, Template] = field(default_factory=dict)
     #: household follow-up store (service.followup.store.CaseStore), opened on first use
     followup: Any = None
@@ -102,6 +110,7 @@ class Services:
         self.source = source
         self.map_values.clear()
         self.views.clear()
+        self.page_views.clear()
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

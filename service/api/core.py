@@ -65,7 +65,9 @@ def home():
     principal = current_principal()
     figures = home_figures(dataset_arg(), principal)
     # maps/templates/home.html extends base.html: the site navigation of every page
-    return render_template("home.html", principal=principal, home=figures)
+    # principal: from the pages' context processor (a cached body gets the user name as a
+    # hole, service.api.page_cache)
+    return render_template("home.html", home=figures)
 
 
 @bp.get("/healthz")

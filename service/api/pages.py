@@ -143,7 +143,10 @@ def _nav() -> list[dict[str, Any]]:
 
 
 def _context() -> dict[str, Any]:
-    return {"chipao_nav": _nav(), "principal": _principal(), "chipao_version": __version__}
+    from service.api.page_cache import template_principal
+
+    return {"chipao_nav": _nav(), "principal": template_principal(_principal()),
+            "chipao_version": __version__}
 
 
 def init_app(app: Flask) -> None:
@@ -158,6 +161,9 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(thai.baht, "baht")
     app.add_template_filter(thai.number, "num")
     app.register_blueprint(bp)
+    from service.api import page_cache
+
+    page_cache.init_app(app)  # last: after the limiter, the CSRF guard and _context
 
 
 # -- data access for the use cases ---------------------------------------------------------

@@ -1,11 +1,11 @@
 """The demo main job (``chipao demo``): generate the demo panel and build one dataset version
 per round, oldest first, so the later rounds carry the panel measures.
 
-Cheap later rounds: round 2561 is generated once; while it is being built (locate, score,
-aggregate) a second process derives the later rounds from it (service.demo.panel), and the
-population raster's zonal sums are computed once (pipeline cache). Everything on disk is
-reused: a second run finds every round's manifest and every version (same SHA-256) and
-returns at once.
+Both cores for the generation: the provinces of round 2561 are generated, and then the
+later rounds derived from them (service.demo.panel), one province per process; the rounds
+are then built oldest first, and the population raster's zonal sums are computed once
+(pipeline cache). Everything on disk is reused: a second run finds every round's manifest
+and every version (same SHA-256) and returns at once.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +33,29 @@ def _sha(manifest: Path) -> str:
     return hashlib.sha256(manifest.read_bytes()).hexdigest()
 
 
-def _later_rounds(rounds: list[int], seed: int, out: str, provinces: list[str] | None) -> dict:
-    return generate_panel(rounds, seed=seed, out=out, provinces=provinces)
-
-
 def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int,
                dataset: str, rounds: str | list[int],
-               echo: Callable[[str], None] = print, map_artefacts: bool = True) -> list[Any]:
+               echo: Callable[[str], None] = print, map_artefacts: bool = True,
+               workers: int | None = None) -> list[Any]:
     """Generate (or reuse) the demo panel and build its rounds, then the current version's
-    map artefacts (``map_artefacts``); returns the versions."""
+    map artefacts (``map_artefacts``); returns the versions. ``workers`` > 1 runs the
+    per-province stages of the builds in that many processes (the same versions, byte for
+    byte: service.pipeline.ProcessProvinces)."""
     settings = as_settings(settings)
-    from service.pipeline import build_version
+    from service.pipeline import ProcessProvinces, build_version
     from service.store.store import open_store
 
     wanted = parse_rounds(rounds)
     data_dir = Path(settings.data_dir)
     src = source_dir(data_dir, seed, provinces)
     t0 = time.perf_counter()
-    base = round_dir(src, BASE_ROUND) / "manifest.json"
-    if not base.exists():
-        echo(f"generating demo data round {BASE_ROUND} into {src} …")
-    generate_panel([BASE_ROUND], seed=seed, out=src, provinces=provinces)
-    echo(f"  round {BASE_ROUND} ready ({time.perf_counter() - t0:,.1f} s)")
+    chain = parse_rounds([BASE_ROUND, *wanted])
+    if not all((round_dir(src, r) / "manifest.json").exists() for r in chain):
+        echo(f"generating demo data rounds {', '.join(map(str, chain))} into {src} …")
+    # every round's files first, provinces side by side on every core (checked for seed,
+    # areas and chain when on disk already)
+    generate_panel(wanted, seed=seed, out=src, provinces=provinces)
+    echo(f"  rounds {', '.join(map(str, chain))} ready ({time.perf_counter() - t0:,.1f} s)")
     raster: str | Path | None = settings.population_raster or None
     if raster is None:
         # the demo's stand-in for a WorldPop grid: survey-gap flags need a population raster
@@ -64,31 +63,22 @@ def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int
 
         raster = ensure_population_raster(data_dir, settings.boundaries_dir, seed=seed)
     store = open_store(settings)
-    later = [r for r in wanted if r != BASE_ROUND]
+    executor = (ProcessProvinces(settings.boundaries_dir, data_dir / "cache", workers)
+                if workers is not None and workers > 1 else None)
     versions = []
-    missing = [r for r in later if not (round_dir(src, r) / "manifest.json").exists()]
-    if later and not missing:  # on disk already (checked for seed, areas and chain)
-        generate_panel(wanted, seed=seed, out=src, provinces=provinces)
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        pending = (pool.submit(_later_rounds, wanted, seed, str(src), provinces)
-                   if missing else None)
-        if missing:
-            echo(f"deriving rounds {', '.join(map(str, missing))} while {BASE_ROUND} is built …")
-        for rnd in [BASE_ROUND, *later]:
-            if rnd != BASE_ROUND and pending is not None:
-                pending.result()  # the later rounds are derived meanwhile
-                pending = None
-            manifest = round_dir(src, rnd) / "manifest.json"
-            info = json.loads(manifest.read_text(encoding="utf-8"))
-            t1 = time.perf_counter()
-            version = build_version(settings, dataset=dataset, round=rnd,
-                                    persons_dir=round_dir(src, rnd), source_sha256=_sha(manifest),
-                                    progress=True, population_raster=raster, store=store)
-            versions.append(version)
-            echo(f"  round {rnd}: {info['n_households']:,} households, "
-                 f"{info['n_persons']:,} people -> version {version.id} "
-                 f"({time.perf_counter() - t1:,.1f} s)")
-    echo(f"demo dataset {dataset!r}: rounds {', '.join(map(str, [BASE_ROUND, *later]))} "
+    for rnd in chain:
+        manifest = round_dir(src, rnd) / "manifest.json"
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+        t1 = time.perf_counter()
+        version = build_version(settings, dataset=dataset, round=rnd,
+                                persons_dir=round_dir(src, rnd), source_sha256=_sha(manifest),
+                                progress=True, population_raster=raster, store=store,
+                                executor=executor)
+        versions.append(version)
+        echo(f"  round {rnd}: {info['n_households']:,} households, "
+             f"{info['n_persons']:,} people -> version {version.id} "
+             f"({time.perf_counter() - t1:,.1f} s)")
+    echo(f"demo dataset {dataset!r}: rounds {', '.join(map(str, chain))} "
          f"({time.perf_counter() - t0:,.1f} s)")
     if versions and map_artefacts:  # the last step: the current version's map artefacts
         from service.usecases.map_warmup import build_version_artefacts

@@ -29,6 +29,7 @@ Every draw comes from ``numpy.random.default_rng([seed, province, round, purpose
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -639,12 +640,15 @@ def generate_panel(rounds: Iterable[int], *, seed: int = 2561, out: str | Path,
                    provinces: Iterable[str] | None = None,
                    amphoes: Iterable[str] | None = None,
                    with_identifiers: bool = False,
-                   boundaries_dir: str | Path | None = None) -> dict:
+                   boundaries_dir: str | Path | None = None,
+                   processes: int | None = None) -> dict:
     """Rounds of the demo panel into ``<out>/r<round>/`` (each a persons directory for
     ``chipao ingest`` / the pipeline). Round 2561 is generated (calibrated to TPMAP 2561) and
     is always written, as the base; every later round is derived from the round before it,
     one province file at a time. Rounds already on disk with the same seed, areas and chain
-    of earlier rounds are reused (their ``manifest.json`` marks them complete)."""
+    of earlier rounds are reused (their ``manifest.json`` marks them complete). Provinces
+    are generated and derived side by side by ``processes`` (default: one per core); the
+    files are the same whatever the number."""
     from service.demo.generate import generate
 
     chain = parse_rounds([BASE_ROUND, *rounds])
@@ -656,7 +660,8 @@ def generate_panel(rounds: Iterable[int], *, seed: int = 2561, out: str | Path,
     base = _round_manifest(out, BASE_ROUND)
     if base is None or base.get("panel_request") != wanted:
         base = generate(provinces, seed=seed, out=round_dir(out, BASE_ROUND), amphoes=amphoes,
-                        with_identifiers=with_identifiers, boundaries_dir=boundaries_dir)
+                        with_identifiers=with_identifiers, boundaries_dir=boundaries_dir,
+                        processes=processes)
         for code in base["provinces"]:
             frame = pl.read_parquet(round_dir(out, BASE_ROUND) / "persons" / f"{code}.parquet",
                                     columns=["welfare_card", *[f"ind{i}" for i in IND]])
@@ -674,7 +679,7 @@ def generate_panel(rounds: Iterable[int], *, seed: int = 2561, out: str | Path,
             continue
         manifests[nxt] = advance_round(out, seed=seed, from_round=prev, to_round=nxt,
                                        base=base, chain=chain[:chain.index(nxt) + 1],
-                                       request=wanted)
+                                       request=wanted, processes=processes)
     summary = {"generator": "chipao.demo.panel", "seed": seed, "rounds": chain,
                "requested": parse_rounds(rounds), "areas": wanted,
                "per_round": {str(r): {"n_households": m["n_households"],
@@ -685,36 +690,54 @@ def generate_panel(rounds: Iterable[int], *, seed: int = 2561, out: str | Path,
     return summary
 
 
+def _advance_province(job: tuple[str, int, int], *, src: str, dst: str, seed: int,
+                      from_round: int, to_round: int) -> tuple[str, dict]:
+    """Derive one province's file of ``to_round`` from its file of ``from_round``."""
+    code, persons_target, target_poor_target = job
+    t1 = time.perf_counter()
+    frame = pl.read_parquet(Path(src) / f"{code}.parquet")
+    nxt, rep = advance(frame, seed=seed, province=code, from_round=from_round,
+                       to_round=to_round, persons_target=persons_target,
+                       target_poor_target=target_poor_target)
+    del frame
+    path = Path(dst) / f"{code}.parquet"
+    tmp = path.with_suffix(".parquet.tmp")
+    nxt.write_parquet(tmp, compression="zstd")
+    os.replace(tmp, path)
+    log.info("panel %s %s -> %s: %s people in %.1f s", code, from_round, to_round,
+             f"{nxt.height:,}", time.perf_counter() - t1)
+    return code, {"n_households": rep["households_after"], "n_persons": rep["persons_after"],
+                  "n_target_poor": rep["target_poor_after"], "transitions": rep}
+
+
 def advance_round(out: str | Path, *, seed: int, from_round: int, to_round: int, base: dict,
-                  chain: list[int], request: dict) -> dict:
-    """Derive round ``to_round`` from ``from_round`` on disk, one province at a time."""
+                  chain: list[int], request: dict, processes: int | None = None) -> dict:
+    """Derive round ``to_round`` from ``from_round`` on disk, one province file per process
+    at a time (``processes``: default one per core)."""
     out = Path(out)
     src, dst = round_dir(out, from_round) / "persons", round_dir(out, to_round) / "persons"
     dst.mkdir(parents=True, exist_ok=True)
     stale = round_dir(out, to_round) / "manifest.json"
     stale.unlink(missing_ok=True)
     r_people, r_target = ratios(to_round)
-    per_province: dict[str, dict] = {}
     t0 = time.perf_counter()
-    for code in base["provinces"]:
-        t1 = time.perf_counter()
-        frame = pl.read_parquet(src / f"{code}.parquet")
-        b = base["per_province"][code]
-        nxt, rep = advance(frame, seed=seed, province=code, from_round=from_round,
-                           to_round=to_round,
-                           persons_target=int(round(b["n_persons"] * r_people)),
-                           target_poor_target=int(round(b["n_target_poor"] * r_target)))
-        del frame
-        path = dst / f"{code}.parquet"
-        tmp = path.with_suffix(".parquet.tmp")
-        nxt.write_parquet(tmp, compression="zstd")
-        os.replace(tmp, path)
-        per_province[code] = {"n_households": rep["households_after"],
-                              "n_persons": rep["persons_after"],
-                              "n_target_poor": rep["target_poor_after"], "transitions": rep}
-        log.info("panel %s %s -> %s: %s people in %.1f s", code, from_round, to_round,
-                 f"{nxt.height:,}", time.perf_counter() - t1)
-        del nxt
+    jobs = [(code, int(round(base["per_province"][code]["n_persons"] * r_people)),
+             int(round(base["per_province"][code]["n_target_poor"] * r_target)))
+            for code in base["provinces"]]
+    run = functools.partial(_advance_province, src=str(src), dst=str(dst), seed=seed,
+                            from_round=from_round, to_round=to_round)
+    n = processes if processes is not None else min(len(jobs), os.cpu_count() or 1)
+    if n > 1 and len(jobs) > 1:
+        # provinces are independent (draws seeded by province and round): the same files
+        # whichever process writes them; the biggest first so that the last tasks are small
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+            done = dict(pool.map(run, sorted(jobs, key=lambda j: -j[1])))
+    else:
+        done = dict(map(run, jobs))
+    per_province = {code: done[code] for code, _, _ in jobs}
     manifest = {
         "generator": "chipao.demo.panel", "generator_version": PANEL_VERSION, "seed": seed,
         "round": to_round, "previous_round": from_round, "chain": chain,

@@ -239,6 +239,27 @@ class Catalog:
                 by_round.setdefault(v.round, v)
         return [by_round[r] for r in sorted(by_round, reverse=True)]
 
+    def stamp(self, dataset: str) -> tuple[Any, ...]:
+        """A value that changes whenever what the public, maps or pages read of ``dataset``
+        may change (a version made ready or withdrawn, a release, a roll-back, a dataset
+        created): part of the key of cached responses (service.api.page_cache). One round
+        trip of aggregates over small tables."""
+        v, r, d = versions_table.c, releases_table.c, datasets_table.c
+        ready = (v.dataset == dataset) & (v.status == "ready")
+        stamp = sa.select(
+            sa.select(d.current_version).where(d.name == dataset).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(versions_table).where(ready)
+            .scalar_subquery(),
+            sa.select(sa.func.max(v.finished_at)).where(ready).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(releases_table)
+            .where(r.dataset == dataset).scalar_subquery(),
+            sa.select(sa.func.max(r.released_at)).where(r.dataset == dataset)
+            .scalar_subquery(),
+            sa.select(sa.func.count()).select_from(datasets_table).scalar_subquery(),
+            sa.select(sa.func.max(d.created_at)).scalar_subquery())
+        with self.engine.connect() as conn:
+            return tuple(conn.execute(stamp).one())
+
     def released_of_round(self, dataset: str, round: int) -> Version | None:
         return next((v for v in self.released(dataset) if v.round == int(round)), None)
 
