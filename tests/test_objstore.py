@@ -288,3 +288,30 @@ def test_wrong_credentials_endpoint_or_bucket_is_one_clear_error(machine, s3, mo
     assert res.exit_code == 1, res.output
     assert "ใช้ที่เก็บข้อมูลไม่ได้ · Storage unavailable" in res.output
     assert "Traceback" not in res.output and "not-the-secret" not in res.output
+
+
+def test_threads_of_one_server_fetch_a_version_once(machine, s3, monkeypatch):
+    builder = open_store(machine("build"))
+    version = _write(builder, 2561, "a", seed=1)
+    server = open_store(machine("server"))
+    fetch, calls = server.remote._fetch, []
+
+    def slow_fetch(url, local):
+        calls.append(url)
+        time.sleep(0.5)  # the other thread arrives while this fetch runs
+        return fetch(url, local)
+
+    monkeypatch.setattr(server.remote, "_fetch", slow_fetch)
+    start, read = threading.Barrier(4), []
+
+    def reader() -> None:
+        start.wait(timeout=30)
+        read.append(server.read_areas("demo", "tambon")["n_households"].sum())
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [f"{s3['url']}/demo/{version.id}"]
+    assert len(read) == 4 and len(set(read)) == 1 and read[0] > 0
