@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,15 @@ if mode == "naive":
     import pandas as pd
     frame = pd.read_csv(path, encoding="utf-8")
     rows = len(frame)
+elif mode == "pyarrow":
+    # pyarrow's raw parse: the whole file, every core, types inferred; nothing checked
+    import pyarrow.csv as pacsv
+    rows = pacsv.read_csv(path).num_rows
+elif mode == "pyarrow-stream":
+    # the streaming reader chipao uses, all columns as text, batches dropped
+    import pyarrow.csv as pacsv
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=4 << 20))
+    rows = sum(b.num_rows for b in reader)
 elif mode == "naive-import":
     # the notebook way of doing (part of) the same job: whole file, row-wise checks, HMAC
     import hmac
@@ -63,7 +73,7 @@ else:
     from service.ingest.run import ingest_files
     from service.settings import load_settings
 
-    def count_only(settings, *, dataset, round, persons_dir, source_sha256, progress=False):
+    def count_only(settings, *, dataset, round, persons_dir, source_sha256, **_options):
         import polars as pl
         n = sum(pl.scan_parquet(f).select(pl.len()).collect().item()
                 for f in Path(persons_dir, "persons").glob("*.parquet"))
@@ -71,7 +81,9 @@ else:
             id = f"bench-{n}"
         return V()
 
-    settings = load_settings({"data_dir": data_dir, "pseudonym_key": "bench-key"})
+    workers = int(mode.split("-")[1]) if "-" in mode else 0
+    settings = load_settings({"data_dir": data_dir, "pseudonym_key": "bench-key",
+                              "ingest_workers": workers})
     report = ingest_files(settings, [path], dataset="bench", round=2567, build=count_only)
     assert report.status == "created", report.summary()
     rows = report.n_accepted
@@ -80,7 +92,13 @@ seconds = time.perf_counter() - t
 # through fork + exec
 with open("/proc/self/status") as fh:
     peak = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
-print(json.dumps({"mode": mode, "rows": rows, "seconds": seconds, "peak_rss": peak}))
+import os, resource
+# worker processes (ingest_workers): the largest one's peak (each worker is alike)
+child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+cpu = os.times()
+print(json.dumps({"mode": mode, "rows": rows, "seconds": seconds, "peak_rss": peak,
+                  "child_rss": child, "cpu": cpu.user + cpu.system + cpu.children_user
+                  + cpu.children_system}))
 """
 
 
@@ -143,15 +161,22 @@ def _measure(mode: str, path: Path, data_dir: Path) -> dict:
 @click.command("ingest")
 @click.option("--rows", type=int, default=1_000_000, show_default=True,
               help="Persons in the synthetic export.")
+@click.option("--naive/--no-naive", default=True, show_default=True,
+              help="Also time pandas.read_csv of the whole file (~10 GiB at 10 M rows).")
 @click.option("--naive-import/--no-naive-import", default=True, show_default=True,
               help="Also time the notebook-style import (row-wise pandas checks + HMAC).")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="ingest_workers of the parallel run (0 = one per core, at most 4).")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory to keep the generated export in (default: a temp dir).")
-def command(rows: int, naive_import: bool, keep: Path | None) -> None:
-    """Ingest N rows (time, peak RSS) vs naive pandas read_csv of the whole file."""
+def command(rows: int, naive: bool, naive_import: bool, workers: int,
+            keep: Path | None) -> None:
+    """Ingest N rows (time, peak RSS) vs pyarrow's raw parse and naive pandas, one run."""
+    from service.ingest.parallel import default_workers
     from service.settings import settings_from_env
 
     settings = settings_from_env()
+    n_workers = default_workers(workers)
     with tempfile.TemporaryDirectory(prefix="chipao-bench-ingest-") as tmp:
         base = keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
@@ -159,23 +184,39 @@ def command(rows: int, naive_import: bool, keep: Path | None) -> None:
         t = time.perf_counter()
         if not path.exists():
             make_export(path, rows, boundaries_dir=settings.boundaries_dir)
-        click.echo(f"export: {rows:,} rows, {path.stat().st_size / 2**20:,.0f} MiB "
+        size = path.stat().st_size
+        click.echo(f"export: {rows:,} rows, {size / 2**20:,.0f} MiB "
                    f"({time.perf_counter() - t:,.1f} s to generate)")
-        modes = ("naive", "chipao") + (("naive-import",) if naive_import else ())
+        modes = ["pyarrow", "pyarrow-stream", "chipao-1", f"chipao-{n_workers}"]
+        modes = list(dict.fromkeys(modes))  # one core: the parallel run is the same run
+        modes += (["naive"] if naive else []) + (["naive-import"] if naive_import else [])
         results = {m: _measure(m, path, Path(tmp) / f"var-{m}") for m in modes}
-    c, n = results["chipao"], results["naive"]
-    click.echo("| step | rows | time | peak RSS |")
-    click.echo("|---|---|---|---|")
-    click.echo(f"| naive `pandas.read_csv` (read only, no checks) | {n['rows']:,} | "
-               f"{n['seconds']:,.1f} s | {n['peak_rss'] / 2**20:,.0f} MiB |")
-    click.echo(f"| chipao ingest (decode check, validate, HMAC, dedupe, Parquet) | "
-               f"{c['rows']:,} | {c['seconds']:,.1f} s | {c['peak_rss'] / 2**20:,.0f} MiB |")
-    click.echo(f"| ratio chipao / naive read | | {c['seconds'] / n['seconds']:,.2f}× | "
-               f"{c['peak_rss'] / n['peak_rss']:,.2f}× |")
+    per_m = 1e6 / rows
+    raw = results["pyarrow"]
+
+    def line(label: str, r: dict, extra: str = "") -> None:
+        ratio = r["seconds"] / raw["seconds"]
+        click.echo(f"| {label} | {r['rows']:,} | {r['seconds']:,.1f} s | "
+                   f"{r['seconds'] * per_m:,.2f} s | {ratio:,.2f}× | "
+                   f"{r['peak_rss'] / 2**20:,.0f} MiB{extra} | {r['cpu']:,.1f} s |")
+
+    click.echo("| step | rows | time | per million rows | ÷ pyarrow raw parse | peak RSS | "
+               "CPU (all processes) |")
+    click.echo("|---|---|---|---|---|---|---|")
+    line("pyarrow raw parse (`pyarrow.csv.read_csv`, all cores, types inferred, no checks)",
+         raw)
+    line("pyarrow streaming parse (`open_csv`, 4 MiB blocks, nothing kept)",
+         results["pyarrow-stream"])
+    for m in modes:
+        if m.startswith("chipao-"):
+            n = int(m.split("-")[1])
+            r = results[m]
+            extra = (f" + {n} workers × {r['child_rss'] / 2**20:,.0f} MiB" if n > 1 else "")
+            line(f"**chipao ingest**, {'one process' if n == 1 else f'{n} worker processes'}"
+                 " (SHA-256, decode check, every rule, HMAC, duplicates, Parquet)", r, extra)
+    if naive:
+        line("naive `pandas.read_csv` (read only, no checks)", results["naive"])
     if naive_import:
-        m = results["naive-import"]
-        click.echo(f"| naive import (pandas whole file, `apply` checks of ID/age/tambon only, "
-                   f"HMAC loop, to_parquet) | {m['rows']:,} | {m['seconds']:,.1f} s | "
-                   f"{m['peak_rss'] / 2**20:,.0f} MiB |")
-        click.echo(f"| ratio naive import / chipao | | {m['seconds'] / c['seconds']:,.2f}× | "
-                   f"{m['peak_rss'] / c['peak_rss']:,.2f}× |")
+        line("naive import (pandas whole file, `apply` checks of ID/age/tambon only, HMAC "
+             "loop, to_parquet)", results["naive-import"])
+    click.echo(f"({size / 2**20:,.0f} MiB CSV; {os.cpu_count()} cores)")

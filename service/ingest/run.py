@@ -27,11 +27,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from service.errors import InvalidInput
+from service.ingest.dedupe import SeenPersons, person_keys
+from service.ingest.parallel import BatchValidator, ValidatorSpec, default_workers
 from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
 from service.ingest.report import ImportReport, counted
 from service.ingest.schema import PERSON_SCHEMA
-from service.ingest.validate import NOTICES, REASONS, Validator, map_headers
+from service.ingest.validate import NOTICES, REASONS, map_headers
 from service.settings import SettingsLike, as_settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 POLICIES = ("reject", "quarantine")
 #: problems that refuse the whole import whatever the policy (access control, not quality)
 FATAL_CODES = frozenset({"wrong_province"})
+#: files at least this large are validated in several processes (ingest_workers = 0)
+PARALLEL_BYTES = 32 * 2**20
 #: problems kept in the report object (all of them go to the report file)
 MAX_LISTED = 1_000
 
@@ -112,6 +116,9 @@ class IngestReport(ImportReport):
         return "\n".join(lines)
 
 
+_NO_DICTIONARY = ("person_id", "hh_id", "lon", "lat", "income_per_person_thb")
+
+
 class _ProvinceWriters:
     """One streaming Parquet writer per province under ``<dir>/persons/``."""
 
@@ -120,13 +127,15 @@ class _ProvinceWriters:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.schema = pl.DataFrame(schema=PERSON_SCHEMA).to_arrow().schema
         self.writers: dict[str, pq.ParquetWriter] = {}
+        #: pseudonyms and measures are (nearly) all distinct: a dictionary only costs time
+        self.dictionary = [c for c in PERSON_SCHEMA if c not in _NO_DICTIONARY]
 
     def write(self, frame: pl.DataFrame) -> None:
         for (prov,), part in frame.partition_by("province_code", as_dict=True).items():
             w = self.writers.get(str(prov))
             if w is None:
                 w = pq.ParquetWriter(self.dir / f"{prov}.parquet", self.schema,
-                                     compression="zstd")
+                                     compression="zstd", use_dictionary=self.dictionary)
                 self.writers[str(prov)] = w
             w.write_table(pa.Table.from_batches(
                 [b.cast(self.schema) for b in part.select(list(PERSON_SCHEMA)).to_arrow()
@@ -248,7 +257,15 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
         return pseudonymiser[0]
 
     report_fh = None
+    # worker processes start first: their imports overlap the SHA-256 of a large file
+    workers = typed.ingest_workers
+    if workers == 0:
+        big = sum(Path(f).stat().st_size for f in files) >= PARALLEL_BYTES
+        workers = default_workers(0) if big else 1
+    validators = BatchValidator(workers, get_pseudonymiser, str(settings.boundaries_dir),
+                                key_set=bool(key))
     try:
+        validators.start()
         names = list(names) if names is not None else [Path(f).name for f in files]
         sources = [sniff(f, name=n, limits=limits, work_dir=work) for f, n in zip(files, names,
                                                                                    strict=True)]
@@ -280,31 +297,26 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
                                "value"])
             report.report_file = str(report_path)
         writers = _ProvinceWriters(work)
-        seen = pl.DataFrame(schema={"person_id": pl.String, "_file": pl.String,
-                                    "_first_row": pl.Int64})
+        seen = SeenPersons()
         total = sum(s.n_records or 0 for s in sources)
         from tqdm import tqdm
 
         bar = tqdm(total=total or None, unit=" rows", disable=not progress, unit_scale=True,
                    desc="ingest")
         try:
-            for src, mapping in zip(sources, mappings, strict=True):
-                validator = Validator(mapping, file=src.name,
-                                      boundaries_dir=settings.boundaries_dir,
-                                      pseudonymiser=get_pseudonymiser,
-                                      allowed_province=allowed_province)
+            for i, (src, mapping) in enumerate(zip(sources, mappings, strict=True)):
+                spec = ValidatorSpec(mapping, src.name, str(settings.boundaries_dir),
+                                     allowed_province)
                 qpath = None
                 if quarantine_dir is not None and policy == "quarantine":
                     qpath = Path(quarantine_dir) / f"{Path(src.name).stem}.quarantine.csv"
                 q_first = True
-                for raw in iter_batches(src, chunk_rows=chunk_rows, limits=limits):
-                    good, problems = validator.process(raw)
+                for raw, good, problems, notices, n_blank in validators.run(
+                        spec, iter_batches(src, chunk_rows=chunk_rows, limits=limits)):
+                    report.n_blank += n_blank
                     good, dup = _duplicates(good, seen, src.name)
-                    _record_notices(report, validator.last_notices.filter(
+                    _record_notices(report, notices.filter(
                         pl.col("_row").is_in(good["_row"].implode())), src.name)
-                    seen = pl.concat([seen, good.select(
-                        "person_id", pl.lit(src.name).alias("_file"),
-                        pl.col("_row").alias("_first_row"))])
                     if dup.height:
                         problems = pl.concat([problems, dup])
                     report.n_records += raw.height
@@ -319,12 +331,14 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
                         _write_quarantine(qpath, raw, problems, first=q_first)
                         q_first = False
                     bar.update(raw.height)
-                report.n_blank += getattr(validator, "n_blank", 0) + len(src.blank_lines)
+                report.n_blank += len(src.blank_lines)
+                report.files[i]["records"] = src.n_records
                 if qpath is not None and not q_first:
                     report.quarantine_files.append(str(qpath))
         finally:
             bar.close()
             writers.close()
+            validators.close()
         if report_fh is not None:
             report_fh.close()
             report_fh = None
@@ -364,6 +378,7 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
                  report.n_quarantined, report.n_problems)
         return report
     finally:
+        validators.close()
         if report_fh is not None:
             report_fh.close()
         report.seconds = time.perf_counter() - t0
@@ -447,22 +462,26 @@ def _carry_over(current: Any, work: Path, present: set[str]) -> list[str]:
     return carried
 
 
-def _duplicates(good: pl.DataFrame, seen: pl.DataFrame, file: str
+def _duplicates(good: pl.DataFrame, seen: SeenPersons, file: str
                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split off rows whose person_id was seen before (earlier batch/file or earlier row)."""
-    g = good.with_row_index("_i")
-    firsts = g.filter(pl.col("person_id").is_first_distinct()).select(
-        "person_id", pl.lit(file).alias("_bf"), pl.col("_row").alias("_br"))
-    j = (g.join(seen, on="person_id", how="left")
-         .join(firsts, on="person_id", how="left").sort("_i"))
-    dup = pl.col("_first_row").is_not_null() | (pl.col("_br") != pl.col("_row"))
-    where = pl.when(pl.col("_first_row").is_not_null()).then(
-        pl.format("{} row {}", "_file", "_first_row")).otherwise(
-        pl.format("{} row {}", "_bf", "_br"))
-    dups = j.filter(dup).select(
+    """Split off rows whose person_id was seen before (earlier batch/file or earlier row);
+    the others are added to ``seen``."""
+    k1, k2 = person_keys(good["person_id"])
+    before_file, before_row = seen.lookup(k1, k2)
+    g = good.select("_row", "person_id").with_columns(
+        _bf=pl.Series(before_file, dtype=pl.Int32), _br=pl.Series(before_row, dtype=pl.Int64),
+        _first=pl.col("_row").first().over("person_id"))
+    dup_mask = (pl.col("_bf") >= 0) | (pl.col("_first") != pl.col("_row"))
+    keep = g.select(~dup_mask).to_series()
+    names = pl.Series([*seen.files, file], dtype=pl.String)
+    dups = g.filter(dup_mask).select(
         pl.col("_row"), pl.lit("person_id").alias("column"),
-        pl.lit("duplicate_person").alias("code"), where.alias("value"))
-    keep = j.select(~dup).to_series()
+        pl.lit("duplicate_person").alias("code"),
+        pl.when(pl.col("_bf") >= 0).then(pl.format(
+            "{} row {}", pl.lit(names).gather(pl.col("_bf").clip(0)), pl.col("_br")))
+        .otherwise(pl.format("{} row {}", pl.lit(file), pl.col("_first"))).alias("value"))
+    mask = keep.to_numpy()
+    seen.add(k1[mask], k2[mask], good["_row"].to_numpy()[mask], file)
     return good.filter(keep), dups
 
 

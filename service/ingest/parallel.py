@@ -1,0 +1,146 @@
+"""Validate and pseudonymise batches in several processes (issue 17: national ingest).
+
+The importing process reads the file (pyarrow's parser, which releases the GIL), checks
+duplicates, writes the canonical Parquet and the report, in file order. The per-batch work
+that holds the GIL (the HMAC of every identifier, the rules that run in Python) goes to
+worker processes: each gets the raw batch and sends back ``(good, problems, notices,
+blank rows)``, exactly what :meth:`Validator.process` gives in one process. Results are
+consumed in batch order, with at most ``workers + 1`` batches in flight, so memory stays
+bounded by the chunk size and the output is identical whatever the number of workers
+(tests/test_ingest_fast.py).
+
+Workers are started with ``spawn`` (polars' thread pool does not survive ``fork``); they
+receive the HMAC pads derived from the key (:class:`Pseudonymiser` pickles as those), never
+the key setting itself, and nothing is logged there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+import polars as pl
+
+from service.ingest.pseudonym import Pseudonymiser
+from service.ingest.validate import FileMapping, Validator
+
+#: at most this many worker processes by default (each holds the boundaries, ~300 MiB)
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers(setting: int) -> int:
+    """0 = one per core (at most :data:`MAX_DEFAULT_WORKERS`); 1 = in this process."""
+    if setting > 0:
+        return setting
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+@dataclass(frozen=True)
+class ValidatorSpec:
+    """What a worker needs to build the :class:`Validator` of one file."""
+
+    mapping: FileMapping
+    file: str
+    boundaries_dir: str
+    allowed_province: str | None
+
+
+Result = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]
+
+#: this worker's state: the validator of the current file, the pseudonymiser
+_worker: dict[str, Any] = {}
+
+
+def _need_key() -> Pseudonymiser:
+    p = _worker.get("pseudonymiser")
+    if p is None:
+        return Pseudonymiser("")  # raises the missing-key message
+    return p
+
+
+def _init(pseudonymiser: Pseudonymiser | None, boundaries_dir: str) -> None:
+    _worker["pseudonymiser"] = pseudonymiser
+    from service.ingest.validate import admin_codes, amphoe_codes
+
+    admin_codes(boundaries_dir)  # loaded while the importing process sniffs the file
+    amphoe_codes(boundaries_dir)
+
+
+def process(validator: Validator, raw: pl.DataFrame) -> Result:
+    before = getattr(validator, "n_blank", 0)
+    good, problems = validator.process(raw)
+    return good, problems, validator.last_notices, validator.n_blank - before
+
+
+def _work(spec_id: int, spec: ValidatorSpec, raw: pl.DataFrame) -> Result:
+    validator = _worker.get(f"validator-{spec_id}")
+    if validator is None:
+        _worker.pop(f"validator-{spec_id - 1}", None)
+        validator = _worker[f"validator-{spec_id}"] = Validator(
+            spec.mapping, file=spec.file, boundaries_dir=spec.boundaries_dir,
+            pseudonymiser=_need_key, allowed_province=spec.allowed_province)
+    return process(validator, raw)
+
+
+class BatchValidator:
+    """``run(spec, batches)`` yields ``(raw, good, problems, notices, n_blank)`` in order,
+    validated here (``workers == 1``) or in ``workers`` processes started by :meth:`start`."""
+
+    def __init__(self, workers: int, pseudonymiser: Callable[[], Pseudonymiser],
+                 boundaries_dir: str, key_set: bool) -> None:
+        self.workers = workers
+        self._pseudonymiser = pseudonymiser
+        self.boundaries_dir = boundaries_dir
+        self._key_set = key_set
+        self._pool: ProcessPoolExecutor | None = None
+        self._specs = 0
+
+    def start(self) -> None:
+        if self.workers > 1 and self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=get_context("spawn"), initializer=_init,
+                initargs=(self._pseudonymiser() if self._key_set else None,
+                          self.boundaries_dir))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> BatchValidator:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def run(self, spec: ValidatorSpec, batches: Iterable[pl.DataFrame]
+            ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, int]]:
+        if self._pool is None:
+            validator = Validator(spec.mapping, file=spec.file,
+                                  boundaries_dir=spec.boundaries_dir,
+                                  pseudonymiser=self._pseudonymiser,
+                                  allowed_province=spec.allowed_province)
+            for raw in batches:
+                yield (raw, *process(validator, raw))
+            return
+        if spec.mapping.has_identifiers:
+            self._pseudonymiser()  # refuse at once when the key is missing
+        self._specs += 1
+        window: deque[tuple[pl.DataFrame, Future[Result]]] = deque()
+        try:
+            for raw in batches:
+                window.append((raw, self._pool.submit(_work, self._specs, spec, raw)))
+                if len(window) > self.workers:
+                    done, future = window.popleft()
+                    yield (done, *future.result())
+            while window:
+                done, future = window.popleft()
+                yield (done, *future.result())
+        finally:
+            for _raw, future in window:
+                future.cancel()

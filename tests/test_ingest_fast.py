@@ -1,0 +1,198 @@
+"""The fast ingest path (issue 17 item 5) stores what the one-batch, one-process ingest stores:
+same pseudonyms (RFC 2104 HMAC-SHA256, as ``hmac.new``), same rows, same problems and
+notices, whatever the batch size and the number of worker processes; CSV structure errors
+found while pyarrow parses keep their exact message, file and row."""
+
+from __future__ import annotations
+
+import hmac
+import pickle
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from ingest_support import HEADER_TH, KEY, good_rows, nid, settings_for, write_csv
+from polars.testing import assert_frame_equal
+
+from service.errors import InvalidInput
+from service.ingest.dedupe import SeenPersons, person_keys
+from service.ingest.pseudonym import Pseudonymiser, household_pseudonym, person_pseudonym
+from service.ingest.run import ingest_files
+
+
+class Capture:
+    def __init__(self) -> None:
+        self.frames: dict[str, pl.DataFrame] = {}
+        self.calls = 0
+
+    def __call__(self, settings, *, persons_dir, **_kw):
+        self.calls += 1
+        for f in sorted(Path(persons_dir, "persons").glob("*.parquet")):
+            self.frames[f.stem] = pl.read_parquet(f)
+
+        class _V:
+            id = f"v{self.calls}"
+        return _V()
+
+    @property
+    def persons(self) -> pl.DataFrame:
+        return pl.concat([self.frames[k] for k in sorted(self.frames)])
+
+
+def _reference(key: str, message: str) -> str:
+    return hmac.new(key.encode(), message.encode(), "sha256").hexdigest()[:24]
+
+
+@pytest.mark.parametrize("key", [KEY, "k", "ก" * 40, "x" * 64, "long-" * 30])
+def test_pseudonyms_are_rfc2104_hmac_sha256(key):
+    p = Pseudonymiser(key)
+    values = [nid(i) for i in range(50)] + ["ก๑ ๒", "", "7501000001", None]
+    expected = [None if v is None else _reference(key, f"pid:{v}") for v in values]
+    assert p.many("pid", values) == expected
+    assert pickle.loads(pickle.dumps(p)).many("pid", values) == expected  # worker copy
+    distinct = pl.Series("v", values)
+    repeated = pl.Series("v", [v for v in values for _ in range(3)])  # household members
+    assert p.series("pid", distinct).to_list() == expected
+    assert p.series("pid", repeated).to_list() == [e for e in expected for _ in range(3)]
+    assert p.one("hh", "x") == _reference(key, "hh:x")
+    assert repr(p) == "Pseudonymiser(<key hidden>)"
+    if len(key) > 4:  # workers get the derived pads, never the key itself
+        assert key.encode() not in pickle.dumps(p)
+
+
+def _base(n: int = 230) -> list[list[str]]:
+    rows = good_rows(n)
+    for i, r in enumerate(rows):
+        r[8] = str(20 + i % 70)
+    return rows
+
+
+def _planted(n: int = 230) -> list[list[str]]:
+    """n persons (2 a household, households crossing batch boundaries of 40) with a bad
+    row in the first, a middle and the last batch, a duplicate across batches, a
+    municipal tambon (a notice) and IDs typed with dots and Thai digits."""
+    rows = _base(n)
+    rows[1][8] = "130"                      # row 3, batch 1: bad_age
+    rows[101][0] = "12345"                  # row 103, batch 3: bad_national_id
+    rows[n - 2][4] = "999999"               # row n, last batch: unknown_tambon
+    rows[150][0] = rows[7][0]               # row 152: duplicate of row 9 (batch 1)
+    rows[60][0] = ".".join([rows[60][0][:1], rows[60][0][1:5], rows[60][0][5:]])
+    rows[120][4] = "750151"                 # row 122: municipal tambon (a notice)
+    rows[61][0] = rows[61][0].translate(str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙"))
+    return rows
+
+
+def _ingest(tmp_path: Path, name: str, rows, *, chunk_rows: int, workers: int,
+            policy: str = "quarantine"):
+    settings = settings_for(tmp_path / name, ingest_chunk_rows=chunk_rows,
+                            ingest_workers=workers)
+    path = write_csv(tmp_path / "planted.csv", rows)
+    cap = Capture()
+    report = ingest_files(settings, [path], dataset="t", round=2567, policy=policy,
+                          build=cap, report_path=tmp_path / f"{name}-report.csv")
+    return report, cap
+
+
+def test_batches_and_workers_store_the_same_as_one_batch(tmp_path):
+    rows = _planted()
+    one, one_cap = _ingest(tmp_path, "one", rows, chunk_rows=100_000, workers=1)
+    many, many_cap = _ingest(tmp_path, "many", rows, chunk_rows=40, workers=1)
+    par, par_cap = _ingest(tmp_path, "par", rows, chunk_rows=40, workers=2)
+    assert [(p["row"], p["column"], p["code"]) for p in one.problems] == [
+        (3, "age", "bad_age"), (103, "national_id", "bad_national_id"),
+        (152, "person_id", "duplicate_person"), (230, "tambon_code", "unknown_tambon")]
+    assert one.problems[2]["value"] == "planted.csv row 9"
+    assert [(n["row"], n["code"]) for n in one.notices] == [(122, "municipal_tambon")]
+    for other, cap in ((many, many_cap), (par, par_cap)):
+        assert other.status == one.status == "created"
+        assert other.problems == one.problems
+        assert other.notices == one.notices
+        assert (other.n_records, other.n_accepted, other.n_quarantined) == (230, 226, 4)
+        assert other.problem_counts == one.problem_counts
+        assert_frame_equal(cap.persons, one_cap.persons)
+        assert (tmp_path / "many-report.csv").read_bytes() == \
+            (tmp_path / "one-report.csv").read_bytes()
+    # pseudonyms are the reference HMAC of the normalised ID (dots, Thai digits removed)
+    by_row = {i + 2: r for i, r in enumerate(_base(230))}
+    accepted = [r for r in range(2, 232) if r not in (3, 103, 152, 230)]
+    expected = [person_pseudonym(KEY, by_row[r][0]) for r in accepted]
+    assert sorted(par_cap.persons["person_id"].to_list()) == sorted(expected)
+    assert set(par_cap.persons["hh_id"]) == {household_pseudonym(KEY, by_row[r][3])
+                                             for r in accepted}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bad_last_batch_builds_nothing_and_a_reimport_is_existing(tmp_path, workers):
+    rows = _planted()
+    report, cap = _ingest(tmp_path, f"rej{workers}", rows, chunk_rows=40, workers=workers,
+                          policy="reject")
+    assert report.status == "rejected" and cap.calls == 0
+    settings = settings_for(tmp_path / f"ok{workers}", ingest_chunk_rows=40,
+                            ingest_workers=workers)
+    from ingest_support import store_build
+
+    path = write_csv(tmp_path / "good.csv", _base(120))
+    first = ingest_files(settings, [path], dataset="t", round=2567, build=store_build)
+    again = ingest_files(settings, [path], dataset="t", round=2567, build=store_build)
+    assert first.status == "created" and again.status == "existing"
+    assert again.version_id == first.version_id
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_short_row_in_a_late_batch_keeps_its_exact_message(tmp_path, workers):
+    rows = _base(200)
+    rows[187] = rows[187][:-3]  # row 189, the fifth batch of 40
+    settings = settings_for(tmp_path, ingest_chunk_rows=40, ingest_workers=workers)
+    path = write_csv(tmp_path / "s.csv", rows)
+    cap = Capture()
+    with pytest.raises(InvalidInput, match="12 fields where the header has 15") as exc:
+        ingest_files(settings, [path], dataset="t", round=2567, build=cap)
+    assert exc.value.row == 189 and exc.value.file == "s.csv" and cap.calls == 0
+
+
+def test_giant_field_is_refused_with_the_python_message(tmp_path):
+    from service.ingest.readers import Limits
+
+    rows = good_rows(5)
+    rows[3][1] = "ก" * 70_000
+    path = write_csv(tmp_path / "g.csv", rows)
+    with pytest.raises(InvalidInput, match="field larger than field limit") as exc:
+        ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567, build=Capture(),
+                     limits=Limits(max_field_chars=65_536))
+    assert exc.value.row == 5
+
+
+def test_quoted_newline_and_blank_lines_keep_spreadsheet_rows(tmp_path):
+    rows = good_rows(6)
+    rows[1][1] = "สมชาย\r\nต่อ"        # a line end inside a quoted value (record 2 = row 3)
+    rows[4][8] = "130"                 # row 6
+    path = write_csv(tmp_path / "q.csv", rows)
+    report = ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567,
+                          policy="quarantine", build=Capture())
+    assert [(p["row"], p["code"]) for p in report.problems] == [(6, "bad_age")]
+    assert report.files[0]["records"] == 6
+
+
+def test_seen_persons_finds_first_occurrences_across_runs():
+    rng = np.random.default_rng(3)
+    seen = SeenPersons()
+    ids = [f"{i:024x}" for i in rng.permutation(20_000)]
+    for b in range(10):  # ten batches of 2,000: runs merged on the way
+        part = pl.Series(ids[b * 2000:(b + 1) * 2000])
+        k1, k2 = person_keys(part)
+        f, _r = seen.lookup(k1, k2)
+        assert (f == -1).all()
+        seen.add(k1, k2, np.arange(b * 2000, (b + 1) * 2000) + 2, f"f{b % 2}.csv")
+    probe = pl.Series([ids[5], ids[19_999], "never-seen", ids[12_345]])
+    f, r = seen.lookup(*person_keys(probe))
+    assert r[[0, 1, 3]].tolist() == [7, 20_001, 12_347] and f[2] == -1
+    assert [seen.files[i] for i in f[[0, 1, 3]]] == ["f0.csv", "f1.csv", "f0.csv"]
+    assert seen.n == 20_000 and seen.nbytes() == 20_000 * 18
+
+
+def test_header_only_and_thai_headers_still_read(tmp_path):
+    path = write_csv(tmp_path / "h.csv", [], header=HEADER_TH)
+    report = ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567,
+                          build=Capture())
+    assert report.status == "rejected" and report.n_accepted == 0
