@@ -196,3 +196,41 @@ def test_header_only_and_thai_headers_still_read(tmp_path):
     report = ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567,
                           build=Capture())
     assert report.status == "rejected" and report.n_accepted == 0
+
+
+def test_a_worker_that_dies_leaves_the_results_unchanged(tmp_path, caplog):
+    """A killed worker (out of memory, or a script re-run by spawn): the batches it had are
+    validated in the importing process; the import goes on with the same output."""
+    import os
+    import signal
+
+    from service.ingest.parallel import BatchValidator, ValidatorSpec
+    from service.ingest.readers import iter_batches, sniff
+    from service.ingest.validate import map_headers
+
+    settings = settings_for(tmp_path)
+    src = sniff(write_csv(tmp_path / "w.csv", _planted()))
+    spec = ValidatorSpec(map_headers(src.headers, file=src.name), src.name,
+                         str(settings.boundaries_dir), None)
+    key = Pseudonymiser(KEY)
+
+    def results(workers: int, kill_after: int | None = None):
+        out = []
+        with BatchValidator(workers, lambda: key, spec.boundaries_dir, key_set=True) as bv:
+            bv.start()
+            for i, (_raw, good, problems, notices, _n) in enumerate(
+                    bv.run(spec, iter_batches(src, chunk_rows=40))):
+                out.append((good, problems, notices))
+                if i == kill_after:
+                    for pid in list(bv._pool._processes):  # type: ignore[union-attr]
+                        os.kill(pid, signal.SIGKILL)
+        return out
+
+    inline = results(1)
+    with caplog.at_level("WARNING", logger="service.ingest.parallel"):
+        survived = results(2, kill_after=0)
+    assert "ingest workers stopped" in caplog.text  # the fallback did run
+    assert len(inline) == len(survived) == 6
+    for a, b in zip(inline, survived, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert_frame_equal(x, y)

@@ -13,8 +13,10 @@ import fcntl
 import hashlib
 import logging
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -129,8 +131,30 @@ class _ProvinceWriters:
         self.writers: dict[str, pq.ParquetWriter] = {}
         #: pseudonyms and measures are (nearly) all distinct: a dictionary only costs time
         self.dictionary = [c for c in PERSON_SCHEMA if c not in _NO_DICTIONARY]
+        self._queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=2)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def write(self, frame: pl.DataFrame) -> None:
+        """Queue ``frame`` for the writer thread (Parquet encoding releases the GIL: it
+        overlaps the next batch's validation); at most two frames wait."""
+        if self._error is not None:
+            raise self._error
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name="ingest-writer",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(frame)
+
+    def _drain(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(frame)
+                except BaseException as exc:  # re-raised by write()/close() in the caller
+                    self._error = exc
+
+    def _write(self, frame: pl.DataFrame) -> None:
         for (prov,), part in frame.partition_by("province_code", as_dict=True).items():
             w = self.writers.get(str(prov))
             if w is None:
@@ -142,8 +166,14 @@ class _ProvinceWriters:
                  .to_batches()], schema=self.schema))
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
         for w in self.writers.values():
             w.close()
+        if self._error is not None:
+            raise self._error
 
 
 def remove_stale_work_dirs(settings: SettingsLike) -> int:
