@@ -234,3 +234,17 @@ def test_a_worker_that_dies_leaves_the_results_unchanged(tmp_path, caplog):
     for a, b in zip(inline, survived, strict=True):
         for x, y in zip(a, b, strict=True):
             assert_frame_equal(x, y)
+
+
+def test_garbled_names_are_found_once_per_distinct_name_on_every_row(tmp_path):
+    rows = _base(6)
+    garbled = "สมชาย".encode().decode("cp874", errors="replace")  # UTF-8 read as TIS-620
+    rows[1][1] = rows[4][1] = garbled      # rows 3 and 6, one distinct value
+    rows[2][2] = "ใจดี\ufffd"                # row 4: a replacement character
+    rows[3][2] = "à¸ªà¸¡"                    # row 5: UTF-8 read as latin-1
+    path = write_csv(tmp_path / "n.csv", rows)
+    report = ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567,
+                          policy="quarantine", build=Capture())
+    assert [(p["row"], p["column"], p["code"], p["value"]) for p in report.problems] == [
+        (3, "first_name", "mojibake", None), (4, "last_name", "mojibake", None),
+        (5, "last_name", "mojibake", None), (6, "first_name", "mojibake", None)]
