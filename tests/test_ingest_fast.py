@@ -248,3 +248,33 @@ def test_garbled_names_are_found_once_per_distinct_name_on_every_row(tmp_path):
     assert [(p["row"], p["column"], p["code"], p["value"]) for p in report.problems] == [
         (3, "first_name", "mojibake", None), (4, "last_name", "mojibake", None),
         (5, "last_name", "mojibake", None), (6, "first_name", "mojibake", None)]
+
+
+def test_prefetched_batches_keep_order_errors_and_stop_the_reader():
+    import threading
+
+    from service.ingest.run import prefetched
+
+    closed = threading.Event()
+
+    def reader(n, fail_at=None):
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise InvalidInput("bad / เสีย", file="x.csv", row=i + 2)
+                yield i
+        finally:
+            closed.set()
+
+    assert list(prefetched(reader(50))) == list(range(50))
+    got = []
+    with pytest.raises(InvalidInput) as exc:
+        for i in prefetched(reader(50, fail_at=7)):
+            got.append(i)
+    assert got == list(range(7)) and exc.value.row == 9  # every batch before the error
+    closed.clear()
+    it = prefetched(reader(10_000))
+    assert next(it) == 0
+    it.close()  # the consumer stops early (an error in a batch): the reader is closed
+    assert closed.wait(5)
+    assert not [t for t in threading.enumerate() if t.name == "ingest-reader"]

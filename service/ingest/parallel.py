@@ -41,11 +41,21 @@ log = logging.getLogger(__name__)
 MAX_DEFAULT_WORKERS = 4
 
 
+#: fewer cores than this: validate in the importing process (its reader and writer threads
+#: already keep two cores busy; worker processes cost ~1.3 s of CPU each to start and the
+#: batches' copies between processes, so on 2 cores they are slower: docs/benchmarks.md)
+MIN_CORES_FOR_WORKERS = 4
+
+
 def default_workers(setting: int) -> int:
-    """0 = one per core (at most :data:`MAX_DEFAULT_WORKERS`); 1 = in this process."""
+    """``ingest_workers``: N > 0 is N; 0 = one per core but one (at most
+    :data:`MAX_DEFAULT_WORKERS`) from :data:`MIN_CORES_FOR_WORKERS` cores, else 1."""
     if setting > 0:
         return setting
-    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+    cores = os.cpu_count() or 1
+    if cores < MIN_CORES_FOR_WORKERS:
+        return 1
+    return min(cores - 1, MAX_DEFAULT_WORKERS)
 
 
 @dataclass(frozen=True)

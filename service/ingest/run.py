@@ -8,6 +8,7 @@ stays current: killing an import at any point changes nothing that is served.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import hashlib
@@ -19,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -174,6 +175,51 @@ class _ProvinceWriters:
             w.close()
         if self._error is not None:
             raise self._error
+
+
+def prefetched(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``batches`` read ahead by a thread (pyarrow's parser releases the GIL: the next batch
+    is parsed while this one is validated). Items and the reader's exception arrive in
+    order; at most ``depth`` batches wait. Stopping early stops and closes the reader."""
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            else:
+                items.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            items.put(("error", exc))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                items.get(timeout=0.1)
+        thread.join()
 
 
 def remove_stale_work_dirs(settings: SettingsLike) -> int:
@@ -342,7 +388,8 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
                     qpath = Path(quarantine_dir) / f"{Path(src.name).stem}.quarantine.csv"
                 q_first = True
                 for raw, good, problems, notices, n_blank in validators.run(
-                        spec, iter_batches(src, chunk_rows=chunk_rows, limits=limits)):
+                        spec, prefetched(iter_batches(src, chunk_rows=chunk_rows,
+                                                      limits=limits))):
                     report.n_blank += n_blank
                     good, dup = _duplicates(good, seen, src.name)
                     _record_notices(report, notices.filter(
