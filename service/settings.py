@@ -117,6 +117,12 @@ class Settings(Mapping[str, Any]):
     job_workers: int = _setting(2,
         "Threads running background jobs (uploads, builds); one job per dataset at a "
         "time.")
+    job_process: str = _setting("auto",
+        "Where uploads' imports and builds run: 'on' in a separate worker process at lower "
+        "priority (niceness job_nice), so a build never takes the web process's CPU or "
+        "interpreter lock; 'off' in the job thread; 'auto' = on, except in testing mode.")
+    job_nice: int = _setting(10,
+        "Niceness added to the worker process of job_process (0-19).")
     session_cookie_secure: str = _setting("auto",
         "Secure flag of the sign-in cookie: 'auto' (set when the request came over https, "
         "also through a trusted proxy's X-Forwarded-Proto), 'on' or 'off'.")

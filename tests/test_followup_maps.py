@@ -80,6 +80,16 @@ def world(tmp_path_factory):
         "action": "job_training", "agency": "dsd", "due_date": "2026-01-31"})
     for status in ("plan_agreed", "in_progress", "helped", "resolved"):
         c.post(f"/api/v1/cases/{vc[0]['id']}/status", json={"status": status}, headers=cm)
+    # a second agency: the Skill Development Office helps 7 Bangkok households (the public
+    # sees 5 records, rounded) and one Chiang Mai household outside the village above
+    for r in c.get("/api/v1/cases?province=TH10&limit=7", headers=nat).json["cases"]:
+        assert c.post(f"/api/v1/cases/{r['id']}/assistance", headers=nat, json={
+            "given_on": "2026-09-01", "agency": "dsd", "action": "job_training",
+            "amount_thb": 1500}).status_code == 201
+    other = next(r for r in rows if r["village_id"] != village)
+    assert c.post(f"/api/v1/cases/{other['id']}/assistance", headers=cm, json={
+        "given_on": "2026-09-02", "agency": "dsd", "action": "job_training",
+        "amount_thb": 1500}).status_code == 201
     uc.register_missed(services(app), Principal("provincial", "TH50", "cm"), dataset=None,
                        village_id=_second_amphoe_tambon(app), n_members=3,
                        reason="not_surveyed")
@@ -95,22 +105,22 @@ def _values(app, tokens, who, level, scope="", measure="fu_visited", **extra):
     return app.test_client().get(f"/maps/values/{level}.json?{q}", headers=_h(tokens, who))
 
 
-def _truth(app, level, scope=None):
+def _truth(app, level, scope=None, agency=None):
     """Exact progress per area (the national view of the store): code -> row."""
     from service.api.services import services
     from service.usecases import cases as uc
 
     s = services(app)
     frame = uc.case_store(s).progress("demo", uc.current_round(s, "demo").round, level=level,
-                                      provinces=None, area=scope)
+                                      provinces=None, area=scope, agency=agency)
     return {r["code"]: r for r in frame.to_dict("records") if isinstance(r["code"], str)}
 
 
-def _public(app, level):
+def _public(app, level, agency=None):
     from service.api.services import services
     from service.usecases import cases as uc
 
-    frame = uc.public_progress(services(app), dataset="demo", level=level)
+    frame = uc.public_progress(services(app), dataset="demo", level=level, agency=agency)
     return {r["code"]: r for r in frame.to_dict("records")}
 
 
@@ -227,6 +237,58 @@ def test_change_maps_and_group_are_refused_for_progress(world):
     assert r.status_code == 422
 
 
+# -- one agency's help ----------------------------------------------------------------------------
+AGENCY_MEASURES = ("fu_helped", "fu_assist", "fu_assist_thb")
+
+
+def test_agency_choice_gives_that_agencys_help_only(world):
+    app, tokens, village, n_village, _ = world
+    for measure in AGENCY_MEASURES:
+        mine = {}
+        for agency in ("pmj", "dsd", None):
+            body = _json(_values(app, tokens, "cm", "village", "TH50", measure,
+                                 agency=agency))
+            assert body["agency"] == agency
+            truth = _truth(app, "village", "TH50", agency=agency)
+            got = dict(zip(body["codes"], body["columns"]["value"], strict=True))
+            assert set(got) == set(truth)
+            for code, value in got.items():
+                want = _expected(truth[code], measure)
+                assert value == (None if want is None else pytest.approx(want, abs=1e-4))
+            mine[agency] = got
+        # the village of the fixture had cash aid from the provincial office only
+        assert mine["pmj"][village] == mine[None][village] > 0
+        assert mine["dsd"][village] == 0
+        assert sum(mine["pmj"].values()) + sum(mine["dsd"].values()) == pytest.approx(
+            sum(mine[None].values()))   # no household was helped by both
+    thb = _json(_values(app, tokens, "nat", "province", "", "fu_assist_thb", agency="dsd"))
+    assert dict(zip(thb["codes"], thb["columns"]["value"], strict=True))["TH10"] == 7 * 1500
+
+
+def test_agency_is_refused_for_other_measures_and_unknown_agencies(world):
+    app, tokens, *_ = world
+    r = _values(app, tokens, "cm", "tambon", "TH50", "fu_visited", agency="dsd")
+    assert r.status_code == 422 and "agency" in r.json["detail"]
+    r = _values(app, tokens, "cm", "tambon", "TH50", "fu_assist", agency="nobody")
+    assert r.status_code == 422 and "ไม่มีหน่วยงาน" in r.json["detail"]
+    r = _values(app, tokens, "cm", "tambon", "TH50", "h", agency="dsd")
+    assert r.status_code == 422
+
+
+def test_another_provinces_agency_figures_are_the_publics(world):
+    """Chiang Mai's officer sees Bangkok's Skill Development Office help as the public does
+    (7 records rounded to 5), the national user the exact 7."""
+    app, tokens, *_ = world
+    pub = _public(app, "province", agency="dsd")
+    for who, want in (("nat", 7.0), ("cm", pub["TH10"]["n_assist"]), (None, 5.0)):
+        body = _json(_values(app, tokens, who, "province", "", "fu_assist", agency="dsd"))
+        got = dict(zip(body["codes"], body["columns"]["value"], strict=True))
+        assert got["TH10"] == want, who
+    assert pub["TH10"]["n_assist"] == 5.0
+    page = app.test_client().get("/maps/area/TH50?level=amphoe").get_data(as_text=True)
+    assert '"agency_measures"' in page and "สำนักงานพัฒนาฝีมือแรงงาน" in page
+
+
 # -- property: no case data of a province the caller may not see --------------------------------
 def _visible(who, province):
     role, own = ROLES[who]
@@ -251,10 +313,13 @@ def test_map_values_carry_no_case_data_of_provinces_the_caller_may_not_see(world
         ("village", "TH10"), ("village", "TH5001"), ("tambon", "TH5001"),
         ("h3_r7", "TH50")]), label="map")
     measure = data.draw(st.sampled_from(FU_MEASURES), label="measure")
+    agency = data.draw(st.sampled_from([None, "pmj", "dsd"]), label="agency") if (
+        measure in AGENCY_MEASURES) else None
     embed = data.draw(st.booleans(), label="embed")
     path = "/embed/values" if embed else "/maps/values"
     audit_before = len(user_store(app).audit_rows(limit=100000))
-    resp = app.test_client().get(f"{path}/{level}.json?scope={scope}&measure={measure}",
+    resp = app.test_client().get(f"{path}/{level}.json?scope={scope}&measure={measure}"
+                                 + (f"&agency={agency}" if agency else ""),
                                  headers=_h(tokens, who))
     assert resp.status_code < 500, resp.get_data()[:300]
     text = gzip.decompress(resp.data).decode() if resp.headers.get(
@@ -270,8 +335,9 @@ def test_map_values_carry_no_case_data_of_provinces_the_caller_may_not_see(world
         return
     body = json.loads(text)
     min_hh = app.config["CHIPAO"]["min_cell_households"]
-    truth = _truth(app, level) if level in ("province", "amphoe", "tambon", "village") else {}
-    public = _public(app, level) if level in ("province", "amphoe") else {}
+    truth = _truth(app, level, agency=agency) if level in (
+        "province", "amphoe", "tambon", "village") else {}
+    public = _public(app, level, agency=agency) if level in ("province", "amphoe") else {}
     sup = set(body["suppressed"])
     for i, (code, value) in enumerate(zip(body["codes"], body["columns"]["value"],
                                           strict=True)):

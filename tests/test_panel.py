@@ -221,3 +221,17 @@ def test_change_map_moves_on_the_demo_panel(panel_client):
     assert body["change"] is True
     values = [v for v in body["columns"]["value"] if v is not None]
     assert values and any(abs(v) > 0 for v in values)
+
+
+def test_chronic_column_poor_now_and_chronic_before():
+    from service.analysis.panel import chronic_column
+
+    now = pl.DataFrame({"hh_id": ["a", "a", "b", "c", "d", "e"],
+                        "hh_mpi_poor": [True, True, True, False, None, True]})
+    before = pl.DataFrame({"hh_id": ["a", "a", "b", "c", "d", "x"],
+                           "pnl_chronic": [None, True, False, True, True, True]})
+    # a: a member's row says chronic; b: not chronic before; c, d: not poor now; e: new
+    assert chronic_column(now, before).to_list() == [True, True, False, False, False, False]
+    assert chronic_column(now, None).to_list() == [True, True, True, False, False, True]
+    older = before.rename({"pnl_chronic": "hh_mpi_poor"})  # a previous round without it
+    assert chronic_column(now, older).to_list() == [True, True, False, False, False, False]

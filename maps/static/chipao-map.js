@@ -518,6 +518,13 @@
           return [g.id, g.th + " · " + g.en];
         })), state.group || "");
       if (!cfg.groups.length) { groupSel.parentNode.style.display = "none"; }  // no persons
+      // follow-up help measures: one agency's help (records, THB, households helped)
+      var agencies = cfg.agencies || [], agencyMeasures = cfg.agency_measures || [];
+      var agencySel = select("agency", "หน่วยงาน · Agency",
+        [["", "ทุกหน่วยงาน · All agencies"]].concat(agencies.map(function (a) {
+          return [a.id, a.th + " · " + a.en];
+        })), state.agency || "");
+      if (!agencies.length) { agencySel.parentNode.style.display = "none"; }
       var dimBoxes = cfg.dimension_masks ? dimensionBoxes(cfg.dimension_masks) : null;
       var roundSel = null;
       if (cfg.rounds.length) {
@@ -592,6 +599,10 @@
         var m = cfg.measures.filter(function (x) { return x.id === measureSel.value; })[0];
         groupSel.disabled = !(m && m.grouped);
         if (groupSel.disabled) { groupSel.value = ""; }
+        var byAgency = agencyMeasures.indexOf(measureSel.value) >= 0;
+        agencySel.disabled = !byAgency;
+        agencySel.parentNode.style.display = byAgency && agencies.length ? "" : "none";
+        if (!byAgency) { agencySel.value = ""; }
       }
       syncGroup();
       form.addEventListener("change", function (e) {
@@ -599,6 +610,7 @@
         syncGroup();
         state.measure = measureSel.value;
         state.group = groupSel.value || null;
+        state.agency = agencySel.value || null;
         state.round = roundSel ? roundSel.value : null;
         state.change = changeBox.checked ? 1 : null;
         state.classes = classSel.value;
@@ -683,6 +695,7 @@
         var grp = data.group ? cfg.groups.filter(function (g) { return g.id === data.group; })[0] : null;
         ctx.fillText(data.measure.th + " · " + data.measure.en + " (" + data.measure.unit_th + " · " +
           data.measure.unit_en + ")" + (grp ? " — " + grp.th + " · " + grp.en : "") +
+          (data.agency ? " — " + ((cfg.agencies || []).filter(function (a) { return a.id === data.agency; })[0] || {th: data.agency}).th : "") +
           (data.change ? " — เปลี่ยนแปลงจากรอบก่อน · change since last round" : ""), 12, y);
         var rows = (data.legend ? data.legend.labels.map(function (l, i) { return [data.legend.colours[i], l]; }) : [])
           .concat([[hatch, "น้อยกว่า " + minHh + " ครัวเรือน · fewer than " + minHh + " households"],
@@ -719,7 +732,7 @@
     // query string of the values request (the level is in its path)
     function query(skip) {
       var q = new URLSearchParams();
-      ["measure", "group", "round", "change", "classes", "classifier", "breaks", "dataset", "k"].forEach(function (k) {
+      ["measure", "group", "round", "change", "classes", "classifier", "breaks", "dataset", "k", "agency"].forEach(function (k) {
         if ((skip || []).indexOf(k) < 0 && state[k] !== null && state[k] !== undefined && state[k] !== "") {
           q.set(k, state[k]);
         }
@@ -768,6 +781,8 @@
         (div.classList.contains("chipao-collapsed") ? "คำอธิบาย · Legend ▸" : "▾") + "</button>" +
         "<div class=\"chipao-legend-title\"><b>" + esc(m.th) + "</b><br>" + esc(m.en);
       if (grp) { html += "<br>" + esc(grp.th) + " · " + esc(grp.en); }
+      var ag = data.agency ? (cfg.agencies || []).filter(function (a) { return a.id === data.agency; })[0] : null;
+      if (ag) { html += "<br><span class=\"chipao-legend-agency\">หน่วยงาน · Agency: " + esc(ag.th) + " · " + esc(ag.en) + "</span>"; }
       if (data.change) { html += "<br>เปลี่ยนแปลงจากรอบก่อน · change since last round"; }
       html += "</div><div class=\"chipao-legend-unit\">" + esc(m.unit_th) + " · " + esc(m.unit_en) +
         (data.change && m.format === "percent" ? " (จุด · points)" : "") + "</div>";

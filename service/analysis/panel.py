@@ -61,10 +61,9 @@ def chronic_column(current: pl.DataFrame, previous: pl.DataFrame | None) -> pl.S
     if previous is None:
         return poor.alias("pnl_chronic")
     col = "pnl_chronic" if "pnl_chronic" in previous.columns else "hh_mpi_poor"
-    before = (previous.select("hh_id", pl.col(col).fill_null(False).alias("_c"))
-              .group_by("hh_id").agg(pl.col("_c").any()))
-    joined = current.select("hh_id").join(before, on="hh_id", how="left", maintain_order="left")
-    return (poor & joined["_c"].fill_null(False)).alias("pnl_chronic")
+    # the households chronic before (any member's row says so): few, so a set lookup
+    chronic = previous.filter(pl.col(col).fill_null(False))["hh_id"].unique()
+    return (poor & current["hh_id"].is_in(chronic.implode())).alias("pnl_chronic")
 
 
 def _flag(name: str, columns: Iterable[str]) -> pl.Expr:
@@ -114,7 +113,8 @@ def _prepare(frame: pl.DataFrame, spec: _Spec) -> tuple[pl.DataFrame, pl.DataFra
           for q in spec.programmes],
         *[_flag(f"cov_{q}", cols).alias(f"c_{q}") for q in spec.programmes])
     chronic = "pnl_chronic" if "pnl_chronic" in cols else "hh_mpi_poor"
-    households = frame.group_by(["hh_id", *keys]).agg(
+    # in file order: the ids come out nearly sorted, which makes their encoding cheap
+    households = frame.group_by(["hh_id", *keys], maintain_order=True).agg(
         _flag("hh_mpi_poor", cols).any().alias("poor"),
         _flag("tpmap_target_poor", cols).any().alias("tp"),
         _flag("hh_crossgen", cols).any().alias("crossgen"),

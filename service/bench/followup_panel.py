@@ -21,7 +21,12 @@ read where they are. In the copy:
 4. the use case :func:`service.usecases.cases.evaluation` (national user, every province of
    the run) estimates the effect with its bootstrap interval; the report says whether the
    interval holds the true effect on the matched helped households (``covered``), beside
-   the naive helped-vs-not difference, and the wall and CPU time of every step.
+   the naive helped-vs-not difference, and the wall and CPU time of every step;
+5. one seed can miss by chance (its error is how unbalanced that one assignment happens to
+   be on the outcome without help), so steps 2-4 are repeated on the panel with
+   ``--coverage-seeds`` other seeds (:func:`seed_coverage`: the evaluation function without
+   the use case's reads): the coverage rate of the interval, the spread of the error and
+   the mean interval width at this scale (``other_seeds``).
 
 ``--provinces`` limits the run to some provinces (the others answer "no persons").
 """
@@ -111,7 +116,13 @@ def true_effects(baseline: pl.DataFrame, follow: pl.DataFrame, helped: pl.Series
     (``n_unmatched``)."""
     from service.followup.evaluate import build_panel
 
-    units = build_panel(baseline, follow).frame.filter(pl.col("eligible_poverty")).select(
+    return _truth(build_panel(baseline, follow).frame.filter(pl.col("eligible_poverty")),
+                  helped, exits)
+
+
+def _truth(units: pl.DataFrame, helped: pl.Series, exits: pl.Series) -> dict[str, Any]:
+    """:func:`true_effects` on the panel's units (households poor at baseline)."""
+    units = units.select(
         "hh_id", "stratum", pl.col("hh_id").is_in(helped.implode()).alias("t"),
         pl.col("hh_id").is_in(exits.implode()).alias("x"))
     controlled = units.filter(~pl.col("t"))["stratum"].unique()
@@ -125,10 +136,46 @@ def true_effects(baseline: pl.DataFrame, follow: pl.DataFrame, helped: pl.Series
             "n_matched_truth": matched.height, "true_effect_matched": share(matched)}
 
 
+def seed_coverage(baseline: pl.DataFrame, follow: pl.DataFrame, *, seeds: list[int],
+                  effect: float, help_share: float, n_boot: int, year: int
+                  ) -> dict[str, Any]:
+    """The same simulation and evaluation (:func:`service.followup.evaluate.evaluate` on the
+    panel, not through the use case) repeated with other seeds of the help assignment and
+    of the help exits: how often the 95 % interval holds the true effect on the matched
+    helped (one seed can miss by chance: its error is the imbalance of that assignment on
+    the outcome without help), the spread of the error and the mean interval width."""
+    import numpy as np
+
+    from service.followup.evaluate import Panel, build_panel, evaluate
+    from service.followup.simulate import assign_help, help_exits
+
+    units = build_panel(baseline, follow).frame.filter(pl.col("eligible_poverty"))
+    poor = baseline.filter(pl.col("mpi_poor") | pl.col("target_poor"))
+    nxt = follow.filter(pl.col("hh_id").is_in(poor["hh_id"].implode())).select(
+        "hh_id", "mpi_poor", "target_poor")
+    errors, widths, hits = [], [], 0
+    for seed in seeds:
+        help_ = assign_help(poor, seed=seed, help_share=help_share, year=year)
+        exits = help_exits(nxt, help_["hh_id"], effect=effect, seed=seed + 10_000)["hh_id"]
+        frame = units.with_columns(pl.col("exited_poverty")
+                                   | pl.col("hh_id").is_in(exits.implode()))
+        r = evaluate(Panel(frame), help_, n_boot=n_boot, seed=seed).iloc[0]
+        truth = _truth(units, help_["hh_id"], exits)["true_effect_matched"]
+        hits += bool(r["effect_lo"] <= truth <= r["effect_hi"])
+        errors.append(float(r["effect"] - truth))
+        widths.append(float(r["effect_hi"] - r["effect_lo"]))
+    n = len(seeds)
+    return {"seeds": f"{seeds[0]}-{seeds[-1]}" if n else "", "n_seeds": n, "n_covered": hits,
+            "coverage": hits / n if n else None,
+            "mean_error": float(np.mean(errors)) if n else None,
+            "sd_error": float(np.std(errors, ddof=1)) if n > 1 else None,
+            "mean_interval_width": float(np.mean(widths)) if n else None}
+
+
 def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "demo",
         baseline_round: int, follow_round: int, provinces: list[str] | None = None,
         effect: float = 0.3, help_share: float = 0.4, n_boot: int = 500,
-        seed: int = 2562) -> dict[str, Any]:
+        seed: int = 2562, coverage_seeds: int = 20) -> dict[str, Any]:
     """The whole benchmark (see the module docstring); returns the report."""
     from service.access.principal import Principal
     from service.followup.households import household_frame, target_rule
@@ -189,6 +236,10 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
     natural = nxt.filter(pl.col("hh_id").is_in(in_panel.implode())
                          & ~(pl.col("mpi_poor") | pl.col("target_poor"))).height
     truth = clock.run("true effects", true_effects, baseline, nxt, help_["hh_id"], exits)
+    coverage = clock.run(f"coverage over {coverage_seeds} other seeds", lambda b, f: (
+        seed_coverage(b, f, seeds=[seed + i for i in range(1, coverage_seeds + 1)],
+                      effect=effect, help_share=help_share, n_boot=n_boot,
+                      year=baseline_round - 543)), baseline, nxt)
     del baseline, nxt
     services.store = SimulatedNextRound(store, dataset=dataset, follow=follow, exits=exits,
                                         provinces=set(scope))  # type: ignore[assignment]
@@ -209,6 +260,10 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
         "n_matched": r["n_matched"], "n_unmatched": r["n_unmatched"],
         "n_comparison": r["n_comparison"], "exit_rate_helped": r["exit_rate_helped"],
         "exit_rate_comparison": r["exit_rate_comparison"], "covered": covered,
+        "error": r["effect"] - truth["true_effect_matched"],
+        "error_in_seed_sds": ((r["effect"] - truth["true_effect_matched"])
+                              / coverage["sd_error"] if coverage["sd_error"] else None),
+        "other_seeds": coverage,
         "n_boot": n_boot, "steps": clock.steps, "cpu_s": round(cpu, 1),
     }
 
@@ -225,14 +280,16 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
               help="Probability that help takes a household that stayed poor out of poverty.")
 @click.option("--help-share", type=float, default=0.4, show_default=True)
 @click.option("--n-boot", type=int, default=500, show_default=True)
+@click.option("--coverage-seeds", type=int, default=20, show_default=True,
+              help="Repeat the simulation with this many other seeds (coverage rate).")
 @click.option("--work-dir", default=None, help="Where the catalog copy goes (a temp dir).")
 def command(source: str, dataset: str, baseline_round: int, follow_round: int,
             provinces: str | None, effect: float, help_share: float, n_boot: int,
-            work_dir: str | None) -> None:
+            coverage_seeds: int, work_dir: str | None) -> None:
     """Evaluation of simulated help with a known effect on a real two-round panel."""
     provs = [p.strip().upper() for p in provinces.split(",")] if provinces else None
     with tempfile.TemporaryDirectory(prefix="chipao-fu-panel-") as tmp:
         out = run(source, work_dir or tmp, dataset=dataset, baseline_round=baseline_round,
                   follow_round=follow_round, provinces=provs, effect=effect,
-                  help_share=help_share, n_boot=n_boot)
+                  help_share=help_share, n_boot=n_boot, coverage_seeds=coverage_seeds)
     click.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))

@@ -66,7 +66,10 @@ def naive_transitions(cur: pd.DataFrame, prev: pd.DataFrame) -> dict[str, pd.Dat
 @click.option("--seed", default=2561, show_default=True, type=int)
 @click.option("--naive-province", default="TH75", show_default=True,
               help="Province whose transition tables are also computed the naive way.")
-def command(data_dir: str, rounds: str, provinces: str, seed: int, naive_province: str) -> None:
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Processes for the per-province stages (0: one per core), as chipao demo.")
+def command(data_dir: str, rounds: str, provinces: str, seed: int, naive_province: str,
+            workers: int) -> None:
     """Time and peak memory of a multi-round demo build and of the transition tables."""
     from service.analysis.panel import PanelAggregator, needed_columns
     from service.demo.build import build_demo, source_dir
@@ -82,8 +85,11 @@ def command(data_dir: str, rounds: str, provinces: str, seed: int, naive_provinc
         marks.append((time.perf_counter() - t0, text))
         click.echo(f"[{time.perf_counter() - t0:7.1f} s] {text}")
 
+    import os
+
     versions = build_demo(settings, provinces=codes, seed=seed, map_artefacts=False,
-                          dataset="demo", rounds=rounds, echo=echo)
+                          dataset="demo", rounds=rounds, echo=echo,
+                          workers=workers or os.cpu_count() or 1)
     total = time.perf_counter() - t0
     src = source_dir(data_dir, seed, codes)
     result: dict = {"total_seconds": round(total, 1), "peak_rss_gib_main": round(

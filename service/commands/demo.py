@@ -4,6 +4,7 @@ serves the maps (http://127.0.0.1:8000 by default)."""
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -20,9 +21,12 @@ log = logging.getLogger(__name__)
 @click.option("--rounds", default="2561,2562", show_default=True,
               help="Survey rounds (Buddhist years) of the demo panel: the same households "
                    "followed, one dataset version per round (รอบสำรวจ).")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Processes for the per-province stages of the builds (0: one per core).")
 @click.option("--serve/--no-serve", default=True, show_default=True,
               help="Start the web server when the dataset is ready.")
-def command(provinces: str, seed: int, dataset: str | None, rounds: str, serve: bool) -> None:
+def command(provinces: str, seed: int, dataset: str | None, rounds: str, workers: int,
+            serve: bool) -> None:
     """Generate demo data, build a dataset version per round and serve the maps.
 
     Idempotent: a second run with the same seed, provinces and rounds reuses the generated
@@ -37,7 +41,8 @@ def command(provinces: str, seed: int, dataset: str | None, rounds: str, serve: 
     try:
         build_demo(settings, provinces=codes, seed=seed,
                    dataset=dataset or settings.default_dataset, rounds=rounds,
-                   echo=click.echo, map_artefacts=not (serve and settings.map_warmup))
+                   echo=click.echo, map_artefacts=not (serve and settings.map_warmup),
+                   workers=workers or os.cpu_count() or 1)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if serve:

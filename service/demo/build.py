@@ -10,6 +10,7 @@ and every version (same SHA-256) and returns at once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -29,17 +30,41 @@ def source_dir(data_dir: str | Path, seed: int, provinces: list[str] | None) -> 
     return Path(data_dir) / "demo-source" / f"seed{seed}-{name}-panel"
 
 
-def _sha(manifest: Path) -> str:
-    return hashlib.sha256(manifest.read_bytes()).hexdigest()
+#: sources (under service/) whose code shapes a stored version: another code builds again
+BUILD_SOURCES = ("pipeline.py", "vocabulary.py", "analysis", "geo", "store/store.py")
+
+
+@functools.lru_cache(maxsize=4)
+def build_code_digest(boundaries_dir: str) -> str:
+    """Digest of the code (:data:`BUILD_SOURCES`, .py and .json) and of the boundary files
+    that make a version from the demo's persons."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    files = [(root, root / name) for name in BUILD_SOURCES]
+    files.append((Path(boundaries_dir), Path(boundaries_dir)))
+    for base, path in files:
+        for f in sorted([path] if path.is_file() else path.rglob("*")):
+            if f.is_file() and f.suffix in (".py", ".json", ".parquet", ".csv"):
+                digest.update(f.relative_to(base).as_posix().encode())
+                digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _sha(manifest: Path, code: str) -> str:
+    """A round's source: its manifest (seed, areas, chain, counts) and the build's code."""
+    return hashlib.sha256(manifest.read_bytes() + f"|build code {code}".encode()).hexdigest()
 
 
 def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int,
                dataset: str, rounds: str | list[int],
-               echo: Callable[[str], None] = print, map_artefacts: bool = True) -> list[Any]:
+               echo: Callable[[str], None] = print, map_artefacts: bool = True,
+               workers: int | None = None) -> list[Any]:
     """Generate (or reuse) the demo panel and build its rounds, then the current version's
-    map artefacts (``map_artefacts``); returns the versions."""
+    map artefacts (``map_artefacts``); returns the versions. ``workers`` > 1 runs the
+    per-province stages of the builds in that many processes (the same versions, byte for
+    byte: service.pipeline.ProcessProvinces)."""
     settings = as_settings(settings)
-    from service.pipeline import build_version
+    from service.pipeline import ProcessProvinces, build_version
     from service.store.store import open_store
 
     wanted = parse_rounds(rounds)
@@ -60,14 +85,19 @@ def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int
 
         raster = ensure_population_raster(data_dir, settings.boundaries_dir, seed=seed)
     store = open_store(settings)
+    executor = (ProcessProvinces(settings.boundaries_dir, data_dir / "cache", workers)
+                if workers is not None and workers > 1 else None)
+    code = build_code_digest(str(settings.boundaries_dir))
     versions = []
     for rnd in chain:
         manifest = round_dir(src, rnd) / "manifest.json"
         info = json.loads(manifest.read_text(encoding="utf-8"))
         t1 = time.perf_counter()
         version = build_version(settings, dataset=dataset, round=rnd,
-                                persons_dir=round_dir(src, rnd), source_sha256=_sha(manifest),
-                                progress=True, population_raster=raster, store=store)
+                                persons_dir=round_dir(src, rnd),
+                                source_sha256=_sha(manifest, code),
+                                progress=True, population_raster=raster, store=store,
+                                executor=executor)
         versions.append(version)
         echo(f"  round {rnd}: {info['n_households']:,} households, "
              f"{info['n_persons']:,} people -> version {version.id} "

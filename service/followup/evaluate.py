@@ -16,9 +16,20 @@ Design (docs/followup.md):
   effect on the treated (ATT): Σ_s n_t,s (ȳ_t,s − ȳ_c,s) / Σ_s n_t,s over strata holding both
   treated and comparison households; treated households in strata without a comparison are
   counted as ``n_unmatched`` and left out.
-* Interval: household bootstrap within every stratum and arm (for a 0/1 outcome a resample
-  of n households with k exits has Binomial(n, k/n) exits, which is drawn directly), the
-  2.5 and 97.5 percentiles of the ATT over ``n_boot`` replicates.
+* Interval: a stratified bootstrap of the households, the 2.5 and 97.5 percentiles of the
+  ATT over ``n_boot`` replicates. Every stratum and arm (a *cell*) is resampled on its own,
+  with the rescaled bootstrap of Rao and Wu (1988): n − 1 households drawn with replacement
+  from a cell of n (for a 0/1 outcome: Binomial(n − 1, k/n) exits over n − 1, drawn
+  directly), whose variance k(n − k)/(n²(n − 1)) = s²/n is the unbiased one (the plain
+  n-out-of-n resample has (n − 1)/n of it: half in a cell of two). A cell of ONE household
+  has no variance of its own (every resample is that household): its variance is the
+  pooled within-cell variance Σ k(n − k)/n / Σ (n − 1) of the same arm's cells of at least
+  two households in its collapsed stratum (the same profile and household type in the
+  province; if that has fewer than :data:`MIN_POOLED_DF` degrees of freedom, the profile
+  and household type in the whole panel; then the whole arm), applied as a wild bootstrap
+  draw (the household's outcome ± that standard deviation, a Rademacher sign). Without it
+  the singleton cells, about one in five matched strata on the national panel and carrying
+  the largest weights per comparison household, would add no variance at all.
 
 Everything is computed from pseudonymous household frames; results are aggregates.
 """
@@ -83,11 +94,60 @@ def build_panel(baseline: pl.DataFrame, follow: pl.DataFrame, *, area_level: str
     return Panel(j.select(keep))
 
 
+#: degrees of freedom (households beyond the first of each cell) a pooled variance needs
+MIN_POOLED_DF = 5
+#: bootstrap replicates drawn at once (memory: chunk × cells × 8 bytes per arm)
+_CHUNK = 50
+
+
+def _pooled_sd(groups: pd.DataFrame, arm: str) -> np.ndarray:
+    """Standard deviation for each cell of one household (0 for the others, whose own
+    variance the rescaled bootstrap gives): the pooled within-cell variance of the arm's
+    cells of at least two households in the cell's collapsed stratum (see the module
+    docstring)."""
+    n, k = groups[f"n_{arm}"].to_numpy(np.int64), groups[f"k_{arm}"].to_numpy(np.int64)
+    single = n == 1
+    out = np.zeros(len(groups))
+    if not single.any():
+        return out
+    parts = groups["stratum"].str.split("|", n=2, expand=True)
+    collapsed = [parts[0] + "|" + parts[1] + "|" + parts[2].str[:4],   # profile, type, province
+                 parts[0] + "|" + parts[1],                             # profile, type
+                 pd.Series("", index=groups.index)]                     # the whole arm
+    ss = np.where(n >= 2, k * (n - k) / np.maximum(n, 1), 0.0)          # Σ (x − x̄)² per cell
+    df = np.where(n >= 2, n - 1, 0)
+    todo = single.copy()
+    for key in collapsed:
+        frame = pd.DataFrame({"g": key.to_numpy(), "ss": ss, "df": df})
+        pooled = frame.groupby("g")[["ss", "df"]].transform("sum")
+        ok = todo & (pooled["df"].to_numpy() >= MIN_POOLED_DF)
+        out[ok] = np.sqrt(pooled["ss"].to_numpy()[ok] / pooled["df"].to_numpy()[ok])
+        todo &= ~ok
+    # fewer than MIN_POOLED_DF in the whole arm: the binomial variance of the arm's rate
+    if todo.any():
+        rate = k.sum() / max(n.sum(), 1)
+        out[todo] = np.sqrt(rate * (1 - rate))
+    return out
+
+
+def _replicates(n: np.ndarray, k: np.ndarray, sd: np.ndarray, reps: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap exit rates of the cells (reps × cells): Rao-Wu rescaled resamples of n − 1
+    households for cells of two or more, the outcome ± ``sd`` for cells of one."""
+    m = np.maximum(n - 1, 1)
+    rate = rng.binomial(m, k / n, size=(reps, len(n))) / m
+    single = n == 1
+    if single.any():
+        sign = rng.integers(0, 2, size=(reps, int(single.sum()))) * 2 - 1
+        rate[:, single] = k[single] + sign * sd[single]
+    return rate
+
+
 def _att(groups: pd.DataFrame, *, n_boot: int, rng: np.random.Generator
          ) -> tuple[float, float, float, float, float, int]:
     """(ATT, lo, hi, exit rate treated, exit rate comparison, matched treated) from a frame
-    of strata: n_t, k_t, n_c, k_c."""
-    g = groups[(groups["n_t"] > 0) & (groups["n_c"] > 0)]
+    of strata: stratum, n_t, k_t, n_c, k_c."""
+    g = groups[(groups["n_t"] > 0) & (groups["n_c"] > 0)].reset_index(drop=True)
     if g.empty:
         nan = float("nan")
         return nan, nan, nan, nan, nan, 0
@@ -98,9 +158,10 @@ def _att(groups: pd.DataFrame, *, n_boot: int, rng: np.random.Generator
     rate_c = float((w * k_c / n_c).sum())
     lo = hi = float("nan")
     if n_boot > 0:
-        bt = rng.binomial(n_t, k_t / n_t, size=(n_boot, len(g))) / n_t
-        bc = rng.binomial(n_c, k_c / n_c, size=(n_boot, len(g))) / n_c
-        reps = ((bt - bc) * w).sum(axis=1)
+        sd_t, sd_c = _pooled_sd(g, "t"), _pooled_sd(g, "c")
+        reps = np.concatenate([
+            (_replicates(n_t, k_t, sd_t, b, rng) - _replicates(n_c, k_c, sd_c, b, rng)) @ w
+            for b in np.diff(np.r_[0:n_boot:_CHUNK, n_boot])])
         lo, hi = (float(x) for x in np.percentile(reps, [2.5, 97.5]))
     return rate_t - rate_c, lo, hi, rate_t, rate_c, int(n_t.sum())
 
@@ -170,7 +231,9 @@ def _mean(s: pl.Series) -> float:
 def _strata(t: pl.DataFrame, c: pl.DataFrame, y: str) -> pd.DataFrame:
     ts = t.group_by("stratum").agg(n_t=pl.len(), k_t=pl.col(y).cast(pl.Int64).sum())
     cs = c.group_by("stratum").agg(n_c=pl.len(), k_c=pl.col(y).cast(pl.Int64).sum())
-    return ts.join(cs, on="stratum", how="full", coalesce=True).fill_null(0).to_pandas()
+    # sorted: the same seed draws the same replicates (group_by order is not fixed)
+    return (ts.join(cs, on="stratum", how="full", coalesce=True).fill_null(0)
+            .sort("stratum").to_pandas())
 
 
 def persistent_never_helped(panel: Panel, assistance: pl.DataFrame, *,

@@ -681,10 +681,11 @@ class CaseStore:
 
     def progress(self, dataset: str, round: int, *, level: str,
                  provinces: set[str] | None, area: str | None = None,
-                 today: dt.date | None = None) -> pd.DataFrame:
+                 today: dt.date | None = None, agency: str | None = None) -> pd.DataFrame:
         """Per area of ``level``: ``code, n_cases, n_visited, n_with_plan, n_helped,
         n_resolved, n_closed, n_overdue, n_missed, n_assist, assist_thb`` (one SQL group-by;
-        shares are computed by the caller from these sums)."""
+        shares are computed by the caller from these sums). ``agency``: the help columns
+        (``n_helped, n_assist, assist_thb``) count that agency's help records only."""
         if level not in AREA_COLUMNS:
             raise InvalidInput(f"level ต้องเป็น {', '.join(AREA_COLUMNS)} / level must be one of "
                                f"{', '.join(AREA_COLUMNS)}", column="level")
@@ -710,7 +711,8 @@ class CaseStore:
                 sa.select(key, sa.func.count(sa.distinct(a.case_id)), sa.func.count(),
                           sa.func.coalesce(sa.func.sum(a.amount_thb), 0.0))
                 .select_from(m.assistance.join(m.cases, a.case_id == c.id))
-                .where(*cond).group_by(key)).all()}
+                .where(*cond, *([a.agency == agency] if agency else [])).group_by(key)
+            ).all()}
         acc: dict[Any, list[Any]] = {}
         visited, resolved, closed = (set(wf.at_stage(1)), set(wf.resolved), set(wf.closed))
         for code, status, source, n in by_status:

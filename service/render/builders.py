@@ -64,6 +64,9 @@ class MapPage:
     signed_in: bool = False
     #: published datasets: the dimension-combination selector (checkboxes -> tp_m<mask>)
     dimension_masks: dict[str, Any] | None = None
+    #: follow-up help measures: the agency control (ids, Thai and English names)
+    agencies: list[dict] = field(default_factory=list)
+    agency_measures: list[str] = field(default_factory=list)
 
     def preloads(self) -> list[str]:
         """Data URLs the browser may start fetching before the scripts have run."""

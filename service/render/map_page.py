@@ -27,7 +27,7 @@ SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
 }
 #: the order chipao-map.js writes its query string in (so the preloaded URL is reused)
 JS_QUERY_ORDER = ("measure", "group", "round", "change", "classes", "classifier", "breaks",
-                  "dataset", "k")
+                  "dataset", "k", "agency")
 #: area key of each level in the scored person table, for re-counting at another k
 PERSON_KEYS = {"tambon": 8, "amphoe": 6, "province": 4}
 #: poverty cut-offs offered on maps that can be re-counted from the scored persons
@@ -65,6 +65,10 @@ class PageInputs:
     #: target groups, no H3 levels, the dimension-combination selector (TPMAP hook)
     published: bool = False
     unavailable: frozenset[str] = frozenset()
+    #: the agency control of follow-up help measures: agencies ({id, th, en}) and the
+    #: measures it applies to (FOLLOWUP hook)
+    agencies: Sequence[dict[str, str]] = ()
+    agency_measures: Sequence[str] = ()
 
 
 def build_page(inp: PageInputs) -> MapPage:
@@ -108,6 +112,8 @@ def build_page(inp: PageInputs) -> MapPage:
         line_weight=0.2 if level.startswith("h3_") or (level == "tambon" and not scope)
         else 0.6,
         signed_in=inp.signed_in and not inp.embed,
+        agencies=[] if inp.embed else list(inp.agencies),
+        agency_measures=list(inp.agency_measures),
     )
 
 

@@ -444,11 +444,14 @@ PUBLIC_LEVELS = ("province", "amphoe")
 
 
 def public_progress(services: Any, *, dataset: str | None, level: str,
-                    area: str | None = None, round: int | None = None) -> pd.DataFrame:
+                    area: str | None = None, round: int | None = None,
+                    agency: str | None = None) -> pd.DataFrame:
     """Disclosure-controlled progress for everyone: province or amphoe only, areas with
     fewer target households than the minimum suppressed (primary and complementary, through
     service.analysis.disclosure), counts rounded to 5 and shares to 5 percentage points,
-    help in THB rounded to thousands. Only cases already opened count."""
+    help in THB rounded to thousands. Only cases already opened count. ``agency``: the help
+    figures (share helped, help records, THB) of that agency's help only, under the same
+    rules (suppression is decided on the target households, whatever the agency)."""
     from service.analysis.disclosure import suppress
 
     if level not in PUBLIC_LEVELS:
@@ -458,7 +461,8 @@ def public_progress(services: Any, *, dataset: str | None, level: str,
     if round is None:
         round = current_round(services, dataset).round
     cases = case_store(services)
-    frame = cases.progress(dataset, round, level=level, provinces=None, area=area)
+    frame = cases.progress(dataset, round, level=level, provinces=None, area=area,
+                           agency=agency)
     frame = frame.drop(columns=["n_missed", "n_overdue", "n_closed"])
     frame["parent_code"] = frame["code"].str[:4] if level == "amphoe" else "TH"
     frame["n_households"] = frame["n_cases"]
@@ -483,11 +487,13 @@ MAP_COLUMNS = {"n_cases": "fu_n_cases", "n_overdue": "fu_n_overdue", "n_missed":
                "n_assist": "fu_n_assist", "assist_thb": "fu_assist_thb",
                **{f"share_{k}": f"fu_share_{k}" for k in SHARES}}
 MAP_FAMILY = "followup"
+#: follow-up measures that one agency's help can be shown for (map control หน่วยงาน · Agency)
+AGENCY_MEASURES = ("fu_helped", "fu_assist", "fu_assist_thb")
 
 
 def map_progress(services: Any, principal: Any, *, dataset: str | None, level: str,
                  scope: str | None = None, round: int | None = None,
-                 today: dt.date | None = None) -> pd.DataFrame:
+                 today: dt.date | None = None, agency: str | None = None) -> pd.DataFrame:
     """Follow-up progress of the areas of a map (service.usecases.map_values): one row per
     area of ``level`` inside ``scope`` (None = the country) that has cases of ``round``
     (default: the current round), columns :data:`MAP_COLUMNS` values, ``name_th``,
@@ -498,7 +504,8 @@ def map_progress(services: Any, principal: Any, *, dataset: str | None, level: s
     whole country, then filtered to the scope), so a provincial user sees another province
     exactly as the public does; tambons and villages of such provinces get no row (a map
     of them only: no measure column, "not available"). H3 levels: no follow-up figures
-    (cases carry no cell), no measure column either."""
+    (cases carry no cell), no measure column either. ``agency``: the help columns count
+    that agency's help only (exact or public by the same rule)."""
     seen = visible(principal) if principal.is_authenticated else set()
     if scope and seen is not None and scope[:4] not in seen:
         seen = set()
@@ -512,13 +519,13 @@ def map_progress(services: Any, principal: Any, *, dataset: str | None, level: s
     parts = []
     if seen is None or seen:
         detail = cases.progress(dataset, int(round), level=level, provinces=seen,
-                                area=scope or None, today=today)
+                                area=scope or None, today=today, agency=agency)
         parts.append(_with_shares(detail).assign(suppressed=False))
     if (seen is not None) and level in PUBLIC_LEVELS:
         key = ("public", dataset, int(round), level, services.min_households,
-               cases.generation(dataset))
+               cases.generation(dataset), agency)
         public = cases.public_cache.get_or_build(key, lambda: public_progress(
-            services, dataset=dataset, level=level, round=int(round)))
+            services, dataset=dataset, level=level, round=int(round), agency=agency))
         inside = public["code"].astype(str).str.startswith(scope or "")
         others = ~public["code"].astype(str).str[:4].isin(seen)
         parts.append(public[inside & others])
@@ -706,7 +713,7 @@ def progress_section(services: Any, principal: Any, *, dataset: str | None,
         else:
             frame = cases.public_cache.get_or_build(
                 ("public", dataset, int(version.round), level, services.min_households,
-                 cases.generation(dataset)),
+                 cases.generation(dataset), None),
                 lambda: public_progress(services, dataset=dataset, level=level,
                                         round=int(version.round)))
     else:

@@ -60,6 +60,8 @@ class MapParams:
     #: "page" (classes of the areas shown) or "national" (the country's classes of this level,
     #: so two province maps on one slide share their colours)
     breaks: str = "page"
+    #: follow-up help measures only: one agency's help (FOLLOWUP hook, cases.AGENCY_MEASURES)
+    agency: str | None = None
 
     @classmethod
     def parse(cls, args: Mapping[str, Any], *, default_dataset: str) -> MapParams:
@@ -119,7 +121,7 @@ class MapParams:
                                "ช่วงสีต้องเป็น page (ของแผนที่นี้) หรือ national (ระดับประเทศ)",
                                column="breaks")
         return cls(dataset, measure, group, args.get("round") or None, change, classes,
-                   classifier, k, breaks)
+                   classifier, k, breaks, _agency(args.get("agency") or None, measure))
 
     def query(self, *, default_dataset: str) -> dict[str, Any]:
         q: dict[str, Any] = {"measure": self.measure, "classes": self.classes,
@@ -136,7 +138,25 @@ class MapParams:
             q["k"] = self.k
         if self.breaks != "page":
             q["breaks"] = self.breaks
+        if self.agency:
+            q["agency"] = self.agency
         return q
+
+
+def _agency(agency: str | None, measure: str) -> str | None:
+    """The ``agency`` of a follow-up help measure: an id of the agency catalogue."""
+    if agency is None:
+        return None
+    from service.followup.catalogue import load_actions
+    from service.usecases.cases import AGENCY_MEASURES
+
+    if measure not in AGENCY_MEASURES:
+        raise InvalidInput(f"agency applies to {', '.join(AGENCY_MEASURES)} only / เลือก"
+                           "หน่วยงานได้เฉพาะตัวชี้วัดการช่วยเหลือ", column="agency")
+    if agency not in load_actions().agencies:
+        raise InvalidInput(f"unknown agency {agency!r} / ไม่มีหน่วยงาน {agency!r}",
+                           column="agency")
+    return agency
 
 
 # -- scope, level, round -----------------------------------------------------------------------
@@ -248,7 +268,19 @@ def map_page(s: Services, p: Principal | None, scope: str | None, level: str | N
         signed_in=viewer is not None and viewer.is_authenticated,
         village_drill=viewer is not None and viewer.is_authenticated and (
             viewer.role == "national" or villages),
-        published=published, unavailable=unavailable))
+        published=published, unavailable=unavailable, **_agency_choice(published)))
+
+
+def _agency_choice(published: bool) -> dict[str, Any]:
+    """The agency control of the follow-up help measures (FOLLOWUP hook)."""
+    if published:
+        return {}
+    from service.followup.catalogue import load_actions
+    from service.usecases.cases import AGENCY_MEASURES
+
+    return {"agencies": [{"id": a.id, "th": a.label_th, "en": a.label_en}
+                         for a in load_actions().agencies.values()],
+            "agency_measures": list(AGENCY_MEASURES)}
 
 
 # -- the values ----------------------------------------------------------------------------------
@@ -510,11 +542,11 @@ def _followup_values(s: Services, p: Principal | None, req: ValuesRequest, param
                            column="change")
     round_no = s.store.version(params.dataset, req.version).round if req.version else None
     frame = map_progress(s, p or PUBLIC, dataset=params.dataset, level=req.level,
-                         scope=req.scope, round=round_no)
+                         scope=req.scope, round=round_no, agency=params.agency)
     payload = values_payload(frame, load_catalogue().get(params.measure),
                              classes=params.classes, classifier=params.classifier)
     payload.update(version=req.version, level=req.level, round=round_no, k=None,
-                   breaks="page")
+                   breaks="page", agency=params.agency)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
                       allow_nan=False).encode()
     return body, gzip.compress(body, compresslevel=6, mtime=0)
