@@ -6,6 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_PROVINCES ?= all
 DEMO_ROUNDS ?= 2561,2562
+DEMO_WORKERS ?= 1
 
 .PHONY: setup demo test lint browser clean
 
@@ -24,7 +25,7 @@ browser:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; fi; }
 
 demo: setup
-	$(BIN)/chipao demo --provinces $(DEMO_PROVINCES) --rounds $(DEMO_ROUNDS)
+	$(BIN)/chipao demo --provinces $(DEMO_PROVINCES) --rounds $(DEMO_ROUNDS) --workers $(DEMO_WORKERS)
 
 lint: setup
 	$(BIN)/ruff check service tests boundaries
