@@ -299,3 +299,13 @@ def test_check_digit_in_numpy_equals_the_per_character_formula():
         assert f.select(national_id_check_expr("v"))["v"].to_list() == \
             f.select(_formula("v"))["v"].to_list()
     assert frame.select(national_id_check_expr("v"))["v"].sum() > 1_000
+
+
+@pytest.mark.parametrize(("cores", "setting", "expected"),
+                         [(1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 3), (16, 0, 4), (2, 3, 3),
+                          (8, 1, 1)])
+def test_automatic_workers_only_from_four_cores(monkeypatch, cores, setting, expected):
+    from service.ingest import parallel
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
+    assert parallel.default_workers(setting) == expected
