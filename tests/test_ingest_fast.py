@@ -278,3 +278,34 @@ def test_prefetched_batches_keep_order_errors_and_stop_the_reader():
     it.close()  # the consumer stops early (an error in a batch): the reader is closed
     assert closed.wait(5)
     assert not [t for t in threading.enumerate() if t.name == "ingest-reader"]
+
+
+def test_check_digit_in_numpy_equals_the_per_character_formula():
+    import random
+
+    from service.ingest.pseudonym import _formula, national_id_check_digit, national_id_check_expr
+
+    rng = random.Random(5)
+    values: list[str | None] = []
+    for _ in range(20_000):
+        body = "".join(rng.choice("0123456789") for _ in range(12))
+        values.append(rng.choice([body + str(national_id_check_digit(body)),
+                                  body + rng.choice("0123456789"), None, "", body,
+                                  body + "12", "๑" * 13, "١" * 13, "ก" + body,
+                                  body[:6] + "๑" + body[6:], " " + body + "1"]))
+    frame = pl.DataFrame({"v": values})
+    sliced = pl.concat([frame.slice(3, 500), frame.slice(9_000, 700)], rechunk=False)
+    for f in (frame, sliced):
+        assert f.select(national_id_check_expr("v"))["v"].to_list() == \
+            f.select(_formula("v"))["v"].to_list()
+    assert frame.select(national_id_check_expr("v"))["v"].sum() > 1_000
+
+
+@pytest.mark.parametrize(("cores", "setting", "expected"),
+                         [(1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 3), (16, 0, 4), (2, 3, 3),
+                          (8, 1, 1)])
+def test_automatic_workers_only_from_four_cores(monkeypatch, cores, setting, expected):
+    from service.ingest import parallel
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
+    assert parallel.default_workers(setting) == expected

@@ -486,13 +486,16 @@ class Validator:
         nid = pl.when(~nid.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
                       & (digits.str.len_chars() == 13)).then(digits).otherwise(nid)
         df = df.with_columns(_nid=nid)
+        # check digit once: the rule below and the pseudonyms read it
+        df = df.with_columns(_nid_ok=pl.col("_nid").str.contains(r"^\d{13}$")
+                             & national_id_check_expr("_nid"))
         nidc = pl.col("_nid")
         checks += [
             (nidc.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$"), "national_id", "excel_number",
              None),
             (nidc.is_not_null() & ~nidc.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
              & ~nidc.str.contains(r"^\d{13}$"), "national_id", "bad_national_id", None),
-            (nidc.str.contains(r"^\d{13}$") & ~national_id_check_expr("_nid"), "national_id",
+            (nidc.str.contains(r"^\d{13}$") & ~pl.col("_nid_ok"), "national_id",
              "bad_check_digit", None),
         ]
         # a household id is a code or a house number, never a national ID or a name; a person
@@ -584,8 +587,9 @@ class Validator:
         if not (self.mapping.has_identifiers or need_hash):
             return df
         p = ps()
-        valid_nid = df.select(pl.col("_nid").str.contains(r"^\d{13}$")
-                              & national_id_check_expr("_nid")).to_series()
+        valid_nid = df["_nid_ok"] if "_nid_ok" in df.columns else df.select(
+            pl.col("_nid").str.contains(r"^\d{13}$") & national_id_check_expr("_nid")
+        ).to_series()
         nid_hash = p.series("pid", df["_nid"].zip_with(valid_nid.fill_null(False),
                                                          pl.Series([None] * df.height,
                                                                    dtype=pl.String)))
