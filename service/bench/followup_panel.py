@@ -299,7 +299,8 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
                          & ~(pl.col("mpi_poor") | pl.col("target_poor"))).height
     truth = clock.run("true effects", true_effects, baseline, nxt, help_["hh_id"], exits)
     parts = clock.run("panel units (direct path)", _panel_parts, baseline, nxt)
-    sim = {"effect": effect, "help_share": help_share, "year": baseline_round - 543}
+    sim: dict[str, Any] = {"effect": effect, "help_share": help_share,
+                           "year": baseline_round - 543}
     # the main seed again through the direct path (the coverage seeds' path): same help
     # (seed), same exits (seed + 1), same bootstrap seed
     direct = clock.run("main seed, direct path", functools.partial(
