@@ -135,3 +135,43 @@ class JobRunner:
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+# -- the worker process of imports and builds ------------------------------------------------
+_PROCESS_POOL: dict[str, Any] = {}  # "pool": the one ProcessPoolExecutor of this process
+_PROCESS_LOCK = threading.Lock()
+
+
+def _lower_priority(nice: int) -> None:
+    import os
+
+    if nice > 0:
+        os.nice(min(int(nice), 19))
+
+
+def uses_process(settings: Any) -> bool:
+    """True when jobs' imports run in the worker process (setting ``job_process``)."""
+    mode = str(settings.job_process).lower()
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"job_process must be auto, on or off, not {mode!r}")
+    return mode == "on" or (mode == "auto" and not settings.testing)
+
+
+def in_process(settings: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in the app's worker process (started on first use with the ``spawn``
+    method, never a fork of the threaded web server; niceness ``job_nice``; as many
+    processes as ``job_workers``). ``fn`` and ``args`` must pickle; the caller's job thread
+    waits for the result without holding the interpreter lock."""
+    import atexit
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with _PROCESS_LOCK:
+        pool = _PROCESS_POOL.get("pool")
+        if pool is None:
+            pool = _PROCESS_POOL["pool"] = ProcessPoolExecutor(
+                max_workers=max(1, int(settings.job_workers)),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_lower_priority, initargs=(int(settings.job_nice),))
+            atexit.register(pool.shutdown, cancel_futures=True)
+    return pool.submit(fn, *args).result()

@@ -80,8 +80,9 @@ class Settings(Mapping[str, Any]):
     ingest_chunk_rows: int = _setting(100_000,
         "Rows per chunk when ingesting files (bounds memory; larger is a little faster).")
     ingest_workers: int = _setting(0,
-        "Processes validating and pseudonymising ingest batches: 0 = one per core (at most 4) "
-        "for files above 32 MiB, 1 = all in the importing process, N = N processes.")
+        "Processes validating and pseudonymising ingest batches: 0 = automatic (files above "
+        "32 MiB on 4+ cores: one per core but one, at most 4; else 1), 1 = all in the "
+        "importing process (reader and writer threads), N = N processes.")
     ingest_max_uncompressed_mb: int = _setting(1024,
         "Largest uncompressed size of an uploaded XLSX workbook, in MiB (zip-bomb guard).")
     rate_limit: str = _setting("600 per minute",
@@ -116,6 +117,12 @@ class Settings(Mapping[str, Any]):
     job_workers: int = _setting(2,
         "Threads running background jobs (uploads, builds); one job per dataset at a "
         "time.")
+    job_process: str = _setting("auto",
+        "Where uploads' imports and builds run: 'on' in a separate worker process at lower "
+        "priority (niceness job_nice), so a build never takes the web process's CPU or "
+        "interpreter lock; 'off' in the job thread; 'auto' = on, except in testing mode.")
+    job_nice: int = _setting(10,
+        "Niceness added to the worker process of job_process (0-19).")
     session_cookie_secure: str = _setting("auto",
         "Secure flag of the sign-in cookie: 'auto' (set when the request came over https, "
         "also through a trusted proxy's X-Forwarded-Proto), 'on' or 'off'.")

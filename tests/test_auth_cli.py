@@ -123,4 +123,6 @@ def test_serve_uses_waitress_with_settings(env, monkeypatch):
     assert r.exit_code == 0, r.output
     assert (seen["host"], seen["port"], seen["threads"]) == ("127.0.0.1", 8123, 6)
     assert seen["max_request_body_size"] == 50 * 1024 * 1024
+    # 200 keep-alive clients are all served (waitress' default of 100 left half waiting)
+    assert seen["connection_limit"] >= 1000
     assert seen["app"].config["CHIPAO"]["port"] == 8123

@@ -53,6 +53,17 @@ def test_demo_serves_at_once_and_a_second_run_builds_nothing(tmp_path, monkeypat
     assert "generating" not in again and "deriving" not in again
     for _, vid in first:
         assert f"version {vid}" in again
+    # other code building the versions (pipeline, analysis, geo, store, boundaries): the
+    # rounds are built again from the files on disk (not generated again)
+    monkeypatch.undo()
+    monkeypatch.setenv("CHIPAO_DATA_DIR", str(data))
+    monkeypatch.setattr("service.commands.serve.run_server", lambda settings, **kw: None)
+    monkeypatch.setattr("service.demo.generate.generate_province", refuse)
+    monkeypatch.setattr("service.demo.build.build_code_digest", lambda bdir: "other code")
+    rebuilt = _demo(["--rounds", "2561"])
+    assert "generating" not in rebuilt
+    now = store.versions("demo", superseded=True)
+    assert len(now) == 3 and {v.id for v in now} > {vid for _, vid in first}
 
 
 def test_demo_without_serving_builds_the_map_artefacts(tmp_path, monkeypatch, served):

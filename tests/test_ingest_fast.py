@@ -196,3 +196,116 @@ def test_header_only_and_thai_headers_still_read(tmp_path):
     report = ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567,
                           build=Capture())
     assert report.status == "rejected" and report.n_accepted == 0
+
+
+def test_a_worker_that_dies_leaves_the_results_unchanged(tmp_path, caplog):
+    """A killed worker (out of memory, or a script re-run by spawn): the batches it had are
+    validated in the importing process; the import goes on with the same output."""
+    import os
+    import signal
+
+    from service.ingest.parallel import BatchValidator, ValidatorSpec
+    from service.ingest.readers import iter_batches, sniff
+    from service.ingest.validate import map_headers
+
+    settings = settings_for(tmp_path)
+    src = sniff(write_csv(tmp_path / "w.csv", _planted()))
+    spec = ValidatorSpec(map_headers(src.headers, file=src.name), src.name,
+                         str(settings.boundaries_dir), None)
+    key = Pseudonymiser(KEY)
+
+    def results(workers: int, kill_after: int | None = None):
+        out = []
+        with BatchValidator(workers, lambda: key, spec.boundaries_dir, key_set=True) as bv:
+            bv.start()
+            for i, (_raw, good, problems, notices, _n) in enumerate(
+                    bv.run(spec, iter_batches(src, chunk_rows=40))):
+                out.append((good, problems, notices))
+                if i == kill_after:
+                    for pid in list(bv._pool._processes):  # type: ignore[union-attr]
+                        os.kill(pid, signal.SIGKILL)
+        return out
+
+    inline = results(1)
+    with caplog.at_level("WARNING", logger="service.ingest.parallel"):
+        survived = results(2, kill_after=0)
+    assert "ingest workers stopped" in caplog.text  # the fallback did run
+    assert len(inline) == len(survived) == 6
+    for a, b in zip(inline, survived, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert_frame_equal(x, y)
+
+
+def test_garbled_names_are_found_once_per_distinct_name_on_every_row(tmp_path):
+    rows = _base(6)
+    garbled = "สมชาย".encode().decode("cp874", errors="replace")  # UTF-8 read as TIS-620
+    rows[1][1] = rows[4][1] = garbled      # rows 3 and 6, one distinct value
+    rows[2][2] = "ใจดี\ufffd"                # row 4: a replacement character
+    rows[3][2] = "à¸ªà¸¡"                    # row 5: UTF-8 read as latin-1
+    path = write_csv(tmp_path / "n.csv", rows)
+    report = ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567,
+                          policy="quarantine", build=Capture())
+    assert [(p["row"], p["column"], p["code"], p["value"]) for p in report.problems] == [
+        (3, "first_name", "mojibake", None), (4, "last_name", "mojibake", None),
+        (5, "last_name", "mojibake", None), (6, "first_name", "mojibake", None)]
+
+
+def test_prefetched_batches_keep_order_errors_and_stop_the_reader():
+    import threading
+
+    from service.ingest.run import prefetched
+
+    closed = threading.Event()
+
+    def reader(n, fail_at=None):
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise InvalidInput("bad / เสีย", file="x.csv", row=i + 2)
+                yield i
+        finally:
+            closed.set()
+
+    assert list(prefetched(reader(50))) == list(range(50))
+    got = []
+    with pytest.raises(InvalidInput) as exc:
+        for i in prefetched(reader(50, fail_at=7)):
+            got.append(i)
+    assert got == list(range(7)) and exc.value.row == 9  # every batch before the error
+    closed.clear()
+    it = prefetched(reader(10_000))
+    assert next(it) == 0
+    it.close()  # the consumer stops early (an error in a batch): the reader is closed
+    assert closed.wait(5)
+    assert not [t for t in threading.enumerate() if t.name == "ingest-reader"]
+
+
+def test_check_digit_in_numpy_equals_the_per_character_formula():
+    import random
+
+    from service.ingest.pseudonym import _formula, national_id_check_digit, national_id_check_expr
+
+    rng = random.Random(5)
+    values: list[str | None] = []
+    for _ in range(20_000):
+        body = "".join(rng.choice("0123456789") for _ in range(12))
+        values.append(rng.choice([body + str(national_id_check_digit(body)),
+                                  body + rng.choice("0123456789"), None, "", body,
+                                  body + "12", "๑" * 13, "١" * 13, "ก" + body,
+                                  body[:6] + "๑" + body[6:], " " + body + "1"]))
+    frame = pl.DataFrame({"v": values})
+    sliced = pl.concat([frame.slice(3, 500), frame.slice(9_000, 700)], rechunk=False)
+    for f in (frame, sliced):
+        assert f.select(national_id_check_expr("v"))["v"].to_list() == \
+            f.select(_formula("v"))["v"].to_list()
+    assert frame.select(national_id_check_expr("v"))["v"].sum() > 1_000
+
+
+@pytest.mark.parametrize(("cores", "setting", "expected"),
+                         [(1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 3), (16, 0, 4), (2, 3, 3),
+                          (8, 1, 1)])
+def test_automatic_workers_only_from_four_cores(monkeypatch, cores, setting, expected):
+    from service.ingest import parallel
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
+    assert parallel.default_workers(setting) == expected

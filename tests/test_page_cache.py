@@ -188,22 +188,23 @@ def probe(tmp_path, monkeypatch):
     route("session", lambda: (session.__setitem__("seen", 1), "hello")[1])
     route("missing", lambda: ("not here", 404))
     route("name", lambda: f"signed in as {current_principal().username}")
+    route("big", lambda: "x" * (page_cache.MAX_ENTRY_BYTES + 1))
     user_store(app).create_user("probe_user", PASSWORD, "provincial", "TH58")
     token = user_store(app).create_token("probe_user")[0]
     return app, calls, {"Authorization": f"Bearer {token}"}
 
 
-def test_personal_cookie_session_error_and_named_answers_are_never_stored(probe):
+def test_personal_cookie_session_error_named_and_huge_answers_are_never_stored(probe):
     app, calls, auth = probe
     c = app.test_client()
-    for name in ("plain", "no_store", "cookie", "session", "missing"):
+    for name in ("plain", "no_store", "cookie", "session", "missing", "big"):
         c.get(f"/probe/{name}")
         c.get(f"/probe/{name}")
     c.get("/probe/name", headers=auth)
     assert c.get("/probe/name", headers=auth).get_data(as_text=True) == \
         "signed in as probe_user"
     assert calls == {"plain": 1, "no_store": 2, "cookie": 2, "session": 2, "missing": 2,
-                     "name": 2}
+                     "big": 2, "name": 2}
     assert c.get("/probe/no_store").headers["Cache-Control"] == "no-store"
 
 

@@ -136,12 +136,14 @@ def _authenticated_quietly() -> bool:
 
 
 def init_app(app: Flask) -> None:
+    from service.api.limits_memory import storage_uri
+
     settings = app.config["CHIPAO"]
     limiter = Limiter(
         _rate_key,
         app=app,
         default_limits=[settings.rate_limit] if settings.rate_limit else [],
-        storage_uri=settings.rate_limit_storage_uri,
+        storage_uri=storage_uri(settings.rate_limit_storage_uri),  # memory: no timer thread
         headers_enabled=True,
         strategy="fixed-window",
     )

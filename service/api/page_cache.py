@@ -16,7 +16,7 @@ key of everything the body depends on (``Services.page_views``, ``PAGE_CACHE_BYT
   for pages that show follow-up progress; today's date (past-due counts, file names);
 * whether the body is gzip-compressed for this client.
 
-What is never stored: any answer but 200; responses marked ``no_store`` (personal data,
+What is never stored: any answer but 200; a body above ``MAX_ENTRY_BYTES``; responses marked ``no_store`` (personal data,
 audited reads); responses with ``Set-Cookie`` or a session changed while rendering; a body
 that holds the signed-in user's name or the session's CSRF token. The per-user parts of a
 signed-in page (the user name and the sign-out form's CSRF token in the header) are rendered
@@ -61,6 +61,9 @@ CACHED: dict[str, tuple[str, ...]] = {
     "maps.area": ("dataset",),
     "exports.export_areas": ("dataset",),
 }
+
+#: the largest body stored (a whole-country export would otherwise push every page out)
+MAX_ENTRY_BYTES = 8 * 1024 * 1024
 
 #: headers of the view's answer kept with the body (never Set-Cookie, never Cache-Control)
 KEPT_HEADERS = ("Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language",
@@ -186,6 +189,8 @@ def _refusal(response: Response, raw: bytes) -> str | None:
         return "cookie"
     if response.is_streamed or response.direct_passthrough:
         return "streamed"
+    if len(raw) > MAX_ENTRY_BYTES:
+        return "too large"
     name = current_principal().username
     if name and str(escape(name)).encode("utf-8") in raw:
         return "user name in body"

@@ -79,10 +79,10 @@ def command(provinces: str, worker_counts: tuple[int, ...], pool_counts: tuple[i
             stages: dict[str, float] = {}
             started = time.perf_counter()
             if kind != "dask":
-                executor = (ProcessProvinces(base.boundaries_dir, cache, workers)
-                            if kind == "pool" else None)
+                pool = (ProcessProvinces(base.boundaries_dir, cache, workers)
+                        if kind == "pool" else None)
                 version = build_version(settings, dataset="bench", round=2561, persons_dir=src,
-                                        progress=False, locator=locator, executor=executor,
+                                        progress=False, locator=locator, executor=pool,
                                         population_raster=tif, on_stage=stages.__setitem__)
                 elapsed = time.perf_counter() - started
             else:

@@ -26,13 +26,21 @@ read where they are. In the copy:
    be on the outcome without help), so steps 2-4 are repeated on the panel with
    ``--coverage-seeds`` other seeds (:func:`seed_coverage`: the evaluation function without
    the use case's reads): the coverage rate of the interval, the spread of the error and
-   the mean interval width at this scale (``other_seeds``).
+   the mean interval width at this scale (``other_seeds``); with ``--error-seeds`` also
+   the estimate's error alone (no bootstrap) over that many seeds and how many of them miss
+   by as much as the main seed (``error_seeds``);
+6. the main seed goes through the direct path of those seeds too (:func:`direct_path`: the
+   same help, exits and bootstrap seed, without the case store, the store view and the
+   rescored persons): ``direct_path`` gives its estimate, interval and truth and whether
+   they are the use case's (``same_as_use_case``), so a miss of the main seed is either
+   that assignment's draw (both paths miss alike) or a fault of the use-case path.
 
 ``--provinces`` limits the run to some provinces (the others answer "no persons").
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import tempfile
@@ -136,34 +144,66 @@ def _truth(units: pl.DataFrame, helped: pl.Series, exits: pl.Series) -> dict[str
             "n_matched_truth": matched.height, "true_effect_matched": share(matched)}
 
 
-def seed_coverage(baseline: pl.DataFrame, follow: pl.DataFrame, *, seeds: list[int],
-                  effect: float, help_share: float, n_boot: int, year: int
-                  ) -> dict[str, Any]:
-    """The same simulation and evaluation (:func:`service.followup.evaluate.evaluate` on the
-    panel, not through the use case) repeated with other seeds of the help assignment and
-    of the help exits: how often the 95 % interval holds the true effect on the matched
-    helped (one seed can miss by chance: its error is the imbalance of that assignment on
-    the outcome without help), the spread of the error and the mean interval width."""
-    import numpy as np
-
-    from service.followup.evaluate import Panel, build_panel, evaluate
-    from service.followup.simulate import assign_help, help_exits
+def _panel_parts(baseline: pl.DataFrame, follow: pl.DataFrame
+                 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(the panel's units: households poor at baseline in both rounds, the baseline's poor
+    households, their next-round poverty flags): what :func:`direct_path` needs."""
+    from service.followup.evaluate import build_panel
 
     units = build_panel(baseline, follow).frame.filter(pl.col("eligible_poverty"))
     poor = baseline.filter(pl.col("mpi_poor") | pl.col("target_poor"))
     nxt = follow.filter(pl.col("hh_id").is_in(poor["hh_id"].implode())).select(
         "hh_id", "mpi_poor", "target_poor")
+    return units, poor, nxt
+
+
+def direct_path(parts: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], *, help_seed: int,
+                exit_seed: int, effect: float, help_share: float, n_boot: int, year: int
+                ) -> dict[str, Any]:
+    """One seed of the simulation evaluated directly: help assigned to the baseline's poor
+    (``help_seed``), its exits (``exit_seed``) set on the panel's outcome,
+    :func:`service.followup.evaluate.evaluate` on that panel (bootstrap seed ``help_seed``,
+    as the use case is given) and the truth over the same units. Without the case store,
+    the store view and the rescored persons of the use-case path, so the two paths can be
+    compared on the same seeds (``direct_path`` of the report)."""
+    from service.followup.evaluate import Panel, evaluate
+    from service.followup.simulate import assign_help, help_exits
+
+    units, poor, nxt = parts
+    help_ = assign_help(poor, seed=help_seed, help_share=help_share, year=year)
+    exits = help_exits(nxt, help_["hh_id"], effect=effect, seed=exit_seed)["hh_id"]
+    frame = units.with_columns(pl.col("exited_poverty")
+                               | pl.col("hh_id").is_in(exits.implode()))
+    r = evaluate(Panel(frame), help_, n_boot=n_boot, seed=help_seed).iloc[0]
+    truth = _truth(units, help_["hh_id"], exits)
+    return {"help_seed": help_seed, "exit_seed": exit_seed, "effect": float(r["effect"]),
+            "effect_lo": float(r["effect_lo"]), "effect_hi": float(r["effect_hi"]),
+            "n_matched": int(r["n_matched"]), "n_help_exits": exits.len(),
+            "true_effect_matched": truth["true_effect_matched"],
+            "n_matched_truth": truth["n_matched_truth"],
+            "error": float(r["effect"]) - truth["true_effect_matched"]}
+
+
+def seed_coverage(baseline: pl.DataFrame, follow: pl.DataFrame, *, seeds: list[int],
+                  effect: float, help_share: float, n_boot: int, year: int,
+                  parts: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None = None
+                  ) -> dict[str, Any]:
+    """The same simulation and evaluation (:func:`direct_path`: the evaluation function on
+    the panel, not through the use case) repeated with other seeds of the help assignment
+    and of the help exits (``seed + 10000``): how often the 95 % interval holds the true
+    effect on the matched helped (one seed can miss by chance: its error is the imbalance
+    of that assignment on the outcome without help), the spread of the error and the mean
+    interval width."""
+    import numpy as np
+
+    parts = parts or _panel_parts(baseline, follow)
     errors, widths, hits = [], [], 0
     for seed in seeds:
-        help_ = assign_help(poor, seed=seed, help_share=help_share, year=year)
-        exits = help_exits(nxt, help_["hh_id"], effect=effect, seed=seed + 10_000)["hh_id"]
-        frame = units.with_columns(pl.col("exited_poverty")
-                                   | pl.col("hh_id").is_in(exits.implode()))
-        r = evaluate(Panel(frame), help_, n_boot=n_boot, seed=seed).iloc[0]
-        truth = _truth(units, help_["hh_id"], exits)["true_effect_matched"]
-        hits += bool(r["effect_lo"] <= truth <= r["effect_hi"])
-        errors.append(float(r["effect"] - truth))
-        widths.append(float(r["effect_hi"] - r["effect_lo"]))
+        r = direct_path(parts, help_seed=seed, exit_seed=seed + 10_000, effect=effect,
+                        help_share=help_share, n_boot=n_boot, year=year)
+        hits += bool(r["effect_lo"] <= r["true_effect_matched"] <= r["effect_hi"])
+        errors.append(r["error"])
+        widths.append(r["effect_hi"] - r["effect_lo"])
     n = len(seeds)
     return {"seeds": f"{seeds[0]}-{seeds[-1]}" if n else "", "n_seeds": n, "n_covered": hits,
             "coverage": hits / n if n else None,
@@ -172,10 +212,32 @@ def seed_coverage(baseline: pl.DataFrame, follow: pl.DataFrame, *, seeds: list[i
             "mean_interval_width": float(np.mean(widths)) if n else None}
 
 
+def seed_errors(parts: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], *, seeds: list[int],
+                main_error: float, effect: float, help_share: float, year: int
+                ) -> dict[str, Any]:
+    """The estimate's error (no bootstrap) over many other assignment seeds: its spread and
+    how many seeds miss by at least as much as the main seed (``n_as_far``): whether the
+    main seed's error is a plausible draw of the same distribution."""
+    import numpy as np
+
+    if not seeds:
+        return {"n_seeds": 0}
+    e = np.array([direct_path(parts, help_seed=s, exit_seed=s + 10_000, effect=effect,
+                              help_share=help_share, n_boot=0, year=year)["error"]
+                  for s in seeds])
+    sd = float(np.std(e, ddof=1)) if len(e) > 1 else float("nan")
+    return {"seeds": f"{seeds[0]}-{seeds[-1]}", "n_seeds": len(seeds),
+            "mean_error": float(e.mean()), "sd_error": sd,
+            "min_error": float(e.min()), "max_error": float(e.max()),
+            "main_error_in_sds": (main_error - float(e.mean())) / sd if sd > 0 else None,
+            "n_as_far": int((np.abs(e - e.mean()) >= abs(main_error - e.mean())).sum())}
+
+
 def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "demo",
         baseline_round: int, follow_round: int, provinces: list[str] | None = None,
         effect: float = 0.3, help_share: float = 0.4, n_boot: int = 500,
-        seed: int = 2562, coverage_seeds: int = 20) -> dict[str, Any]:
+        seed: int = 2562, coverage_seeds: int = 20, error_seeds: int = 0
+        ) -> dict[str, Any]:
     """The whole benchmark (see the module docstring); returns the report."""
     from service.access.principal import Principal
     from service.followup.households import household_frame, target_rule
@@ -236,11 +298,20 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
     natural = nxt.filter(pl.col("hh_id").is_in(in_panel.implode())
                          & ~(pl.col("mpi_poor") | pl.col("target_poor"))).height
     truth = clock.run("true effects", true_effects, baseline, nxt, help_["hh_id"], exits)
-    coverage = clock.run(f"coverage over {coverage_seeds} other seeds", lambda b, f: (
-        seed_coverage(b, f, seeds=[seed + i for i in range(1, coverage_seeds + 1)],
-                      effect=effect, help_share=help_share, n_boot=n_boot,
-                      year=baseline_round - 543)), baseline, nxt)
-    del baseline, nxt
+    parts = clock.run("panel units (direct path)", _panel_parts, baseline, nxt)
+    sim: dict[str, Any] = {"effect": effect, "help_share": help_share,
+                           "year": baseline_round - 543}
+    # the main seed again through the direct path (the coverage seeds' path): same help
+    # (seed), same exits (seed + 1), same bootstrap seed
+    direct = clock.run("main seed, direct path", functools.partial(
+        direct_path, help_seed=seed, exit_seed=seed + 1, n_boot=n_boot, **sim), parts)
+    coverage = clock.run(f"coverage over {coverage_seeds} other seeds", functools.partial(
+        seed_coverage, seeds=[seed + i for i in range(1, coverage_seeds + 1)],
+        n_boot=n_boot, parts=parts, **sim), baseline, nxt)
+    errors = clock.run(f"errors over {error_seeds} other seeds (no bootstrap)",
+                       functools.partial(seed_errors, seeds=[seed + i for i in range(
+                           1, error_seeds + 1)], main_error=direct["error"], **sim), parts)
+    del baseline, nxt, parts
     services.store = SimulatedNextRound(store, dataset=dataset, follow=follow, exits=exits,
                                         provinces=set(scope))  # type: ignore[assignment]
     ev = clock.run("evaluation (use case, bootstrap)", lambda: uc.evaluation(
@@ -248,6 +319,11 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
         seed=seed))
     r = ev.results.iloc[0].to_dict()
     covered = bool(r["effect_lo"] <= truth["true_effect_matched"] <= r["effect_hi"])
+    same = {"effect": r["effect"], "effect_lo": r["effect_lo"], "effect_hi": r["effect_hi"],
+            "true_effect_matched": truth["true_effect_matched"], "n_matched": r["n_matched"],
+            "n_matched_truth": truth["n_matched_truth"]}
+    direct["same_as_use_case"] = all(
+        abs(float(direct[k]) - float(v)) <= 1e-12 for k, v in same.items())
     cpu = sum(s["cpu_s"] for s in clock.steps.values())
     return {
         "dataset": dataset, "baseline": base.id, "follow": follow.id,
@@ -263,8 +339,8 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
         "error": r["effect"] - truth["true_effect_matched"],
         "error_in_seed_sds": ((r["effect"] - truth["true_effect_matched"])
                               / coverage["sd_error"] if coverage["sd_error"] else None),
-        "other_seeds": coverage,
-        "n_boot": n_boot, "steps": clock.steps, "cpu_s": round(cpu, 1),
+        "direct_path": direct, "other_seeds": coverage, "error_seeds": errors,
+        "seed": seed, "n_boot": n_boot, "steps": clock.steps, "cpu_s": round(cpu, 1),
     }
 
 
@@ -282,14 +358,19 @@ def run(source_data_dir: str | Path, work_dir: str | Path, *, dataset: str = "de
 @click.option("--n-boot", type=int, default=500, show_default=True)
 @click.option("--coverage-seeds", type=int, default=20, show_default=True,
               help="Repeat the simulation with this many other seeds (coverage rate).")
+@click.option("--error-seeds", type=int, default=0, show_default=True,
+              help="Also the estimate's error (no bootstrap) over this many other seeds.")
+@click.option("--seed", type=int, default=2562, show_default=True,
+              help="Seed of the main run's help assignment (its exits: seed + 1).")
 @click.option("--work-dir", default=None, help="Where the catalog copy goes (a temp dir).")
 def command(source: str, dataset: str, baseline_round: int, follow_round: int,
             provinces: str | None, effect: float, help_share: float, n_boot: int,
-            coverage_seeds: int, work_dir: str | None) -> None:
+            coverage_seeds: int, error_seeds: int, seed: int, work_dir: str | None) -> None:
     """Evaluation of simulated help with a known effect on a real two-round panel."""
     provs = [p.strip().upper() for p in provinces.split(",")] if provinces else None
     with tempfile.TemporaryDirectory(prefix="chipao-fu-panel-") as tmp:
         out = run(source, work_dir or tmp, dataset=dataset, baseline_round=baseline_round,
                   follow_round=follow_round, provinces=provs, effect=effect,
-                  help_share=help_share, n_boot=n_boot, coverage_seeds=coverage_seeds)
+                  help_share=help_share, n_boot=n_boot, coverage_seeds=coverage_seeds,
+                  error_seeds=error_seeds, seed=seed)
     click.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))

@@ -166,7 +166,8 @@ def _measure(mode: str, path: Path, data_dir: Path) -> dict:
 @click.option("--naive-import/--no-naive-import", default=True, show_default=True,
               help="Also time the notebook-style import (row-wise pandas checks + HMAC).")
 @click.option("--workers", type=int, default=0, show_default=True,
-              help="ingest_workers of the parallel run (0 = one per core, at most 4).")
+              help="Worker processes of the parallel run (0 = the automatic choice, at "
+                   "least 2).")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory to keep the generated export in (default: a temp dir).")
 def command(rows: int, naive: bool, naive_import: bool, workers: int,
@@ -187,8 +188,7 @@ def command(rows: int, naive: bool, naive_import: bool, workers: int,
         size = path.stat().st_size
         click.echo(f"export: {rows:,} rows, {size / 2**20:,.0f} MiB "
                    f"({time.perf_counter() - t:,.1f} s to generate)")
-        modes = ["pyarrow", "pyarrow-stream", "chipao-1", f"chipao-{n_workers}"]
-        modes = list(dict.fromkeys(modes))  # one core: the parallel run is the same run
+        modes = ["pyarrow", "pyarrow-stream", "chipao-1", f"chipao-{max(n_workers, 2)}"]
         modes += (["naive"] if naive else []) + (["naive-import"] if naive_import else [])
         results = {m: _measure(m, path, Path(tmp) / f"var-{m}") for m in modes}
     per_m = 1e6 / rows

@@ -38,7 +38,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -342,6 +344,9 @@ _UNCACHED = (
     # the naive API: no response-body cache, rows converted cell by cell in Python
     "import service.api.datasets as d, service.api.areas as a, service.api.cells as c\n"
     "d.RESPONSE_CACHE_BYTES = 0\n"
+    # no page-view cache: every page computed on every call
+    "import service.api.page_cache as pc\n"
+    "pc.CACHED.clear()\n"
     # nor the public rows of a province (disclosure control + perturbation every time)
     "import service.access.views as views\n"
     "class NoCache:\n"
@@ -359,10 +364,18 @@ SERVER_CODE = {
     "waitress-uncached": _UNCACHED + "from service.commands.serve import command; command()",
     # several processes (gunicorn) sharing a Redis rate-limit store: --redis
     "gunicorn-2": "from service.commands.serve import command; command(['--workers', '2'])",
+    # builds in the job thread of the web process (job_process off): what uploads cost then
+    "waitress-job-thread": "from service.commands.serve import command; command()",
     "werkzeug": ("from service import create_app; import os; "
                  "create_app().run(host='127.0.0.1', port=int(os.environ['CHIPAO_PORT']), "
                  "threaded=True)"),
 }
+
+
+#: extra environment of a server
+SERVER_ENV = {"waitress-job-thread": {"CHIPAO_JOB_PROCESS": "off"}}
+#: server processes of each server
+PROCESSES = {"gunicorn-2": 2}
 
 
 def _summary(results: list[tuple[float, int, str, str]], elapsed: float) -> dict:
@@ -401,15 +414,18 @@ def _pct(lat: list[float], p: float) -> float:
     return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
 
 
-def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, threads: int,
-             server: str, seed: int, uploads: bool = True, redis: str = "") -> list[dict]:
-    """One server: the upload-free phase, then (``uploads``) the phase with uploads
-    running; one summary per phase."""
+def run_load(data_dir: Path, *, province: str, clients: int | Sequence[int], seconds: float,
+             threads: int, server: str, seed: int, uploads: bool = True,
+             redis: str = "") -> list[dict]:
+    """One server, warmed once; for each number of ``clients``: the upload-free phase, then
+    (``uploads``) the phase with uploads running; one summary per phase."""
     info = prepare(data_dir, province, seed)
+    counts = [clients] if isinstance(clients, int) else list(clients)
     port = _free_port()
     env = {**os.environ, "CHIPAO_DATA_DIR": str(data_dir), "CHIPAO_PORT": str(port),
            "CHIPAO_THREADS": str(threads), "CHIPAO_RATE_LIMIT": "10000000 per minute",
-           "CHIPAO_LOG_LEVEL": "WARNING", "CHIPAO_SECRET_KEY": "bench"}
+           "CHIPAO_LOG_LEVEL": "WARNING", "CHIPAO_SECRET_KEY": "bench",
+           **SERVER_ENV.get(server, {})}
     if server.startswith("gunicorn"):
         if not redis:
             raise click.UsageError("gunicorn-2 needs --redis redis://HOST:PORT/DB")
@@ -418,28 +434,33 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
     server_log = open(data_dir / f"server-{server}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE[server]], env=env,
                             stdout=server_log, stderr=subprocess.STDOUT)
-    base = {"server": server, "threads": threads, "clients": clients}
+    processes = PROCESSES.get(server, 1)
     out = []
     try:
         _wait_ready(port, proc)
         paths = request_mix(province, info["amphoes"], info["cells"], info["tambons"])
-        _warm(port, paths, info["token"])
-        t0 = time.perf_counter()
-        results = asyncio.run(_run(port, paths, info["token"], clients, seconds))
-        out.append({**base, "phase": "upload-free",
-                    **_summary(results, time.perf_counter() - t0)})
-        if uploads:
-            uploader = Uploader(port, info["national_token"], info["upload"])
-            uploader.upload_once()  # the dataset exists and its first build is done
-            uploader.done.clear()
-            uploader.started = 0
-            uploader.start()
-            time.sleep(1.0)  # the next build is under way
+        for _ in range(processes):  # each process answers some of the warm-up
+            _warm(port, paths, info["token"])
+        first_round = _next_round(info["settings"])
+        for n in counts:
+            base = {"server": server, "processes": processes, "threads": threads,
+                    "clients": n}
             t0 = time.perf_counter()
-            results = asyncio.run(_run(port, paths, info["token"], clients, seconds))
+            results = asyncio.run(_run(port, paths, info["token"], n, seconds))
+            out.append({**base, "phase": "upload-free",
+                        **_summary(results, time.perf_counter() - t0)})
+            if not uploads:
+                continue
+            uploader = Uploader(port, info["national_token"], info["upload"],
+                                first_round=first_round)
+            uploader.start()
+            time.sleep(2.0)  # the build is under way
+            t0 = time.perf_counter()
+            results = asyncio.run(_run(port, paths, info["token"], n, seconds))
             elapsed = time.perf_counter() - t0
             uploader.stop.set()
             uploader.join(timeout=600)
+            first_round = uploader.round
             out.append({**base, "phase": "with uploads", **_summary(results, elapsed),
                         "uploads_started": uploader.started,
                         "uploads_done": len(uploader.done), "uploads_failed": uploader.failed,
@@ -455,25 +476,39 @@ def run_load(data_dir: Path, *, province: str, clients: int, seconds: float, thr
     return out
 
 
+def _next_round(settings: Any) -> int:
+    """The first round the uploader sends: after every round stored by earlier runs (the
+    same round and bytes again would answer "already stored" without a build)."""
+    from service.store import open_store
+
+    store = open_store(settings)
+    if "bench-uploads" not in store.datasets():
+        return 2561
+    return max(v.round for v in store.versions("bench-uploads", superseded=True)) + 1
+
+
 def markdown_row(r: dict) -> str:
     uploads = ""
     if r["phase"] == "with uploads":
         uploads = (f" ({r['uploads_started']} uploads started, {r['uploads_done']} done, "
                    f"{len(r['uploads_failed'])} failed)")
-    return (f"| {r['server']} ({r['threads']} threads) | {r['phase']}{uploads} | "
+    return (f"| {r['server']} ({r['processes']} × {r['threads']} threads) | {r['phase']}{uploads} | "
             f"{r['clients']} | {r['requests']:,} | {r['rps']:,.0f}/s | {r['p50_ms']:,.0f} ms | "
             f"{r['p95_ms']:,.0f} ms | **{r['p99_ms']:,.0f} ms** | {r['max_ms']:,.0f} ms | "
             f"{r['error_rate']:.2%} | {r['n_5xx']} |")
 
 
 def family_rows(r: dict) -> list[str]:
-    return [f"| {r['server']} | {r['phase']} | {family} | {f['requests']:,} | "
+    return [f"| {r['server']} | {r['clients']} | {r['phase']} | {family} | {f['requests']:,} | "
             f"{f['p50_ms']:,.0f} ms | {f['p99_ms']:,.0f} ms | {f['errors']} |"
             for family, f in r["families"].items()]
 
 
 @click.command("load")
-@click.option("--clients", default=50, show_default=True, help="Concurrent clients.")
+@click.option("--clients", "clients", multiple=True, type=int, default=(50,),
+              show_default=True,
+              help="Concurrent clients; repeat for several runs against each server "
+                   "(--clients 50 --clients 200).")
 @click.option("--seconds", default=30.0, show_default=True, help="Duration of each phase.")
 @click.option("--province", default="TH75", show_default=True,
               help="Province of the demo dataset the clients browse (built by the bench).")
@@ -483,21 +518,23 @@ def family_rows(r: dict) -> list[str]:
               show_default=True,
               help="Server(s): waitress (chipao serve), waitress-uncached (naive API: no "
                    "response cache, per-cell JSON conversion), werkzeug (dev server), "
-                   "gunicorn-2 (needs --redis).")
+                   "gunicorn-2 (2 processes, needs --redis), waitress-job-thread (builds in "
+                   "the web process's job thread, job_process off).")
 @click.option("--uploads/--no-uploads", default=True, show_default=True,
               help="Also run the phase with uploads running as background jobs.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Reuse this data directory (default: a temporary one).")
 @click.option("--seed", default=2561, show_default=True)
 @click.option("--redis", default="", help="Rate-limit store of gunicorn-2 (redis://...).")
-def command(clients: int, seconds: float, province: str, threads: int, servers: tuple[str, ...],
+def command(clients: tuple[int, ...], seconds: float, province: str, threads: int, servers: tuple[str, ...],
             uploads: bool, data_dir: str | None, seed: int, redis: str) -> None:
     """Load test on the mixed traffic (maps, API, pages, exports, random k), without and
     with uploads running: p50/p99 latency and error rate (markdown tables)."""
     with tempfile.TemporaryDirectory(prefix="chipao-load-") as tmp:
         root = Path(data_dir) if data_dir else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        click.echo(f"load test: {clients} clients x {seconds:.0f} s per phase, province "
+        click.echo(f"load test: {'/'.join(map(str, clients))} clients x {seconds:.0f} s per "
+                   f"phase, province "
                    f"{province}, os cpus {os.cpu_count()}, load average "
                    f"{os.getloadavg()[0]:.1f}")
         rows = []
@@ -511,8 +548,8 @@ def command(clients: int, seconds: float, province: str, threads: int, servers: 
         for r in rows:
             click.echo(markdown_row(r))
             log.info("load %s", json.dumps(r))
-        click.echo("\n| server | phase | traffic | requests | p50 | p99 | errors |")
-        click.echo("|---|---|---|---|---|---|---|")
+        click.echo("\n| server | clients | phase | traffic | requests | p50 | p99 | errors |")
+        click.echo("|---|---|---|---|---|---|---|---|")
         for r in rows:
             for line in family_rows(r):
                 click.echo(line)

@@ -34,9 +34,17 @@ def run_server(settings: SettingsLike, **overrides: Any) -> None:
     waitress.serve(
         app, host=settings.host, port=int(settings.port), threads=int(settings.threads),
         ident="chipao",
+        # keep-alive clients beyond waitress' default of 100 connections would wait, unserved,
+        # until others close (200 browsers: p99 10 s in `chipao bench load`); gunicorn's
+        # worker_connections default is the same 1000
+        connection_limit=CONNECTION_LIMIT,
         # bodies above max_upload_mb are refused before they reach Flask
         max_request_body_size=int(settings.max_upload_mb) * 1024 * 1024,
     )
+
+
+#: open connections waitress serves at once (keep-alive clients each hold one)
+CONNECTION_LIMIT = 1000
 
 
 def check_multiprocess(settings: SettingsLike) -> Settings:

@@ -10,6 +10,7 @@ and every version (same SHA-256) and returns at once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -29,8 +30,29 @@ def source_dir(data_dir: str | Path, seed: int, provinces: list[str] | None) -> 
     return Path(data_dir) / "demo-source" / f"seed{seed}-{name}-panel"
 
 
-def _sha(manifest: Path) -> str:
-    return hashlib.sha256(manifest.read_bytes()).hexdigest()
+#: sources (under service/) whose code shapes a stored version: another code builds again
+BUILD_SOURCES = ("pipeline.py", "vocabulary.py", "analysis", "geo", "store/store.py")
+
+
+@functools.lru_cache(maxsize=4)
+def build_code_digest(boundaries_dir: str) -> str:
+    """Digest of the code (:data:`BUILD_SOURCES`, .py and .json) and of the boundary files
+    that make a version from the demo's persons."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    files = [(root, root / name) for name in BUILD_SOURCES]
+    files.append((Path(boundaries_dir), Path(boundaries_dir)))
+    for base, path in files:
+        for f in sorted([path] if path.is_file() else path.rglob("*")):
+            if f.is_file() and f.suffix in (".py", ".json", ".parquet", ".csv"):
+                digest.update(f.relative_to(base).as_posix().encode())
+                digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _sha(manifest: Path, code: str) -> str:
+    """A round's source: its manifest (seed, areas, chain, counts) and the build's code."""
+    return hashlib.sha256(manifest.read_bytes() + f"|build code {code}".encode()).hexdigest()
 
 
 def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int,
@@ -65,13 +87,15 @@ def build_demo(settings: SettingsLike, *, provinces: list[str] | None, seed: int
     store = open_store(settings)
     executor = (ProcessProvinces(settings.boundaries_dir, data_dir / "cache", workers)
                 if workers is not None and workers > 1 else None)
+    code = build_code_digest(str(settings.boundaries_dir))
     versions = []
     for rnd in chain:
         manifest = round_dir(src, rnd) / "manifest.json"
         info = json.loads(manifest.read_text(encoding="utf-8"))
         t1 = time.perf_counter()
         version = build_version(settings, dataset=dataset, round=rnd,
-                                persons_dir=round_dir(src, rnd), source_sha256=_sha(manifest),
+                                persons_dir=round_dir(src, rnd),
+                                source_sha256=_sha(manifest, code),
                                 progress=True, population_raster=raster, store=store,
                                 executor=executor)
         versions.append(version)

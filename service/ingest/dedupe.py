@@ -1,7 +1,7 @@
 """Which persons an import has already accepted: the duplicate-person rule at national size.
 
 A national file has ~38.6 M persons; keeping their ``person_id`` strings next to the file and
-row of each (a polars frame joined with every batch) took ~2.5 GiB and a join per batch over
+row of each (a polars frame joined with every batch) took ~2.3 GiB and a join per batch over
 everything seen. :class:`SeenPersons` keeps 18 bytes a person in numpy arrays: two
 independent 64/32-bit hashes of the ``person_id`` (96 bits: the chance that two different
 persons of a national file look alike is ~10⁻¹⁴), the row and the file of the first

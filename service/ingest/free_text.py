@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import polars as pl
 
 from service.ingest.pseudonym import national_id_check_digit
@@ -94,19 +95,20 @@ def free_text_problem(text: str | None) -> str | None:
 
 
 def _problems(values: pl.Series) -> pl.Series:
+    n = len(values)
+    if values.null_count() == n:  # the column is absent or empty: nothing to look at
+        return pl.repeat(None, n, dtype=pl.String, eager=True).alias(values.name)
     # only values with 13 digits or more can hold an ID: the Python rule runs on those only
     many_digits = values.str.count_matches(r"[0-9๐-๙]").fill_null(0) >= 13
-    out: list[str | None] = [None] * len(values)
-    for i in many_digits.arg_true().to_list():
-        if contains_national_id(values[i]):
-            out[i] = "id_in_free_text"
-    ids = pl.Series(values.name, out, dtype=pl.String)
+    hits = [i for i in many_digits.arg_true().to_list() if contains_national_id(values[i])]
+    has_id = pl.Series(np.zeros(n, dtype=bool)).scatter(hits, True) if hits else \
+        pl.Series(np.zeros(n, dtype=bool))
     spaced = values.str.replace_all(r"\s+", " ").str.strip_chars()
     names = (spaced.str.replace_all(ALLOWED_RE, " ").str.contains(TITLE_RE)
              | spaced.str.contains(NAME_WORDS_RE)).fill_null(False)
-    return ids.zip_with(ids.is_not_null(), pl.Series(values.name, ["name_in_free_text"]
-                                                     * len(values), dtype=pl.String)
-                        .zip_with(names, pl.Series([None] * len(values), dtype=pl.String)))
+    return pl.select(pl.when(has_id).then(pl.lit("id_in_free_text"))
+                     .when(names).then(pl.lit("name_in_free_text"))
+                     .otherwise(pl.lit(None, dtype=pl.String))).to_series().alias(values.name)
 
 
 def free_text_problem_expr(col: str) -> pl.Expr:

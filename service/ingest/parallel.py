@@ -9,17 +9,23 @@ consumed in batch order, with at most ``workers + 1`` batches in flight, so memo
 bounded by the chunk size and the output is identical whatever the number of workers
 (tests/test_ingest_fast.py).
 
-Workers are started with ``spawn`` (polars' thread pool does not survive ``fork``); they
+Workers are started with ``spawn`` (polars' thread pool does not survive ``fork``), so a
+script calling :func:`ingest_files` needs the usual ``if __name__ == "__main__":`` guard (or
+``ingest_workers = 1``); the CLI, the server and the benchmarks have it. Should a worker die,
+the batches it had are validated in the importing process (same results, slower). Workers
 receive the HMAC pads derived from the key (:class:`Pseudonymiser` pickles as those), never
 the key setting itself, and nothing is logged there.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
@@ -29,15 +35,27 @@ import polars as pl
 from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.validate import FileMapping, Validator
 
+log = logging.getLogger(__name__)
+
 #: at most this many worker processes by default (each holds the boundaries, ~300 MiB)
 MAX_DEFAULT_WORKERS = 4
 
 
+#: fewer cores than this: validate in the importing process (its reader and writer threads
+#: already keep two cores busy; worker processes cost ~1.3 s of CPU each to start and the
+#: batches' copies between processes, so on 2 cores they are slower: docs/benchmarks.md)
+MIN_CORES_FOR_WORKERS = 4
+
+
 def default_workers(setting: int) -> int:
-    """0 = one per core (at most :data:`MAX_DEFAULT_WORKERS`); 1 = in this process."""
+    """``ingest_workers``: N > 0 is N; 0 = one per core but one (at most
+    :data:`MAX_DEFAULT_WORKERS`) from :data:`MIN_CORES_FOR_WORKERS` cores, else 1."""
     if setting > 0:
         return setting
-    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+    cores = os.cpu_count() or 1
+    if cores < MIN_CORES_FOR_WORKERS:
+        return 1
+    return min(cores - 1, MAX_DEFAULT_WORKERS)
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,22 @@ def process(validator: Validator, raw: pl.DataFrame) -> Result:
     return good, problems, validator.last_notices, validator.n_blank - before
 
 
+def _pack(frame: pl.DataFrame) -> Any:
+    """Frames cross processes as Arrow tables: ~5x cheaper to pickle than polars frames."""
+    return frame.to_arrow()
+
+
+def _unpack(table: Any) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _work_packed(spec_id: int, spec: ValidatorSpec, raw: Any) -> tuple[Any, Any, Any, int]:
+    good, problems, notices, n_blank = _work(spec_id, spec, _unpack(raw))
+    return _pack(good), _pack(problems), _pack(notices), n_blank
+
+
 def _work(spec_id: int, spec: ValidatorSpec, raw: pl.DataFrame) -> Result:
     validator = _worker.get(f"validator-{spec_id}")
     if validator is None:
@@ -85,6 +119,11 @@ def _work(spec_id: int, spec: ValidatorSpec, raw: pl.DataFrame) -> Result:
             spec.mapping, file=spec.file, boundaries_dir=spec.boundaries_dir,
             pseudonymiser=_need_key, allowed_province=spec.allowed_province)
     return process(validator, raw)
+
+
+def _unpacked(result: tuple[Any, Any, Any, int]) -> Result:
+    good, problems, notices, n_blank = result
+    return _unpack(good), _unpack(problems), _unpack(notices), n_blank
 
 
 class BatchValidator:
@@ -121,26 +160,46 @@ class BatchValidator:
     def run(self, spec: ValidatorSpec, batches: Iterable[pl.DataFrame]
             ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, int]]:
         if self._pool is None:
-            validator = Validator(spec.mapping, file=spec.file,
-                                  boundaries_dir=spec.boundaries_dir,
-                                  pseudonymiser=self._pseudonymiser,
-                                  allowed_province=spec.allowed_province)
-            for raw in batches:
-                yield (raw, *process(validator, raw))
+            yield from self._inline(spec, batches)
             return
         if spec.mapping.has_identifiers:
             self._pseudonymiser()  # refuse at once when the key is missing
         self._specs += 1
-        window: deque[tuple[pl.DataFrame, Future[Result]]] = deque()
+        used = ["_row", *dict.fromkeys(spec.mapping.columns.values())]
+        todo: deque[pl.DataFrame] = deque()  # handed to a worker, result not yielded yet
+        futures: deque[Future[tuple[Any, Any, Any, int]]] = deque()
+        batches = iter(batches)
         try:
             for raw in batches:
-                window.append((raw, self._pool.submit(_work, self._specs, spec, raw)))
-                if len(window) > self.workers:
-                    done, future = window.popleft()
-                    yield (done, *future.result())
-            while window:
-                done, future = window.popleft()
-                yield (done, *future.result())
+                todo.append(raw)
+                # only the mapped columns travel (the validator reads nothing else)
+                futures.append(self._pool.submit(_work_packed, self._specs, spec,
+                                                 _pack(raw.select(used))))
+                if len(futures) > self.workers:
+                    result = futures[0].result()
+                    futures.popleft()
+                    yield (todo.popleft(), *_unpacked(result))
+            while futures:
+                result = futures[0].result()
+                futures.popleft()
+                yield (todo.popleft(), *_unpacked(result))
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory, or a script without a main guard
+            # re-run by spawn): the batches not yet done are validated here, same results
+            log.warning("ingest workers stopped: validating the rest in this process")
+            self.close()
+            pending = list(todo)
+            todo.clear()
+            futures.clear()
+            yield from self._inline(spec, itertools.chain(pending, batches))
         finally:
-            for _raw, future in window:
+            for future in futures:
                 future.cancel()
+
+    def _inline(self, spec: ValidatorSpec, batches: Iterable[pl.DataFrame]
+                ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, int]]:
+        validator = Validator(spec.mapping, file=spec.file, boundaries_dir=spec.boundaries_dir,
+                              pseudonymiser=self._pseudonymiser,
+                              allowed_province=spec.allowed_province)
+        for raw in batches:
+            yield (raw, *process(validator, raw))

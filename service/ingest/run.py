@@ -8,16 +8,19 @@ stays current: killing an import at any point changes nothing that is served.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import hashlib
 import logging
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -129,8 +132,30 @@ class _ProvinceWriters:
         self.writers: dict[str, pq.ParquetWriter] = {}
         #: pseudonyms and measures are (nearly) all distinct: a dictionary only costs time
         self.dictionary = [c for c in PERSON_SCHEMA if c not in _NO_DICTIONARY]
+        self._queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=2)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def write(self, frame: pl.DataFrame) -> None:
+        """Queue ``frame`` for the writer thread (Parquet encoding releases the GIL: it
+        overlaps the next batch's validation); at most two frames wait."""
+        if self._error is not None:
+            raise self._error
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name="ingest-writer",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(frame)
+
+    def _drain(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(frame)
+                except BaseException as exc:  # re-raised by write()/close() in the caller
+                    self._error = exc
+
+    def _write(self, frame: pl.DataFrame) -> None:
         for (prov,), part in frame.partition_by("province_code", as_dict=True).items():
             w = self.writers.get(str(prov))
             if w is None:
@@ -142,8 +167,59 @@ class _ProvinceWriters:
                  .to_batches()], schema=self.schema))
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
         for w in self.writers.values():
             w.close()
+        if self._error is not None:
+            raise self._error
+
+
+def prefetched(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``batches`` read ahead by a thread (pyarrow's parser releases the GIL: the next batch
+    is parsed while this one is validated). Items and the reader's exception arrive in
+    order; at most ``depth`` batches wait. Stopping early stops and closes the reader."""
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            else:
+                items.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            items.put(("error", exc))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                items.get(timeout=0.1)
+        thread.join()
 
 
 def remove_stale_work_dirs(settings: SettingsLike) -> int:
@@ -312,7 +388,8 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
                     qpath = Path(quarantine_dir) / f"{Path(src.name).stem}.quarantine.csv"
                 q_first = True
                 for raw, good, problems, notices, n_blank in validators.run(
-                        spec, iter_batches(src, chunk_rows=chunk_rows, limits=limits)):
+                        spec, prefetched(iter_batches(src, chunk_rows=chunk_rows,
+                                                      limits=limits))):
                     report.n_blank += n_blank
                     good, dup = _duplicates(good, seen, src.name)
                     _record_notices(report, notices.filter(

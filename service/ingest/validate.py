@@ -246,6 +246,16 @@ def _mask(column: str, value: pl.Expr) -> pl.Expr:
     return value.str.slice(0, 60)
 
 
+def _garbled(values: pl.Series) -> pl.Series:
+    """The distinct values of a name column that are mojibake (UTF-8 Thai decoded with the
+    wrong code page: U+FFFD, "à¸"/"à¹", or mostly "เธ"/"เน" pairs)."""
+    v = pl.col("v")
+    return values.drop_nulls().unique().to_frame("v").filter(
+        v.str.contains("\ufffd|à¸|à¹") | (
+            (v.str.count_matches("เ[ธน]") >= 2)
+            & (v.str.count_matches("เ[ธน]") * 4 >= v.str.count_matches("[\u0e00-\u0e7f]"))))["v"]
+
+
 def _code_form(expr: pl.Expr) -> pl.Expr:
     """Admin code as typed -> ``TH`` + digits, without DOPA remapping.
 
@@ -283,6 +293,8 @@ class Validator:
         self.boundaries_dir = str(boundaries_dir)
         self.tambons, self.outline = admin_codes(self.boundaries_dir)
         self.amphoes = amphoe_codes(self.boundaries_dir)
+        self._tambon_list = pl.Series(sorted(self.tambons), dtype=pl.String).implode()
+        self._amphoe_list = pl.Series(sorted(self.amphoes), dtype=pl.String).implode()
         #: notices (accepted rows) of the last processed batch: _row, column, code, value
         self.last_notices = _empty_problems()
         self._pseudonymiser = pseudonymiser
@@ -331,14 +343,14 @@ class Validator:
         # TPMAP/DOPA municipal pseudo-tambons (tt >= 51) of a known amphoe: the amphoe and
         # province are kept, the tambon is left unknown for the pipeline to find from lon/lat
         df = df.with_columns(_muni=(
-            t.str.contains(CODE_REGEX["tambon"]) & ~t.is_in(list(self.tambons))
+            t.str.contains(CODE_REGEX["tambon"]) & ~t.is_in(self._tambon_list)
             & (t.str.slice(6, 2).cast(pl.Int32, strict=False) >= 51)
-            & t.str.slice(0, 6).is_in(list(self.amphoes))).fill_null(False))
+            & t.str.slice(0, 6).is_in(self._amphoe_list)).fill_null(False))
         muni = pl.col("_muni")
         checks += [
             (t.is_null(), "tambon_code", "missing", None),
             (bad_tambon_fmt, "tambon_code", "bad_code", pl.col("tambon_code")),
-            (t.str.contains(CODE_REGEX["tambon"]) & ~t.is_in(list(self.tambons)) & ~muni,
+            (t.str.contains(CODE_REGEX["tambon"]) & ~t.is_in(self._tambon_list) & ~muni,
              "tambon_code", "unknown_tambon", pl.col("tambon_code")),
             (pl.col("moo").is_not_null() & ~pl.col("_moo").is_between(0, 99).fill_null(False),
              MOO.name, "bad_code",
@@ -474,13 +486,16 @@ class Validator:
         nid = pl.when(~nid.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
                       & (digits.str.len_chars() == 13)).then(digits).otherwise(nid)
         df = df.with_columns(_nid=nid)
+        # check digit once: the rule below and the pseudonyms read it
+        df = df.with_columns(_nid_ok=pl.col("_nid").str.contains(r"^\d{13}$")
+                             & national_id_check_expr("_nid"))
         nidc = pl.col("_nid")
         checks += [
             (nidc.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$"), "national_id", "excel_number",
              None),
             (nidc.is_not_null() & ~nidc.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
              & ~nidc.str.contains(r"^\d{13}$"), "national_id", "bad_national_id", None),
-            (nidc.str.contains(r"^\d{13}$") & ~national_id_check_expr("_nid"), "national_id",
+            (nidc.str.contains(r"^\d{13}$") & ~pl.col("_nid_ok"), "national_id",
              "bad_check_digit", None),
         ]
         # a household id is a code or a house number, never a national ID or a name; a person
@@ -492,11 +507,9 @@ class Validator:
         checks.append((pl.col("_pid_text") == "name_in_free_text", "person_id",
                        "name_in_free_text", None))
         for name in ("first_name", "last_name"):
-            v = pl.col(name)
-            checks.append((v.str.contains("\ufffd|à¸|à¹") | (
-                (v.str.count_matches("เ[ธน]") >= 2)
-                & (v.str.count_matches("เ[ธน]") * 4 >= v.str.count_matches("[\u0e00-\u0e7f]"))),
-                name, "mojibake", None))
+            # names repeat (สมชาย, ใจดี): the regexes run once per distinct name
+            checks.append((pl.col(name).is_in(_garbled(df[name]).implode()), name, "mojibake",
+                           None))
 
         # evaluate the checks
         # parsed values go to "__<name>" so the checks can still quote the raw text
@@ -574,8 +587,9 @@ class Validator:
         if not (self.mapping.has_identifiers or need_hash):
             return df
         p = ps()
-        valid_nid = df.select(pl.col("_nid").str.contains(r"^\d{13}$")
-                              & national_id_check_expr("_nid")).to_series()
+        valid_nid = df["_nid_ok"] if "_nid_ok" in df.columns else df.select(
+            pl.col("_nid").str.contains(r"^\d{13}$") & national_id_check_expr("_nid")
+        ).to_series()
         nid_hash = p.series("pid", df["_nid"].zip_with(valid_nid.fill_null(False),
                                                          pl.Series([None] * df.height,
                                                                    dtype=pl.String)))

@@ -102,13 +102,26 @@ def submit_upload(settings: Any, users: Any, runner: Any, principal: Any, name: 
     who = (principal.username, principal.role, principal.province, remote_addr)
 
     def work_fn(progress: Any) -> dict:
+        from service.jobs import in_process, uses_process
+
+        args = (who, name, paths, names, form.round, form.policy, allowed)
         try:
-            return ingest_result(settings, users, who, name, paths, names, form.round,
-                                 form.policy, allowed)
+            if uses_process(settings):  # a build never takes the web process's CPU
+                return in_process(settings, ingest_in_worker, dict(settings), *args)
+            return ingest_result(settings, users, *args)
         finally:
             close_work_dir(work, lock)
 
     return runner.submit("upload", name, principal.username, work_fn)
+
+
+def ingest_in_worker(settings: dict, *args: Any) -> dict:
+    """:func:`ingest_result` in the jobs' worker process (service.jobs.in_process)."""
+    from service.settings import as_settings
+    from service.store.users import UserStore
+
+    typed = as_settings(settings)
+    return ingest_result(typed, UserStore(typed.database_url), *args)
 
 
 def ingest_result(settings: Any, users: Any, who: tuple, name: str, paths: list, names: list,
