@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 MAX_DEFAULT_WORKERS = 4
 
 
-#: fewer cores than this: validate in the importing process (its reader and writer threads
-#: already keep two cores busy; worker processes cost ~1.3 s of CPU each to start and the
-#: batches' copies between processes, so on 2 cores they are slower: docs/benchmarks.md)
+#: fewer cores than this: validate in the importing process, within the < 2 GiB bound (on 2
+#: cores, 2 workers are slower at 1 M rows and 1.6x faster at 10 M, at ~3.1 GiB in all:
+#: docs/benchmarks.md, "Ingest"; ingest_workers = 2 chooses them)
 MIN_CORES_FOR_WORKERS = 4
 
 
