@@ -143,10 +143,31 @@ _PROCESS_LOCK = threading.Lock()
 
 
 def _lower_priority(nice: int) -> None:
+    """Initializer of the worker process: lower priority, and on Linux ask the kernel to
+    end the worker when the web process that started it dies (even by SIGKILL), so a
+    killed server leaves no idle build process behind."""
     import os
 
     if nice > 0:
         os.nice(min(int(nice), 19))
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl here: the worker ends with the pool
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(0)
 
 
 def uses_process(settings: Any) -> bool:

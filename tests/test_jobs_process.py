@@ -53,3 +53,45 @@ def test_an_upload_is_imported_and_built_in_the_worker_process(tmp_path):
     # the parent sees the version the worker published
     r = app.test_client().get("/api/v1/datasets/survey", headers=auth)
     assert r.status_code == 200 and len(r.get_json()["versions"]) == 1
+
+
+@pytest.mark.skipif(not os.sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_the_worker_process_ends_when_its_server_is_killed(tmp_path):
+    """A web process killed with SIGKILL (no atexit) leaves no build process behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from service.jobs import in_process\n"
+        "from service.settings import as_settings\n"
+        "if __name__ == '__main__':\n"
+        "    pid = in_process(as_settings({'job_process': 'on'}), os.getpid)\n"
+        "    print(pid, flush=True)\n"
+        "    time.sleep(120)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=env,
+                              text=True)
+    try:
+        worker = int(server.stdout.readline())
+        os.kill(worker, 0)  # alive while its server runs
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail(f"worker {worker} outlived its killed server")
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+        server.stdout.close()
