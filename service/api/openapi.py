@@ -383,7 +383,7 @@ DOCS_PAGE = """<!doctype html>
 <html lang="th"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>เอกสาร API · API documentation — Chipao</title>
-<link rel="stylesheet" href="/assets/maps/chipao-page.css"><link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Ccircle cx='16' cy='16' r='14' fill='%23bd0026'/%3E%3Ccircle cx='16' cy='16' r='9' fill='%23fff'/%3E%3Ccircle cx='16' cy='16' r='4' fill='%23bd0026'/%3E%3C/svg%3E" type="image/svg+xml">
+<link rel="stylesheet" href="/assets/maps/chipao-page.css"><link rel="icon" href="/assets/maps/favicon.svg" type="image/svg+xml">
 <style>
 body{font-family:"Sarabun",sans-serif;max-width:62rem;margin:1.5rem auto;padding:0 1rem;line-height:1.4}
 .op{border:1px solid #ccd;border-radius:6px;margin:1rem 0;padding:.6rem .9rem}

@@ -335,6 +335,9 @@ def test_every_page_reaches_every_other_through_the_site_menu(ws_page, ws_server
         page.locator(".site-account a.who").click()
         page.wait_for_url(origin + "/account")
         assert "บัญชีของฉัน" in page.locator("h1").inner_text()
+    # ~120 navigations in a row: Chromium cancels a page's low-priority favicon request when
+    # the next click leaves the page first; that is the test's pace, not a broken link
+    rec.failed = [u for u in rec.failed if u != origin + "/assets/maps/favicon.svg"]
     _clean(rec)
 
 
