@@ -208,8 +208,19 @@ def test_two_racing_publishers_one_wins_the_other_leaves_nothing(machine, s3, mo
     import contextlib
 
     stores = [open_store(machine(name)) for name in ("m1", "m2")]
+    both_cleaned = threading.Barrier(2)
     for store in stores:
         monkeypatch.setattr(store.catalog, "build_lock", lambda d: contextlib.nullcontext())
+        # Without the build lock a machine's clean-up of interrupted builds would fail the
+        # other's build in flight (the lock is what makes that clean-up safe); both clean up
+        # before either begins, so the race left is the publish the catalog must settle.
+        clean = store._clean_stale
+
+        def clean_then_wait(dataset, clean=clean):
+            clean(dataset)
+            both_cleaned.wait(timeout=60)
+
+        monkeypatch.setattr(store, "_clean_stale", clean_then_wait)
     both_written = threading.Barrier(2)
     outcomes: dict[int, object] = {}
 
