@@ -349,6 +349,8 @@ class Validator:
         self.last_notices = _empty_problems()
         self._pseudonymiser = pseudonymiser
         self.allowed_province = allowed_province
+        #: columns of the current batch parsed as typed (see _cleaned)
+        self._as_typed: set[str] = set()
         if mapping.has_identifiers:
             pseudonymiser()  # refuse at once when the key is missing
 
@@ -482,19 +484,27 @@ class Validator:
         # one dictionary lookup per column (case variants precomputed); a value that is
         # present but maps to nothing is the error, checked on the parsed "__" column
         out["sex"] = _parse(pl.col("sex"), "sex")
-        checks += [(pl.col("sex").is_null(), "sex", "missing", None),
-                   (pl.col("sex").is_not_null() & pl.col("__sex").is_null(), "sex", "bad_sex",
-                    pl.col("sex"))]
+        # a column parsed as typed holds dictionary keys only (or is absent): its "bad"
+        # rule cannot fire and is not evaluated
+        typed = self._as_typed | (set(_PARSED) - set(cols))
+        checks.append((pl.col("sex").is_null(), "sex", "missing", None))
+        if "sex" not in typed:
+            checks.append((pl.col("sex").is_not_null() & pl.col("__sex").is_null(), "sex",
+                           "bad_sex", pl.col("sex")))
         for col in CANONICAL:
             if col.kind == "bool":
                 out[col.name] = _parse(pl.col(col.name), col.name)
-                checks.append((pl.col(col.name).is_not_null() & pl.col(f"__{col.name}").is_null(),
-                               col.name, "bad_bool", pl.col(col.name)))
+                if col.name not in typed:
+                    checks.append((pl.col(col.name).is_not_null()
+                                   & pl.col(f"__{col.name}").is_null(),
+                                   col.name, "bad_bool", pl.col(col.name)))
             elif col.kind == "indicator":
                 out[col.name] = _parse(pl.col(col.name), col.name)
-                checks.append((pl.col(col.name).is_not_null() & pl.col(f"__{col.name}").is_null()
-                               & ~pl.col(col.name).is_in(list(_IND_NULL_ANY)), col.name,
-                               "bad_indicator", pl.col(col.name)))
+                if col.name not in typed:
+                    checks.append((pl.col(col.name).is_not_null()
+                                   & pl.col(f"__{col.name}").is_null()
+                                   & ~pl.col(col.name).is_in(list(_IND_NULL_ANY)), col.name,
+                                   "bad_indicator", pl.col(col.name)))
         income = pl.col("income_per_person_thb")
         money = income.cast(pl.Float64, strict=False)
         if df.select((income.is_not_null() & money.is_null()).any()).item():
@@ -634,6 +644,7 @@ class Validator:
             (pl.col(src) if name in parsed else pl.col(src).str.strip_chars()).alias(name)
             for name, src in cols.items()],
             *[e.alias(f"__{name}") for name, e in parsed.items()])
+        self._as_typed = set(parsed)
         return stripped.with_columns(*[_empty_to_null(name) for name in cols
                                        if name not in parsed])
 
