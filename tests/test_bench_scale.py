@@ -14,8 +14,6 @@ from click.testing import CliRunner
 
 from service.cli import main
 
-pytestmark = pytest.mark.slow
-
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
@@ -52,6 +50,7 @@ def _check_measured(parts: list[list[str]]) -> None:
         assert float(load) >= 0
 
 
+@pytest.mark.slow
 def test_rounds_and_builds_in_one_run_report_every_row_with_numbers(tmp_path, data_dir):
     res, text = _scale(tmp_path, data_dir, "--parts", "rounds,build", "--provinces", "TH75",
                        "--rounds", "2561", "--no-raster")
@@ -75,6 +74,7 @@ def test_rounds_and_builds_in_one_run_report_every_row_with_numbers(tmp_path, da
     assert "All 3 measurements ran." in text
 
 
+@pytest.mark.slow
 def test_ingest_and_load_run_and_a_failed_part_is_reported_not_skipped(tmp_path, data_dir):
     with socket.socket() as s:  # a port nothing listens on: Redis "down"
         s.bind(("127.0.0.1", 0))
@@ -104,3 +104,41 @@ def test_ingest_and_load_run_and_a_failed_part_is_reported_not_skipped(tmp_path,
     assert ok[7] == "0.00%"
     [failed] = _rows(text, "2 | 5")
     assert "**FAILED**" in failed[7]  # the failed server's row is there, not left out
+
+
+@pytest.mark.parametrize("code, error", [
+    ("import sys; print('half done'); sys.exit('disk full')", "exit status 1: disk full"),
+    ("import time; time.sleep(30)", "timed out after 1 s"),
+    ("print('no result line')", "no result in the output"),
+])
+def test_a_measurement_that_crashes_hangs_or_answers_nothing_is_failed(tmp_path, code, error):
+    import sys
+    import time
+
+    from service.bench.scale import Run, run_process
+
+    t0 = time.perf_counter()
+    run = run_process(Run("build", "x"), [sys.executable, "-c", code],
+                      log_path=tmp_path / "x.log", timeout=1.0)
+    assert run.status == "failed" and error in run.error
+    assert time.perf_counter() - t0 < 20  # the hung one was ended, not waited for
+
+
+def test_failed_parts_keep_their_rows_in_every_results_table(tmp_path):
+    from datetime import UTC, datetime
+
+    from service.bench.scale import Plan, Run, machine, report
+
+    plan = Plan(tmp_path, ["TH75"], [2561, 2562], 2561, [2], True, [1000, 5000], [50, 200],
+                [1, 2], "TH75", 30.0, 8, False, True, "", None)
+    failed = {"status": "failed", "error": "exit status -9: (no output)"}
+    runs = [Run("rounds", "rounds", **failed),
+            Run("build", "one", result={"kind": "single", "workers": 0}, **failed),
+            Run("build", "dask", result={"kind": "dask", "workers": 2}, **failed),
+            Run("ingest", "1,000 rows: pyarrow raw parse", result={"mode": "pyarrow"},
+                **failed),
+            Run("load", "2 servers", result={"processes": 2}, **failed)]
+    text = report(plan, ["rounds", "build", "ingest", "load"], runs, machine(),
+                  datetime.now(UTC), "chipao bench scale")
+    assert text.count("**FAILED**: exit status -9") == 5 + 1 + 2 + 1 + 2  # parts + details
+    assert "**5 of 5 measurements failed**" in text

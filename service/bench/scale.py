@@ -432,22 +432,24 @@ def report(plan: Plan, parts: list[str], runs: list[Run], info: dict[str, Any],
     if "rounds" in parts:
         out += ["", "**Multi-round build** (`build_demo`, as `chipao demo` / `chipao bench "
                 "panel`; per-round wall from the build's log):", "",
-                "| multi-round build | round | persons | round's wall | total wall | peak RSS |",
-                "|---|---|---|---|---|---|"]
+                "| multi-round build | round | persons | round's wall | total wall | peak RSS | "
+                "stages (s) |", "|---|---|---|---|---|---|---|"]
         for r in (x for x in runs if x.part == "rounds"):
             if not r.ok:
                 out.append(f"| {', '.join(map(str, plan.rounds))} | — | — | — | — | "
-                           f"{_failed(r)} |")
+                           f"{_failed(r)} | — |")
                 continue
             total = sum(x["n_persons"] for x in r.result["rounds"])
             for x in r.result["rounds"]:
                 secs = ("found on disk (built by an earlier run): not measured"
                         if x.get("reused") else f"{x['seconds']:,.1f} s (build)"
                         if x["seconds"] is not None else "—")
-                out.append(f"| | {x['round']} | {x['n_persons']:,} | {secs} | | |")
+                stages = ", ".join(f"{k} {v:,.1f}" for k, v in
+                                   (x.get("stage_seconds") or {}).items())
+                out.append(f"| | {x['round']} | {x['n_persons']:,} | {secs} | | | {stages} |")
             out.append(f"| **all** | {len(r.result['rounds'])} rounds | **{total:,}** | | "
                        f"**{r.wall:,.1f} s** (with generation) | **{_gib(r.peak_rss)}** "
-                       f"(main process {_gib(r.result['main_peak_rss'])}) |")
+                       f"(main process {_gib(r.result['main_peak_rss'])}) | |")
     builds = [r for r in runs if r.part == "build" and "kind" in r.result]
     if builds:
         single = next((r for r in builds if r.result["kind"] == "single" and r.ok), None)
