@@ -1,7 +1,8 @@
 """`chipao bench scale`: the benchmarks of issue 17 item 7 in ONE run, one after another on
-the same machine, each measurement in its own process (its wall time, CPU seconds and peak
-RSS are its own: ``os.wait4`` of the process, which counts the processes it started and
-waited for; peak RSS is the largest single process of that tree):
+the same machine, each measurement in its own process: its wall time, its CPU seconds
+(``os.wait4``: the process and every process it started and waited for) and its peak RSS
+(the largest single process of that tree: its own VmHWM and ``RUSAGE_CHILDREN``, taken in
+the process, as a child's ``ru_maxrss`` starts from the RSS of the process that started it):
 
 1. ``rounds``: a three-round national build of the demo panel (``chipao bench panel``'s
    ``build_demo``: round 2561 generated, later rounds derived, one version per round with
@@ -178,7 +179,13 @@ def child_main(task: str, arguments: str) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import resource
+
     result = TASKS[task](**json.loads(arguments))
+    # peaks measured here, not by the command's os.wait4: a child's ru_maxrss starts from
+    # the RSS of the process that started it (fork/vfork + exec)
+    result["peak_rss"] = _vm_hwm()
+    result["child_rss"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(RESULT + json.dumps(result, default=str), flush=True)
 
 
@@ -244,6 +251,8 @@ def run_process(run: Run, argv: list[str], *, log_path: Path, timeout: float | N
             run.status = "ok"
         except ValueError:
             run.status, run.error = "failed", f"no result in the output (log: {log_path})"
+    if "peak_rss" in run.result:  # the process's own peak and its children's largest
+        run.peak_rss = max(run.result["peak_rss"], run.result.get("child_rss", 0))
     return run
 
 
