@@ -35,3 +35,17 @@ def build_pages_app(tmp: Path, **overrides):
         users.create_user(name, PASSWORD, role, prov)
         tokens[name] = users.create_token(name)[0]
     return app, tokens, ids
+
+
+def count_calls(monkeypatch, module, name, what=None):
+    """Replace ``module.name`` by a wrapper that records each call (``what(*args)``, or 1)
+    in the returned list, then calls the real function."""
+    calls: list = []
+    real = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append(1 if what is None else what(*args))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls

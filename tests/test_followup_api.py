@@ -254,3 +254,41 @@ def test_country_progress_and_help_by_agency_on_kpi_and_profile(world, opened):
     # a province page: its own officers see help by agency, others do not
     assert 'id="agency-table"' in section("/areas/TH10", "bkk")
     assert 'id="agency-table"' not in section("/areas/TH10", "cm")
+
+
+def test_progress_api_takes_an_agency_for_its_help_figures(world, opened):
+    """/api/v1/followup/progress?agency=: the help columns of that agency's records only, in
+    the caller's own areas (signed in) or disclosure-controlled (public); an unknown agency
+    is a 422 naming the field, never an empty answer."""
+    app, tokens = world
+    c = app.test_client()
+    cm = _cases(app, tokens, "cm", "TH50")["cases"]
+    hh = cm[7]["hh_id"]
+    csv = (f"hh_id,date,agency,action,amount_thb\n{hh},2026-10-05,lao,goods_aid,700\n"
+           f"{hh},2026-10-06,pmj,goods_aid,1100\n{hh},2026-10-07,pmj,goods_aid,900\n").encode()
+    assert c.post("/api/v1/cases/imports", headers=_h(tokens, "cm"),
+                  data={"file": (io.BytesIO(csv), "agency.csv")},
+                  content_type="multipart/form-data").status_code in (200, 201)
+
+    def signed(agency=None):
+        url = "/api/v1/followup/progress?level=province" + (f"&agency={agency}" if agency else "")
+        r = c.get(url, headers=_h(tokens, "cm"))
+        assert r.status_code == 200, r.get_data(as_text=True)
+        (row,) = r.json["areas"]
+        assert row["code"] == "TH50"
+        return row
+
+    every, lao, pmj = signed(), signed("lao"), signed("pmj")
+    assert every["n_cases"] == lao["n_cases"] == pmj["n_cases"]  # the households are the same
+    assert lao["n_assist"] + pmj["n_assist"] <= every["n_assist"]
+    assert pmj["n_assist"] >= 2 and lao["n_assist"] >= 1
+    assert pmj["assist_thb"] >= 2000 and lao["assist_thb"] >= 700
+    assert lao["assist_thb"] + pmj["assist_thb"] <= every["assist_thb"]
+    bad = c.get("/api/v1/followup/progress?level=province&agency=nosuch",
+                headers=_h(tokens, "cm"))
+    assert bad.status_code == 422 and "agency" in bad.get_data(as_text=True)
+    public = c.get("/api/v1/followup/progress?level=province&agency=pmj")
+    assert public.status_code == 200 and public.json["public"] is True
+    for row in public.json["areas"]:
+        assert "n_overdue" not in row and (row["suppressed"] or row["n_cases"] % 5 == 0)
+    assert c.get("/api/v1/followup/progress?level=province&agency=nosuch").status_code == 422

@@ -163,6 +163,20 @@ def test_giant_field_is_refused_with_the_python_message(tmp_path):
     assert exc.value.row == 5
 
 
+def test_field_limit_counts_characters_not_bytes(tmp_path):
+    """A Thai field of 30,000 characters (90,000 UTF-8 bytes) is within a 65,536-character
+    limit: the bound read from the offsets (bytes) only decides when it is below the limit."""
+    from service.ingest.readers import Limits
+
+    rows = good_rows(5)
+    rows[2][13] = "ก" * 30_000  # an indicator column: refused as a bad value, not a field
+    path = write_csv(tmp_path / "thai.csv", rows)
+    report = ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567,
+                          policy="quarantine", build=Capture(),
+                          limits=Limits(max_field_chars=65_536))
+    assert [(p["row"], p["code"]) for p in report.problems] == [(4, "bad_indicator")]
+
+
 def test_quoted_newline_and_blank_lines_keep_spreadsheet_rows(tmp_path):
     rows = good_rows(6)
     rows[1][1] = "สมชาย\r\nต่อ"        # a line end inside a quoted value (record 2 = row 3)
@@ -309,3 +323,33 @@ def test_automatic_workers_only_from_four_cores(monkeypatch, cores, setting, exp
 
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
     assert parallel.default_workers(setting) == expected
+
+
+def test_values_parsed_as_typed_store_what_the_general_rule_stores(tmp_path):
+    """Batches whose yes/no, indicator, sex, income and national ID values are all already
+    clean are parsed as typed (issue 17 item 5); the same persons typed with spaces,
+    separators and Thai digits go through the general rule: same rows, same problems."""
+    clean = _base(120)
+    for r in clean:
+        r[14] = r[14].replace(",", "")          # 30000: parses as typed
+    clean[50][12] = "2"                         # row 52: bad_indicator in both files
+    clean[90][9] = "x"                          # row 92: bad_sex in both files
+    padded = [list(r) for r in clean]
+    for i, r in enumerate(padded):
+        if i >= 40:                             # the first batch of 40 stays as typed
+            r[9], r[10], r[12], r[13] = f" {r[9]}", f"{r[10]} ", f" {r[12]} ", f"\t{r[13]}"
+            r[14] = f"{int(r[14]):,} บาท"
+            r[0] = f"{r[0][0]}-{r[0][1:5]}-{r[0][5:10]}-{r[0][10:12]}-{r[0][12]}"
+    padded[100][13] = ""                        # an empty indicator: not applicable
+    clean[100][13] = ""
+    out = {}
+    for name, rows in (("clean", clean), ("padded", padded)):
+        out[name] = _ingest(tmp_path, name, rows, chunk_rows=40, workers=1)
+    (a, a_cap), (b, b_cap) = out["clean"], out["padded"]
+    assert [(p["row"], p["column"], p["code"], p["value"]) for p in a.problems] == [
+        (52, "ind7", "bad_indicator", "2"), (92, "sex", "bad_sex", "x")]
+    assert b.problems == a.problems and b.notices == a.notices
+    assert_frame_equal(b_cap.persons, a_cap.persons)
+    persons = a_cap.persons
+    assert persons.height == 118 and persons["income_per_person_thb"].null_count() == 0
+    assert persons["ind22"].null_count() == 1 and set(persons["sex"]) == {"M", "F"}

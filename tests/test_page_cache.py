@@ -9,7 +9,7 @@ import gzip
 import re
 
 import pytest
-from pages_fixtures import PASSWORD, build_pages_app
+from pages_fixtures import PASSWORD, build_pages_app, count_calls
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -46,17 +46,6 @@ def _page(client, url, **headers):
     return r.get_data(as_text=True)
 
 
-def _counting(monkeypatch, module, name):
-    calls = []
-    real = getattr(module, name)
-
-    def wrapper(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapper)
-    return calls
-
 
 def test_a_users_name_and_csrf_token_never_reach_another_user_or_the_public(pages,
                                                                            monkeypatch):
@@ -64,7 +53,7 @@ def test_a_users_name_and_csrf_token_never_reach_another_user_or_the_public(page
 
     app, _, _ = pages
     _cache(app).clear()
-    calls = _counting(monkeypatch, profile, "area_profile")
+    calls = count_calls(monkeypatch, profile, "area_profile")
     a, b = _login(app, "somchai_mhs"), _login(app, "malee_mhs")
     page_a = _page(a, "/areas/TH5802")
     page_b = _page(b, "/areas/TH5802")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from pages_fixtures import build_pages_app
+from pages_fixtures import build_pages_app, count_calls
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +22,8 @@ def _get(app, url, who):
     return re.sub(r'name="csrf_token" value="[^"]*"', "", resp.get_data(as_text=True))
 
 
-def _counting(monkeypatch, module, name):
-    calls = []
-    real = getattr(module, name)
-
-    def wrapper(*args, **kwargs):
-        calls.append(args[0].principal.username)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapper)
-    return calls
+def _viewer(ctx, *_):
+    return ctx.principal.username
 
 
 def test_ranking_with_bootstrap_is_computed_once_per_parameters_and_viewer(pages,
@@ -39,7 +31,7 @@ def test_ranking_with_bootstrap_is_computed_once_per_parameters_and_viewer(pages
     from service.usecases import profile
 
     app, tokens, _ = pages
-    calls = _counting(monkeypatch, profile, "rank_level")
+    calls = count_calls(monkeypatch, profile, "rank_level", _viewer)
     url = "/ranking?area=TH5802&level=village&bootstrap=20"
     first = _get(app, url, tokens["mhs"])
     assert "rank-interval" in first or "ช่วง" in first
@@ -56,7 +48,7 @@ def test_budget_selection_is_solved_once_per_parameters(pages, monkeypatch):
     from service.usecases import budget_page
 
     app, tokens, _ = pages
-    calls = _counting(monkeypatch, budget_page, "_selection_page")
+    calls = count_calls(monkeypatch, budget_page, "_selection_page", _viewer)
     url = "/selection?province=TH58&budget=5000000&per_amphoe=on"
     first = _get(app, url, tokens["mhs"])
     assert _get(app, url, tokens["mhs"]) == first and len(calls) == 1  # the same answer

@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from service.vocabulary import H3_RESOLUTIONS
@@ -110,6 +111,14 @@ REQUIRED_COLUMNS = ("hh_id", "village_id", "tambon_located", "mpi_c", "mpi_poor"
                     "hh_mpi_poor", "hh_crossgen")
 
 
+def _runs(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """True where a run of consecutive rows with the same ``keys`` starts (nulls equal)."""
+    changed = pl.int_range(pl.len()) == 0
+    for col in keys:
+        changed = changed | pl.col(col).ne_missing(pl.col(col).shift(1))
+    return frame.select(changed.alias("_run"))["_run"]
+
+
 def _flag(name: str) -> pl.Expr:
     # null (not applicable / unknown) never counts as deprived or covered
     return pl.col(name).fill_null(False).cast(pl.Boolean)
@@ -158,6 +167,18 @@ def _count_exprs(spec: CountSpec) -> list[pl.Expr]:
 
 def _sum_exprs(count_columns: list[str]) -> list[pl.Expr]:
     return [pl.col(c).sum() for c in count_columns]
+
+
+def _sum_by(frame: pl.DataFrame, keys: list[str], count_columns: list[str]) -> pl.DataFrame:
+    """``frame.group_by(keys).agg(sums)``, the rows whose keys occur once passed through as
+    they are (most cells lie in one province): the same sums, dtypes and columns, at the cost
+    of grouping only the rest."""
+    key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
+    many = frame.select(key.is_duplicated())[:, 0]
+    if not many.any():
+        return frame.select(*keys, *count_columns)
+    return pl.concat([frame.filter(~many).select(*keys, *count_columns),
+                      frame.filter(many).group_by(keys).agg(_sum_exprs(count_columns))])
 
 
 def ratios(frame: pl.DataFrame, spec: CountSpec | None = None) -> pl.DataFrame:
@@ -219,23 +240,38 @@ class Aggregator:
               if has_xy else [pl.lit(0, dtype=pl.Int64).alias("_sum_lon"),
                               pl.lit(0, dtype=pl.Int64).alias("_sum_lat"),
                               pl.lit(0, dtype=pl.UInt32).alias("_n_xy")])
-        rkey = (pl.col("person_id").map_batches(record_keys, return_dtype=pl.UInt8)
-                if "person_id" in columns else pl.lit(0, dtype=pl.UInt8))
-        marked = lazy.with_columns(pl.col("hh_id").is_first_distinct().alias("_hh_first"),
-                                   rkey.alias("_rkey"))
-        fine = (marked
+        frame = lazy.collect() if isinstance(persons, pl.LazyFrame) else persons
+        runs = _runs(frame, ["hh_id", *keys])
+        heads = frame.select(pl.col("hh_id").filter(runs))["hh_id"]
+        # a household's first member opens a run (consecutive rows of one household in one
+        # fine area); so hashing the run heads' ids finds every first member
+        head_first = heads.is_first_distinct()
+        first = np.zeros(frame.height, dtype=bool)
+        first[np.flatnonzero(runs.to_numpy())[head_first.to_numpy()]] = True
+        rkey = (record_keys(frame["person_id"]) if "person_id" in columns
+                else pl.Series(np.zeros(frame.height, dtype=np.uint8)))
+        marked = frame.with_columns(pl.Series("_hh_first", first), rkey.alias("_rkey"))
+        fine = (marked.lazy()
                 .with_columns([pl.when(pl.col("lat").is_not_null()).then(pl.col("lon"))
                                .alias("lon"),
                                pl.when(pl.col("lon").is_not_null()).then(pl.col("lat"))
                                .alias("lat")] if has_xy else [])
                 .group_by(keys).agg(_count_exprs(spec) + xy).collect())
         # households whose members lie in more than one fine area (village, tambon, cell):
-        # few, kept whole so that n_hh_present can count them in every area they touch
-        split = (marked.group_by(["hh_id", *keys])
-                 .agg(pl.col("_hh_first").any().alias("_first"))
-                 .filter(pl.len().over("hh_id") > 1).collect())
-        if split.height:
-            self._parts.setdefault("split", []).append(split)
+        # few, kept whole so that n_hh_present can count them in every area they touch. Only
+        # a household with more than one run can be one (a run head that is not its first)
+        again = heads.filter(~head_first)
+        if again.len():
+            ids = again.drop_nulls().unique()
+            of_again = pl.col("hh_id").is_in(ids.implode())
+            if again.null_count():
+                of_again = of_again | pl.col("hh_id").is_null()
+            split = (marked.lazy().filter(of_again).group_by(["hh_id", *keys])
+                     .agg(pl.col("_hh_first").any().alias("_first"))
+                     .filter(pl.len().over("hh_id") > 1).collect())
+            if split.height:
+                self._parts.setdefault("split", []).append(split)
+        del marked, frame
         count_cols = spec.count_columns() + [_CKEY]
         self.n_rows += int(fine["n_persons"].sum() or 0)
         no_tambon = fine["tambon_located"].is_null()
@@ -250,9 +286,14 @@ class Aggregator:
         if has_cells:
             no_cell = fine["h3_r9"].is_null()
             self.n_without_cell += int(fine.filter(no_cell)["n_persons"].sum() or 0)
-            cells = (fine.filter(~no_cell)
-                     .group_by("h3_r9", "tambon_located").agg(_sum_exprs(count_cols)))
-            self._parts.setdefault("h3_r9", []).append(cells)
+            located = fine.filter(~no_cell)
+            # the wide sums per (cell, province of the located tambon), which is all the finish
+            # needs of them; households per (cell, tambon) travel in a narrow table
+            self._parts.setdefault("h3_r9", []).append(
+                located.with_columns(pl.col("tambon_located").str.slice(0, 4).alias(_PROVINCE))
+                .group_by("h3_r9", _PROVINCE).agg(_sum_exprs(count_cols)))
+            self._parts.setdefault("h3_r9_tambon", []).append(
+                located.group_by("h3_r9", "tambon_located").agg(pl.col("n_households").sum()))
 
     def finish(self) -> dict[str, pl.DataFrame]:
         """Per-level area tables (CONTRACT §3) with identity columns and ratios."""
@@ -289,29 +330,25 @@ class Aggregator:
         self._parts.pop("village", None)
         cells = None
         if "h3_r9" in self._parts:
-            # the wide sums are grouped by cell only; households per (cell, tambon), which the
-            # majority province and the differencing audit need, travel in a narrow table
-            parts = pl.concat(self._parts.pop("h3_r9"))
-            by_tambon = (parts.select("h3_r9", "tambon_located", "n_households")
-                         .group_by("h3_r9", "tambon_located").agg(pl.col("n_households").sum()))
             # sums per (cell, province of the located tambon); a cell's sums are theirs
-            # (exact integers: the same bytes as summing the parts directly)
-            by_province = (parts.with_columns(pl.col("tambon_located").str.slice(0, 4)
-                                              .alias(_PROVINCE))
-                           .group_by("h3_r9", _PROVINCE).agg(sums))
-            del parts
-            cells = by_province.group_by("h3_r9").agg(sums)
+            # (exact integers: the same bytes as summing the parts in any order); households
+            # per (cell, tambon), which the majority province and the differencing audit
+            # need, travel in a narrow table
+            by_tambon = (pl.concat(self._parts.pop("h3_r9_tambon"))
+                         .group_by("h3_r9", "tambon_located").agg(pl.col("n_households").sum()))
+            by_province = _sum_by(pl.concat(self._parts.pop("h3_r9")), ["h3_r9", _PROVINCE],
+                                  count_cols)
+            cells = _sum_by(by_province, ["h3_r9"], count_cols)
             for res in reversed(H3_RESOLUTIONS):
                 col = f"h3_r{res}"
                 if res != 9:
                     parent = _h3_parent(pl.col(f"h3_r{res + 1}"), res).alias(col)
-                    cells = cells.with_columns(parent).drop(f"h3_r{res + 1}").group_by(
-                        col).agg(sums)
                     by_tambon = (by_tambon.with_columns(parent).drop(f"h3_r{res + 1}")
                                  .group_by(col, "tambon_located")
                                  .agg(pl.col("n_households").sum()))
                     by_province = (by_province.with_columns(parent).drop(f"h3_r{res + 1}")
                                    .group_by(col, _PROVINCE).agg(sums))
+                    cells = _sum_by(by_province, [col], count_cols)
                 tables[col] = self._cell_identity(res, cells, by_tambon)
                 self.partials[col] = self._partial_identity(
                     res, by_province.filter(pl.len().over(col) > 1))

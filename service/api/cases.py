@@ -368,14 +368,16 @@ def api_case_import():
 def api_progress():
     """Progress per area (public: disclosure-controlled, rounded)."""
     level, area = request.args.get("level", "province"), request.args.get("area") or None
-    p = current_principal()
+    agency, p = request.args.get("agency") or None, current_principal()
     if p.is_authenticated:
-        frame = uc.progress(_services(), p, dataset=_dataset(), level=level, area=area)
+        frame = uc.progress(_services(), p, dataset=_dataset(), level=level, area=area,
+                            agency=agency)
         no_store()
     else:
-        frame = uc.public_progress(_services(), dataset=_dataset(), level=level, area=area)
-    return jsonify({"level": level, "area": area, "public": not p.is_authenticated,
-                    "areas": _frame_json(frame)})
+        frame = uc.public_progress(_services(), dataset=_dataset(), level=level, area=area,
+                                   agency=agency)
+    return jsonify({"level": level, "area": area, "agency": agency,
+                    "public": not p.is_authenticated, "areas": _frame_json(frame)})
 
 
 @bp.get("/api/v1/followup/assistance")
@@ -454,6 +456,8 @@ OPENAPI_PATHS = {
         [{"name": "level", "in": "query", "required": False,
           "schema": {"type": "string", "enum": ["province", "amphoe", "tambon", "village"]}},
          {"name": "area", "in": "query", "required": False, "schema": _S},
+         {"name": "agency", "in": "query", "required": False, "schema": _S,
+          "description": "help figures of this agency only / เฉพาะการช่วยเหลือของหน่วยงานนี้"},
          {"name": "dataset", "in": "query", "required": False, "schema": _S}],
         secured=False)},
     "/api/v1/followup/evaluation": {"get": {**_op(

@@ -378,6 +378,24 @@ SERVER_ENV = {"waitress-job-thread": {"CHIPAO_JOB_PROCESS": "off"}}
 PROCESSES = {"gunicorn-2": 2}
 
 
+def server_code(server: str) -> str:
+    """The Python code that runs ``server``: a name of :data:`SERVER_CODE`, or
+    ``gunicorn-N`` (``chipao serve --workers N``)."""
+    if server in SERVER_CODE:
+        return SERVER_CODE[server]
+    n = server_processes(server)
+    return f"from service.commands.serve import command; command(['--workers', '{n}'])"
+
+
+def server_processes(server: str) -> int:
+    if server in PROCESSES or server in SERVER_CODE:
+        return PROCESSES.get(server, 1)
+    name, _, n = server.partition("-")
+    if name != "gunicorn" or not n.isdigit() or int(n) < 1:
+        raise click.UsageError(f"unknown server {server!r}")
+    return int(n)
+
+
 def _summary(results: list[tuple[float, int, str, str]], elapsed: float) -> dict:
     n = len(results)
     if n == 0:
@@ -416,8 +434,9 @@ def _pct(lat: list[float], p: float) -> float:
 
 def run_load(data_dir: Path, *, province: str, clients: int | Sequence[int], seconds: float,
              threads: int, server: str, seed: int, uploads: bool = True,
-             redis: str = "") -> list[dict]:
-    """One server, warmed once; for each number of ``clients``: the upload-free phase, then
+             redis: str = "", warm: bool = True) -> list[dict]:
+    """One server, warmed once (``warm``: every path of the mix requested before measuring;
+    off: the phases start cold); for each number of ``clients``: the upload-free phase, then
     (``uploads``) the phase with uploads running; one summary per phase."""
     info = prepare(data_dir, province, seed)
     counts = [clients] if isinstance(clients, int) else list(clients)
@@ -428,18 +447,18 @@ def run_load(data_dir: Path, *, province: str, clients: int | Sequence[int], sec
            **SERVER_ENV.get(server, {})}
     if server.startswith("gunicorn"):
         if not redis:
-            raise click.UsageError("gunicorn-2 needs --redis redis://HOST:PORT/DB")
+            raise click.UsageError(f"{server} needs --redis redis://HOST:PORT/DB")
         env["CHIPAO_RATE_LIMIT_STORAGE_URI"] = redis
     # the server's output goes to a file: an unread pipe would fill up and stall the server
     server_log = open(data_dir / f"server-{server}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE[server]], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", server_code(server)], env=env,
                             stdout=server_log, stderr=subprocess.STDOUT)
-    processes = PROCESSES.get(server, 1)
+    processes = server_processes(server)
     out = []
     try:
         _wait_ready(port, proc)
         paths = request_mix(province, info["amphoes"], info["cells"], info["tambons"])
-        for _ in range(processes):  # each process answers some of the warm-up
+        for _ in range(processes if warm else 0):  # each process answers some of it
             _warm(port, paths, info["token"])
         first_round = _next_round(info["settings"])
         for n in counts:

@@ -32,7 +32,8 @@ from typing import Any
 
 import polars as pl
 
-from service.ingest.pseudonym import Pseudonymiser
+from service.ingest import worker
+from service.ingest.pseudonym import Pseudonymiser, _from_pads
 from service.ingest.validate import FileMapping, Validator
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,9 @@ def _need_key() -> Pseudonymiser:
     return p
 
 
-def _init(pseudonymiser: Pseudonymiser | None, boundaries_dir: str) -> None:
-    _worker["pseudonymiser"] = pseudonymiser
+def _init(pads: tuple[bytes, bytes] | None, boundaries_dir: str) -> None:
+    """The worker's state (called by :func:`service.ingest.worker.start`)."""
+    _worker["pseudonymiser"] = None if pads is None else _from_pads(*pads)
     from service.ingest.validate import admin_codes, amphoe_codes
 
     admin_codes(boundaries_dir)  # loaded while the importing process sniffs the file
@@ -141,9 +143,11 @@ class BatchValidator:
 
     def start(self) -> None:
         if self.workers > 1 and self._pool is None:
+            # the initializer's module and arguments import nothing: POLARS_MAX_THREADS is
+            # set in the worker before polars loads (service/ingest/worker.py)
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=get_context("spawn"), initializer=_init,
-                initargs=(self._pseudonymiser() if self._key_set else None,
+                self.workers, mp_context=get_context("spawn"), initializer=worker.start,
+                initargs=(self._pseudonymiser().pads() if self._key_set else None,
                           self.boundaries_dir))
 
     def close(self) -> None:

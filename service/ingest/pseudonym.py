@@ -54,6 +54,10 @@ class Pseudonymiser:
     def __reduce__(self) -> Any:  # worker processes get the derived pads, not the key
         return (_from_pads, self._pads)
 
+    def pads(self) -> tuple[bytes, bytes]:
+        """The derived inner and outer pads (what a worker process needs, not the key)."""
+        return self._pads
+
     def one(self, domain: str, value: str) -> str:
         return str(self.hash_bytes([f"{domain}:{value}".encode()])[0])
 

@@ -36,7 +36,7 @@ from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
 from service.ingest.report import ImportReport, counted
 from service.ingest.schema import PERSON_SCHEMA
-from service.ingest.validate import NOTICES, REASONS, map_headers
+from service.ingest.validate import NOTICES, REASONS, admin_codes, amphoe_codes, map_headers
 from service.settings import SettingsLike, as_settings
 
 log = logging.getLogger(__name__)
@@ -313,6 +313,16 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
                            column="policy")
     if not files:
         raise InvalidInput("no input files / ไม่มีไฟล์นำเข้า")
+    workers = settings.ingest_workers
+    if workers == 0:
+        big = sum(Path(f).stat().st_size for f in files) >= PARALLEL_BYTES
+        workers = default_workers(0) if big else 1
+    # validating here: the boundaries the rules read load while the catalog opens and the
+    # file is sniffed (worker processes load their own as they start)
+    warm = threading.Thread(target=_load_boundaries if workers == 1 else _nothing,
+                            args=(str(settings.boundaries_dir),), name="ingest-boundaries",
+                            daemon=True)
+    warm.start()
     store = open_store(settings)
     if allowed_province is not None:
         check_provincial_write(store, dataset, int(round))
@@ -334,10 +344,6 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
 
     report_fh = None
     # worker processes start first: their imports overlap the SHA-256 of a large file
-    workers = typed.ingest_workers
-    if workers == 0:
-        big = sum(Path(f).stat().st_size for f in files) >= PARALLEL_BYTES
-        workers = default_workers(0) if big else 1
     validators = BatchValidator(workers, get_pseudonymiser, str(settings.boundaries_dir),
                                 key_set=bool(key))
     try:
@@ -372,6 +378,7 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
             report_w.writerow(["file", "row", "column", "code", "reason_th", "reason_en",
                                "value"])
             report.report_file = str(report_path)
+        warm.join()
         writers = _ProvinceWriters(work)
         seen = SeenPersons()
         total = sum(s.n_records or 0 for s in sources)
@@ -460,6 +467,18 @@ def ingest_files(settings: SettingsLike, files: Sequence[str | Path], *, dataset
             report_fh.close()
         report.seconds = time.perf_counter() - t0
         close_work_dir(work, lock)
+
+
+def _nothing(_boundaries_dir: str) -> None:
+    return None
+
+
+def _load_boundaries(boundaries_dir: str) -> None:
+    """Load (and cache) the tambon and amphoe codes and Thailand's outline; a failure is
+    left for the validator to raise in the importing thread."""
+    with contextlib.suppress(Exception):
+        admin_codes(boundaries_dir)
+        amphoe_codes(boundaries_dir)
 
 
 def check_provincial_write(store: Any, dataset: str, round: int) -> None:

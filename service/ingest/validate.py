@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -142,6 +143,55 @@ _BOOL_ANY = _variants({**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, Fal
 _IND_ANY = _variants({**_IND, **dict.fromkeys(_IND_NULL, -1)})
 _IND_NULL_ANY = frozenset(k for k, v in _IND_ANY.items() if v == -1)
 _MASKED = {"national_id", "first_name", "last_name", "house_id"}
+#: a national ID a spreadsheet turned into a number (1.23457E+12)
+_EXCEL_NUMBER = r"(?i)^\d(\.\d+)?e\+?\d+$"
+#: the columns every admin code rule reads (Validator._admin_codes)
+_CODE_KEYS = ("tambon_code", "village_id", "moo", "amphoe_code", "province_code")
+#: columns parsed by one dictionary lookup: name -> (dictionary, type)
+_PARSED: dict[str, tuple[dict, pl.DataType]] = {"sex": (_SEX_ANY, pl.String())}
+for _col in CANONICAL:
+    if _col.kind == "bool":
+        _PARSED[_col.name] = (_BOOL_ANY, pl.Boolean())
+    elif _col.kind == "indicator":
+        _PARSED[_col.name] = (_IND_ANY, pl.Int8())
+# values are parsed as typed only because no key changes when stripped (Validator._cleaned)
+assert all(k and not k[0].isspace() and not k[-1].isspace()
+           for d, _t in _PARSED.values() for k in d)
+
+
+def _parse(value: pl.Expr, name: str) -> pl.Expr:
+    """The parsed value of a yes/no, indicator or sex column (indicators: -1 = not
+    applicable -> null)."""
+    mapping, dtype = _PARSED[name]
+    coded = value.replace_strict(mapping, default=None, return_dtype=dtype)
+    if mapping is _IND_ANY:
+        return pl.when(coded == -1).then(None).otherwise(coded)
+    return coded
+
+
+def _lookup(value: pl.Expr, name: str, keys: list[str]) -> pl.Expr:
+    """:func:`_parse` of a column whose values are all among ``keys`` (keys of its
+    dictionary): a few equality tests instead of a hash lookup of every value."""
+    mapping, dtype = _PARSED[name]
+    if not keys or len(keys) > 8:
+        return _parse(value, name)
+
+    def result(key: str) -> pl.Expr:
+        v = mapping[key]
+        return pl.lit(None if mapping is _IND_ANY and v == -1 else v, dtype=dtype)
+
+    expr: Any = pl.when(value == keys[0]).then(result(keys[0]))
+    for key in keys[1:]:
+        expr = expr.when(value == key).then(result(key))
+    return expr.otherwise(pl.lit(None, dtype=dtype))
+
+
+def _empty_to_null(name: str) -> pl.Expr:
+    c = pl.col(name)
+    c = pl.when(c == "").then(None).otherwise(c)
+    if name in _DIGIT_COLUMNS:
+        c = c.str.replace_many(_THAI_DIGITS, _ASCII_DIGITS)
+    return c.alias(name)
 
 
 @functools.lru_cache(maxsize=2)
@@ -299,6 +349,8 @@ class Validator:
         self.last_notices = _empty_problems()
         self._pseudonymiser = pseudonymiser
         self.allowed_province = allowed_province
+        #: columns of the current batch parsed as typed (see _cleaned)
+        self._as_typed: set[str] = set()
         if mapping.has_identifiers:
             pseudonymiser()  # refuse at once when the key is missing
 
@@ -309,8 +361,7 @@ class Validator:
         Rows with at least one problem are not in the first frame.
         """
         cols = self.mapping.columns
-        present = {name: _clean_id(name, src) for name, src in cols.items()}
-        df = raw.select(pl.col("_row"), *present.values())
+        df = self._cleaned(raw)
         for name in ALL_COLUMNS:
             if name not in df.columns:
                 df = df.with_columns(pl.lit(None, dtype=pl.String).alias(name))
@@ -321,57 +372,35 @@ class Validator:
         out: dict[str, pl.Expr] = {}
 
         # -- admin codes ------------------------------------------------------------------
-        # as typed (DOPA codes not remapped): a DOPA amphoe/province next to it agrees too
-        df = df.with_columns(_tambon_typed=_code_form(pl.col("tambon_code")),
-                             _village=_code(pl.col("village_id"), 10))
-        village = pl.col("_village")
-        tambon = _code(pl.col("_tambon_typed"), 8)
-        tambon = pl.when(pl.col("_tambon_typed").is_null()
-                         & village.str.contains(CODE_REGEX["village"])).then(
-            village.str.slice(0, 8)).otherwise(tambon)
-        df = df.with_columns(_tambon=tambon,
-                             _moo=pl.col("moo").str.extract(
-                                 r"^\s*(?:หมู่(?:ที่)?\s*)?(\d{1,3})(?:\.0+)?\s*$")
-                             .cast(pl.Int32, strict=False))
-        # moo 0 = outside any village (municipal areas): valid, but no village_id
-        df = df.with_columns(
-            _village=pl.when(pl.col("_village").is_null() & pl.col("_moo").is_between(1, 99))
-            .then(pl.col("_tambon") + pl.col("_moo").cast(pl.String).str.zfill(2))
-            .otherwise(pl.col("_village")))
+        # every code rule reads the five code columns only, whose values repeat (a village's
+        # households): computed once per distinct combination and joined back to the rows
+        df = df.join(self._admin_codes(df.select(_CODE_KEYS).unique()), on=list(_CODE_KEYS),
+                     how="left", nulls_equal=True, maintain_order="left")
         t = pl.col("_tambon")
-        bad_tambon_fmt = t.is_not_null() & ~t.str.contains(CODE_REGEX["tambon"])
-        # TPMAP/DOPA municipal pseudo-tambons (tt >= 51) of a known amphoe: the amphoe and
-        # province are kept, the tambon is left unknown for the pipeline to find from lon/lat
-        df = df.with_columns(_muni=(
-            t.str.contains(CODE_REGEX["tambon"]) & ~t.is_in(self._tambon_list)
-            & (t.str.slice(6, 2).cast(pl.Int32, strict=False) >= 51)
-            & t.str.slice(0, 6).is_in(self._amphoe_list)).fill_null(False))
         muni = pl.col("_muni")
+        bad_tambon_fmt = t.is_not_null() & ~pl.col("_t_fmt")
         checks += [
             (t.is_null(), "tambon_code", "missing", None),
             (bad_tambon_fmt, "tambon_code", "bad_code", pl.col("tambon_code")),
-            (t.str.contains(CODE_REGEX["tambon"]) & ~t.is_in(self._tambon_list) & ~muni,
+            (pl.col("_t_fmt") & ~pl.col("_t_known") & ~muni,
              "tambon_code", "unknown_tambon", pl.col("tambon_code")),
             (pl.col("moo").is_not_null() & ~pl.col("_moo").is_between(0, 99).fill_null(False),
              MOO.name, "bad_code",
              pl.col("moo")),
-            (pl.col("_village").is_not_null() & ~pl.col("_village").str.contains(CODE_REGEX["village"]),
+            (pl.col("_village").is_not_null() & ~pl.col("_v_fmt"),
              "village_id", "bad_code", pl.col("village_id")),
-            (pl.col("_village").str.contains(CODE_REGEX["village"]) & t.is_not_null()
+            (pl.col("_v_fmt") & t.is_not_null()
              & (pl.col("_village").str.slice(0, 8) != t), "village_id", "code_mismatch",
              pl.col("village_id")),
         ]
         for name, n in (("amphoe_code", 6), ("province_code", 4)):
-            given = _code(pl.col(name), n)
+            given = pl.col(f"_given_{name}")
             checks.append((given.is_not_null() & t.is_not_null()
                            & (given != t.str.slice(0, n))
                            & (given != pl.col("_tambon_typed").str.slice(0, n)).fill_null(True),
                            name, "code_mismatch", pl.col(name)))
-        # a village code needs a real tambon: municipal rows have none (null = unknown)
-        out["village_id"] = pl.when(muni).then(None).otherwise(pl.col("_village"))
-        out["tambon_code"] = pl.when(muni).then(None).otherwise(t)
-        out["amphoe_code"] = t.str.slice(0, 6)
-        out["province_code"] = t.str.slice(0, 4)
+        # the canonical codes (__village_id, __tambon_code, __amphoe_code, __province_code)
+        # come with the join
         if self.allowed_province is not None:
             checks.append((t.is_not_null() & (t.str.slice(0, 4) != self.allowed_province),
                            "tambon_code", "wrong_province", pl.col("tambon_code")))
@@ -454,25 +483,36 @@ class Validator:
         out["age"] = pl.when((age >= 0) & (age <= 120)).then(age).otherwise(None).cast(pl.Int16)
         # one dictionary lookup per column (case variants precomputed); a value that is
         # present but maps to nothing is the error, checked on the parsed "__" column
-        out["sex"] = pl.col("sex").replace_strict(_SEX_ANY, default=None, return_dtype=pl.String)
-        checks += [(pl.col("sex").is_null(), "sex", "missing", None),
-                   (pl.col("sex").is_not_null() & pl.col("__sex").is_null(), "sex", "bad_sex",
-                    pl.col("sex"))]
+        out["sex"] = _parse(pl.col("sex"), "sex")
+        # a column parsed as typed holds dictionary keys only (or is absent): its "bad"
+        # rule cannot fire and is not evaluated
+        typed = self._as_typed | (set(_PARSED) - set(cols))
+        checks.append((pl.col("sex").is_null(), "sex", "missing", None))
+        if "sex" not in typed:
+            checks.append((pl.col("sex").is_not_null() & pl.col("__sex").is_null(), "sex",
+                           "bad_sex", pl.col("sex")))
         for col in CANONICAL:
             if col.kind == "bool":
-                out[col.name] = pl.col(col.name).replace_strict(
-                    _BOOL_ANY, default=None, return_dtype=pl.Boolean)
-                checks.append((pl.col(col.name).is_not_null() & pl.col(f"__{col.name}").is_null(),
-                               col.name, "bad_bool", pl.col(col.name)))
+                out[col.name] = _parse(pl.col(col.name), col.name)
+                if col.name not in typed:
+                    checks.append((pl.col(col.name).is_not_null()
+                                   & pl.col(f"__{col.name}").is_null(),
+                                   col.name, "bad_bool", pl.col(col.name)))
             elif col.kind == "indicator":
-                coded = pl.col(col.name).replace_strict(_IND_ANY, default=None,
-                                                        return_dtype=pl.Int8)
-                out[col.name] = pl.when(coded == -1).then(None).otherwise(coded)
-                checks.append((pl.col(col.name).is_not_null() & pl.col(f"__{col.name}").is_null()
-                               & ~pl.col(col.name).is_in(list(_IND_NULL_ANY)), col.name,
-                               "bad_indicator", pl.col(col.name)))
-        money = pl.col("income_per_person_thb").str.replace_all(r"[,\s฿]|บาท", "").cast(
-            pl.Float64, strict=False)
+                out[col.name] = _parse(pl.col(col.name), col.name)
+                if col.name not in typed:
+                    checks.append((pl.col(col.name).is_not_null()
+                                   & pl.col(f"__{col.name}").is_null()
+                                   & ~pl.col(col.name).is_in(list(_IND_NULL_ANY)), col.name,
+                                   "bad_indicator", pl.col(col.name)))
+        income = pl.col("income_per_person_thb")
+        money = income.cast(pl.Float64, strict=False)
+        if df.select((income.is_not_null() & money.is_null()).any()).item():
+            # separators, white space, ฿ or บาท somewhere: removed (a number that parses as
+            # typed holds none of them, so removing changes nothing elsewhere)
+            money = income.str.replace_all(r"[,\s฿]|บาท", "").cast(pl.Float64, strict=False)
+        df = df.with_columns(_money=money)
+        money = pl.col("_money")
         checks.append((pl.col("income_per_person_thb").is_not_null()
                        & (money.is_null() | (money < 0) | ~money.is_finite()),
                        "income_per_person_thb", "bad_income", pl.col("income_per_person_thb")))
@@ -481,22 +521,26 @@ class Validator:
         # -- identifiers ------------------------------------------------------------------
         # typed with dots, dashes, spaces or a label ("ID: 1.2345.67890.12.3"): the 13 digits
         # are the ID (normalised before the HMAC, so the pseudonym is the same however typed)
-        nid = pl.col("national_id").str.replace_all(r"[\s\-]", "")
-        digits = pl.col("national_id").str.replace_all(r"\D", "")
-        nid = pl.when(~nid.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
-                      & (digits.str.len_chars() == 13)).then(digits).otherwise(nid)
+        national_id = pl.col("national_id")
+        if df.select(national_id.str.contains(r"^[0-9]{13}$").sum()
+                     == national_id.count()).item():
+            nid = national_id  # 13 ASCII digits each: nothing to remove
+        else:
+            nid = national_id.str.replace_all(r"[\s\-]", "")
+            digits = national_id.str.replace_all(r"\D", "")
+            nid = pl.when(~nid.str.contains(_EXCEL_NUMBER)
+                          & (digits.str.len_chars() == 13)).then(digits).otherwise(nid)
         df = df.with_columns(_nid=nid)
-        # check digit once: the rule below and the pseudonyms read it
-        df = df.with_columns(_nid_ok=pl.col("_nid").str.contains(r"^\d{13}$")
-                             & national_id_check_expr("_nid"))
+        # each test once: the rules below and the pseudonyms read them
         nidc = pl.col("_nid")
+        df = df.with_columns(_nid_13=nidc.str.contains(r"^\d{13}$"),
+                             _nid_excel=nidc.str.contains(_EXCEL_NUMBER))
+        df = df.with_columns(_nid_ok=pl.col("_nid_13") & national_id_check_expr("_nid"))
         checks += [
-            (nidc.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$"), "national_id", "excel_number",
-             None),
-            (nidc.is_not_null() & ~nidc.str.contains(r"(?i)^\d(\.\d+)?e\+?\d+$")
-             & ~nidc.str.contains(r"^\d{13}$"), "national_id", "bad_national_id", None),
-            (nidc.str.contains(r"^\d{13}$") & ~pl.col("_nid_ok"), "national_id",
-             "bad_check_digit", None),
+            (pl.col("_nid_excel"), "national_id", "excel_number", None),
+            (nidc.is_not_null() & ~pl.col("_nid_excel") & ~pl.col("_nid_13"), "national_id",
+             "bad_national_id", None),
+            (pl.col("_nid_13") & ~pl.col("_nid_ok"), "national_id", "bad_check_digit", None),
         ]
         # a household id is a code or a house number, never a national ID or a name; a person
         # id holding a national ID is that ID (hashed), never a name (SEC, issue 16)
@@ -512,8 +556,9 @@ class Validator:
                            None))
 
         # evaluate the checks
-        # parsed values go to "__<name>" so the checks can still quote the raw text
-        df = df.with_columns(**{f"__{k}": e for k, e in out.items()})
+        # parsed values go to "__<name>" so the checks can still quote the raw text (the
+        # columns parsed as typed by _cleaned are there already)
+        df = df.with_columns(**{f"__{k}": e for k, e in out.items() if f"__{k}" not in df.columns})
         problems = self._problems(df, checks)
 
         # pseudonyms (only rows that are otherwise valid need them, but hashing all is simpler)
@@ -536,6 +581,72 @@ class Validator:
             log.debug("%s: %d empty rows skipped", self.file, n_blank)
         self.n_blank = getattr(self, "n_blank", 0) + n_blank
         return good, problems
+
+    def _admin_codes(self, df: pl.DataFrame) -> pl.DataFrame:
+        """The admin code columns of distinct (tambon, village, moo, amphoe, province) as
+        typed: the normalised codes, the tests the rules read and the canonical codes."""
+        # as typed (DOPA codes not remapped): a DOPA amphoe/province next to it agrees too
+        df = df.with_columns(_tambon_typed=_code_form(pl.col("tambon_code")),
+                             _village=_code(pl.col("village_id"), 10))
+        village = pl.col("_village")
+        tambon = _code(pl.col("_tambon_typed"), 8)
+        tambon = pl.when(pl.col("_tambon_typed").is_null()
+                         & village.str.contains(CODE_REGEX["village"])).then(
+            village.str.slice(0, 8)).otherwise(tambon)
+        df = df.with_columns(_tambon=tambon,
+                             _moo=pl.col("moo").str.extract(
+                                 r"^\s*(?:หมู่(?:ที่)?\s*)?(\d{1,3})(?:\.0+)?\s*$")
+                             .cast(pl.Int32, strict=False))
+        # moo 0 = outside any village (municipal areas): valid, but no village_id
+        df = df.with_columns(
+            _village=pl.when(pl.col("_village").is_null() & pl.col("_moo").is_between(1, 99))
+            .then(pl.col("_tambon") + pl.col("_moo").cast(pl.String).str.zfill(2))
+            .otherwise(pl.col("_village")))
+        t = pl.col("_tambon")
+        df = df.with_columns(_t_fmt=t.str.contains(CODE_REGEX["tambon"]),
+                             _t_known=t.is_in(self._tambon_list),
+                             _v_fmt=pl.col("_village").str.contains(CODE_REGEX["village"]),
+                             _given_amphoe_code=_code(pl.col("amphoe_code"), 6),
+                             _given_province_code=_code(pl.col("province_code"), 4))
+        # TPMAP/DOPA municipal pseudo-tambons (tt >= 51) of a known amphoe: the amphoe and
+        # province are kept, the tambon is left unknown for the pipeline to find from lon/lat
+        df = df.with_columns(_muni=(
+            pl.col("_t_fmt") & ~pl.col("_t_known")
+            & (t.str.slice(6, 2).cast(pl.Int32, strict=False) >= 51)
+            & t.str.slice(0, 6).is_in(self._amphoe_list)).fill_null(False))
+        muni = pl.col("_muni")
+        # a village code needs a real tambon: municipal rows have none (null = unknown)
+        return df.with_columns(
+            __village_id=pl.when(muni).then(None).otherwise(pl.col("_village")),
+            __tambon_code=pl.when(muni).then(None).otherwise(t),
+            __amphoe_code=t.str.slice(0, 6),
+            __province_code=t.str.slice(0, 4))
+
+    def _cleaned(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """``_row`` and the mapped columns by canonical name, as :func:`_clean_id` gives them
+        (stripped, empty -> null, Thai digits), plus ``__<name>`` already parsed for the
+        yes/no, indicator and sex columns whose every value is a key of their dictionary.
+
+        Those values are kept as typed and parsed from their few distinct values: no key has
+        white space or is empty, so stripping them changes nothing (a column holding one
+        value that is not a key, " 1" or "", is cleaned and parsed by the general rule, as
+        before). Elsewhere the text is stripped once (``_clean`` strips twice)."""
+        cols = self.mapping.columns
+        parsed: dict[str, pl.Expr] = {}
+        for name, src in cols.items():
+            if name not in _PARSED:
+                continue
+            mapping, dtype = _PARSED[name]
+            values = raw[src].drop_nulls().unique().to_list()
+            if all(v in mapping for v in values):
+                parsed[name] = _lookup(pl.col(src), name, values)
+        stripped = raw.select(pl.col("_row"), *[
+            (pl.col(src) if name in parsed else pl.col(src).str.strip_chars()).alias(name)
+            for name, src in cols.items()],
+            *[e.alias(f"__{name}") for name, e in parsed.items()])
+        self._as_typed = set(parsed)
+        return stripped.with_columns(*[_empty_to_null(name) for name in cols
+                                       if name not in parsed])
 
     def identities(self, raw: pl.DataFrame) -> pl.DataFrame:
         """Pseudonyms next to the identifying columns of every row (re-identification)."""

@@ -422,18 +422,32 @@ def _with_shares(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def check_agency(agency: str | None) -> str | None:
+    """``agency`` (an id of the agency catalogue) or None; another value is refused."""
+    from service.followup.catalogue import load_actions
+
+    if agency is not None and agency not in load_actions().agencies:
+        raise InvalidInput(f"unknown agency {agency!r} / ไม่มีหน่วยงาน {agency!r}",
+                           column="agency")
+    return agency
+
+
 def progress(services: Any, principal: Any, *, dataset: str | None, level: str,
-             area: str | None = None, today: dt.date | None = None) -> pd.DataFrame:
+             area: str | None = None, today: dt.date | None = None,
+             agency: str | None = None) -> pd.DataFrame:
     """Progress per area for signed-in users of the areas they may see: counts and shares
     visited / with a plan / helped / resolved, open cases past due, missed households, help
-    delivered (records, THB). The public gets :func:`public_progress` instead."""
+    delivered (records, THB); ``agency``: the help columns of that agency's records only.
+    The public gets :func:`public_progress` instead."""
+    agency = check_agency(agency)
     dataset = _dataset(services, dataset)
     provinces = require_cases(principal, area[:4] if area else None)
     if area is None and provinces is not None:
         area = next(iter(provinces)) if provinces else None
     version = current_round(services, dataset)
     frame = case_store(services).progress(dataset, version.round, level=level,
-                                          provinces=provinces, area=area, today=today)
+                                          provinces=provinces, area=area, today=today,
+                                          agency=agency)
     frame.insert(1, "name_th", [area_name(services, c) for c in frame["code"]])
     return _with_shares(frame)
 
@@ -454,6 +468,7 @@ def public_progress(services: Any, *, dataset: str | None, level: str,
     rules (suppression is decided on the target households, whatever the agency)."""
     from service.analysis.disclosure import suppress
 
+    agency = check_agency(agency)
     if level not in PUBLIC_LEVELS:
         raise InvalidInput(f"ระดับสาธารณะ: {', '.join(PUBLIC_LEVELS)} / public levels are "
                            f"{', '.join(PUBLIC_LEVELS)}", column="level")

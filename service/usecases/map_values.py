@@ -147,16 +147,12 @@ def _agency(agency: str | None, measure: str) -> str | None:
     """The ``agency`` of a follow-up help measure: an id of the agency catalogue."""
     if agency is None:
         return None
-    from service.followup.catalogue import load_actions
-    from service.usecases.cases import AGENCY_MEASURES
+    from service.usecases.cases import AGENCY_MEASURES, check_agency
 
     if measure not in AGENCY_MEASURES:
         raise InvalidInput(f"agency applies to {', '.join(AGENCY_MEASURES)} only / เลือก"
                            "หน่วยงานได้เฉพาะตัวชี้วัดการช่วยเหลือ", column="agency")
-    if agency not in load_actions().agencies:
-        raise InvalidInput(f"unknown agency {agency!r} / ไม่มีหน่วยงาน {agency!r}",
-                           column="agency")
-    return agency
+    return check_agency(agency)
 
 
 # -- scope, level, round -----------------------------------------------------------------------
