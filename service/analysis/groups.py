@@ -64,13 +64,20 @@ def household_any(flag: pl.Expr) -> pl.Expr:
     return flag.fill_null(False).cast(pl.UInt32).sum().over(HOUSEHOLD_COLUMN) > 0
 
 
-def crossgen_expr(dimensions: Sequence[str]) -> pl.Expr:
-    """``hh_crossgen``: the household has a child aged 0-18 AND some member is deprived in
-    at least one of ``dimensions`` (TPMAP: health, living, education, income). Needs
-    ``age``, ``hh_id`` and the ``tpmap_dim_<dim>`` columns."""
+def crossgen_parts(dimensions: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
+    """The two per-person flags of :func:`crossgen_expr`: a child aged 0-18, deprived in at
+    least one of ``dimensions``."""
     child = pl.col("age") <= CROSSGEN_CHILD_MAX_AGE
     if dimensions:
         deprived = pl.any_horizontal([pl.col(f"tpmap_dim_{d}") for d in dimensions])
     else:
         deprived = pl.lit(False)
+    return child, deprived
+
+
+def crossgen_expr(dimensions: Sequence[str]) -> pl.Expr:
+    """``hh_crossgen``: the household has a child aged 0-18 AND some member is deprived in
+    at least one of ``dimensions`` (TPMAP: health, living, education, income). Needs
+    ``age``, ``hh_id`` and the ``tpmap_dim_<dim>`` columns."""
+    child, deprived = crossgen_parts(dimensions)
     return (household_any(child) & household_any(deprived)).alias("hh_crossgen")

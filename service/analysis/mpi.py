@@ -135,7 +135,15 @@ def score_persons(frame: FrameT, spec: Spec, programmes: Programmes | None = Non
         from service.analysis.coverage import programme_exprs
 
         later += programme_exprs(programmes)
-    if "households" not in missing:
+    # a DataFrame (the pipeline): the household flags from the per-person flags in one
+    # numpy pass per household run when its households are contiguous (_household_flags)
+    eager = isinstance(frame, pl.DataFrame) and "households" not in missing
+    if eager:
+        child, deprived = groups_mod.crossgen_parts(spec.crossgen_dimensions)
+        later += [pl.col("mpi_poor").fill_null(False).alias(_HH_FLAGS[0]),
+                  child.fill_null(False).alias(_HH_FLAGS[1]),
+                  deprived.fill_null(False).alias(_HH_FLAGS[2])]
+    elif "households" not in missing:
         later += [
             groups_mod.household_any(pl.col("mpi_poor")).alias("hh_mpi_poor"),
             groups_mod.crossgen_expr(spec.crossgen_dimensions),
@@ -143,7 +151,50 @@ def score_persons(frame: FrameT, spec: Spec, programmes: Programmes | None = Non
     if later:
         lazy = lazy.with_columns(later)
     lazy = lazy.with_columns(pl.col("mpi_c").cast(pl.Float32))
-    return lazy if isinstance(frame, pl.LazyFrame) else lazy.collect()  # type: ignore[return-value]
+    if isinstance(frame, pl.LazyFrame):
+        return lazy  # type: ignore[return-value]
+    out = lazy.collect()
+    return _household_flags(out) if eager else out  # type: ignore[return-value]
+
+
+#: per-person flags (null = false) that :func:`_household_flags` spreads over households:
+#: poor, a child aged 0-18, deprived in a cross-generational dimension
+_HH_FLAGS = ("__hh_poor", "__hh_child", "__hh_deprived")
+
+
+def _household_flags(frame: pl.DataFrame) -> pl.DataFrame:
+    """``hh_mpi_poor`` and ``hh_crossgen`` (groups.household_any / crossgen_expr) from the
+    :data:`_HH_FLAGS` columns, which it drops.
+
+    When every household's members are consecutive rows (as person files list them) the
+    flags are an OR over each run of equal ``hh_id``: one numpy pass instead of a window
+    over hashed strings (~3x less CPU for the whole scoring). Otherwise (a household's rows
+    apart, or null ids in several places) the same polars windows as the lazy path."""
+    import numpy as np
+
+    hh = frame[HOUSEHOLD_COLUMN]
+    new = hh.ne_missing(hh.shift(1)).to_numpy().copy() if len(hh) else np.zeros(0, bool)
+    if len(new):
+        new[0] = True
+    starts = np.flatnonzero(new)
+    poor, child, deprived = (pl.col(c) for c in _HH_FLAGS)
+    if len(starts) == 0 or hh.gather(starts).n_unique() != len(starts):
+        flags = [groups_mod.household_any(poor).alias("hh_mpi_poor"),
+                 (groups_mod.household_any(child) & groups_mod.household_any(deprived))
+                 .alias("hh_crossgen")]
+        return frame.with_columns(flags).drop(_HH_FLAGS)
+    run = np.cumsum(new) - 1
+
+    def spread(column: str) -> np.ndarray:
+        values = frame[column].to_numpy()
+        return np.logical_or.reduceat(values, starts)[run]
+
+    crossgen = spread(_HH_FLAGS[1]) & spread(_HH_FLAGS[2])
+    # a frame from the columns themselves: an eager drop/with_columns costs ~15x more here
+    return pl.DataFrame(
+        [frame.get_column(c) for c in frame.columns if c not in _HH_FLAGS]
+        + [pl.Series("hh_mpi_poor", spread(_HH_FLAGS[0]), dtype=pl.Boolean),
+           pl.Series("hh_crossgen", crossgen, dtype=pl.Boolean)])
 
 
 def validate_values(frame: pl.DataFrame | pl.LazyFrame, spec: Spec, *, file: str | None = None,

@@ -1,7 +1,8 @@
 """`chipao bench scale`: the benchmarks of issue 17 item 7 in ONE run, one after another on
-the same machine, each measurement in its own process (its wall time, CPU seconds and peak
-RSS are its own: ``os.wait4`` of the process, which counts the processes it started and
-waited for; peak RSS is the largest single process of that tree):
+the same machine, each measurement in its own process: its wall time, its CPU seconds
+(``os.wait4``: the process and every process it started and waited for) and its peak RSS
+(the largest single process of that tree: its own VmHWM and ``RUSAGE_CHILDREN``, taken in
+the process, as a child's ``ru_maxrss`` starts from the RSS of the process that started it):
 
 1. ``rounds``: a three-round national build of the demo panel (``chipao bench panel``'s
    ``build_demo``: round 2561 generated, later rounds derived, one version per round with
@@ -178,7 +179,13 @@ def child_main(task: str, arguments: str) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import resource
+
     result = TASKS[task](**json.loads(arguments))
+    # peaks measured here, not by the command's os.wait4: a child's ru_maxrss starts from
+    # the RSS of the process that started it (fork/vfork + exec)
+    result["peak_rss"] = _vm_hwm()
+    result["child_rss"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(RESULT + json.dumps(result, default=str), flush=True)
 
 
@@ -244,6 +251,8 @@ def run_process(run: Run, argv: list[str], *, log_path: Path, timeout: float | N
             run.status = "ok"
         except ValueError:
             run.status, run.error = "failed", f"no result in the output (log: {log_path})"
+    if "peak_rss" in run.result:  # the process's own peak and its children's largest
+        run.peak_rss = max(run.result["peak_rss"], run.result.get("child_rss", 0))
     return run
 
 
@@ -423,22 +432,24 @@ def report(plan: Plan, parts: list[str], runs: list[Run], info: dict[str, Any],
     if "rounds" in parts:
         out += ["", "**Multi-round build** (`build_demo`, as `chipao demo` / `chipao bench "
                 "panel`; per-round wall from the build's log):", "",
-                "| multi-round build | round | persons | round's wall | total wall | peak RSS |",
-                "|---|---|---|---|---|---|"]
+                "| multi-round build | round | persons | round's wall | total wall | peak RSS | "
+                "stages (s) |", "|---|---|---|---|---|---|---|"]
         for r in (x for x in runs if x.part == "rounds"):
             if not r.ok:
                 out.append(f"| {', '.join(map(str, plan.rounds))} | — | — | — | — | "
-                           f"{_failed(r)} |")
+                           f"{_failed(r)} | — |")
                 continue
             total = sum(x["n_persons"] for x in r.result["rounds"])
             for x in r.result["rounds"]:
                 secs = ("found on disk (built by an earlier run): not measured"
                         if x.get("reused") else f"{x['seconds']:,.1f} s (build)"
                         if x["seconds"] is not None else "—")
-                out.append(f"| | {x['round']} | {x['n_persons']:,} | {secs} | | |")
+                stages = ", ".join(f"{k} {v:,.1f}" for k, v in
+                                   (x.get("stage_seconds") or {}).items())
+                out.append(f"| | {x['round']} | {x['n_persons']:,} | {secs} | | | {stages} |")
             out.append(f"| **all** | {len(r.result['rounds'])} rounds | **{total:,}** | | "
                        f"**{r.wall:,.1f} s** (with generation) | **{_gib(r.peak_rss)}** "
-                       f"(main process {_gib(r.result['main_peak_rss'])}) |")
+                       f"(main process {_gib(r.result['main_peak_rss'])}) | |")
     builds = [r for r in runs if r.part == "build" and "kind" in r.result]
     if builds:
         single = next((r for r in builds if r.result["kind"] == "single" and r.ok), None)
