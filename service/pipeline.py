@@ -540,13 +540,19 @@ def _build(store: Store, settings: SettingsLike, *, dataset: str, round: int,
         levels: dict[str, int] = {}
         suppressed: dict[str, int] = {}
         for level in list(tables):
-            extra = narrow.pop(level).drop(columns=["parent_code", "n_households", "n_persons",
-                                                    "n_hh_present"], errors="ignore")
-            extra = extra.merge(flags[level], on="code", how="left")
-            extra["dc_suppressed"] = extra["dc_suppressed"].fillna(True).astype(bool)
-            extra["dc_reason"] = extra["dc_reason"].astype(object)
+            # the raster columns (rows in the table's order) and the flags, joined in polars
+            values = narrow.pop(level)
+            extra = tables[level].select("code")
+            with_raster = [c for c in values.columns if c in ("pop_raster", "survey_gap")]
+            if with_raster:
+                extra = extra.hstack(pl.from_pandas(values[with_raster]))
+            del values
+            extra = (extra.join(pl.from_pandas(flags.pop(level)), on="code", how="left",
+                                maintain_order="left")
+                     .with_columns(pl.col("dc_suppressed").fill_null(True)))
             order = "cell" if "cell" in tables[level].columns else "code"
-            frame = (tables[level].join(pl.from_pandas(extra), on="code", how="left")
+            # extra's rows are the table's, in its order
+            frame = (tables[level].hstack(extra.drop("code").get_columns())
                      .sort("province_code", order, nulls_last=False))
             frame.write_parquet(writer.areas_path(level), row_group_size=50_000,
                                 compression="zstd")
