@@ -163,6 +163,20 @@ def test_giant_field_is_refused_with_the_python_message(tmp_path):
     assert exc.value.row == 5
 
 
+def test_field_limit_counts_characters_not_bytes(tmp_path):
+    """A Thai field of 30,000 characters (90,000 UTF-8 bytes) is within a 65,536-character
+    limit: the bound read from the offsets (bytes) only decides when it is below the limit."""
+    from service.ingest.readers import Limits
+
+    rows = good_rows(5)
+    rows[2][13] = "ก" * 30_000  # an indicator column: refused as a bad value, not a field
+    path = write_csv(tmp_path / "thai.csv", rows)
+    report = ingest_files(settings_for(tmp_path), [path], dataset="t", round=2567,
+                          policy="quarantine", build=Capture(),
+                          limits=Limits(max_field_chars=65_536))
+    assert [(p["row"], p["code"]) for p in report.problems] == [(4, "bad_indicator")]
+
+
 def test_quoted_newline_and_blank_lines_keep_spreadsheet_rows(tmp_path):
     rows = good_rows(6)
     rows[1][1] = "สมชาย\r\nต่อ"        # a line end inside a quoted value (record 2 = row 3)

@@ -341,6 +341,25 @@ def _check_csv_structure(src: SourceFile, limits: Limits, work_dir: Path | None)
     src.n_records = n - len(src.blank_lines)
 
 
+def _longest_chars(arr: Any, limit: int) -> int:
+    """Characters of the longest value of a string array (0 when empty or all null), or a
+    bound of it not above ``limit``: the longest value in bytes, read from the offsets (a
+    character is at least one byte), when that is within the limit."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(arr):
+        return 0
+    if arr.type == pa.string():
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+            arr.offset:arr.offset + len(arr) + 1]
+        longest_bytes = int((offsets[1:] - offsets[:-1]).max())
+        if longest_bytes <= limit:
+            return longest_bytes
+    return pc.max(pc.utf8_length(arr)).as_py() or 0
+
+
 def _csv_batches(src: SourceFile, chunk_rows: int,
                  limits: Limits = Limits()) -> Iterator[pl.DataFrame]:
     """Stream the CSV with pyarrow's block reader: memory is bounded by the block and the
@@ -352,7 +371,6 @@ def _csv_batches(src: SourceFile, chunk_rows: int,
     ever (a file refused is slow to refuse; a good file is never read twice)."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     path = src.utf8_path or src.path
@@ -408,8 +426,7 @@ def _csv_batches(src: SourceFile, chunk_rows: int,
                 if invalid:
                     raise structure_error(invalid[0])
                 for arr in batch.columns:
-                    longest = pc.max(pc.utf8_length(arr)).as_py() if len(arr) else None
-                    if longest is not None and longest > limits.max_field_chars:
+                    if _longest_chars(arr, limits.max_field_chars) > limits.max_field_chars:
                         raise structure_error(seen + n_pending + 2)
             # frames of exactly chunk_rows rows (the last one fewer): the same batches
             # whatever the parser's block size
