@@ -439,7 +439,8 @@ def report(plan: Plan, parts: list[str], runs: list[Run], info: dict[str, Any],
                    f"{_gib(r.peak_rss)} | {r.load_before:.2f} |")
     if "rounds" in parts:
         out += ["", "**Multi-round build** (`build_demo`, as `chipao demo` / `chipao bench "
-                "panel`; per-round wall from the build's log):", "",
+                "panel`; each round's wall as its log gives it: from a fresh data directory "
+                "round 2561's generation runs beside its build and is in it):", "",
                 "| multi-round build | round | persons | round's wall | total wall | peak RSS | "
                 "stages (s) |", "|---|---|---|---|---|---|---|"]
         for r in (x for x in runs if x.part == "rounds"):
@@ -450,7 +451,7 @@ def report(plan: Plan, parts: list[str], runs: list[Run], info: dict[str, Any],
             total = sum(x["n_persons"] for x in r.result["rounds"])
             for x in r.result["rounds"]:
                 secs = ("found on disk (built by an earlier run): not measured"
-                        if x.get("reused") else f"{x['seconds']:,.1f} s (build)"
+                        if x.get("reused") else f"{x['seconds']:,.1f} s"
                         if x["seconds"] is not None else "—")
                 stages = ", ".join(f"{k} {v:,.1f}" for k, v in
                                    (x.get("stage_seconds") or {}).items())
