@@ -411,7 +411,8 @@ def build_version(settings: SettingsLike, *, dataset: str, round: int,
                   store: Store | None = None, locator: Any = None,
                   on_stage: Callable[[str, float], None] | None = None,
                   extra_meta: dict[str, Any] | None = None,
-                  executor: ProvinceExecutor | None = None) -> Version:
+                  executor: ProvinceExecutor | None = None,
+                  files: list[Path] | None = None) -> Version:
     """Locate, score, aggregate and store one dataset version atomically.
 
     Returns the existing version when one of this dataset already has ``source_sha256``
@@ -421,7 +422,9 @@ def build_version(settings: SettingsLike, *, dataset: str, round: int,
     :class:`service.geo.locate.TambonLocator` (else one is loaded from the data_dir cache).
     ``executor`` runs the per-province stages elsewhere (:class:`service.distributed.
     DaskProvinces`: a dask cluster); the merge, disclosure and publish stay here, and the
-    version is the same, byte for byte, as the one built in this process.
+    version is the same, byte for byte, as the one built in this process. ``files`` (with
+    ``source_sha256`` and an ``executor`` that waits for each) are the person files when
+    they are still being written (the demo builds round 2561 while generating it).
     """
 
     settings = as_settings(settings)
@@ -431,7 +434,7 @@ def build_version(settings: SettingsLike, *, dataset: str, round: int,
     from service.geo.locate import TambonLocator
 
     store = store or open_store(settings)
-    files = person_files(persons_dir)
+    files = person_files(persons_dir) if files is None else files
     sha = source_sha256 or sha256_of_files(files, extra=f"{spec}|{programmes}")
     existing = store.catalog.find_by_sha256(dataset, sha)
     if existing is not None:
@@ -537,13 +540,19 @@ def _build(store: Store, settings: SettingsLike, *, dataset: str, round: int,
         levels: dict[str, int] = {}
         suppressed: dict[str, int] = {}
         for level in list(tables):
-            extra = narrow.pop(level).drop(columns=["parent_code", "n_households", "n_persons",
-                                                    "n_hh_present"], errors="ignore")
-            extra = extra.merge(flags[level], on="code", how="left")
-            extra["dc_suppressed"] = extra["dc_suppressed"].fillna(True).astype(bool)
-            extra["dc_reason"] = extra["dc_reason"].astype(object)
+            # the raster columns (rows in the table's order) and the flags, joined in polars
+            values = narrow.pop(level)
+            extra = tables[level].select("code")
+            with_raster = [c for c in values.columns if c in ("pop_raster", "survey_gap")]
+            if with_raster:
+                extra = extra.hstack(pl.from_pandas(values[with_raster]))
+            del values
+            extra = (extra.join(pl.from_pandas(flags.pop(level)), on="code", how="left",
+                                maintain_order="left")
+                     .with_columns(pl.col("dc_suppressed").fill_null(True)))
             order = "cell" if "cell" in tables[level].columns else "code"
-            frame = (tables[level].join(pl.from_pandas(extra), on="code", how="left")
+            # extra's rows are the table's, in its order
+            frame = (tables[level].hstack(extra.drop("code").get_columns())
                      .sort("province_code", order, nulls_last=False))
             frame.write_parquet(writer.areas_path(level), row_group_size=50_000,
                                 compression="zstd")
