@@ -411,7 +411,8 @@ def build_version(settings: SettingsLike, *, dataset: str, round: int,
                   store: Store | None = None, locator: Any = None,
                   on_stage: Callable[[str, float], None] | None = None,
                   extra_meta: dict[str, Any] | None = None,
-                  executor: ProvinceExecutor | None = None) -> Version:
+                  executor: ProvinceExecutor | None = None,
+                  files: list[Path] | None = None) -> Version:
     """Locate, score, aggregate and store one dataset version atomically.
 
     Returns the existing version when one of this dataset already has ``source_sha256``
@@ -421,7 +422,9 @@ def build_version(settings: SettingsLike, *, dataset: str, round: int,
     :class:`service.geo.locate.TambonLocator` (else one is loaded from the data_dir cache).
     ``executor`` runs the per-province stages elsewhere (:class:`service.distributed.
     DaskProvinces`: a dask cluster); the merge, disclosure and publish stay here, and the
-    version is the same, byte for byte, as the one built in this process.
+    version is the same, byte for byte, as the one built in this process. ``files`` (with
+    ``source_sha256`` and an ``executor`` that waits for each) are the person files when
+    they are still being written (the demo builds round 2561 while generating it).
     """
 
     settings = as_settings(settings)
@@ -431,7 +434,7 @@ def build_version(settings: SettingsLike, *, dataset: str, round: int,
     from service.geo.locate import TambonLocator
 
     store = store or open_store(settings)
-    files = person_files(persons_dir)
+    files = person_files(persons_dir) if files is None else files
     sha = source_sha256 or sha256_of_files(files, extra=f"{spec}|{programmes}")
     existing = store.catalog.find_by_sha256(dataset, sha)
     if existing is not None:

@@ -130,7 +130,7 @@ def test_failed_parts_keep_their_rows_in_every_results_table(tmp_path):
     from service.bench.scale import Plan, Run, machine, report
 
     plan = Plan(tmp_path, ["TH75"], [2561, 2562], 2561, [2], True, [1000, 5000], [50, 200],
-                [1, 2], "TH75", 30.0, 8, False, True, "", None)
+                [1, 2], "TH75", 30.0, 8, False, True, 15.0, "", None)
     failed = {"status": "failed", "error": "exit status -9: (no output)"}
     runs = [Run("rounds", "rounds", **failed),
             Run("build", "one", result={"kind": "single", "workers": 0}, **failed),

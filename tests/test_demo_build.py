@@ -74,3 +74,50 @@ def test_demo_without_serving_builds_the_map_artefacts(tmp_path, monkeypatch, se
     assert "map artefacts of" in out
     built = [p for p in Path(data, "cache", "artefacts").rglob("*") if p.is_file()]
     assert any(p.name.startswith("values-tambon-TH75") for p in built), built
+
+
+def _tree(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
+    import json
+
+    out = {}
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        if f.name in skip:
+            continue
+        data = f.read_bytes()
+        if f.suffix == ".json":  # timings differ from run to run
+            value = json.loads(data)
+            value.pop("seconds", None)
+            data = json.dumps(value, sort_keys=True).encode()
+        out[f.relative_to(root).as_posix()] = data
+    return out
+
+
+def test_rounds_generated_beside_the_builds_give_the_same_files_and_versions(tmp_path):
+    """A fresh `chipao demo` generates the provinces in a second process while it builds
+    them; the files and versions are the bytes of generating everything first."""
+    from service.demo.build import build_demo, source_dir
+    from service.demo.panel import generate_panel
+    from service.settings import load_settings
+    from service.store import open_store
+
+    trees = []
+    for name, first in (("beside", False), ("first", True)):
+        data = tmp_path / name
+        settings = load_settings({"data_dir": str(data)}, environ={})
+        src = source_dir(data, 2561, ["TH75"])
+        if first:  # every file on disk before the builds (the other path of build_demo)
+            generate_panel([2561, 2562], seed=2561, out=src, provinces=["TH75"])
+        lines: list[str] = []
+        versions = build_demo(settings, provinces=["TH75"], seed=2561, dataset="demo",
+                              rounds="2561,2562", echo=lines.append, map_artefacts=False)
+        assert [v.round for v in versions] == [2561, 2562]
+        assert any("generated beside the builds" in x for x in lines) is not first
+        store = open_store(settings)
+        built = {v.round: _tree(Path(v.path), skip=("version.json",))
+                 for v in store.versions("demo")}
+        trees.append((_tree(src), built))
+    (src_a, built_a), (src_b, built_b) = trees
+    assert src_a.keys() == src_b.keys() and src_a == src_b
+    assert any(k.endswith("r2562/persons/TH75.parquet") for k in src_a)
+    assert built_a.keys() == {2561, 2562} and built_a == built_b
+    assert any(k.startswith("areas/") for k in built_a[2562])

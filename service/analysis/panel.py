@@ -114,11 +114,11 @@ def _prepare(frame: pl.DataFrame, spec: _Spec) -> tuple[pl.DataFrame, pl.DataFra
         *[_flag(f"cov_{q}", cols).alias(f"c_{q}") for q in spec.programmes])
     chronic = "pnl_chronic" if "pnl_chronic" in cols else "hh_mpi_poor"
     # in file order: the ids come out nearly sorted, which makes their encoding cheap
-    households = frame.group_by(["hh_id", *keys], maintain_order=True).agg(
+    households = frame.lazy().group_by(["hh_id", *keys], maintain_order=True).agg(
         _flag("hh_mpi_poor", cols).any().alias("poor"),
         _flag("tpmap_target_poor", cols).any().alias("tp"),
         _flag("hh_crossgen", cols).any().alias("crossgen"),
-        _flag(chronic, cols).any().alias("chronic")).rename({"hh_id": "id"})
+        _flag(chronic, cols).any().alias("chronic")).rename({"hh_id": "id"}).collect()
     return households, persons
 
 
@@ -251,14 +251,15 @@ class PanelAggregator:
         # the coarser H3 cells are parents of r9: derived on the small pair table
         keys = ["tambon_located", "village_id", "h3_r9"]
         keys_prev = [f"{k}_prev" for k in keys]
-        j = cur.join(prev, on="id", how="inner", suffix="_prev")
+        # lazy: the query engine shares the common parts of the many sums (not eagerly)
+        j = cur.lazy().join(prev.lazy(), on="id", how="inner", suffix="_prev")
         if unit == "hh":
             j = j.with_columns((pl.col("poor") & pl.col("chronic_prev")).alias("chronic_now"))
             counts = _hh_exprs()[0] + _hh_exprs()[1]
         else:
             counts = _p_exprs(self.spec)
         matched_col = f"pnl_{unit}_matched"
-        pairs = _h3_parents(j.group_by(keys + keys_prev).agg(counts), "_prev")
+        pairs = _h3_parents(j.group_by(keys + keys_prev).agg(counts).collect(), "_prev")
         sums = [c for c in pairs.columns if c.startswith("pnl_")]
         chronic = ["pnl_hh_chronic"] if unit == "hh" else []
         prev_view = pairs.select([pl.col(f"{k}_prev").alias(k)
@@ -267,13 +268,16 @@ class PanelAggregator:
             new_agg = [pl.len().alias(f"pnl_{unit}_new")]
             if unit == "hh":
                 new_agg.append(pl.col("poor").sum().alias("pnl_hh_new_poor"))
-            new = _h3_parents(cur.join(prev, on="id", how="anti").group_by(keys).agg(new_agg))
-            left = _h3_parents(prev.join(cur, on="id", how="anti").group_by(keys)
-                               .agg(pl.len().alias(f"pnl_{unit}_left")))
+            new = _h3_parents(cur.lazy().join(prev.lazy(), on="id", how="anti")
+                              .group_by(keys).agg(new_agg).collect())
+            left = _h3_parents(prev.lazy().join(cur.lazy(), on="id", how="anti")
+                               .group_by(keys).agg(pl.len().alias(f"pnl_{unit}_left"))
+                               .collect())
+        queued: list[tuple[str, pl.LazyFrame]] = []
         for level in LEVELS:
             kp = prev_view.with_columns(_key(level).alias("code"))["code"]
             frame = pairs.with_columns(_key(level).alias("code")).with_columns(
-                pl.col("code").eq_missing(kp).alias("_same"), kp.alias("_code_prev"))
+                pl.col("code").eq_missing(kp).alias("_same"), kp.alias("_code_prev")).lazy()
             here = frame.filter(pl.col("code").is_not_null())
             parts = [here.filter("_same").group_by("code").agg(pl.col(sums).sum()),
                      here.filter(~pl.col("_same")).group_by("code").agg(
@@ -284,12 +288,15 @@ class PanelAggregator:
                      .agg(pl.col(matched_col).sum().alias(f"pnl_{unit}_moved_out"))]
             if final:
                 for extra in (new, left):
-                    parts.append(extra.with_columns(_key(level).alias("code"))
+                    parts.append(extra.lazy().with_columns(_key(level).alias("code"))
                                  .filter(pl.col("code").is_not_null()).group_by("code")
                                  .agg(pl.exclude([*keys, *H3, "code"]).sum()))
-            for part in parts:
-                self._parts.setdefault(level, []).append(
-                    part.with_columns(pl.exclude("code").cast(pl.Int32)))
+            queued += [(level, part.with_columns(pl.exclude("code").cast(pl.Int32)))
+                       for part in parts]
+        # every level's parts in one go (in the order queued)
+        for (level, _), part in zip(queued, pl.collect_all([q for _, q in queued]),
+                                    strict=True):
+            self._parts.setdefault(level, []).append(part)
 
     def _count(self, unit: str, cur: pl.DataFrame, prev: pl.DataFrame, *, final: bool) -> None:
         """Counts per level of one pair of frames; ids of one side absent from the other

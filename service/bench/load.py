@@ -434,9 +434,11 @@ def _pct(lat: list[float], p: float) -> float:
 
 def run_load(data_dir: Path, *, province: str, clients: int | Sequence[int], seconds: float,
              threads: int, server: str, seed: int, uploads: bool = True,
-             redis: str = "", warm: bool = True) -> list[dict]:
+             redis: str = "", warm: bool = True, settle: float = 0.0) -> list[dict]:
     """One server, warmed once (``warm``: every path of the mix requested before measuring;
-    off: the phases start cold); for each number of ``clients``: the upload-free phase, then
+    off: the phases start cold; ``settle`` > 0: then that many seconds of the largest number
+    of clients, not measured, so every process of a several-process server has met the mix);
+    for each number of ``clients``: the upload-free phase, then
     (``uploads``) the phase with uploads running; one summary per phase."""
     info = prepare(data_dir, province, seed)
     counts = [clients] if isinstance(clients, int) else list(clients)
@@ -460,6 +462,8 @@ def run_load(data_dir: Path, *, province: str, clients: int | Sequence[int], sec
         paths = request_mix(province, info["amphoes"], info["cells"], info["tambons"])
         for _ in range(processes if warm else 0):  # each process answers some of it
             _warm(port, paths, info["token"])
+        if settle > 0:
+            asyncio.run(_run(port, paths, info["token"], max(counts), settle))
         first_round = _next_round(info["settings"])
         for n in counts:
             base = {"server": server, "processes": processes, "threads": threads,

@@ -146,7 +146,7 @@ def _check_redis(url: str) -> None:
 
 def task_load(data_dir: str, province: str, clients: list[int], seconds: float,
               threads: int, processes: int, seed: int, uploads: bool, redis: str,
-              warm: bool = True) -> dict:
+              warm: bool = True, settle: float = 0.0) -> dict:
     from service.bench.load import run_load
 
     server = "waitress" if processes == 1 else f"gunicorn-{processes}"
@@ -161,7 +161,7 @@ def task_load(data_dir: str, province: str, clients: list[int], seconds: float,
     try:
         rows = run_load(Path(data_dir), province=province, clients=clients, seconds=seconds,
                         threads=threads, server=server, seed=seed, uploads=uploads,
-                        redis=redis, warm=warm)
+                        redis=redis, warm=warm, settle=settle)
     finally:
         if own_redis is not None:
             own_redis.terminate()
@@ -220,16 +220,22 @@ def run_process(run: Run, argv: list[str], *, log_path: Path, timeout: float | N
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
         timed_out = False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if timeout is not None and time.perf_counter() - started > timeout:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.1)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if timeout is not None and time.perf_counter() - started > timeout:
+                    timed_out = True
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.1)
+        except BaseException:  # interrupted (Ctrl+C, SIGTERM): its own session would go on
+            os.killpg(proc.pid, signal.SIGKILL)
+            os.wait4(proc.pid, 0)
+            proc.returncode = -signal.SIGKILL
+            raise
         proc.returncode = os.waitstatus_to_exitcode(status)
         run.wall = time.perf_counter() - started
         run.cpu = usage.ru_utime + usage.ru_stime
@@ -302,6 +308,7 @@ class Plan:
     threads: int
     uploads: bool
     warm: bool
+    settle: float
     redis: str
     timeout: float | None
 
@@ -391,7 +398,8 @@ def run_plan(plan: Plan, parts: list[str], echo: Callable[[str], None]) -> list[
             measure(run, _child("load", data_dir=dd, province=plan.load_province,
                                 clients=plan.clients, seconds=plan.load_seconds,
                                 threads=plan.threads, processes=n, seed=plan.seed,
-                                uploads=plan.uploads, redis=plan.redis, warm=plan.warm),
+                                uploads=plan.uploads, redis=plan.redis, warm=plan.warm,
+                                settle=plan.settle),
                     f"load-{n}")
             run.result.setdefault("processes", n)
     return runs
@@ -431,7 +439,8 @@ def report(plan: Plan, parts: list[str], runs: list[Run], info: dict[str, Any],
                    f"{_gib(r.peak_rss)} | {r.load_before:.2f} |")
     if "rounds" in parts:
         out += ["", "**Multi-round build** (`build_demo`, as `chipao demo` / `chipao bench "
-                "panel`; per-round wall from the build's log):", "",
+                "panel`; each round's wall as its log gives it: from a fresh data directory "
+                "round 2561's generation runs beside its build and is in it):", "",
                 "| multi-round build | round | persons | round's wall | total wall | peak RSS | "
                 "stages (s) |", "|---|---|---|---|---|---|---|"]
         for r in (x for x in runs if x.part == "rounds"):
@@ -442,7 +451,7 @@ def report(plan: Plan, parts: list[str], runs: list[Run], info: dict[str, Any],
             total = sum(x["n_persons"] for x in r.result["rounds"])
             for x in r.result["rounds"]:
                 secs = ("found on disk (built by an earlier run): not measured"
-                        if x.get("reused") else f"{x['seconds']:,.1f} s (build)"
+                        if x.get("reused") else f"{x['seconds']:,.1f} s"
                         if x["seconds"] is not None else "—")
                 stages = ", ".join(f"{k} {v:,.1f}" for k, v in
                                    (x.get("stage_seconds") or {}).items())
@@ -496,7 +505,9 @@ def report(plan: Plan, parts: list[str], runs: list[Run], info: dict[str, Any],
     if loads:
         out += ["", "**Concurrent clients vs server processes** (the mixed traffic of "
                 "`chipao bench load`: maps, API, pages, exports; "
-                + ("warm servers" if plan.warm else "**cold** servers, not warmed") + "):",
+                + (f"warm servers: every path once per process, then {plan.settle:g} s of "
+                   "unmeasured traffic" if plan.warm else "**cold** servers, not warmed")
+                + "):",
                 "",
                 "| server processes | clients | phase | requests | throughput | p50 | p99 | "
                 "errors | 5xx |", "|---|---|---|---|---|---|---|---|---|"]
@@ -565,6 +576,9 @@ def _command_line() -> str:
 @click.option("--warm/--cold", default=True, show_default=True,
               help="Request every path of the load mix once before measuring (--cold: the "
                    "phases start on cold servers).")
+@click.option("--settle", default=15.0, show_default=True, type=float,
+              help="After the warm-up, seconds of unmeasured traffic at the largest number "
+                   "of clients (every server process meets the mix before the phases).")
 @click.option("--redis", default="", help="Rate-limit store of 2+ server processes "
               "(redis://...); default: a throwaway redis-server started by the part.")
 @click.option("--seed", default=2561, show_default=True, type=int)
@@ -574,7 +588,8 @@ def _command_line() -> str:
 def command(data_dir: Path, report_path: Path | None, parts: str, provinces: str,
             rounds: str, dask_workers: str, raster: bool, ingest_rows: str, clients: str,
             processes: str, load_province: str, load_seconds: float, threads: int,
-            uploads: bool, warm: bool, redis: str, seed: int, part_timeout: float) -> None:
+            uploads: bool, warm: bool, settle: float, redis: str, seed: int,
+            part_timeout: float) -> None:
     """Issue 17 item 7 in one run: multi-round national build, one process vs dask, ingest
     vs pyarrow, clients x server processes; a markdown report for docs/benchmarks.md."""
     from service.demo.panel import parse_rounds
@@ -595,11 +610,23 @@ def command(data_dir: Path, report_path: Path | None, parts: str, provinces: str
                 clients=_int_list(clients, "--clients"),
                 processes=_int_list(processes, "--processes"), load_province=province,
                 load_seconds=load_seconds, threads=threads, uploads=uploads, warm=warm,
-                redis=redis, timeout=part_timeout or None)
+                settle=settle if warm else 0.0, redis=redis, timeout=part_timeout or None)
     plan.data_dir.mkdir(parents=True, exist_ok=True)
     order = [p for p in PARTS if p in wanted]
     started, info = datetime.now(UTC), machine()
-    runs = run_plan(plan, order, click.echo)
+
+    def terminated(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # ends the running measurement's processes too
+
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminated) if main_thread else None
+    try:
+        runs = run_plan(plan, order, click.echo)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     text = report(plan, order, runs, info, started, _command_line())
     if report_path is not None:
         report_path.write_text(text, encoding="utf-8")

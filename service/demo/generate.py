@@ -61,6 +61,14 @@ def _tambons(boundaries_dir: str):
 
 
 @functools.lru_cache(maxsize=2)
+def _tambon_index(boundaries_dir: str) -> tuple[np.ndarray, dict[str, int]]:
+    """(sorted tambon codes, code -> position): households carry the position, an integer
+    that sorts as the code does (numpy sorts integers many times faster than strings)."""
+    names = np.array(sorted(_tambons(boundaries_dir)["code"]), dtype=object)
+    return names, {c: i for i, c in enumerate(names)}
+
+
+@functools.lru_cache(maxsize=2)
 def calibration_plan(boundaries_dir: str) -> tuple[pl.DataFrame, dict]:
     """(units, report) of :func:`service.demo.calibration.units` for these boundaries."""
     gdf = _tambons(boundaries_dir)
@@ -151,15 +159,15 @@ def generate_province(province: str, *, seed: int, boundaries_dir: str | Path | 
                          + (f" and amphoes {sorted(amph)}" if amph else "")
                          + " / ไม่มีข้อมูลสำหรับพื้นที่นี้")
     real = sel.filter(pl.col("tambon_code").is_not_null())
+    names, index = _tambon_index(bdir)
     parts: list[dict[str, np.ndarray]] = []
     offset = 0
     for row in sel.iter_rows(named=True):
         arr = generate_unit(row, _rng(seed, row["code"], "unit"))
         n_hh = row["households"]
-        if row["tambon_code"] is not None:
-            hh_tambon = np.full(n_hh, row["tambon_code"], dtype=object)
-        else:
-            hh_tambon = np.empty(n_hh, dtype=object)  # filled per amphoe below
+        # position of the household's tambon in ``names`` (-1: filled per amphoe below)
+        at = index[row["tambon_code"]] if row["tambon_code"] is not None else -1
+        hh_tambon = np.full(n_hh, at, dtype=np.int64)
         arr["hh_global"] = arr.pop("hh") + offset
         arr["_hh_tambon"] = hh_tambon
         arr["_unit"] = np.full(len(arr["age"]), row["code"], dtype=object)
@@ -176,7 +184,7 @@ def generate_province(province: str, *, seed: int, boundaries_dir: str | Path | 
         targets, weights = recipients(tambons, real.filter(pl.col("amphoe_code") == amphoe))
         total = sum(len(parts[i]["_hh_tambon"]) for i in idx)
         quota = _largest_remainder(total, weights)
-        assign = np.repeat(np.array(targets, dtype=object), quota)
+        assign = np.repeat(np.array([index[c] for c in targets], dtype=np.int64), quota)
         assign = assign[_rng(seed, amphoe, "municipal").permutation(total)]
         pos = 0
         for i in idx:
@@ -193,10 +201,12 @@ def generate_province(province: str, *, seed: int, boundaries_dir: str | Path | 
     person = {k: v[order] for k, v in person.items()}
     fails = fails[order]
     tambon = tambon[order]
-    return _finish(province, person, fails, tambon, gdf, seed, with_identifiers)
+    return _finish(province, person, fails, tambon, names, gdf, seed, with_identifiers)
 
 
-def _finish(province, person, fails, tambon, gdf, seed, with_identifiers) -> pl.DataFrame:
+def _finish(province, person, fails, tambon, names, gdf, seed,
+            with_identifiers) -> pl.DataFrame:
+    """The person table; ``tambon`` holds positions in ``names`` (sorted tambon codes)."""
     n = len(tambon)
     hh_g = person["hh_global"]
     new_hh = np.ones(n, dtype=bool)
@@ -217,7 +227,7 @@ def _finish(province, person, fails, tambon, gdf, seed, with_identifiers) -> pl.
     t_new[1:] = hh_tambon[1:] != hh_tambon[:-1]
     t_starts = np.append(np.flatnonzero(t_new), n_hh)
     for a, b in zip(t_starts[:-1], t_starts[1:], strict=True):
-        code = hh_tambon[a]
+        code = names[hh_tambon[a]]
         hh_no[a:b] = np.arange(1, b - a + 1)
         moo[a:b], lon[a:b], lat[a:b] = _place_tambon(_rng(seed, code, "place"), geoms[code],
                                                      b - a)
@@ -227,13 +237,13 @@ def _finish(province, person, fails, tambon, gdf, seed, with_identifiers) -> pl.
     p_starts = np.append(np.flatnonzero(p_new), n)
     u = np.empty((7, n))
     for a, b in zip(p_starts[:-1], p_starts[1:], strict=True):
-        u[:, a:b] = _rng(seed, tambon[a], "people").uniform(size=(7, b - a))
+        u[:, a:b] = _rng(seed, names[tambon[a]], "people").uniform(size=(7, b - a))
     age = person["age"]
     income = person["income"]
     disabled = person["disabled"]
     validated = person["validated"]
     old = age >= 60
-    sex = np.where(u[0] < np.where(old, 0.56, 0.51), "F", "M")
+    female = u[0] < np.where(old, 0.56, 0.51)
     poor_child_hh = income < CHILD_GRANT_INCOME
     child = age < CHILD_GRANT_AGE
     child_grant = child & (u[1] < np.where(poor_child_hh, CHILD_GRANT_RATE, CHILD_GRANT_LEAK))
@@ -243,7 +253,9 @@ def _finish(province, person, fails, tambon, gdf, seed, with_identifiers) -> pl.
     employed = (u[2] < p_work) & ~no_work
     informal = employed & (u[3] < np.where(validated, 0.85, 0.5))
     social_security = employed & (~informal | (u[4] < INFORMAL_SOCIAL_SECURITY_RATE))
-    tambon_s = pl.Series("tambon_code", tambon.astype(str))
+    present = np.unique(tambon)  # the province's tambons, as strings once each
+    tambon_s = pl.Series("tambon_code", names[present].tolist(), dtype=pl.Utf8).gather(
+        np.searchsorted(present, tambon))
     hh_no_p = hh_no[hh_index]
     frame = pl.DataFrame({
         "hh_no": hh_no_p, "member": member, "tambon_code": tambon_s,
@@ -266,7 +278,7 @@ def _finish(province, person, fails, tambon, gdf, seed, with_identifiers) -> pl.
         "lon": pl.Series(lon[hh_index], dtype=pl.Float64),
         "lat": pl.Series(lat[hh_index], dtype=pl.Float64),
         "age": pl.Series(age, dtype=pl.Int16),
-        "sex": pl.Series(sex, dtype=pl.Utf8),
+        "sex": pl.Series(["M", "F"], dtype=pl.Utf8).gather(female.astype(np.uint32)),
         "disabled": pl.Series(disabled),
         "chronic": pl.Series(person["chronic"]),
         "welfare_card_registered": pl.Series(person["registered"]),
@@ -292,16 +304,21 @@ def _finish(province, person, fails, tambon, gdf, seed, with_identifiers) -> pl.
     if with_identifiers:
         from service.demo.identifiers import synthetic_identities
 
-        parts = [synthetic_identities(_rng(seed, tambon[a], "identity"), age[a:b], sex[a:b])
+        sex = np.where(female, "F", "M")
+        parts = [synthetic_identities(_rng(seed, names[tambon[a]], "identity"), age[a:b],
+                                      sex[a:b])
                  for a, b in zip(p_starts[:-1], p_starts[1:], strict=True)]
         frame = frame.with_columns(**{k: pl.Series(k, np.concatenate([q[k] for q in parts]))
                                       for k in ("national_id", "first_name", "last_name")})
     return frame
 
 
-def _write_province(job: tuple[str, list[str] | None], *, seed: int, boundaries_dir: str,
-                    out: str, with_identifiers: bool) -> tuple[str, dict]:
-    """Generate one province into ``<out>/persons/<code>.parquet`` (atomic rename)."""
+def write_province(job: tuple[str, list[str] | None], *, seed: int, boundaries_dir: str,
+                   out: str, with_identifiers: bool) -> tuple[str, dict, int]:
+    """Generate one province into ``<out>/persons/<code>.parquet`` (atomic rename); returns
+    (code, counts, TPMAP target poor of the province: the panel's base)."""
+    from service.demo.panel import target_poor
+
     code, sub = job
     t1 = time.perf_counter()
     frame = generate_province(code, seed=seed, boundaries_dir=boundaries_dir, amphoes=sub,
@@ -312,40 +329,25 @@ def _write_province(job: tuple[str, list[str] | None], *, seed: int, boundaries_
     os.replace(tmp, path)
     log.info("demo data %s: %s people in %.1f s", code, f"{frame.height:,}",
              time.perf_counter() - t1)
-    return code, {"n_households": int(frame["hh_id"].n_unique()), "n_persons": frame.height}
+    return (code, {"n_households": int(frame["hh_id"].n_unique()), "n_persons": frame.height},
+            target_poor(frame))
 
 
 def generate(provinces: Iterable[str] | None = None, *, seed: int = 2561,
              out: str | Path, amphoes: Iterable[str] | None = None,
              with_identifiers: bool = False,
              boundaries_dir: str | Path | None = None,
-             processes: int | None = None) -> dict:
+             processes: int | None = None, target_poor: dict[str, int] | None = None) -> dict:
     """Generate the person tables of ``provinces`` (None = all 77) into ``out``; returns the
     manifest (also written to ``<out>/manifest.json``). ``processes`` (default: one per
-    core) generate provinces side by side."""
-    bdir = _boundaries_dir(boundaries_dir)
-    plan, report = calibration_plan(bdir)
-    known = sorted(plan["province_code"].unique().to_list())
-    amph = sorted(set(amphoes)) if amphoes else None
-    if provinces is None:
-        wanted = sorted({a[:4] for a in amph}) if amph else known
-    else:
-        wanted = sorted(set(provinces))
-    unknown = [p for p in wanted if p not in known]
-    if unknown:
-        raise ValueError(f"unknown province code(s) / ไม่รู้จักรหัสจังหวัด: {', '.join(unknown)} "
-                         "(expected e.g. TH75)")
+    core) generate provinces side by side. ``target_poor`` (a dict) receives each
+    province's TPMAP target poor, counted before the frame is written."""
+    bdir, jobs, request = province_jobs(provinces, amphoes=amphoes, boundaries_dir=boundaries_dir)
+    plan, _ = calibration_plan(bdir)
     out = Path(out)
     (out / "persons").mkdir(parents=True, exist_ok=True)
-    jobs = []
-    for code in wanted:
-        sub = [a for a in amph if a.startswith(code)] if amph else None
-        if amph and not sub:
-            raise ValueError(f"none of the amphoes {', '.join(amph)} lies in {code} / "
-                             f"ไม่มีอำเภอที่ระบุอยู่ในจังหวัด {code}")
-        jobs.append((code, sub))
     t0 = time.perf_counter()
-    run = functools.partial(_write_province, seed=seed, boundaries_dir=bdir, out=str(out),
+    run = functools.partial(write_province, seed=seed, boundaries_dir=bdir, out=str(out),
                             with_identifiers=with_identifiers)
     n = processes if processes is not None else min(len(jobs), os.cpu_count() or 1)
     if n > 1 and len(jobs) > 1:
@@ -358,16 +360,59 @@ def generate(provinces: Iterable[str] | None = None, *, seed: int = 2561,
             # the biggest provinces first, so that the last tasks are small ones
             size = dict(plan.group_by("province_code").agg(pl.col("households").sum())
                         .iter_rows())
-            done = dict(pool.map(run, sorted(jobs, key=lambda j: -size.get(j[0], 0))))
+            results = list(pool.map(run, sorted(jobs, key=lambda j: -size.get(j[0], 0))))
     else:
-        done = dict(map(run, jobs))
-    per_province: dict[str, dict] = {code: done[code] for code, _ in jobs}
+        results = list(map(run, jobs))
+    done = {code: counts for code, counts, _ in results}
+    if target_poor is not None:
+        target_poor.update({code: tp for code, _, tp in results})
+    manifest = write_manifest(out, done, seed=seed, request=request,
+                              with_identifiers=with_identifiers, boundaries_dir=bdir)
+    log.info("demo data: %s people in %.1f s", f"{manifest['n_persons']:,}",
+             time.perf_counter() - t0)
+    return manifest
+
+
+def province_jobs(provinces: Iterable[str] | None = None, *,
+                  amphoes: Iterable[str] | None = None,
+                  boundaries_dir: str | Path | None = None
+                  ) -> tuple[str, list[tuple[str, list[str] | None]], dict]:
+    """(boundaries dir, one (province, amphoes) job per province in code order, the
+    request {"provinces", "amphoes"} of the manifest); unknown areas raise ValueError."""
+    bdir = _boundaries_dir(boundaries_dir)
+    plan, _ = calibration_plan(bdir)
+    known = sorted(plan["province_code"].unique().to_list())
+    amph = sorted(set(amphoes)) if amphoes else None
+    if provinces is None:
+        wanted = sorted({a[:4] for a in amph}) if amph else known
+    else:
+        wanted = sorted(set(provinces))
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
+        raise ValueError(f"unknown province code(s) / ไม่รู้จักรหัสจังหวัด: {', '.join(unknown)} "
+                         "(expected e.g. TH75)")
+    jobs = []
+    for code in wanted:
+        sub = [a for a in amph if a.startswith(code)] if amph else None
+        if amph and not sub:
+            raise ValueError(f"none of the amphoes {', '.join(amph)} lies in {code} / "
+                             f"ไม่มีอำเภอที่ระบุอยู่ในจังหวัด {code}")
+        jobs.append((code, sub))
+    return bdir, jobs, {"provinces": wanted, "amphoes": amph}
+
+
+def write_manifest(out: str | Path, done: dict[str, dict], *, seed: int, request: dict,
+                   with_identifiers: bool, boundaries_dir: str) -> dict:
+    """The manifest of a generated round (``done``: province -> counts), written to
+    ``<out>/manifest.json`` and returned."""
+    _, report = calibration_plan(boundaries_dir)
+    per_province: dict[str, dict] = {code: done[code] for code in request["provinces"]}
     manifest = {
         "generator": "chipao.demo",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
-        "provinces": wanted,
-        "amphoes": amph,
+        "provinces": request["provinces"],
+        "amphoes": request["amphoes"],
         "with_identifiers": with_identifiers,
         "n_households": sum(v["n_households"] for v in per_province.values()),
         "n_persons": sum(v["n_persons"] for v in per_province.values()),
@@ -375,8 +420,6 @@ def generate(provinces: Iterable[str] | None = None, *, seed: int = 2561,
         "calibration": {"source": "TPMAP 2561 (tpmap.in.th), see docs/calibration.md",
                         **report},
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
-                                       encoding="utf-8")
-    log.info("demo data: %s people in %.1f s", f"{manifest['n_persons']:,}",
-             time.perf_counter() - t0)
+    (Path(out) / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False,
+                                                        indent=1), encoding="utf-8")
     return manifest

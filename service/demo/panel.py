@@ -151,7 +151,7 @@ class _People:
         n = frame.height
         self.tambons, self.cols["tambon"] = _codes(frame["tambon_code"])
         self.villages, self.cols["village"] = _codes(frame["village_id"])
-        self.cols["hh"] = frame["hh_id"].rank("dense").to_numpy().astype(np.int64) - 1
+        self.cols["hh"] = _dense_rank(frame["hh_id"])
         self.cols["female"] = (frame["sex"] == "F").to_numpy()
         self.cols["src"] = np.arange(n, dtype=np.int64)
         self.cols["pid_new"] = np.full(n, None, dtype=object)
@@ -205,8 +205,21 @@ class _People:
 
 def _codes(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct values, code of each row)."""
-    return (np.array(values.unique().sort().to_list(), dtype=object),
-            values.rank("dense").to_numpy().astype(np.int64) - 1)
+    distinct = values.unique().sort()
+    if values.null_count():
+        return (np.array(distinct.to_list(), dtype=object), _dense_rank(values))
+    # few distinct values (tambons, villages): a binary search each is cheaper than a rank
+    return (np.array(distinct.to_list(), dtype=object),
+            distinct.search_sorted(values).to_numpy().astype(np.int64))
+
+
+def _dense_rank(values: pl.Series) -> np.ndarray:
+    """0-based dense rank of each value (equal values, equal codes, in sorted order). A
+    sorted column (the household ids of a generated round) is numbered by its runs."""
+    if not values.null_count() and values.is_sorted():
+        change = (values != values.shift(1)).fill_null(True).to_numpy()
+        return np.cumsum(change, dtype=np.int64) - 1
+    return values.rank("dense").to_numpy().astype(np.int64) - 1
 
 
 def _rank_in_group(inv: np.ndarray) -> np.ndarray:
@@ -367,8 +380,9 @@ def advance(frame: pl.DataFrame, *, seed: int, province: str, from_round: int, t
     _programmes(_rng(seed, province, to_round, "programme"), p, years=years)
     out = _frame(p, frame, _rng(seed, province, to_round, "identity"))
     rep["persons_after"] = out.height
-    rep["households_after"] = int(out["hh_id"].n_unique())
-    rep["tambons_without_households"] = int(len(p.tambons) - out["tambon_code"].n_unique())
+    # a household code is one hh_id and a tambon code one tambon (no string counting)
+    rep["households_after"] = len(np.unique(p["hh"]))
+    rep["tambons_without_households"] = int(len(p.tambons) - len(np.unique(p["tambon"])))
     rep["target_poor_after"] = target_poor(out)
     rep["target_poor_wanted"] = target_poor_target
     return out, rep
@@ -579,7 +593,7 @@ def _frame(p: _People, like: pl.DataFrame, rng: np.random.Generator) -> pl.DataF
         "tambon_code": tambon,
         "amphoe_code": tambon.str.slice(0, 6),
         "province_code": tambon.str.slice(0, 4),
-        "sex": pl.Series(np.where(p["female"], "F", "M")),
+        "sex": pl.Series(["M", "F"], dtype=pl.Utf8).gather(p["female"].astype(np.uint32)),
     }
     if p.identity is not None:
         # persons keep their identifiers; newborns and members of new households get new ones
@@ -654,22 +668,14 @@ def generate_panel(rounds: Iterable[int], *, seed: int = 2561, out: str | Path,
     chain = parse_rounds([BASE_ROUND, *rounds])
     out = Path(out)
     t0 = time.perf_counter()
-    wanted = {"seed": seed, "provinces": sorted(provinces) if provinces else None,
-              "amphoes": sorted(amphoes) if amphoes else None,
-              "with_identifiers": with_identifiers}
+    wanted = panel_request(seed, provinces, amphoes, with_identifiers)
     base = _round_manifest(out, BASE_ROUND)
     if base is None or base.get("panel_request") != wanted:
+        tp: dict[str, int] = {}  # counted as each province is written (no reading back)
         base = generate(provinces, seed=seed, out=round_dir(out, BASE_ROUND), amphoes=amphoes,
                         with_identifiers=with_identifiers, boundaries_dir=boundaries_dir,
-                        processes=processes)
-        for code in base["provinces"]:
-            frame = pl.read_parquet(round_dir(out, BASE_ROUND) / "persons" / f"{code}.parquet",
-                                    columns=["welfare_card", *[f"ind{i}" for i in IND]])
-            base["per_province"][code]["n_target_poor"] = target_poor(frame)
-        base.update(round=BASE_ROUND, chain=[BASE_ROUND], panel_request=wanted,
-                    totals=national_totals(BASE_ROUND),
-                    fit=_fit(base["per_province"], BASE_ROUND))
-        _write_json(round_dir(out, BASE_ROUND) / "manifest.json", base)
+                        processes=processes, target_poor=tp)
+        base = base_manifest(out, base, tp, wanted)
     manifests = {BASE_ROUND: base}
     for prev, nxt in zip(chain[:-1], chain[1:], strict=True):
         have = _round_manifest(out, nxt)
@@ -680,34 +686,91 @@ def generate_panel(rounds: Iterable[int], *, seed: int = 2561, out: str | Path,
         manifests[nxt] = advance_round(out, seed=seed, from_round=prev, to_round=nxt,
                                        base=base, chain=chain[:chain.index(nxt) + 1],
                                        request=wanted, processes=processes)
+    return write_summary(out, seed=seed, chain=chain, rounds=rounds, request=wanted,
+                         manifests=manifests, seconds=time.perf_counter() - t0)
+
+
+def panel_request(seed: int, provinces: Iterable[str] | None,
+                  amphoes: Iterable[str] | None = None,
+                  with_identifiers: bool = False) -> dict:
+    """What a panel's rounds are made from (kept in each round's manifest)."""
+    return {"seed": seed, "provinces": sorted(provinces) if provinces else None,
+            "amphoes": sorted(amphoes) if amphoes else None,
+            "with_identifiers": with_identifiers}
+
+
+def write_summary(out: Path, *, seed: int, chain: list[int], rounds: str | Iterable[int],
+                  request: dict, manifests: dict[int, dict], seconds: float) -> dict:
+    """``<out>/manifest.json``: the rounds of the panel and their fit."""
     summary = {"generator": "chipao.demo.panel", "seed": seed, "rounds": chain,
-               "requested": parse_rounds(rounds), "areas": wanted,
+               "requested": parse_rounds(rounds), "areas": request,
                "per_round": {str(r): {"n_households": m["n_households"],
                                       "n_persons": m["n_persons"], "fit": m["fit"]}
                              for r, m in manifests.items()},
-               "seconds": round(time.perf_counter() - t0, 1)}
+               "seconds": round(seconds, 1)}
     _write_json(out / "manifest.json", summary)
     return summary
+
+
+def base_manifest(out: Path, generated: dict, target_poor: dict[str, int],
+                  request: dict) -> dict:
+    """The manifest of the panel's base round: the generator's, with each province's
+    target poor, the chain and the fit (written to ``r2561/manifest.json``)."""
+    for code in generated["provinces"]:
+        generated["per_province"][code]["n_target_poor"] = target_poor[code]
+    generated.update(round=BASE_ROUND, chain=[BASE_ROUND], panel_request=request,
+                     totals=national_totals(BASE_ROUND),
+                     fit=_fit(generated["per_province"], BASE_ROUND))
+    _write_json(round_dir(out, BASE_ROUND) / "manifest.json", generated)
+    return generated
 
 
 def _advance_province(job: tuple[str, int, int], *, src: str, dst: str, seed: int,
                       from_round: int, to_round: int) -> tuple[str, dict]:
     """Derive one province's file of ``to_round`` from its file of ``from_round``."""
     code, persons_target, target_poor_target = job
-    t1 = time.perf_counter()
     frame = pl.read_parquet(Path(src) / f"{code}.parquet")
+    return code, _derive_one(frame, code, seed=seed, from_round=from_round, to_round=to_round,
+                             persons_target=persons_target,
+                             target_poor_target=target_poor_target, dst=Path(dst))[1]
+
+
+def _derive_one(frame: pl.DataFrame, code: str, *, seed: int, from_round: int, to_round: int,
+                persons_target: int, target_poor_target: int,
+                dst: Path) -> tuple[pl.DataFrame, dict]:
+    """One province's next round written to ``dst``: (its frame, its manifest entry)."""
+    t1 = time.perf_counter()
     nxt, rep = advance(frame, seed=seed, province=code, from_round=from_round,
                        to_round=to_round, persons_target=persons_target,
                        target_poor_target=target_poor_target)
     del frame
-    path = Path(dst) / f"{code}.parquet"
+    path = dst / f"{code}.parquet"
     tmp = path.with_suffix(".parquet.tmp")
     nxt.write_parquet(tmp, compression="zstd")
     os.replace(tmp, path)
     log.info("panel %s %s -> %s: %s people in %.1f s", code, from_round, to_round,
              f"{nxt.height:,}", time.perf_counter() - t1)
-    return code, {"n_households": rep["households_after"], "n_persons": rep["persons_after"],
-                  "n_target_poor": rep["target_poor_after"], "transitions": rep}
+    return nxt, {"n_households": rep["households_after"], "n_persons": rep["persons_after"],
+                 "n_target_poor": rep["target_poor_after"], "transitions": rep}
+
+
+def derive_province_rounds(code: str, *, out: str, seed: int,
+                           chain: list[int]) -> tuple[str, dict[int, dict]]:
+    """Derive every later round of ``chain`` of one province, in turn, from its base-round
+    file (each round written as it is made and handed on in memory): the same files as
+    :func:`advance_round` writes round by round. Returns (code, {round: counts})."""
+    frame = pl.read_parquet(round_dir(out, chain[0]) / "persons" / f"{code}.parquet")
+    people, target = frame.height, target_poor(frame)  # the base counts of the manifest
+    done: dict[int, dict] = {}
+    for prev, nxt in zip(chain[:-1], chain[1:], strict=True):
+        r_people, r_target = ratios(nxt)
+        dst = round_dir(out, nxt) / "persons"
+        dst.mkdir(parents=True, exist_ok=True)
+        frame, done[nxt] = _derive_one(frame, code, seed=seed, from_round=prev, to_round=nxt,
+                                       persons_target=int(round(people * r_people)),
+                                       target_poor_target=int(round(target * r_target)),
+                                       dst=dst)
+    return code, done
 
 
 def advance_round(out: str | Path, *, seed: int, from_round: int, to_round: int, base: dict,
@@ -737,7 +800,17 @@ def advance_round(out: str | Path, *, seed: int, from_round: int, to_round: int,
             done = dict(pool.map(run, sorted(jobs, key=lambda j: -j[1])))
     else:
         done = dict(map(run, jobs))
-    per_province = {code: done[code] for code, _, _ in jobs}
+    return derived_manifest(out, done, seed=seed, from_round=from_round, to_round=to_round,
+                            base=base, chain=chain, request=request,
+                            seconds=time.perf_counter() - t0)
+
+
+def derived_manifest(out: Path, done: dict[str, dict], *, seed: int, from_round: int,
+                     to_round: int, base: dict, chain: list[int], request: dict,
+                     seconds: float) -> dict:
+    """The manifest of a derived round (``done``: province -> counts and transitions),
+    written to ``r<round>/manifest.json`` and returned."""
+    per_province = {code: done[code] for code in base["provinces"]}
     manifest = {
         "generator": "chipao.demo.panel", "generator_version": PANEL_VERSION, "seed": seed,
         "round": to_round, "previous_round": from_round, "chain": chain,
@@ -746,7 +819,7 @@ def advance_round(out: str | Path, *, seed: int, from_round: int, to_round: int,
         "n_persons": sum(v["n_persons"] for v in per_province.values()),
         "per_province": per_province, "totals": national_totals(to_round),
         "fit": _fit(per_province, to_round),
-        "seconds": round(time.perf_counter() - t0, 1),
+        "seconds": round(seconds, 1),
     }
     _write_json(round_dir(out, to_round) / "manifest.json", manifest)
     return manifest
