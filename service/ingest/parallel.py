@@ -19,12 +19,9 @@ the key setting itself, and nothing is logged there.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import os
-import queue
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,7 +34,7 @@ import polars as pl
 
 from service.ingest import worker
 from service.ingest.pseudonym import Pseudonymiser, _from_pads
-from service.ingest.validate import FileMapping, Staged, Validator
+from service.ingest.validate import FileMapping, Validator
 
 log = logging.getLogger(__name__)
 
@@ -131,63 +128,6 @@ def _unpacked(result: tuple[Any, Any, Any, int]) -> Result:
     return _unpack(good), _unpack(problems), _unpack(notices), n_blank
 
 
-def prefetched(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """``batches`` read ahead by a thread (pyarrow's parser releases the GIL: the next batch
-    is parsed while this one is validated). Items and the reader's exception arrive in
-    order; at most ``depth`` batches wait. Stopping early stops and closes the reader."""
-    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in batches:
-                while not stop.is_set():
-                    try:
-                        items.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
-            else:
-                items.put(("end", None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            items.put(("error", exc))
-        finally:
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="ingest-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                items.get(timeout=0.1)
-        thread.join()
-
-
-def _staged(validator: Validator, batches: Iterable[pl.DataFrame]
-            ) -> Iterator[tuple[pl.DataFrame, Staged]]:
-    """``(raw, staged)`` of each batch; stopping early closes ``batches`` (the reader)."""
-    try:
-        for raw in batches:
-            yield raw, validator.stage(raw)
-    finally:
-        close = getattr(batches, "close", None)
-        if close is not None:
-            close()
-
-
 class BatchValidator:
     """``run(spec, batches)`` yields ``(raw, good, problems, notices, n_blank)`` in order,
     validated here (``workers == 1``) or in ``workers`` processes started by :meth:`start`."""
@@ -265,9 +205,5 @@ class BatchValidator:
         validator = Validator(spec.mapping, file=spec.file, boundaries_dir=spec.boundaries_dir,
                               pseudonymiser=self._pseudonymiser,
                               allowed_province=spec.allowed_province)
-        # two stages on two threads: the rules of the next batch (polars, without the GIL)
-        # run while this one is pseudonymised (the HMAC, which holds it); same order
-        staged = prefetched(_staged(validator, batches), depth=1)
-        for raw, batch in staged:
-            good, problems = validator.finish(batch)
-            yield raw, good, problems, validator.last_notices, batch.n_blank
+        for raw in batches:
+            yield (raw, *process(validator, raw))

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from service.errors import InvalidInput
 from service.ingest.dedupe import SeenPersons, person_keys
-from service.ingest.parallel import BatchValidator, ValidatorSpec, default_workers, prefetched
+from service.ingest.parallel import BatchValidator, ValidatorSpec, default_workers
 from service.ingest.pseudonym import Pseudonymiser
 from service.ingest.readers import Limits, SourceFile, iter_batches, sniff
 from service.ingest.report import ImportReport, counted
@@ -175,6 +175,51 @@ class _ProvinceWriters:
             w.close()
         if self._error is not None:
             raise self._error
+
+
+def prefetched(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``batches`` read ahead by a thread (pyarrow's parser releases the GIL: the next batch
+    is parsed while this one is validated). Items and the reader's exception arrive in
+    order; at most ``depth`` batches wait. Stopping early stops and closes the reader."""
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            else:
+                items.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            items.put(("error", exc))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                items.get(timeout=0.1)
+        thread.join()
 
 
 def remove_stale_work_dirs(settings: SettingsLike) -> int:

@@ -333,19 +333,6 @@ def _code(expr: pl.Expr, digits: int) -> pl.Expr:
     return form
 
 
-Check = tuple[pl.Expr, str, str, pl.Expr | None]
-
-
-@dataclass
-class Staged:
-    """A batch after the rules (:meth:`Validator.stage`), before its pseudonyms."""
-
-    df: pl.DataFrame
-    problems: pl.DataFrame
-    notices: list[Check]
-    n_blank: int
-
-
 class Validator:
     """Turns raw batches of one file into canonical rows and problems."""
 
@@ -373,12 +360,6 @@ class Validator:
 
         Rows with at least one problem are not in the first frame.
         """
-        return self.finish(self.stage(raw))
-
-    def stage(self, raw: pl.DataFrame) -> Staged:
-        """The rules of one batch (polars, which releases the GIL): a thread may stage the
-        next batch while :meth:`finish` pseudonymises this one (service/ingest/parallel.py).
-        Reads no state that :meth:`finish` writes."""
         cols = self.mapping.columns
         df = self._cleaned(raw)
         for name in ALL_COLUMNS:
@@ -580,13 +561,6 @@ class Validator:
         df = df.with_columns(**{f"__{k}": e for k, e in out.items() if f"__{k}" not in df.columns})
         problems = self._problems(df, checks)
 
-        return Staged(df, problems, notices, n_blank)
-
-    def finish(self, staged: Staged) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Pseudonyms (the HMAC, which holds the GIL) and the accepted rows of a batch that
-        :meth:`stage` checked, called in batch order (sets :attr:`last_notices`)."""
-        df, problems, notices, n_blank = (staged.df, staged.problems, staged.notices,
-                                          staged.n_blank)
         # pseudonyms (only rows that are otherwise valid need them, but hashing all is simpler)
         df = self._pseudonymise(df)
         more = [
