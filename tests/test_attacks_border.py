@@ -228,3 +228,22 @@ def test_a_version_without_stored_parts_shows_its_border_cells_as_the_public_doe
                                            .index.get_level_values(0)):
             assert shown.loc[code, "n_persons"] == public.loc[code, "n_persons"] or bool(
                 shown.loc[code, "suppressed"])
+
+
+def test_border_cell_columns_the_parts_lack_become_null_whatever_their_dtype():
+    """Seen on the three-round national demo under load: an H3 map of a province whose border
+    cells carry float columns the per-province parts lack (panel, raster) answered 500
+    (pandas refused a list of None for a float64 column). They become null instead."""
+    import numpy as np
+    import pandas as pd
+
+    from service.access.views import _replace_by_parts
+
+    frame = pd.DataFrame({"code": ["a", "b"], "n_persons": [5, 6], "pnl_x": [0.5, 0.25],
+                          "n_flag": [1, 0], "label": ["x", "y"]})
+    parts = pd.DataFrame({"code": ["b"], "n_persons": [3]})
+    _replace_by_parts(frame, np.array([False, True]), parts)
+    assert frame["n_persons"].tolist() == [5, 3]
+    assert frame.loc[0, "pnl_x"] == 0.5 and pd.isna(frame.loc[1, "pnl_x"])
+    assert frame.loc[0, "n_flag"] == 1 and pd.isna(frame.loc[1, "n_flag"])
+    assert frame.loc[0, "label"] == "x" and pd.isna(frame.loc[1, "label"])

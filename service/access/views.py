@@ -25,6 +25,7 @@ import itertools
 from collections.abc import Hashable, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from service.access.principal import PUBLIC, Principal
@@ -449,8 +450,12 @@ def _replace_by_parts(frame: pd.DataFrame, rows: Any, parts: pd.DataFrame) -> No
     for column in frame.columns:
         if column in IDENTITY_COLUMNS or column in ("code", "cell"):
             continue
-        values = (found[column].to_numpy() if column in found.columns
-                  else [None] * len(index))
-        if frame[column].dtype.kind in "iub" and column not in found.columns:
-            frame[column] = frame[column].astype("float64")
+        if column in found.columns:
+            values: Any = found[column].to_numpy()
+        else:
+            if frame[column].dtype.kind in "iub":
+                frame[column] = frame[column].astype("float64")
+            # a float column takes NaN, not a list of None (pandas 3 refuses that upcast)
+            values = (np.full(len(index), np.nan) if frame[column].dtype.kind == "f"
+                      else [None] * len(index))
         frame.loc[index, column] = values
